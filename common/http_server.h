@@ -1,0 +1,48 @@
+// The HTTP endpoints every Sluice process serves: /metrics (Prometheus text format),
+// /healthz (the process is alive) and /ready (its dependencies are reachable).
+#ifndef SLUICE_COMMON_HTTP_SERVER_H_
+#define SLUICE_COMMON_HTTP_SERVER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "prometheus/registry.h"
+
+class CivetServer;
+
+namespace sluice {
+
+// Serves a Prometheus registry and the health endpoints on CivetWeb.
+// Handlers run on CivetWeb's threads, so `readiness` must be thread-safe.
+class HttpServer {
+ public:
+  // Returns OK when ready, or a status whose message explains what is missing;
+  // /ready answers 200 or 503 with that message.
+  using ReadinessCheck = std::function<absl::Status()>;
+
+  // Starts listening on `address` ("0.0.0.0:9187"; port 0 picks a free port).
+  // Returns UNAVAILABLE if the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      const std::string& address, std::shared_ptr<prometheus::Registry> registry,
+      ReadinessCheck readiness);
+  ~HttpServer();
+
+  // The port actually bound.
+  int port() const { return port_; }
+
+ private:
+  class Handler;
+  HttpServer() = default;
+
+  std::unique_ptr<CivetServer> server_;
+  std::unique_ptr<Handler> metrics_;
+  std::unique_ptr<Handler> healthz_;
+  std::unique_ptr<Handler> ready_;
+  int port_ = 0;
+};
+
+}  // namespace sluice
+
+#endif  // SLUICE_COMMON_HTTP_SERVER_H_

@@ -1,0 +1,54 @@
+// Groups messages into batches bounded by rows, bytes and the consumer timeout.
+#ifndef SLUICE_WORKER_BATCHER_H_
+#define SLUICE_WORKER_BATCHER_H_
+
+#include <optional>
+
+#include "common/clock.h"
+#include "worker/batch.h"
+
+namespace sluice::worker {
+
+struct BatchLimits {
+  int64_t max_rows = 10000;
+  int64_t max_bytes = 16 << 20;
+  // The longest a message waits in an open batch before the batch is written.
+  absl::Duration consumer_timeout = absl::Milliseconds(150);
+};
+
+// Accumulates messages and says when the open batch must be written.
+// Not thread-safe.
+class Batcher {
+ public:
+  Batcher(const Clock& clock, BatchLimits limits);
+
+  // Adds a message. Returns ROWS or BYTES when the batch has reached that limit
+  // and must be written now.
+  std::optional<FlushReason> Add(Message message);
+
+  // When the open batch's oldest message reaches the consumer timeout;
+  // absl::InfiniteFuture() while the batch is empty.
+  absl::Time deadline() const;
+
+  // TIMEOUT when the deadline has passed.
+  std::optional<FlushReason> CheckTimeout() const;
+
+  // Hands over the open batch and starts a new one.
+  Batch Take(FlushReason reason);
+
+  // New limits apply from the next Add().
+  void set_limits(BatchLimits limits) { limits_ = limits; }
+  const BatchLimits& limits() const { return limits_; }
+
+  bool empty() const { return open_.messages.empty(); }
+  size_t size() const { return open_.messages.size(); }
+
+ private:
+  const Clock& clock_;
+  BatchLimits limits_;
+  Batch open_;
+};
+
+}  // namespace sluice::worker
+
+#endif  // SLUICE_WORKER_BATCHER_H_

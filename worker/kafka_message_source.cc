@@ -1,0 +1,301 @@
+#include "worker/kafka_message_source.h"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "glog/logging.h"
+#include "simdjson.h"
+
+namespace sluice::worker {
+namespace {
+
+std::vector<TopicPartition> ToTopicPartitions(
+    const std::vector<RdKafka::TopicPartition*>& partitions) {
+  std::vector<TopicPartition> out;
+  out.reserve(partitions.size());
+  for (const RdKafka::TopicPartition* p : partitions) out.push_back({p->topic(), p->partition()});
+  return out;
+}
+
+std::string Describe(const std::vector<TopicPartition>& partitions) {
+  std::vector<std::string> names;
+  for (const TopicPartition& tp : partitions) names.push_back(tp.ToString());
+  return absl::StrJoin(names, ",");
+}
+
+// Owns the RdKafka::TopicPartition objects of a vector.
+struct PartitionList {
+  std::vector<RdKafka::TopicPartition*> list;
+  ~PartitionList() { RdKafka::TopicPartition::destroy(list); }
+};
+
+PartitionList MakePartitionList(const OffsetMap& offsets) {
+  PartitionList out;
+  for (const auto& [tp, offset] : offsets) {
+    out.list.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
+  }
+  return out;
+}
+
+}  // namespace
+
+class KafkaMessageSource::Callbacks : public RdKafka::RebalanceCb, public RdKafka::EventCb {
+ public:
+  explicit Callbacks(KafkaMessageSource* source) : source_(source) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer*, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    source_->HandleRebalance(static_cast<int>(err), &partitions);
+  }
+
+  void event_cb(RdKafka::Event& event) override {
+    switch (event.type()) {
+      case RdKafka::Event::EVENT_STATS:
+        source_->HandleStats(event.str());
+        break;
+      case RdKafka::Event::EVENT_ERROR:
+        if (event.fatal()) {
+          source_->fatal_error_ = event.str();
+          LOG(ERROR) << "kafka fatal error: " << event.str();
+        } else {
+          LOG(WARNING) << "kafka: " << RdKafka::err2str(event.err()) << ": " << event.str();
+        }
+        break;
+      case RdKafka::Event::EVENT_LOG:
+        if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
+          LOG(WARNING) << "librdkafka " << event.fac() << ": " << event.str();
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+ private:
+  KafkaMessageSource* source_;
+};
+
+absl::StatusOr<std::unique_ptr<KafkaMessageSource>> KafkaMessageSource::Create(
+    KafkaSourceConfig config) {
+  std::unique_ptr<KafkaMessageSource> source(new KafkaMessageSource());
+  source->callbacks_ = std::make_unique<Callbacks>(source.get());
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  // Sluice's defaults; the caller's properties come after and win.
+  std::map<std::string, std::string> props = {
+      {"bootstrap.servers", config.brokers},
+      {"group.id", config.group_id},
+      {"client.id", config.client_id},
+      {"partition.assignment.strategy", "cooperative-sticky"},
+      // Offsets become durable with the batch in PostgreSQL; Kafka only hears of them after.
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      // Ingestion wants the whole topic when no offset is stored yet.
+      {"auto.offset.reset", "earliest"},
+      {"statistics.interval.ms", "5000"},
+  };
+  for (const auto& [k, v] : config.properties) props[k] = v;
+  for (const auto& [k, v] : props) {
+    if (conf->set(k, v, error) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError(absl::StrCat("kafka property ", k, "=", v, ": ", error));
+    }
+  }
+  if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(source->callbacks_.get()),
+                error) != RdKafka::Conf::CONF_OK ||
+      conf->set("event_cb", static_cast<RdKafka::EventCb*>(source->callbacks_.get()), error) !=
+          RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(absl::StrCat("kafka callbacks: ", error));
+  }
+  source->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (!source->consumer_) {
+    return absl::InvalidArgumentError(absl::StrCat("creating kafka consumer: ", error));
+  }
+  return source;
+}
+
+KafkaMessageSource::~KafkaMessageSource() {
+  if (consumer_ && !closed_) consumer_->close();
+}
+
+absl::Status KafkaMessageSource::Subscribe(const std::vector<std::string>& topics,
+                                           RebalanceHandler* handler) {
+  handler_ = handler;
+  RdKafka::ErrorCode err = consumer_->subscribe(topics);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("subscribing to ", absl::StrJoin(topics, ","), ": ", RdKafka::err2str(err)));
+  }
+  return absl::OkStatus();
+}
+
+void KafkaMessageSource::HandleRebalance(int error_code, void* partitions_vector) {
+  auto& partitions = *static_cast<std::vector<RdKafka::TopicPartition*>*>(partitions_vector);
+  const bool cooperative = consumer_->rebalance_protocol() == "COOPERATIVE";
+  const std::vector<TopicPartition> tps = ToTopicPartitions(partitions);
+  if (error_code == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    OffsetMap start = handler_ ? handler_->OnPartitionsAssigned(tps) : OffsetMap();
+    for (RdKafka::TopicPartition* p : partitions) {
+      auto it = start.find({p->topic(), p->partition()});
+      // No stored offset: let auto.offset.reset decide (not Kafka's committed
+      // offset, which may be ahead of what PostgreSQL holds).
+      p->set_offset(it != start.end() ? it->second : RdKafka::Topic::OFFSET_INVALID);
+    }
+    RdKafka::Error* e = nullptr;
+    RdKafka::ErrorCode err = RdKafka::ERR_NO_ERROR;
+    if (cooperative) {
+      e = consumer_->incremental_assign(partitions);
+    } else {
+      err = consumer_->assign(partitions);
+    }
+    if (e != nullptr) {
+      LOG(ERROR) << "incremental_assign: " << e->str();
+      delete e;
+    } else if (err != RdKafka::ERR_NO_ERROR) {
+      LOG(ERROR) << "assign: " << RdKafka::err2str(err);
+    }
+    assigned_count_ += cooperative ? static_cast<int>(partitions.size())
+                                   : static_cast<int>(partitions.size()) - assigned_count_;
+    LOG(INFO) << "assigned " << Describe(tps);
+    return;
+  }
+  // Revoked (or lost): write out what is held for these partitions first.
+  const bool lost = consumer_->assignment_lost();
+  if (handler_) handler_->OnPartitionsRevoked(tps, lost);
+  revoked_in_poll_.insert(revoked_in_poll_.end(), tps.begin(), tps.end());
+  if (cooperative) {
+    if (RdKafka::Error* e = consumer_->incremental_unassign(partitions)) {
+      LOG(ERROR) << "incremental_unassign: " << e->str();
+      delete e;
+    }
+    assigned_count_ -= static_cast<int>(partitions.size());
+  } else {
+    consumer_->unassign();
+    assigned_count_ = 0;
+  }
+  {
+    absl::MutexLock lock(&lag_mu_);
+    for (const TopicPartition& tp : tps) lag_.erase(tp);
+  }
+  LOG(INFO) << (lost ? "lost " : "revoked ") << Describe(tps);
+}
+
+void KafkaMessageSource::HandleStats(const std::string& json) {
+  // https://github.com/confluentinc/librdkafka/blob/master/STATISTICS.md:
+  // topics.<name>.partitions.<id>.consumer_lag (-1 while unknown).
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json).get(doc)) return;
+  simdjson::dom::object topics;
+  if (doc["topics"].get(topics)) return;
+  std::map<TopicPartition, int64_t> lag;
+  for (auto [topic_name, topic] : topics) {
+    simdjson::dom::object partitions;
+    if (topic["partitions"].get(partitions)) continue;
+    for (auto [partition_id, partition] : partitions) {
+      int32_t id = 0;
+      if (!absl::SimpleAtoi(absl::string_view(partition_id.data(), partition_id.size()), &id) || id < 0) continue;
+      int64_t consumer_lag = -1;
+      if (partition["consumer_lag"].get(consumer_lag)) continue;
+      std::string_view fetch_state;
+      if (!partition["fetch_state"].get(fetch_state) && fetch_state == "none") continue;
+      lag[{std::string(topic_name), id}] = consumer_lag;
+    }
+  }
+  absl::MutexLock lock(&lag_mu_);
+  lag_ = std::move(lag);
+}
+
+absl::StatusOr<std::vector<Message>> KafkaMessageSource::Poll(size_t max_messages,
+                                                             absl::Duration timeout) {
+  std::vector<Message> out;
+  revoked_in_poll_.clear();
+  int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(timeout));
+  while (out.size() < max_messages) {
+    std::unique_ptr<RdKafka::Message> m(consumer_->consume(out.empty() ? wait_ms : 0));
+    if (!m) break;
+    if (m->err() == RdKafka::ERR__TIMED_OUT) break;
+    if (m->err() == RdKafka::ERR__PARTITION_EOF) continue;
+    if (m->err() != RdKafka::ERR_NO_ERROR) {
+      if (!fatal_error_.empty()) {
+        return absl::UnavailableError(absl::StrCat("kafka: ", fatal_error_));
+      }
+      LOG(WARNING) << "kafka consume: " << m->errstr();
+      if (out.empty()) break;
+      continue;
+    }
+    Message msg;
+    msg.topic = m->topic_name();
+    msg.partition = m->partition();
+    msg.offset = m->offset();
+    if (const std::string* key = m->key()) msg.key = *key;
+    if (m->payload() != nullptr) {
+      msg.payload = std::string(static_cast<const char*>(m->payload()), m->len());
+    }
+    const RdKafka::MessageTimestamp ts = m->timestamp();
+    if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
+      msg.timestamp = absl::FromUnixMillis(ts.timestamp);
+    }
+    out.push_back(std::move(msg));
+  }
+  if (!revoked_in_poll_.empty()) {
+    // The new owner reads these from the stored offsets; drop our copies.
+    auto revoked = [this](const Message& m) {
+      return std::find(revoked_in_poll_.begin(), revoked_in_poll_.end(), m.topic_partition()) !=
+             revoked_in_poll_.end();
+    };
+    out.erase(std::remove_if(out.begin(), out.end(), revoked), out.end());
+  }
+  return out;
+}
+
+void KafkaMessageSource::CommitAsync(const OffsetMap& next_offsets) {
+  if (next_offsets.empty()) return;
+  PartitionList list = MakePartitionList(next_offsets);
+  RdKafka::ErrorCode err = consumer_->commitAsync(list.list);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    VLOG(1) << "kafka commit: " << RdKafka::err2str(err);
+  }
+}
+
+absl::Status KafkaMessageSource::Seek(const OffsetMap& next_offsets) {
+  for (const auto& [tp, offset] : next_offsets) {
+    std::unique_ptr<RdKafka::TopicPartition> p(
+        RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
+    RdKafka::ErrorCode err = consumer_->seek(*p, 5000);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      return absl::UnavailableError(
+          absl::StrCat("seeking ", tp.ToString(), " to ", offset, ": ", RdKafka::err2str(err)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void KafkaMessageSource::Pause(const std::vector<TopicPartition>& partitions) {
+  OffsetMap offsets;
+  for (const TopicPartition& tp : partitions) offsets[tp] = RdKafka::Topic::OFFSET_INVALID;
+  PartitionList list = MakePartitionList(offsets);
+  consumer_->pause(list.list);
+}
+
+absl::Status KafkaMessageSource::Close() {
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
+  RdKafka::ErrorCode err = consumer_->close();
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat("closing kafka consumer: ", RdKafka::err2str(err)));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<PartitionLag> KafkaMessageSource::Lag() const {
+  absl::MutexLock lock(&lag_mu_);
+  std::vector<PartitionLag> out;
+  for (const auto& [tp, lag] : lag_) out.push_back({tp, lag});
+  return out;
+}
+
+}  // namespace sluice::worker

@@ -1,0 +1,70 @@
+// MessageSource on librdkafka's KafkaConsumer (cooperative-sticky, manual offset store).
+#ifndef SLUICE_WORKER_KAFKA_MESSAGE_SOURCE_H_
+#define SLUICE_WORKER_KAFKA_MESSAGE_SOURCE_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "worker/message_source.h"
+
+namespace RdKafka {
+class KafkaConsumer;
+}
+
+namespace sluice::worker {
+
+struct KafkaSourceConfig {
+  std::string brokers;
+  std::string group_id;
+  // Passed to librdkafka as is, after Sluice's defaults (so they can override them).
+  std::map<std::string, std::string> properties;
+  // Identifies the client to the broker ("sluice-worker-<host>-<pid>").
+  std::string client_id = "sluice-worker";
+};
+
+class KafkaMessageSource : public MessageSource {
+ public:
+  // Builds the consumer. INVALID_ARGUMENT names the property librdkafka refused.
+  static absl::StatusOr<std::unique_ptr<KafkaMessageSource>> Create(KafkaSourceConfig config);
+  ~KafkaMessageSource() override;
+
+  absl::Status Subscribe(const std::vector<std::string>& topics,
+                         RebalanceHandler* handler) override;
+  absl::StatusOr<std::vector<Message>> Poll(size_t max_messages,
+                                            absl::Duration timeout) override;
+  void CommitAsync(const OffsetMap& next_offsets) override;
+  absl::Status Seek(const OffsetMap& next_offsets) override;
+  void Pause(const std::vector<TopicPartition>& partitions) override;
+  absl::Status Close() override;
+  std::vector<PartitionLag> Lag() const override;
+  int AssignedPartitionCount() const override { return assigned_count_.load(); }
+
+ private:
+  class Callbacks;
+  KafkaMessageSource() = default;
+
+  // Called from the librdkafka callbacks (on the Poll() thread).
+  void HandleRebalance(int error_code, void* partitions_vector);
+  void HandleStats(const std::string& json);
+
+  std::unique_ptr<Callbacks> callbacks_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  RebalanceHandler* handler_ = nullptr;
+  bool closed_ = false;
+  // Partitions revoked during the current Poll(): their messages are dropped.
+  std::vector<TopicPartition> revoked_in_poll_;
+  std::atomic<int> assigned_count_{0};
+  std::string fatal_error_;
+
+  mutable absl::Mutex lag_mu_;
+  std::map<TopicPartition, int64_t> lag_ ABSL_GUARDED_BY(lag_mu_);
+};
+
+}  // namespace sluice::worker
+
+#endif  // SLUICE_WORKER_KAFKA_MESSAGE_SOURCE_H_

@@ -1,0 +1,118 @@
+// sluice-worker: consumes Kafka topics as a consumer group and writes them to
+// PostgreSQL exactly once. Standalone mode takes its pipeline from flags.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "common/backoff.h"
+#include "common/clock.h"
+#include "common/http_server.h"
+#include "glog/logging.h"
+#include "prometheus/registry.h"
+#include "worker/ingest_loop.h"
+#include "worker/kafka_message_source.h"
+#include "worker/postgres_batch_sink.h"
+#include "worker/worker_metrics.h"
+#include "worker/worker_options.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.1.0-dev"
+#endif
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sluice::worker;
+  absl::StatusOr<WorkerOptions> options =
+      ParseWorkerOptions(argc, argv, [](const std::string& name) -> std::optional<std::string> {
+        const char* v = std::getenv(name.c_str());
+        if (v == nullptr) return std::nullopt;
+        return std::string(v);
+      });
+  if (!options.ok()) {
+    std::fprintf(stderr, "sluice-worker: %s (see --help)\n",
+                 std::string(options.status().message()).c_str());
+    return 2;
+  }
+  if (options->help) {
+    std::cout << options->usage;
+    return 0;
+  }
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging("sluice-worker");
+  for (const std::string& w : options->warnings) LOG(WARNING) << w;
+
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  const std::string version =
+      options->version_label.empty() ? SLUICE_VERSION : options->version_label;
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  options->kafka.client_id = absl::StrCat("sluice-worker-", host, "-", getpid());
+  options->postgres.connection.application_name = options->kafka.client_id;
+
+  // PostgreSQL may still be starting: wait for it (a missing table is final).
+  sluice::RealClock clock;
+  sluice::ExponentialBackoff backoff(absl::Milliseconds(200), absl::Seconds(10));
+  std::unique_ptr<PostgresBatchSink> sink;
+  while (!g_stop.load()) {
+    absl::StatusOr<std::unique_ptr<PostgresBatchSink>> created =
+        PostgresBatchSink::Create(options->postgres);
+    if (created.ok()) {
+      sink = std::move(*created);
+      break;
+    }
+    if (!absl::IsUnavailable(created.status())) {
+      LOG(ERROR) << created.status().message();
+      return 1;
+    }
+    const absl::Duration delay = backoff.NextDelay();
+    LOG(WARNING) << created.status().message() << "; retrying in " << absl::FormatDuration(delay);
+    absl::SleepFor(delay);
+  }
+  if (!sink) return 0;
+
+  absl::StatusOr<std::unique_ptr<KafkaMessageSource>> source =
+      KafkaMessageSource::Create(options->kafka);
+  if (!source.ok()) {
+    LOG(ERROR) << source.status().message();
+    return 1;
+  }
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  WorkerMetrics::RegisterBuildInfo(*registry, version);
+  WorkerMetrics metrics(*registry, options->pipeline_name);
+  IngestLoop loop({source->get(), sink.get(), &clock, &metrics}, options->loop);
+
+  absl::StatusOr<std::unique_ptr<sluice::HttpServer>> http = sluice::HttpServer::Start(
+      options->metrics_address, registry, [&loop]() { return loop.Ready(); });
+  if (!http.ok()) {
+    LOG(ERROR) << http.status().message();
+    return 1;
+  }
+  LOG(INFO) << "sluice-worker " << version << " consuming " << options->kafka.brokers
+            << " group " << options->kafka.group_id << " into " << options->postgres.table
+            << "; metrics on port " << (*http)->port();
+
+  absl::Status status = loop.Run(g_stop);
+  if (!status.ok()) {
+    LOG(ERROR) << status.message();
+    return 1;
+  }
+  LOG(INFO) << "stopped cleanly";
+  return 0;
+}

@@ -1,0 +1,78 @@
+// Where the ingest loop gets messages from. The Kafka implementation is
+// kafka_message_source.h; tests use a fake behind this interface.
+#ifndef SLUICE_WORKER_MESSAGE_SOURCE_H_
+#define SLUICE_WORKER_MESSAGE_SOURCE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "worker/message.h"
+
+namespace sluice::worker {
+
+// Told about partition ownership changes. Called on the thread that calls
+// MessageSource::Poll(), from inside Poll().
+class RebalanceHandler {
+ public:
+  virtual ~RebalanceHandler() = default;
+
+  // Partitions were assigned to this consumer. Returns the next offset to read for
+  // each; a partition left out of the map starts at auto.offset.reset.
+  // May block (it reads offsets from the database).
+  virtual OffsetMap OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) = 0;
+
+  // Partitions are about to be taken away. `lost` means they already belong to
+  // someone else (the session timed out): writing them will be fenced.
+  // The handler writes out what it holds for them before returning.
+  virtual void OnPartitionsRevoked(const std::vector<TopicPartition>& partitions, bool lost) = 0;
+};
+
+// Consumer lag of one partition, as last reported by the client.
+struct PartitionLag {
+  TopicPartition partition;
+  int64_t lag = -1;  // -1 while unknown
+};
+
+// A consumer-group member that yields messages in partition order.
+// Not thread-safe: one thread calls everything except Lag().
+class MessageSource {
+ public:
+  virtual ~MessageSource() = default;
+
+  // Joins the group and subscribes to `topics`. `handler` must outlive the source.
+  // Returns INVALID_ARGUMENT for a bad configuration.
+  virtual absl::Status Subscribe(const std::vector<std::string>& topics,
+                                 RebalanceHandler* handler) = 0;
+
+  // Returns up to `max_messages`, waiting at most `timeout` for the first one.
+  // Never returns messages of a partition revoked during the call.
+  // Returns UNAVAILABLE on a fatal client error.
+  virtual absl::StatusOr<std::vector<Message>> Poll(size_t max_messages,
+                                                    absl::Duration timeout) = 0;
+
+  // Records progress with the group coordinator, asynchronously and best-effort,
+  // so that standard lag tools see it. The durable offsets live in PostgreSQL.
+  virtual void CommitAsync(const OffsetMap& next_offsets) = 0;
+
+  // Moves the read position of assigned partitions (after a dropped batch).
+  virtual absl::Status Seek(const OffsetMap& next_offsets) = 0;
+
+  // Stops fetching `partitions` until they are assigned again.
+  virtual void Pause(const std::vector<TopicPartition>& partitions) = 0;
+
+  // Leaves the group (revoking through the handler) and releases the client.
+  virtual absl::Status Close() = 0;
+
+  // Latest known lag per assigned partition. Thread-safe.
+  virtual std::vector<PartitionLag> Lag() const = 0;
+
+  // Number of partitions currently assigned. Thread-safe.
+  virtual int AssignedPartitionCount() const = 0;
+};
+
+}  // namespace sluice::worker
+
+#endif  // SLUICE_WORKER_MESSAGE_SOURCE_H_

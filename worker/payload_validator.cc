@@ -1,0 +1,73 @@
+#include "worker/payload_validator.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "simdjson.h"
+
+namespace sluice::worker {
+namespace {
+
+// PostgreSQL's SQLSTATEs for the refusals predicted here.
+constexpr char kInvalidTextRepresentation[] = "22P02";
+constexpr char kCharacterNotInRepertoire[] = "22021";
+constexpr char kUntranslatableCharacter[] = "22P05";
+
+// True when valid JSON text holds the escape \u0000 (and not an escaped backslash
+// followed by "u0000"): the backslashes before "u0000" must be odd in number.
+bool HasNulEscape(absl::string_view json) {
+  size_t pos = 0;
+  while ((pos = json.find("u0000", pos)) != absl::string_view::npos) {
+    size_t backslashes = 0;
+    while (backslashes < pos && json[pos - 1 - backslashes] == '\\') ++backslashes;
+    if (backslashes % 2 == 1) return true;
+    pos += 5;
+  }
+  return false;
+}
+
+}  // namespace
+
+class PayloadValidator::JsonParser {
+ public:
+  simdjson::dom::parser parser;
+};
+
+PayloadValidator::PayloadValidator(::sluice::v1::PayloadFormat format)
+    : format_(format), json_(std::make_unique<JsonParser>()) {}
+
+PayloadValidator::~PayloadValidator() = default;
+
+std::optional<Rejection> PayloadValidator::Check(absl::string_view payload) {
+  switch (format_) {
+    case ::sluice::v1::PAYLOAD_FORMAT_BYTES:
+      return std::nullopt;
+    case ::sluice::v1::PAYLOAD_FORMAT_TEXT:
+      if (!simdjson::validate_utf8(payload.data(), payload.size())) {
+        return Rejection{"invalid byte sequence for encoding \"UTF8\"", kCharacterNotInRepertoire};
+      }
+      if (payload.find('\0') != absl::string_view::npos) {
+        return Rejection{"invalid byte sequence for encoding \"UTF8\": 0x00",
+                         kCharacterNotInRepertoire};
+      }
+      return std::nullopt;
+    case ::sluice::v1::PAYLOAD_FORMAT_JSON:
+    default: {
+      simdjson::dom::element doc;
+      auto error = json_->parser.parse(payload.data(), payload.size()).get(doc);
+      if (error) {
+        return Rejection{absl::StrCat("invalid input syntax for type json: ",
+                                      simdjson::error_message(error)),
+                         kInvalidTextRepresentation};
+      }
+      // jsonb stores text without NUL characters and refuses the escape that makes one.
+      if (HasNulEscape(payload)) {
+        return Rejection{"unsupported Unicode escape sequence: \\u0000 cannot be converted to text",
+                         kUntranslatableCharacter};
+      }
+      return std::nullopt;
+    }
+  }
+}
+
+}  // namespace sluice::worker

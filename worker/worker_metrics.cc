@@ -1,0 +1,112 @@
+#include "worker/worker_metrics.h"
+
+namespace sluice::worker {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+}  // namespace
+
+WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, const std::string& pipeline)
+    : registry_(registry),
+      pipeline_(pipeline),
+      consumed_(BuildCounter()
+                    .Name("sluice_messages_consumed_total")
+                    .Help("Kafka messages handed to the batcher.")
+                    .Register(registry)
+                    .Add({{"pipeline", pipeline}})),
+      rows_(BuildCounter()
+                .Name("sluice_rows_written_total")
+                .Help("Rows committed to the target table.")
+                .Register(registry)
+                .Add({{"pipeline", pipeline}})),
+      bytes_(BuildCounter()
+                 .Name("sluice_payload_bytes_written_total")
+                 .Help("Payload bytes committed to the target table.")
+                 .Register(registry)
+                 .Add({{"pipeline", pipeline}})),
+      dead_letters_(BuildCounter()
+                        .Name("sluice_dead_letters_total")
+                        .Help("Messages committed to sluice_dead_letters.")
+                        .Register(registry)
+                        .Add({{"pipeline", pipeline}})),
+      fenced_(BuildCounter()
+                  .Name("sluice_fenced_batches_total")
+                  .Help("Batches dropped because another worker owns a partition.")
+                  .Register(registry)
+                  .Add({{"pipeline", pipeline}})),
+      batches_(BuildCounter()
+                   .Name("sluice_batches_total")
+                   .Help("Batches committed, by flush reason.")
+                   .Register(registry)),
+      retries_(BuildCounter()
+                   .Name("sluice_write_retries_total")
+                   .Help("Whole-batch write retries, by reason.")
+                   .Register(registry)),
+      batch_rows_(BuildHistogram()
+                      .Name("sluice_batch_rows")
+                      .Help("Messages per committed batch.")
+                      .Register(registry)
+                      .Add({{"pipeline", pipeline}},
+                           prometheus::Histogram::BucketBoundaries{1, 10, 100, 1000, 5000, 10000,
+                                                                   50000, 100000})),
+      write_seconds_(BuildHistogram()
+                         .Name("sluice_batch_write_duration_seconds")
+                         .Help("Time to write and commit one batch, retries included.")
+                         .Register(registry)
+                         .Add({{"pipeline", pipeline}},
+                              prometheus::Histogram::BucketBoundaries{
+                                  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                  2.5, 5, 10})),
+      lag_(BuildGauge()
+               .Name("sluice_consumer_lag_messages")
+               .Help("Messages between the partition's high watermark and the consumer position.")
+               .Register(registry)) {}
+
+void WorkerMetrics::BatchWritten(const Batch& batch, const WriteResult& result,
+                                 absl::Duration latency) {
+  rows_.Increment(static_cast<double>(result.rows_written));
+  bytes_.Increment(static_cast<double>(result.bytes_written));
+  dead_letters_.Increment(static_cast<double>(result.dead_letters));
+  batches_.Add({{"pipeline", pipeline_}, {"reason", FlushReasonName(batch.reason)}}).Increment();
+  batch_rows_.Observe(static_cast<double>(batch.messages.size()));
+  write_seconds_.Observe(absl::ToDoubleSeconds(latency));
+}
+
+void WorkerMetrics::WriteRetried(const std::string& reason) {
+  retries_.Add({{"pipeline", pipeline_}, {"reason", reason}}).Increment();
+}
+
+void WorkerMetrics::SetLag(const std::vector<PartitionLag>& lag) {
+  std::map<TopicPartition, prometheus::Gauge*> seen;
+  for (const PartitionLag& l : lag) {
+    auto it = lag_gauges_.find(l.partition);
+    prometheus::Gauge* g = nullptr;
+    if (it != lag_gauges_.end()) {
+      g = it->second;
+      lag_gauges_.erase(it);
+    } else {
+      g = &lag_.Add({{"pipeline", pipeline_},
+                     {"topic", l.partition.topic},
+                     {"partition", std::to_string(l.partition.partition)}});
+    }
+    g->Set(static_cast<double>(l.lag));
+    seen[l.partition] = g;
+  }
+  // Partitions no longer assigned stop being reported.
+  for (auto& [tp, g] : lag_gauges_) lag_.Remove(g);
+  lag_gauges_ = std::move(seen);
+}
+
+void WorkerMetrics::RegisterBuildInfo(prometheus::Registry& registry, const std::string& version) {
+  BuildGauge()
+      .Name("sluice_build_info")
+      .Help("Always 1; the labels say which build is running.")
+      .Register(registry)
+      .Add({{"version", version}})
+      .Set(1);
+}
+
+}  // namespace sluice::worker

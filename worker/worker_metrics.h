@@ -1,0 +1,56 @@
+// The worker's Prometheus metrics for one pipeline (prefix sluice_, units in names).
+#ifndef SLUICE_WORKER_WORKER_METRICS_H_
+#define SLUICE_WORKER_WORKER_METRICS_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "worker/batch.h"
+#include "worker/batch_sink.h"
+#include "worker/message_source.h"
+
+namespace sluice::worker {
+
+// Updated once per poll or batch, never per message. Thread-safe (prometheus-cpp
+// metrics are atomic).
+class WorkerMetrics {
+ public:
+  WorkerMetrics(prometheus::Registry& registry, const std::string& pipeline);
+
+  void MessagesConsumed(size_t n) { consumed_.Increment(static_cast<double>(n)); }
+  void BatchWritten(const Batch& batch, const WriteResult& result, absl::Duration latency);
+  // reason: "unavailable", "precondition", "internal".
+  void WriteRetried(const std::string& reason);
+  void BatchFenced() { fenced_.Increment(); }
+  void SetLag(const std::vector<PartitionLag>& lag);
+
+  // Registers sluice_build_info{version} = 1.
+  static void RegisterBuildInfo(prometheus::Registry& registry, const std::string& version);
+
+ private:
+  prometheus::Registry& registry_;
+  const std::string pipeline_;
+  prometheus::Counter& consumed_;
+  prometheus::Counter& rows_;
+  prometheus::Counter& bytes_;
+  prometheus::Counter& dead_letters_;
+  prometheus::Counter& fenced_;
+  prometheus::Family<prometheus::Counter>& batches_;
+  prometheus::Family<prometheus::Counter>& retries_;
+  prometheus::Histogram& batch_rows_;
+  prometheus::Histogram& write_seconds_;
+  prometheus::Family<prometheus::Gauge>& lag_;
+  std::map<TopicPartition, prometheus::Gauge*> lag_gauges_;
+};
+
+}  // namespace sluice::worker
+
+#endif  // SLUICE_WORKER_WORKER_METRICS_H_

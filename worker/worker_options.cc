@@ -1,0 +1,152 @@
+#include "worker/worker_options.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/arg_parser.h"
+#include "common/status_macros.h"
+
+namespace sluice::worker {
+namespace {
+
+bool IsIdentifier(absl::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  if (!absl::ascii_isalpha(s[0]) && s[0] != '_') return false;
+  for (char c : s) {
+    if (!absl::ascii_isalnum(c) && c != '_') return false;
+  }
+  return true;
+}
+
+absl::Status CheckTableName(const std::string& table) {
+  std::vector<absl::string_view> parts = absl::StrSplit(table, '.');
+  if (parts.size() > 2) {
+    return absl::InvalidArgumentError(absl::StrCat("--table: '", table, "' has more than one dot"));
+  }
+  for (absl::string_view p : parts) {
+    if (!IsIdentifier(p)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--table: '", table, "' is not a table name (letters, digits, _)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* argv,
+                                                 const EnvLookup& env) {
+  WorkerOptions o;
+  std::string topics, payload_format = "json", password_file, password_flag;
+  int64_t db_port = 5432, max_rows = 10000, max_bytes = 16 << 20;
+  std::vector<std::string> properties;
+
+  ArgParser p("sluice-worker");
+  p.AddString("kafka-brokers", &o.kafka.brokers, "Kafka bootstrap servers, HOST:PORT[,...]");
+  p.AddString("kafka-topics", &topics, "topics to consume, T1[,T2...]");
+  p.AddString("kafka-group", &o.kafka.group_id, "Kafka consumer group");
+  p.AddRepeated("kafka-property", &properties, "librdkafka property key=value (repeatable)");
+  p.AddString("db-host", &o.postgres.connection.host, "PostgreSQL host (default localhost)");
+  p.AddInt("db-port", &db_port, "PostgreSQL port (default 5432)");
+  p.AddString("db-user", &o.postgres.connection.user, "PostgreSQL user");
+  p.AddString("db-name", &o.postgres.connection.dbname, "PostgreSQL database");
+  p.AddString("db-password-file", &password_file,
+              "file holding the PostgreSQL password (or set PGPASSWORD)");
+  p.AddString("db-password", &password_flag,
+              "PostgreSQL password; visible to other users in ps, prefer the file");
+  p.AddString("table", &o.postgres.table, "target table (default raw_items)");
+  p.AddBool("create-table", &o.postgres.create_table, "create the target table if missing");
+  p.AddString("payload-format", &payload_format, "json (jsonb), text or bytes (bytea)");
+  p.AddSeconds("consumer-timeout", &o.loop.limits.consumer_timeout,
+               "longest a message waits in an open batch, seconds (default 0.15)");
+  p.AddInt("batch-max-rows", &max_rows, "rows per batch (default 10000)");
+  p.AddBytes("batch-max-bytes", &max_bytes, "payload bytes per batch (default 16MiB)");
+  p.AddSeconds("shutdown-timeout", &o.loop.shutdown_timeout,
+               "how long the last batch may retry after SIGTERM (default 15s)");
+  p.AddString("metrics-address", &o.metrics_address,
+              "HOST:PORT serving /metrics, /healthz, /ready (default 0.0.0.0:9187)");
+  p.AddString("pipeline-name", &o.pipeline_name, "name in metrics (default: the group)");
+  p.AddString("version-label", &o.version_label, "version reported in sluice_build_info");
+  RETURN_IF_ERROR(p.Parse(argc, argv));
+  o.usage = p.Usage();
+  if (p.help_requested()) {
+    o.help = true;
+    return o;
+  }
+
+  auto required = [&](const char* name, const std::string& value) -> absl::Status {
+    if (value.empty()) return absl::InvalidArgumentError(absl::StrCat("--", name, " is required"));
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(required("kafka-brokers", o.kafka.brokers));
+  RETURN_IF_ERROR(required("kafka-topics", topics));
+  RETURN_IF_ERROR(required("kafka-group", o.kafka.group_id));
+  RETURN_IF_ERROR(required("db-name", o.postgres.connection.dbname));
+
+  for (absl::string_view t : absl::StrSplit(topics, ',', absl::SkipWhitespace())) {
+    o.loop.topics.emplace_back(absl::StripAsciiWhitespace(t));
+  }
+  if (o.loop.topics.empty()) return absl::InvalidArgumentError("--kafka-topics is empty");
+  for (const std::string& prop : properties) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(prop, absl::MaxSplits('=', 1));
+    if (kv.first.empty() || prop.find('=') == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--kafka-property: '", prop, "' is not key=value"));
+    }
+    o.kafka.properties[kv.first] = kv.second;
+  }
+  if (db_port < 1 || db_port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("--db-port: ", db_port, " is not a port"));
+  }
+  o.postgres.connection.port = static_cast<int>(db_port);
+  if (max_rows < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--batch-max-rows: must be at least 1"));
+  }
+  if (max_bytes < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--batch-max-bytes: must be at least 1"));
+  }
+  o.loop.limits.max_rows = max_rows;
+  o.loop.limits.max_bytes = max_bytes;
+  if (o.loop.limits.consumer_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--consumer-timeout: must be greater than 0");
+  }
+  if (payload_format == "json") {
+    o.postgres.payload_format = ::sluice::v1::PAYLOAD_FORMAT_JSON;
+  } else if (payload_format == "text") {
+    o.postgres.payload_format = ::sluice::v1::PAYLOAD_FORMAT_TEXT;
+  } else if (payload_format == "bytes") {
+    o.postgres.payload_format = ::sluice::v1::PAYLOAD_FORMAT_BYTES;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--payload-format: '", payload_format, "' is not json, text or bytes"));
+  }
+  RETURN_IF_ERROR(CheckTableName(o.postgres.table));
+
+  if (!password_file.empty()) {
+    std::ifstream in(password_file);
+    if (!in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--db-password-file: cannot read ", password_file));
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    o.postgres.connection.password = std::string(absl::StripTrailingAsciiWhitespace(ss.str()));
+  } else if (!password_flag.empty()) {
+    o.postgres.connection.password = password_flag;
+    o.warnings.push_back(
+        "--db-password is visible to other users of this machine (ps, /proc); "
+        "use --db-password-file or PGPASSWORD");
+  } else if (std::optional<std::string> pw = env("PGPASSWORD")) {
+    o.postgres.connection.password = *pw;
+  }
+
+  o.postgres.consumer_group = o.kafka.group_id;
+  if (o.pipeline_name.empty()) o.pipeline_name = o.kafka.group_id;
+  return o;
+}
+
+}  // namespace sluice::worker

@@ -1,0 +1,43 @@
+// The standalone worker's command line, turned into a validated config.
+#ifndef SLUICE_WORKER_WORKER_OPTIONS_H_
+#define SLUICE_WORKER_WORKER_OPTIONS_H_
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "worker/ingest_loop.h"
+#include "worker/kafka_message_source.h"
+#include "worker/postgres_batch_sink.h"
+
+namespace sluice::worker {
+
+struct WorkerOptions {
+  // Label for metrics and logs; defaults to the consumer group.
+  std::string pipeline_name;
+  KafkaSourceConfig kafka;
+  PostgresSinkConfig postgres;
+  IngestLoopConfig loop;
+  std::string metrics_address = "0.0.0.0:9187";
+  std::string version_label;
+  // Warnings to print once logging is up (e.g. a password given on argv).
+  std::vector<std::string> warnings;
+  bool help = false;
+  std::string usage;
+};
+
+// Looks up an environment variable (injected so tests need not touch the process
+// environment). Returns nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// Parses and validates argv. INVALID_ARGUMENT carries one line naming the flag.
+// Reads the password file if one is named. Connects to nothing.
+absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* argv,
+                                                 const EnvLookup& env);
+
+}  // namespace sluice::worker
+
+#endif  // SLUICE_WORKER_WORKER_OPTIONS_H_
