@@ -1,5 +1,8 @@
 #include "common/arg_parser.h"
 
+#include <cmath>
+#include <cstring>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -12,6 +15,10 @@ absl::Status ParseSeconds(absl::string_view text, absl::Duration* out) {
   absl::Duration d;
   double seconds = 0;
   if (absl::SimpleAtod(text, &seconds)) {
+    // SimpleAtod accepts "inf" and "nan"; neither is a usable timeout.
+    if (!std::isfinite(seconds)) {
+      return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not a finite duration"));
+    }
     d = absl::Seconds(seconds);
   } else if (!absl::ParseDuration(text, &d) || d == absl::InfiniteDuration()) {
     return absl::InvalidArgumentError(

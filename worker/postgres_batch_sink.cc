@@ -158,6 +158,8 @@ absl::Status PostgresBatchSink::Connect() {
     return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL at ", o.host, ":",
                                                o.port, "/", o.dbname, ": ", error));
   }
+  // CREATE ... IF NOT EXISTS notices are expected; keep them out of the logs.
+  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   return absl::OkStatus();
 }
 
@@ -184,10 +186,12 @@ absl::Status PostgresBatchSink::ErrorFromResult(PGresult* result, const std::str
     if (connection_lost) Disconnect();
     return absl::UnavailableError(text);
   }
-  if (absl::StartsWith(state, "22")) return absl::InvalidArgumentError(text);
-  if (absl::StartsWith(state, "42") || absl::StartsWith(state, "23")) {
-    return absl::FailedPreconditionError(text);
+  // Data exceptions and integrity violations belong to a row, not to the batch:
+  // the caller isolates the row and dead-letters it.
+  if (absl::StartsWith(state, "22") || absl::StartsWith(state, "23")) {
+    return absl::InvalidArgumentError(text);
   }
+  if (absl::StartsWith(state, "42")) return absl::FailedPreconditionError(text);
   return absl::InternalError(text);
 }
 

@@ -1,0 +1,77 @@
+# Shared by scripts/test, scripts/demo and bench/ingest. Source it; do not run it.
+# Everything here is idempotent: running it twice installs and starts nothing twice.
+
+SLUICE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SLUICE_PACKAGES=(
+  bazel-bootstrap bazel-platforms bazel-rules-java
+  g++ libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  librdkafka-dev libpqxx-dev libpq-dev prometheus-cpp-dev libcivetweb-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev libmurmurhash-dev
+  libgoogle-glog-dev
+  postgresql-15 postgresql-client-15 kcat python3 curl
+)
+# Bazel's disk cache lives under $HOME so a fresh clone (as in CI) reuses earlier actions.
+SLUICE_BAZEL_CACHE="${HOME}/.cache/sluice-bazel"
+SLUICE_BAZEL_FLAGS=(--disk_cache="${SLUICE_BAZEL_CACHE}")
+
+log() { printf '\033[1m[sluice]\033[0m %s\n' "$*" >&2; }
+
+# Installs the Debian packages that are missing (apt-get update only if needed).
+ensure_packages() {
+  local missing=()
+  for p in "${SLUICE_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]} == 0)); then return 0; fi
+  log "installing ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Starts a throwaway PostgreSQL 15 cluster in a temp dir on a free port, as the
+# postgres user when run as root (PostgreSQL refuses root). Sets SLUICE_PG_DIR,
+# SLUICE_PG_PORT; stop it with stop_postgres.
+start_postgres() {
+  local bin=/usr/lib/postgresql/15/bin
+  SLUICE_PG_DIR=$(mktemp -d /tmp/sluice-pg-XXXXXX)
+  SLUICE_PG_PORT=$(free_port)
+  local as=()
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres "$SLUICE_PG_DIR"
+    as=(runuser -u postgres --)
+  fi
+  "${as[@]}" "$bin/initdb" -D "$SLUICE_PG_DIR/data" -U postgres -A trust --no-sync >"$SLUICE_PG_DIR/initdb.log" 2>&1 \
+    || { cat "$SLUICE_PG_DIR/initdb.log" >&2; return 1; }
+  "${as[@]}" "$bin/pg_ctl" -D "$SLUICE_PG_DIR/data" -l "$SLUICE_PG_DIR/server.log" -w -t 60 \
+    -o "-p $SLUICE_PG_PORT -k $SLUICE_PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 ${SLUICE_PG_EXTRA_OPTS:-}" \
+    start >/dev/null || { cat "$SLUICE_PG_DIR/server.log" >&2; return 1; }
+  export SLUICE_PG_DIR SLUICE_PG_PORT
+  log "PostgreSQL 15 on 127.0.0.1:$SLUICE_PG_PORT (data in $SLUICE_PG_DIR)"
+}
+
+stop_postgres() {
+  [ -n "${SLUICE_PG_DIR:-}" ] && [ -d "$SLUICE_PG_DIR/data" ] || return 0
+  local as=()
+  if [ "$(id -u)" = 0 ]; then as=(runuser -u postgres --); fi
+  "${as[@]}" /usr/lib/postgresql/15/bin/pg_ctl -D "$SLUICE_PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$SLUICE_PG_DIR"
+  SLUICE_PG_DIR=""
+}
+
+# bazel with the project's cache flags; stays quiet unless something fails.
+sluice_bazel() {
+  local cmd=$1
+  shift
+  (cd "$SLUICE_ROOT" && bazel "$cmd" "${SLUICE_BAZEL_FLAGS[@]}" "$@")
+}
+
+# After CI, no Bazel server may linger.
+shutdown_bazel_if_ci() {
+  if [ -n "${CI:-}" ]; then (cd "$SLUICE_ROOT" && bazel shutdown >/dev/null 2>&1 || true); fi
+}

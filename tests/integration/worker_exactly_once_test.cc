@@ -1,0 +1,152 @@
+// End-to-end tests of the standalone worker: real sluice-worker processes, the dev
+// broker (librdkafka mock cluster) fed by kcat, and a real PostgreSQL 15.
+#include <signal.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/fixtures/dev_kafka.h"
+#include "tests/fixtures/postgres_server.h"
+#include "tests/fixtures/wait.h"
+#include "tests/fixtures/worker_process.h"
+#include "tests/integration/worker_test_base.h"
+
+namespace sluice::testing {
+namespace {
+
+// (a) 50,000 messages over 8 partitions, produced with kcat.
+TEST_F(WorkerExactlyOnceTest, FiftyThousandMessagesLandExactlyOnce) {
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 50000)).ok());
+  auto worker = StartWorker("worker-a");
+  ASSERT_NE(worker, nullptr);
+  ExpectExactlyOnce(50000);
+  EXPECT_EQ(worker->Metric("sluice_rows_written_total{"), 50000);
+  EXPECT_EQ(worker->Metric("sluice_messages_consumed_total{"), 50000);
+  EXPECT_EQ(worker->HttpGet("/healthz"), "200 ok\n");
+  EXPECT_EQ(worker->HttpGet("/ready"), "200 ready\n");
+  // SIGTERM: flush, leave the group, exit 0.
+  worker->process().Signal(SIGTERM);
+  EXPECT_EQ(worker->process().Wait(absl::Seconds(30)), 0);
+}
+
+// (b) Two workers in one group share the partitions.
+TEST_F(WorkerExactlyOnceTest, TwoWorkersShareThePartitions) {
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 10000)).ok());
+  auto a = StartWorker("worker-b1", {"--batch-max-rows", "500"});
+  auto b = StartWorker("worker-b2", {"--batch-max-rows", "500"});
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  // Both members hold partitions before the rest arrives.
+  ASSERT_TRUE(WaitFor(
+      [&] { return a->HttpGet("/ready") == "200 ready\n" && b->HttpGet("/ready") == "200 ready\n"; },
+      absl::Seconds(60)));
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    ASSERT_TRUE(kafka_->Produce("items", Items(10000 + chunk * 5000, 5000)).ok());
+  }
+  ExpectExactlyOnce(30000);
+  EXPECT_GT(a->Metric("sluice_rows_written_total{"), 0);
+  EXPECT_GT(b->Metric("sluice_rows_written_total{"), 0);
+  EXPECT_EQ(a->Metric("sluice_rows_written_total{") + b->Metric("sluice_rows_written_total{"),
+            30000);
+}
+
+// (c) kill -9 a worker mid-stream; another takes over.
+TEST_F(WorkerExactlyOnceTest, KilledWorkerIsReplacedWithoutLossOrDuplicates) {
+  const std::vector<std::string> fast_session = {
+      "--batch-max-rows", "200", "--kafka-property", "session.timeout.ms=6000",
+      "--kafka-property", "heartbeat.interval.ms=500"};
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 40000)).ok());
+  auto a = StartWorker("worker-c1", fast_session);
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return TablesExist() && Landed() >= 1000; }, absl::Seconds(60)));
+  a->process().Signal(SIGKILL);
+  ASSERT_TRUE(a->process().Wait(absl::Seconds(10)).has_value());
+  const int64_t at_kill = Landed();
+  ASSERT_TRUE(kafka_->Produce("items", Items(40000, 10000)).ok());
+  auto b = StartWorker("worker-c2", fast_session);
+  ASSERT_NE(b, nullptr);
+  ExpectExactlyOnce(50000);
+  EXPECT_EQ(b->Metric("sluice_rows_written_total{"), 50000 - at_kill);
+}
+
+// (d) 1% invalid JSON: exactly those go to the dead letters, with the reason.
+TEST_F(WorkerExactlyOnceTest, InvalidJsonGoesToDeadLetters) {
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 10000, /*invalid_every=*/100)).ok());
+  auto worker = StartWorker("worker-d");
+  ASSERT_NE(worker, nullptr);
+  ExpectExactlyOnce(10000);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters"), 100);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters WHERE "
+                         "convert_from(kafka_key, 'UTF8') LIKE 'bad-%' AND sqlstate = '22P02' "
+                         "AND error LIKE 'invalid input syntax for type json%' AND "
+                         "consumer_group = 'it-group' AND payload IS NOT NULL"),
+            100);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items WHERE "
+                         "convert_from(kafka_key, 'UTF8') LIKE 'bad-%'"),
+            0);
+  EXPECT_EQ(worker->Metric("sluice_dead_letters_total{"), 100);
+}
+
+// Bad flags: one clear line and exit code 2, before connecting anywhere.
+TEST_F(WorkerExactlyOnceTest, BadFlagsExitTwoWithOneLine) {
+  WorkerArgs args = Args({"--consumer-timeout", "-1"});
+  absl::StatusOr<std::unique_ptr<WorkerProcess>> w = WorkerProcess::Start(args, "worker-flags");
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ((*w)->process().Wait(absl::Seconds(10)), 2);
+  EXPECT_EQ((*w)->process().ReadLog(),
+            "sluice-worker: --consumer-timeout: '-1' is negative (see --help)\n");
+}
+
+// A missing target table without --create-table: a precise error, exit 1.
+TEST_F(WorkerExactlyOnceTest, MissingTableIsAPreciseError) {
+  WorkerArgs args{kafka_->bootstrap(), "items", "it-group", db_, {"--table", "events"}};
+  absl::StatusOr<std::unique_ptr<WorkerProcess>> w = WorkerProcess::Start(args, "worker-notable");
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ((*w)->process().Wait(absl::Seconds(30)), 1);
+  EXPECT_NE((*w)->process().ReadLog().find(
+                "table events does not exist (create it, or start with --create-table)"),
+            std::string::npos)
+      << (*w)->process().ReadLog();
+}
+
+// (e) PostgreSQL restarted mid-stream: the worker retries and finishes exactly once.
+TEST(WorkerPostgresRestartTest, RestartMidStreamLosesAndDuplicatesNothing) {
+  absl::StatusOr<std::unique_ptr<PostgresServer>> pg = PostgresServer::StartPrivate();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  absl::StatusOr<PgDatabase> db = (*pg)->CreateDatabase("restart");
+  ASSERT_TRUE(db.ok()) << db.status();
+  absl::StatusOr<std::unique_ptr<DevKafka>> kafka = DevKafka::Start({"items:8"});
+  ASSERT_TRUE(kafka.ok()) << kafka.status();
+  ASSERT_TRUE((*kafka)->Produce("items", Items(0, 20000)).ok());
+  WorkerArgs args{(*kafka)->bootstrap(), "items", "restart-group", *db,
+                  {"--create-table", "--batch-max-rows", "300"}};
+  absl::StatusOr<std::unique_ptr<WorkerProcess>> w = WorkerProcess::Start(args, "worker-e");
+  ASSERT_TRUE(w.ok());
+  auto landed = [&] {
+    return db->QueryInt("SELECT count(*) FROM pg_tables WHERE tablename = 'raw_items'") == 1
+               ? db->QueryInt("SELECT count(*) FROM raw_items")
+               : 0;
+  };
+  ASSERT_TRUE(WaitFor([&] { return landed() >= 600; }, absl::Seconds(60)));
+  ASSERT_TRUE((*pg)->Stop().ok());
+  ASSERT_TRUE((*kafka)->Produce("items", Items(20000, 10000)).ok());
+  // The worker notices the outage (its retries count rises) before PostgreSQL returns.
+  ASSERT_TRUE(WaitFor(
+      [&] { return (*w)->Metric("sluice_write_retries_total{pipeline=\"restart-group\",reason=\"unavailable\"}") > 0; },
+      absl::Seconds(30)));
+  ASSERT_TRUE((*pg)->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return landed() >= 30000; }, absl::Seconds(90)))
+      << "landed " << landed();
+  EXPECT_EQ(landed(), 30000);
+  EXPECT_EQ(db->QueryInt("SELECT count(*) FROM (SELECT DISTINCT kafka_partition, kafka_offset "
+                         "FROM raw_items) x"),
+            30000);
+  EXPECT_EQ(db->QueryInt("SELECT sum(next_offset) FROM sluice_offsets"), 30000);
+  EXPECT_EQ((*w)->process().Running(), true);
+}
+
+}  // namespace
+}  // namespace sluice::testing

@@ -1,0 +1,54 @@
+#include "worker/payload_validator.h"
+
+#include "gtest/gtest.h"
+
+namespace sluice::worker {
+namespace {
+
+TEST(PayloadValidatorTest, JsonAcceptsValidDocuments) {
+  PayloadValidator v(::sluice::v1::PAYLOAD_FORMAT_JSON);
+  EXPECT_EQ(v.Check(R"({"project_id": 7, "tags": ["a", "b"], "ok": true})"), std::nullopt);
+  EXPECT_EQ(v.Check("42"), std::nullopt);
+  EXPECT_EQ(v.Check(R"("a string")"), std::nullopt);
+  EXPECT_EQ(v.Check(R"({"escaped": "a\\u0000b"})"), std::nullopt);  // backslash, then u0000
+}
+
+TEST(PayloadValidatorTest, JsonRefusesWhatJsonbRefuses) {
+  PayloadValidator v(::sluice::v1::PAYLOAD_FORMAT_JSON);
+  std::optional<Rejection> r = v.Check(R"({"project_id": 7,)");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->sqlstate, "22P02");
+  EXPECT_EQ(r->error.rfind("invalid input syntax for type json: ", 0), 0u) << r->error;
+  r = v.Check("not json");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->sqlstate, "22P02");
+  r = v.Check("");
+  ASSERT_TRUE(r.has_value());
+  r = v.Check(R"({"nul": "a\u0000b"})");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->sqlstate, "22P05");
+  EXPECT_EQ(r->error, "unsupported Unicode escape sequence: \\u0000 cannot be converted to text");
+  r = v.Check("{\"bad utf8\": \"\xff\xfe\"}");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->sqlstate, "22P02");
+}
+
+TEST(PayloadValidatorTest, TextRefusesInvalidUtf8AndNul) {
+  PayloadValidator v(::sluice::v1::PAYLOAD_FORMAT_TEXT);
+  EXPECT_EQ(v.Check("plain text, even {not json"), std::nullopt);
+  EXPECT_EQ(v.Check("caf\xc3\xa9"), std::nullopt);
+  std::optional<Rejection> r = v.Check("caf\xe9");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->sqlstate, "22021");
+  r = v.Check(std::string("a\0b", 3));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->error, "invalid byte sequence for encoding \"UTF8\": 0x00");
+}
+
+TEST(PayloadValidatorTest, BytesAcceptEverything) {
+  PayloadValidator v(::sluice::v1::PAYLOAD_FORMAT_BYTES);
+  EXPECT_EQ(v.Check(std::string("\0\xff\x01", 3)), std::nullopt);
+}
+
+}  // namespace
+}  // namespace sluice::worker

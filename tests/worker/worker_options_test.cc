@@ -1,0 +1,143 @@
+#include "worker/worker_options.h"
+
+#include <fstream>
+
+#include "gtest/gtest.h"
+
+namespace sluice::worker {
+namespace {
+
+std::optional<std::string> NoEnv(const std::string&) { return std::nullopt; }
+
+absl::StatusOr<WorkerOptions> Parse(std::vector<std::string> args, const EnvLookup& env = NoEnv) {
+  std::vector<const char*> argv = {"sluice-worker"};
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  return ParseWorkerOptions(static_cast<int>(argv.size()), argv.data(), env);
+}
+
+std::vector<std::string> Base() {
+  return {"--kafka-brokers", "k:9092", "--kafka-topics", "a, b", "--kafka-group", "g",
+          "--db-host",       "db",     "--db-user",      "u",    "--db-name",     "d"};
+}
+
+std::vector<std::string> With(std::vector<std::string> extra) {
+  std::vector<std::string> args = Base();
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+TEST(WorkerOptionsTest, ParsesTheSeedCommandLine) {
+  absl::StatusOr<WorkerOptions> o = Parse(With({"--consumer-timeout", "0.15", "--db-port", "6432",
+                                                "--kafka-property", "fetch.wait.max.ms=50",
+                                                "--payload-format", "text", "--batch-max-bytes",
+                                                "4MiB", "--table", "ingest.events"}));
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->kafka.brokers, "k:9092");
+  EXPECT_EQ(o->loop.topics, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(o->kafka.group_id, "g");
+  EXPECT_EQ(o->postgres.consumer_group, "g");
+  EXPECT_EQ(o->pipeline_name, "g");
+  EXPECT_EQ(o->postgres.connection.host, "db");
+  EXPECT_EQ(o->postgres.connection.port, 6432);
+  EXPECT_EQ(o->loop.limits.consumer_timeout, absl::Milliseconds(150));
+  EXPECT_EQ(o->loop.limits.max_rows, 10000);
+  EXPECT_EQ(o->loop.limits.max_bytes, 4 << 20);
+  EXPECT_EQ(o->kafka.properties.at("fetch.wait.max.ms"), "50");
+  EXPECT_EQ(o->postgres.payload_format, ::sluice::v1::PAYLOAD_FORMAT_TEXT);
+  EXPECT_EQ(o->postgres.table, "ingest.events");
+  EXPECT_TRUE(o->warnings.empty());
+}
+
+TEST(WorkerOptionsTest, Defaults) {
+  absl::StatusOr<WorkerOptions> o = Parse(Base());
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->postgres.table, "raw_items");
+  EXPECT_EQ(o->postgres.payload_format, ::sluice::v1::PAYLOAD_FORMAT_JSON);
+  EXPECT_EQ(o->loop.limits.max_bytes, 16 << 20);
+  EXPECT_EQ(o->metrics_address, "0.0.0.0:9187");
+  EXPECT_FALSE(o->postgres.create_table);
+}
+
+struct BadCase {
+  std::vector<std::string> args;
+  std::string message;
+};
+
+class WorkerOptionsErrorTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(WorkerOptionsErrorTest, OneLineNamingTheFlag) {
+  absl::StatusOr<WorkerOptions> o = Parse(GetParam().args);
+  EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(o.status().message(), GetParam().message);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Flags, WorkerOptionsErrorTest,
+    ::testing::Values(
+        BadCase{With({"--consumer-timeout", "-1"}), "--consumer-timeout: '-1' is negative"},
+        BadCase{With({"--consumer-timeout", "0"}), "--consumer-timeout: must be greater than 0"},
+        BadCase{With({"--consumer-timeout", "soon"}),
+                "--consumer-timeout: 'soon' is not a duration (use seconds, e.g. 0.15, or "
+                "150ms, 2s)"},
+        BadCase{With({"--batch-max-rows", "0"}), "--batch-max-rows: must be at least 1"},
+        BadCase{With({"--batch-max-rows", "many"}), "--batch-max-rows: 'many' is not an integer"},
+        BadCase{With({"--batch-max-bytes", "16XB"}),
+                "--batch-max-bytes: '16XB' is not a size (use bytes, or KiB/MiB/GiB, e.g. 16MiB)"},
+        BadCase{With({"--db-port", "70000"}), "--db-port: 70000 is not a port"},
+        BadCase{With({"--payload-format", "avro"}),
+                "--payload-format: 'avro' is not json, text or bytes"},
+        BadCase{With({"--table", "a.b.c"}), "--table: 'a.b.c' has more than one dot"},
+        BadCase{With({"--table", "raw items"}),
+                "--table: 'raw items' is not a table name (letters, digits, _)"},
+        BadCase{With({"--kafka-property", "novalue"}),
+                "--kafka-property: 'novalue' is not key=value"},
+        BadCase{With({"--kafka-topics", " , "}), "--kafka-topics is empty"},
+        BadCase{With({"--no-such-flag"}), "unknown flag --no-such-flag"},
+        BadCase{With({"--db-name"}), "--db-name needs a value"},
+        BadCase{With({"stray"}), "unexpected argument 'stray'"},
+        BadCase{With({"--db-password-file", "/nonexistent/pw"}),
+                "--db-password-file: cannot read /nonexistent/pw"},
+        BadCase{{"--kafka-topics", "a", "--kafka-group", "g", "--db-name", "d"},
+                "--kafka-brokers is required"},
+        BadCase{{"--kafka-brokers", "k", "--kafka-group", "g", "--db-name", "d"},
+                "--kafka-topics is required"},
+        BadCase{{"--kafka-brokers", "k", "--kafka-topics", "a", "--db-name", "d"},
+                "--kafka-group is required"},
+        BadCase{{"--kafka-brokers", "k", "--kafka-topics", "a", "--kafka-group", "g"},
+                "--db-name is required"}));
+
+TEST(WorkerOptionsTest, PasswordFromEnvironment) {
+  absl::StatusOr<WorkerOptions> o = Parse(Base(), [](const std::string& name) {
+    return name == "PGPASSWORD" ? std::optional<std::string>("s3cret") : std::nullopt;
+  });
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->postgres.connection.password, "s3cret");
+}
+
+TEST(WorkerOptionsTest, PasswordFromFileWinsOverEnvironment) {
+  const std::string path = std::string(getenv("TEST_TMPDIR")) + "/pw";
+  std::ofstream(path) << "from-file\n";
+  absl::StatusOr<WorkerOptions> o =
+      Parse(With({"--db-password-file", path}),
+            [](const std::string&) { return std::optional<std::string>("from-env"); });
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->postgres.connection.password, "from-file");
+}
+
+TEST(WorkerOptionsTest, PasswordOnArgvWarns) {
+  absl::StatusOr<WorkerOptions> o = Parse(With({"--db-password", "visible"}));
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->postgres.connection.password, "visible");
+  ASSERT_EQ(o->warnings.size(), 1u);
+  EXPECT_NE(o->warnings[0].find("visible to other users"), std::string::npos);
+}
+
+TEST(WorkerOptionsTest, HelpStopsBeforeValidation) {
+  absl::StatusOr<WorkerOptions> o = Parse({"--help"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(o->help);
+  EXPECT_NE(o->usage.find("--consumer-timeout"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::worker
