@@ -20,7 +20,7 @@ namespace {
 // (a) 50,000 messages over 8 partitions, produced with kcat.
 TEST_F(WorkerExactlyOnceTest, FiftyThousandMessagesLandExactlyOnce) {
   ASSERT_TRUE(kafka_->Produce("items", Items(0, 50000)).ok());
-  auto worker = StartWorker("worker-a");
+  auto worker = StartWorker("worker-a", {"--kafka-property", "statistics.interval.ms=200"});
   ASSERT_NE(worker, nullptr);
   ExpectExactlyOnce(50000);
   EXPECT_EQ(worker->Metric("sluice_rows_written_total{"), 50000);
@@ -41,6 +41,18 @@ TEST_F(WorkerExactlyOnceTest, FiftyThousandMessagesLandExactlyOnce) {
       },
       absl::Seconds(30)))
       << "committed to Kafka: " << committed;
+  // Consumer lag per partition, from librdkafka's statistics, drains to 0.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (int p = 0; p < 8; ++p) {
+          if (worker->Metric(absl::StrCat("sluice_consumer_lag_messages{partition=\"", p,
+                                          "\",pipeline=\"it-group\",topic=\"items\"}")) != 0) {
+            return false;
+          }
+        }
+        return true;
+      },
+      absl::Seconds(20)));
   // SIGTERM: flush, leave the group, exit 0.
   worker->process().Signal(SIGTERM);
   EXPECT_EQ(worker->process().Wait(absl::Seconds(30)), 0);
@@ -151,6 +163,7 @@ TEST(WorkerPostgresRestartTest, RestartMidStreamLosesAndDuplicatesNothing) {
   ASSERT_TRUE(WaitFor(
       [&] { return (*w)->Metric("sluice_write_retries_total{pipeline=\"restart-group\",reason=\"unavailable\"}") > 0; },
       absl::Seconds(30)));
+  EXPECT_EQ((*w)->HttpGet("/ready"), "503 not ready: PostgreSQL is not reachable\n");
   ASSERT_TRUE((*pg)->Start().ok());
   ASSERT_TRUE(WaitFor([&] { return landed() >= 30000; }, absl::Seconds(90)))
       << "landed " << landed();
