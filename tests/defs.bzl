@@ -12,3 +12,23 @@ def sluice_unit_test(name, deps = [], srcs = None, **kwargs):
         ],
         **kwargs
     )
+
+def sluice_integration_test(name, deps = [], data = [], tags = [], size = "medium", **kwargs):
+    """A test against real components (PostgreSQL, the dev broker, Sluice processes).
+
+    Runs outside Bazel's sandbox ("local": it starts PostgreSQL as the postgres user
+    and talks to processes on loopback) and is never cached ("external": it depends
+    on those servers).
+    """
+    native.cc_test(
+        name = name,
+        size = size,
+        srcs = [name + ".cc"],
+        data = data,
+        tags = tags + ["external", "local"],
+        deps = deps + [
+            "//tests/fixtures",
+            "//third_party/system:gtest_main",
+        ],
+        **kwargs
+    )
