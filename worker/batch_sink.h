@@ -11,11 +11,19 @@
 
 namespace sluice::worker {
 
+// What one committed batch did to one partition.
+struct PartitionWrite {
+  int64_t rows = 0;
+  int64_t bytes = 0;
+  int64_t dead_letters = 0;
+};
+
 // What one committed batch did.
 struct WriteResult {
   int64_t rows_written = 0;
   int64_t dead_letters = 0;
   int64_t bytes_written = 0;
+  std::map<TopicPartition, PartitionWrite> partitions;
 };
 
 // Writes batches exactly once: rows, dead letters and next offsets in one

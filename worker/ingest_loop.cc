@@ -39,6 +39,11 @@ absl::Status IngestLoop::Ready() const {
   return absl::OkStatus();
 }
 
+void IngestLoop::UpdateLimits(const BatchLimits& limits) {
+  absl::MutexLock lock(&limits_mu_);
+  new_limits_ = limits;
+}
+
 bool IngestLoop::GiveUp() const { return deps_.clock->Now() >= stop_deadline_; }
 
 absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
@@ -47,6 +52,13 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
   absl::Status status = deps_.source->Subscribe(config_.topics, this);
   if (!status.ok()) return status;
   while (!stop.load()) {
+    {
+      absl::MutexLock lock(&limits_mu_);
+      if (new_limits_) {
+        batcher_.set_limits(*new_limits_);
+        new_limits_.reset();
+      }
+    }
     const absl::Time now = deps_.clock->Now();
     const absl::Duration wait = std::clamp(batcher_.deadline() - now, absl::ZeroDuration(),
                                            kMaxPollWait);
@@ -64,7 +76,9 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
     }
     if (std::optional<FlushReason> due = batcher_.CheckTimeout()) Flush(*due);
     if (now >= next_lag_update_) {
-      deps_.metrics->SetLag(deps_.source->Lag());
+      const std::vector<PartitionLag> lag = deps_.source->Lag();
+      deps_.metrics->SetLag(lag);
+      if (deps_.stats != nullptr) deps_.stats->SetLag(lag);
       next_lag_update_ = now + kLagUpdateInterval;
     }
   }
@@ -91,7 +105,9 @@ bool IngestLoop::Flush(FlushReason reason) {
     absl::StatusOr<WriteResult> result = deps_.sink->Write(batch);
     if (result.ok()) {
       db_ok_ = true;
-      deps_.metrics->BatchWritten(batch, *result, deps_.clock->Now() - start);
+      const absl::Time now = deps_.clock->Now();
+      deps_.metrics->BatchWritten(batch, *result, now - start);
+      if (deps_.stats != nullptr) deps_.stats->BatchCommitted(batch, *result, now - start, now);
       deps_.source->CommitAsync(batch.next_offsets);
       return true;
     }
@@ -104,6 +120,7 @@ bool IngestLoop::Flush(FlushReason reason) {
     }
     db_ok_ = !absl::IsUnavailable(result.status());
     deps_.metrics->WriteRetried(RetryReason(result.status()));
+    if (deps_.stats != nullptr) deps_.stats->Retried();
     if (GiveUp()) {
       LOG(ERROR) << "giving up on a batch of " << batch.messages.size()
                  << " messages at shutdown: " << result.status().message();

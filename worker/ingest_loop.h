@@ -7,11 +7,13 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "worker/batch_sink.h"
 #include "worker/batcher.h"
 #include "worker/message_source.h"
+#include "worker/pipeline_stats.h"
 #include "worker/worker_metrics.h"
 
 namespace sluice::worker {
@@ -32,6 +34,8 @@ struct IngestLoopDeps {
   BatchSink* sink;
   const Clock* clock;
   WorkerMetrics* metrics;
+  // Deltas for the controller's stats stream; null in standalone mode.
+  PipelineStats* stats = nullptr;
 };
 
 // Runs until asked to stop, then writes the open batch, leaves the group and returns.
@@ -49,6 +53,9 @@ class IngestLoop : public RebalanceHandler {
   // OK when partitions are assigned and the last database operation succeeded.
   // Thread-safe.
   absl::Status Ready() const;
+
+  // New limits take effect from the next message added (no restart). Thread-safe.
+  void UpdateLimits(const BatchLimits& limits);
 
   OffsetMap OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) override;
   void OnPartitionsRevoked(const std::vector<TopicPartition>& partitions, bool lost) override;
@@ -70,6 +77,8 @@ class IngestLoop : public RebalanceHandler {
   absl::Time stop_deadline_ = absl::InfiniteFuture();
   std::atomic<bool> db_ok_{false};
   absl::Time next_lag_update_ = absl::InfinitePast();
+  absl::Mutex limits_mu_;
+  std::optional<BatchLimits> new_limits_ ABSL_GUARDED_BY(limits_mu_);
 };
 
 }  // namespace sluice::worker

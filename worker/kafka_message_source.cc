@@ -79,6 +79,43 @@ class KafkaMessageSource::Callbacks : public RdKafka::RebalanceCb, public RdKafk
   KafkaMessageSource* source_;
 };
 
+absl::Status CheckTopicsExist(const KafkaSourceConfig& config,
+                              const std::vector<std::string>& topics, absl::Duration timeout) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  conf->set("bootstrap.servers", config.brokers, error);
+  for (const auto& [k, v] : config.properties) {
+    // Consumer-only properties do not apply to this metadata client.
+    if (k.rfind("security.", 0) == 0 || k.rfind("sasl.", 0) == 0 || k.rfind("ssl.", 0) == 0) {
+      conf->set(k, v, error);
+    }
+  }
+  std::unique_ptr<RdKafka::Producer> client(RdKafka::Producer::create(conf.get(), error));
+  if (!client) return absl::InternalError(absl::StrCat("kafka metadata client: ", error));
+  RdKafka::Metadata* raw = nullptr;
+  RdKafka::ErrorCode err = client->metadata(
+      /*all_topics=*/true, nullptr, &raw, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError(
+        absl::StrCat("kafka metadata from ", config.brokers, ": ", RdKafka::err2str(err)));
+  }
+  std::vector<std::string> missing;
+  for (const std::string& topic : topics) {
+    bool found = false;
+    for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
+      if (t->topic() == topic && t->err() == RdKafka::ERR_NO_ERROR) found = true;
+    }
+    if (!found) missing.push_back(topic);
+  }
+  if (!missing.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "kafka topic", missing.size() > 1 ? "s " : " ", absl::StrJoin(missing, ", "),
+        " not found on ", config.brokers));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<KafkaMessageSource>> KafkaMessageSource::Create(
     KafkaSourceConfig config) {
   std::unique_ptr<KafkaMessageSource> source(new KafkaMessageSource());

@@ -27,6 +27,11 @@ struct KafkaSourceConfig {
   std::string client_id = "sluice-worker";
 };
 
+// Asks the cluster for its topics. FAILED_PRECONDITION names the topics that do not
+// exist; UNAVAILABLE if the brokers do not answer within `timeout`.
+absl::Status CheckTopicsExist(const KafkaSourceConfig& config,
+                              const std::vector<std::string>& topics, absl::Duration timeout);
+
 class KafkaMessageSource : public MessageSource {
  public:
   // Builds the consumer. INVALID_ARGUMENT names the property librdkafka refused.

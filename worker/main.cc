@@ -14,7 +14,10 @@
 #include "common/http_server.h"
 #include "glog/logging.h"
 #include "prometheus/registry.h"
+#include "worker/control_client.h"
 #include "worker/ingest_loop.h"
+#include "worker/pipeline_manager.h"
+#include "worker/pipeline_runner.h"
 #include "worker/kafka_message_source.h"
 #include "worker/postgres_batch_sink.h"
 #include "worker/worker_metrics.h"
@@ -32,8 +35,99 @@ void OnSignal(int) { g_stop.store(true); }
 
 }  // namespace
 
+using namespace sluice::worker;
+
+// Controller mode: pipelines come and go with the controller's assignments.
+int RunWithController(const WorkerOptions& options, const std::string& version,
+                      const std::string& host, std::shared_ptr<prometheus::Registry> registry,
+                      const sluice::Clock& clock) {
+  RunnerEnvironment env;
+  env.kafka_brokers = options.kafka.brokers;
+  env.kafka_properties = options.kafka.properties;
+  env.postgres = options.postgres.connection;
+  env.client_id = options.kafka.client_id;
+  env.registry = registry.get();
+  env.clock = &clock;
+  env.shutdown_timeout = options.loop.shutdown_timeout;
+  PipelineManager manager([&env](const sluice::v1::PipelineConfig& config, uint64_t v) {
+    return PipelineRunner::Start(env, config, v);
+  });
+  ControlClientConfig control;
+  control.controller_address = options.controller_address;
+  control.hello.set_worker_id(options.worker_id.empty() ? host : options.worker_id);
+  control.hello.set_build_version(version);
+  control.hello.set_host(host);
+  control.hello.set_pid(getpid());
+  ControlClient client(control, &manager);
+
+  absl::StatusOr<std::unique_ptr<sluice::HttpServer>> http = sluice::HttpServer::Start(
+      options.metrics_address, registry, [&manager]() { return manager.Ready(); });
+  if (!http.ok()) {
+    LOG(ERROR) << http.status().message();
+    return 1;
+  }
+  LOG(INFO) << "sluice-worker " << version << " (" << control.hello.worker_id()
+            << ") taking pipelines from " << options.controller_address << "; metrics on port "
+            << (*http)->port();
+  client.Run(g_stop);
+  manager.StopAll();
+  LOG(INFO) << "stopped cleanly";
+  return 0;
+}
+
+// Standalone mode: one pipeline from flags.
+int RunStandalone(const WorkerOptions& options, const std::string& version,
+                  std::shared_ptr<prometheus::Registry> registry, const sluice::Clock& clock) {
+  // PostgreSQL may still be starting: wait for it (a missing table is final).
+  sluice::ExponentialBackoff backoff(absl::Milliseconds(200), absl::Seconds(10));
+  std::unique_ptr<PostgresBatchSink> sink;
+  while (!g_stop.load()) {
+    absl::StatusOr<std::unique_ptr<PostgresBatchSink>> created =
+        PostgresBatchSink::Create(options.postgres);
+    if (created.ok()) {
+      sink = std::move(*created);
+      break;
+    }
+    if (!absl::IsUnavailable(created.status())) {
+      LOG(ERROR) << created.status().message();
+      return 1;
+    }
+    const absl::Duration delay = backoff.NextDelay();
+    LOG(WARNING) << created.status().message() << "; retrying in " << absl::FormatDuration(delay);
+    absl::SleepFor(delay);
+  }
+  if (!sink) return 0;
+
+  absl::StatusOr<std::unique_ptr<KafkaMessageSource>> source =
+      KafkaMessageSource::Create(options.kafka);
+  if (!source.ok()) {
+    LOG(ERROR) << source.status().message();
+    return 1;
+  }
+
+  WorkerMetrics metrics(*registry, options.pipeline_name);
+  IngestLoop loop({source->get(), sink.get(), &clock, &metrics}, options.loop);
+
+  absl::StatusOr<std::unique_ptr<sluice::HttpServer>> http = sluice::HttpServer::Start(
+      options.metrics_address, registry, [&loop]() { return loop.Ready(); });
+  if (!http.ok()) {
+    LOG(ERROR) << http.status().message();
+    return 1;
+  }
+  LOG(INFO) << "sluice-worker " << version << " consuming " << options.kafka.brokers
+            << " group " << options.kafka.group_id << " into " << options.postgres.table
+            << "; metrics on port " << (*http)->port();
+
+  absl::Status status = loop.Run(g_stop);
+  if (!status.ok()) {
+    LOG(ERROR) << status.message();
+    return 1;
+  }
+  LOG(INFO) << "stopped cleanly";
+  return 0;
+}
+
 int main(int argc, char** argv) {
-  using namespace sluice::worker;
   absl::StatusOr<WorkerOptions> options =
       ParseWorkerOptions(argc, argv, [](const std::string& name) -> std::optional<std::string> {
         const char* v = std::getenv(name.c_str());
@@ -60,59 +154,17 @@ int main(int argc, char** argv) {
 
   const std::string version =
       options->version_label.empty() ? SLUICE_VERSION : options->version_label;
-  char host[256] = {};
-  gethostname(host, sizeof(host) - 1);
+  char host_buf[256] = {};
+  gethostname(host_buf, sizeof(host_buf) - 1);
+  const std::string host = host_buf;
   options->kafka.client_id = absl::StrCat("sluice-worker-", host, "-", getpid());
   options->postgres.connection.application_name = options->kafka.client_id;
 
-  // PostgreSQL may still be starting: wait for it (a missing table is final).
-  sluice::RealClock clock;
-  sluice::ExponentialBackoff backoff(absl::Milliseconds(200), absl::Seconds(10));
-  std::unique_ptr<PostgresBatchSink> sink;
-  while (!g_stop.load()) {
-    absl::StatusOr<std::unique_ptr<PostgresBatchSink>> created =
-        PostgresBatchSink::Create(options->postgres);
-    if (created.ok()) {
-      sink = std::move(*created);
-      break;
-    }
-    if (!absl::IsUnavailable(created.status())) {
-      LOG(ERROR) << created.status().message();
-      return 1;
-    }
-    const absl::Duration delay = backoff.NextDelay();
-    LOG(WARNING) << created.status().message() << "; retrying in " << absl::FormatDuration(delay);
-    absl::SleepFor(delay);
-  }
-  if (!sink) return 0;
-
-  absl::StatusOr<std::unique_ptr<KafkaMessageSource>> source =
-      KafkaMessageSource::Create(options->kafka);
-  if (!source.ok()) {
-    LOG(ERROR) << source.status().message();
-    return 1;
-  }
-
   auto registry = std::make_shared<prometheus::Registry>();
   WorkerMetrics::RegisterBuildInfo(*registry, version);
-  WorkerMetrics metrics(*registry, options->pipeline_name);
-  IngestLoop loop({source->get(), sink.get(), &clock, &metrics}, options->loop);
-
-  absl::StatusOr<std::unique_ptr<sluice::HttpServer>> http = sluice::HttpServer::Start(
-      options->metrics_address, registry, [&loop]() { return loop.Ready(); });
-  if (!http.ok()) {
-    LOG(ERROR) << http.status().message();
-    return 1;
+  sluice::RealClock clock;
+  if (!options->controller_address.empty()) {
+    return RunWithController(*options, version, host, registry, clock);
   }
-  LOG(INFO) << "sluice-worker " << version << " consuming " << options->kafka.brokers
-            << " group " << options->kafka.group_id << " into " << options->postgres.table
-            << "; metrics on port " << (*http)->port();
-
-  absl::Status status = loop.Run(g_stop);
-  if (!status.ok()) {
-    LOG(ERROR) << status.message();
-    return 1;
-  }
-  LOG(INFO) << "stopped cleanly";
-  return 0;
+  return RunStandalone(*options, version, registry, clock);
 }

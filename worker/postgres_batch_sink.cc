@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/sluice_schema.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
 
@@ -219,18 +220,9 @@ absl::Status PostgresBatchSink::PrepareTables() {
   // does not race on the catalog.
   RETURN_IF_ERROR(ExecCommand("BEGIN"));
   absl::Status s = [&]() -> absl::Status {
-    RETURN_IF_ERROR(ExecCommand("SELECT pg_advisory_xact_lock(7400001)"));
-    RETURN_IF_ERROR(ExecCommand(
-        "CREATE TABLE IF NOT EXISTS sluice_offsets (consumer_group text NOT NULL, "
-        "topic text NOT NULL, kafka_partition integer NOT NULL, next_offset bigint NOT NULL, "
-        "updated_at timestamptz NOT NULL DEFAULT now(), "
-        "PRIMARY KEY (consumer_group, topic, kafka_partition))"));
-    RETURN_IF_ERROR(ExecCommand(
-        "CREATE TABLE IF NOT EXISTS sluice_dead_letters (id bigserial PRIMARY KEY, "
-        "consumer_group text NOT NULL, topic text NOT NULL, kafka_partition integer NOT NULL, "
-        "kafka_offset bigint NOT NULL, kafka_key bytea, payload bytea, error text NOT NULL, "
-        "sqlstate text, failed_at timestamptz NOT NULL DEFAULT now(), "
-        "UNIQUE (consumer_group, topic, kafka_partition, kafka_offset))"));
+    RETURN_IF_ERROR(ExecCommand(kSchemaLock));
+    RETURN_IF_ERROR(ExecCommand(kCreateOffsetsTable));
+    RETURN_IF_ERROR(ExecCommand(kCreateDeadLettersTable));
     if (config_.create_table) {
       RETURN_IF_ERROR(ExecCommand(CreateTableSql(quoted_table_, config_.payload_format)));
     }
@@ -367,7 +359,18 @@ absl::StatusOr<WriteResult> PostgresBatchSink::WriteOnce(const Batch& batch,
   }
   result.dead_letters = static_cast<int64_t>(rejected.size());
   result.rows_written = static_cast<int64_t>(batch.messages.size()) - result.dead_letters;
-  for (const Message* m : rows) result.bytes_written += static_cast<int64_t>(m->payload_size());
+  for (const Message& m : batch.messages) {
+    PartitionWrite& pw = result.partitions[m.topic_partition()];
+    ++pw.rows;
+    pw.bytes += static_cast<int64_t>(m.payload_size());
+  }
+  for (const Rejected& r : rejected) {
+    PartitionWrite& pw = result.partitions[r.message->topic_partition()];
+    --pw.rows;
+    pw.bytes -= static_cast<int64_t>(r.message->payload_size());
+    ++pw.dead_letters;
+  }
+  for (const auto& [tp, pw] : result.partitions) result.bytes_written += pw.bytes;
   absl::Status commit = ExecCommand("COMMIT");
   if (!commit.ok()) {
     // The server may have committed before the connection dropped.

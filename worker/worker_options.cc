@@ -8,35 +8,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/arg_parser.h"
+#include "common/identifiers.h"
 #include "common/status_macros.h"
 
 namespace sluice::worker {
-namespace {
-
-bool IsIdentifier(absl::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  if (!absl::ascii_isalpha(s[0]) && s[0] != '_') return false;
-  for (char c : s) {
-    if (!absl::ascii_isalnum(c) && c != '_') return false;
-  }
-  return true;
-}
-
-absl::Status CheckTableName(const std::string& table) {
-  std::vector<absl::string_view> parts = absl::StrSplit(table, '.');
-  if (parts.size() > 2) {
-    return absl::InvalidArgumentError(absl::StrCat("--table: '", table, "' has more than one dot"));
-  }
-  for (absl::string_view p : parts) {
-    if (!IsIdentifier(p)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--table: '", table, "' is not a table name (letters, digits, _)"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* argv,
                                                  const EnvLookup& env) {
@@ -70,7 +45,12 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   p.AddString("metrics-address", &o.metrics_address,
               "HOST:PORT serving /metrics, /healthz, /ready (default 0.0.0.0:9187)");
   p.AddString("pipeline-name", &o.pipeline_name, "name in metrics (default: the group)");
-  p.AddString("version-label", &o.version_label, "version reported in sluice_build_info");
+  p.AddString("version-label", &o.version_label,
+              "version reported in sluice_build_info and to the controller");
+  p.AddString("controller", &o.controller_address,
+              "HOST:PORT of sluice-controller: take pipelines from it instead of flags "
+              "(or set SLUICE_CONTROLLER)");
+  p.AddString("worker-id", &o.worker_id, "identity towards the controller (default: host name)");
   RETURN_IF_ERROR(p.Parse(argc, argv));
   o.usage = p.Usage();
   if (p.help_requested()) {
@@ -82,15 +62,33 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
     if (value.empty()) return absl::InvalidArgumentError(absl::StrCat("--", name, " is required"));
     return absl::OkStatus();
   };
+  if (o.controller_address.empty()) {
+    if (std::optional<std::string> c = env("SLUICE_CONTROLLER")) o.controller_address = *c;
+  }
   RETURN_IF_ERROR(required("kafka-brokers", o.kafka.brokers));
-  RETURN_IF_ERROR(required("kafka-topics", topics));
-  RETURN_IF_ERROR(required("kafka-group", o.kafka.group_id));
   RETURN_IF_ERROR(required("db-name", o.postgres.connection.dbname));
+  if (!o.controller_address.empty()) {
+    // The pipeline comes from the controller; flags that define one would be ignored.
+    for (const char* flag : {"kafka-topics", "kafka-group", "table", "create-table",
+                             "payload-format", "consumer-timeout", "batch-max-rows",
+                             "batch-max-bytes", "pipeline-name"}) {
+      if (p.WasSet(flag)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--", flag, " cannot be combined with --controller (pipelines come from the "
+            "controller)"));
+      }
+    }
+  } else {
+    RETURN_IF_ERROR(required("kafka-topics", topics));
+    RETURN_IF_ERROR(required("kafka-group", o.kafka.group_id));
+  }
 
   for (absl::string_view t : absl::StrSplit(topics, ',', absl::SkipWhitespace())) {
     o.loop.topics.emplace_back(absl::StripAsciiWhitespace(t));
   }
-  if (o.loop.topics.empty()) return absl::InvalidArgumentError("--kafka-topics is empty");
+  if (o.loop.topics.empty() && o.controller_address.empty()) {
+    return absl::InvalidArgumentError("--kafka-topics is empty");
+  }
   for (const std::string& prop : properties) {
     std::pair<std::string, std::string> kv = absl::StrSplit(prop, absl::MaxSplits('=', 1));
     if (kv.first.empty() || prop.find('=') == std::string::npos) {
@@ -124,7 +122,9 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
     return absl::InvalidArgumentError(
         absl::StrCat("--payload-format: '", payload_format, "' is not json, text or bytes"));
   }
-  RETURN_IF_ERROR(CheckTableName(o.postgres.table));
+  if (absl::Status s = CheckTableName(o.postgres.table); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--table: ", s.message()));
+  }
 
   if (!password_file.empty()) {
     std::ifstream in(password_file);

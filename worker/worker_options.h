@@ -22,6 +22,10 @@ struct WorkerOptions {
   PostgresSinkConfig postgres;
   IngestLoopConfig loop;
   std::string metrics_address = "0.0.0.0:9187";
+  // Controller mode: pipelines come from the controller at this address.
+  std::string controller_address;
+  // Stable identity towards the controller (default: host name).
+  std::string worker_id;
   std::string version_label;
   // Warnings to print once logging is up (e.g. a password given on argv).
   std::vector<std::string> warnings;

@@ -47,7 +47,13 @@ class FakeBatchSink : public worker::BatchSink {
     }
     fence_.Advance(*plan);
     written_.push_back(batch);
-    return worker::WriteResult{static_cast<int64_t>(batch.messages.size()), 0, batch.bytes};
+    worker::WriteResult result{static_cast<int64_t>(batch.messages.size()), 0, batch.bytes, {}};
+    for (const worker::Message& m : batch.messages) {
+      worker::PartitionWrite& pw = result.partitions[m.topic_partition()];
+      ++pw.rows;
+      pw.bytes += static_cast<int64_t>(m.payload_size());
+    }
+    return result;
   }
   std::vector<worker::TopicPartition> LastFencedPartitions() const override { return fenced_; }
 

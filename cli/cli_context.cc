@@ -1,0 +1,91 @@
+#include "cli/cli_context.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+
+namespace sluice::cli {
+
+using google::protobuf::util::TimeUtil;
+
+CliContext::CliContext(const CliArgs& args, std::ostream& out, std::ostream& err)
+    : args_(args),
+      out_(out),
+      err_(err),
+      stub_(v1::Admin::NewStub(
+          grpc::CreateChannel(args.controller, grpc::InsecureChannelCredentials()))) {}
+
+std::unique_ptr<grpc::ClientContext> CliContext::Call() const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  const char* user = std::getenv("USER");
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  ctx->AddMetadata("x-sluice-actor", absl::StrCat(user ? user : "unknown", "@", host));
+  return ctx;
+}
+
+int CliContext::Refused(const grpc::Status& status) const {
+  static const char* kNames[] = {"OK",
+                                 "CANCELLED",
+                                 "UNKNOWN",
+                                 "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND",
+                                 "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED",
+                                 "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION",
+                                 "ABORTED",
+                                 "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED",
+                                 "INTERNAL",
+                                 "UNAVAILABLE",
+                                 "DATA_LOSS",
+                                 "UNAUTHENTICATED"};
+  const int code = static_cast<int>(status.error_code());
+  err_ << "sluicectl: " << (code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN") << ": "
+       << status.error_message() << "\n";
+  return kExitRefused;
+}
+
+int CliContext::Usage(const std::string& message) const {
+  err_ << "sluicectl: " << message << " (see sluicectl --help)\n";
+  return kExitUsage;
+}
+
+void CliContext::PrintJson(const google::protobuf::Message& message) const {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  out_ << json;
+  if (json.empty() || json.back() != '\n') out_ << "\n";
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(t.seconds()),
+                          absl::UTCTimeZone());
+}
+
+std::string FormatDuration(const google::protobuf::Duration& d) {
+  return absl::FormatDuration(absl::Milliseconds(TimeUtil::DurationToMilliseconds(d)));
+}
+
+std::string FormatBytes(uint64_t bytes) {
+  if (bytes >= (1u << 30) && bytes % (1u << 30) == 0) return absl::StrCat(bytes >> 30, "GiB");
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return absl::StrCat(bytes >> 20, "MiB");
+  if (bytes >= (1u << 10) && bytes % (1u << 10) == 0) return absl::StrCat(bytes >> 10, "KiB");
+  return absl::StrCat(bytes, "B");
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,90 @@
+// What every sluicectl command gets: the parsed arguments and a way to call the
+// controller and print results.
+#ifndef SLUICE_CLI_CLI_CONTEXT_H_
+#define SLUICE_CLI_CLI_CONTEXT_H_
+
+#include <google/protobuf/message.h>
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "sluice/v1/admin.grpc.pb.h"
+
+namespace sluice::cli {
+
+// Exit codes.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRefused = 1;
+inline constexpr int kExitUsage = 2;
+
+// Every flag any command takes; each command reads the ones it declared.
+struct CliArgs {
+  std::string controller;
+  bool json = false;
+  std::vector<std::string> positional;  // noun, verb, operands
+  // Flags given on the command line (a value of 0 can be meant).
+  std::set<std::string> given;
+  bool Given(const std::string& flag) const { return given.count(flag) > 0; }
+  // pipelines create/update/validate
+  std::string topics, group, table, payload_format;
+  bool create_table = false;
+  int64_t batch_max_rows = 0, batch_max_bytes = 0, desired_workers = 0, expected_version = 0;
+  absl::Duration consumer_timeout = absl::ZeroDuration();
+  std::vector<std::string> kafka_properties;
+  // stats
+  std::string by = "pipeline";
+  absl::Duration window = absl::Minutes(5);
+  // offsets reset
+  std::string topic;
+  int64_t partition = -1, to = -1;
+  bool to_earliest = false;
+  // audit
+  int64_t limit = 20;
+  std::string target;
+};
+
+class CliContext {
+ public:
+  CliContext(const CliArgs& args, std::ostream& out, std::ostream& err);
+
+  const CliArgs& args() const { return args_; }
+  std::ostream& out() const { return out_; }
+  v1::Admin::Stub& admin() const { return *stub_; }
+
+  // A context for one call: 10 s deadline and "x-sluice-actor: $USER@host".
+  std::unique_ptr<grpc::ClientContext> Call() const;
+  // Prints "sluicectl: CODE: message" and returns kExitRefused.
+  int Refused(const grpc::Status& status) const;
+  // "sluicectl: message" and kExitUsage.
+  int Usage(const std::string& message) const;
+  // Prints `message` as JSON (for --json).
+  void PrintJson(const google::protobuf::Message& message) const;
+
+ private:
+  const CliArgs& args_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::unique_ptr<v1::Admin::Stub> stub_;
+};
+
+// Commands, one per noun. `verb` and operands come from args().positional.
+int RunPipelines(const CliContext& ctx);
+int RunWorkers(const CliContext& ctx);
+int RunStats(const CliContext& ctx);
+int RunOffsets(const CliContext& ctx);
+int RunAudit(const CliContext& ctx);
+
+// Formatting helpers shared by the commands.
+std::string FormatTime(const google::protobuf::Timestamp& t);
+std::string FormatDuration(const google::protobuf::Duration& d);
+std::string FormatBytes(uint64_t bytes);
+
+}  // namespace sluice::cli
+
+#endif  // SLUICE_CLI_CLI_CONTEXT_H_

@@ -1,0 +1,121 @@
+// sluicectl: the admin CLI of Sluice; talks to sluice-controller over gRPC.
+//
+//   sluicectl [--controller HOST:PORT] [--json] NOUN VERB [OPERANDS] [FLAGS]
+//
+// Exit codes: 0 ok, 1 the server refused (its message printed), 2 usage error.
+#include <cstdlib>
+#include <iostream>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "cli/cli_context.h"
+#include "common/arg_parser.h"
+
+namespace {
+
+using sluice::ArgParser;
+using sluice::cli::CliArgs;
+
+constexpr char kUsage[] = R"(usage: sluicectl [--controller HOST:PORT] [--json] NOUN VERB [OPERANDS] [FLAGS]
+
+  pipelines list
+  pipelines get|pause|resume|status NAME
+  pipelines create NAME --topics T1[,T2] [--group G] [--table T] [--create-table]
+                        [--payload-format json|text|bytes] [--batch-max-rows N]
+                        [--batch-max-bytes SIZE] [--consumer-timeout SECONDS]
+                        [--desired-workers N] [--kafka-property k=v ...]
+  pipelines update NAME --expected-version V [any create flag]
+  pipelines delete NAME --expected-version V
+  pipelines validate NAME [any create flag]        (dry run)
+  workers list | workers get|drain WORKER_ID
+  stats [--by worker|pipeline|version] [--window 5m]
+  offsets get PIPELINE
+  offsets reset PIPELINE --topic T [--partition P] (--to N | --to-earliest)   (paused only)
+  audit list [--limit N] [--target NAME]
+
+--controller defaults to $SLUICE_CONTROLLER, else localhost:7400.
+Exit codes: 0 ok, 1 the server refused (its message is printed), 2 usage error.
+)";
+
+// Registers the flags of `noun` ("" = every noun's, to find the operands).
+void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
+  p.AllowPositional();
+  p.AddString("controller", &a->controller, "controller address");
+  p.AddBool("json", &a->json, "print JSON");
+  const bool all = noun.empty();
+  if (all || noun == "pipelines") {
+    p.AddString("topics", &a->topics, "");
+    p.AddString("group", &a->group, "");
+    p.AddString("table", &a->table, "");
+    p.AddBool("create-table", &a->create_table, "");
+    p.AddString("payload-format", &a->payload_format, "");
+    p.AddInt("batch-max-rows", &a->batch_max_rows, "");
+    p.AddBytes("batch-max-bytes", &a->batch_max_bytes, "");
+    p.AddSeconds("consumer-timeout", &a->consumer_timeout, "");
+    p.AddInt("desired-workers", &a->desired_workers, "");
+    p.AddRepeated("kafka-property", &a->kafka_properties, "");
+    p.AddInt("expected-version", &a->expected_version, "");
+  }
+  if (all || noun == "stats") {
+    p.AddString("by", &a->by, "");
+    p.AddSeconds("window", &a->window, "");
+  }
+  if (all || noun == "offsets") {
+    p.AddString("topic", &a->topic, "");
+    p.AddInt("partition", &a->partition, "");
+    p.AddInt("to", &a->to, "");
+    p.AddBool("to-earliest", &a->to_earliest, "");
+  }
+  if (all || noun == "audit") {
+    p.AddInt("limit", &a->limit, "");
+    p.AddString("target", &a->target, "");
+  }
+}
+
+int Usage(const std::string& message) {
+  std::cerr << "sluicectl: " << message << " (see sluicectl --help)\n";
+  return sluice::cli::kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Pass 1 finds the noun; pass 2 accepts only that noun's flags.
+  CliArgs probe;
+  ArgParser first("sluicectl");
+  AddFlags(first, &probe, "");
+  absl::Status parsed = first.Parse(argc, argv);
+  if (first.help_requested()) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (!parsed.ok()) return Usage(std::string(parsed.message()));
+  if (first.positional().empty()) return Usage("missing NOUN (pipelines, workers, stats, offsets, audit)");
+  const std::string noun = first.positional()[0];
+  static const std::set<std::string> kNouns = {"pipelines", "workers", "stats", "offsets",
+                                               "audit"};
+  if (kNouns.count(noun) == 0) return Usage(absl::StrCat("unknown noun '", noun, "'"));
+
+  CliArgs args;
+  ArgParser second("sluicectl");
+  AddFlags(second, &args, noun);
+  parsed = second.Parse(argc, argv);
+  if (!parsed.ok()) {
+    return Usage(absl::StrCat(parsed.message(), " (not a flag of '", noun, "')"));
+  }
+  args.positional = second.positional();
+  for (const char* flag : {"batch-max-rows", "batch-max-bytes", "consumer-timeout",
+                           "desired-workers"}) {
+    if (second.WasSet(flag)) args.given.insert(flag);
+  }
+  if (args.controller.empty()) {
+    const char* env = std::getenv("SLUICE_CONTROLLER");
+    args.controller = env != nullptr && *env != '\0' ? env : "localhost:7400";
+  }
+  sluice::cli::CliContext ctx(args, std::cout, std::cerr);
+  if (noun == "pipelines") return sluice::cli::RunPipelines(ctx);
+  if (noun == "workers") return sluice::cli::RunWorkers(ctx);
+  if (noun == "stats") return sluice::cli::RunStats(ctx);
+  if (noun == "offsets") return sluice::cli::RunOffsets(ctx);
+  return sluice::cli::RunAudit(ctx);
+}

@@ -1,0 +1,231 @@
+// sluicectl pipelines list|get|create|update|delete|validate|pause|resume|status
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "cli/cli_context.h"
+#include "cli/table_printer.h"
+
+namespace sluice::cli {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+const char* FormatName(v1::PayloadFormat f) {
+  switch (f) {
+    case v1::PAYLOAD_FORMAT_TEXT:
+      return "text";
+    case v1::PAYLOAD_FORMAT_BYTES:
+      return "bytes";
+    default:
+      return "json";
+  }
+}
+
+// Sets on `config` every field the user gave a flag for; INVALID_ARGUMENT-style
+// message (flag named) on a bad value.
+std::string ApplyFlags(const CliArgs& a, v1::PipelineConfig* config) {
+  if (!a.topics.empty()) {
+    config->clear_topics();
+    for (absl::string_view t : absl::StrSplit(a.topics, ',', absl::SkipWhitespace())) {
+      config->add_topics(std::string(t));
+    }
+  }
+  if (!a.group.empty()) config->set_consumer_group(a.group);
+  if (!a.table.empty()) config->mutable_target()->set_table(a.table);
+  if (a.create_table) config->mutable_target()->set_create_table(true);
+  if (!a.payload_format.empty()) {
+    if (a.payload_format == "json") {
+      config->set_payload_format(v1::PAYLOAD_FORMAT_JSON);
+    } else if (a.payload_format == "text") {
+      config->set_payload_format(v1::PAYLOAD_FORMAT_TEXT);
+    } else if (a.payload_format == "bytes") {
+      config->set_payload_format(v1::PAYLOAD_FORMAT_BYTES);
+    } else {
+      return absl::StrCat("--payload-format: '", a.payload_format, "' is not json, text or bytes");
+    }
+  }
+  // Values are passed on as given; the controller validates them and names the field.
+  if (a.Given("batch-max-rows")) {
+    if (a.batch_max_rows < 0) return "--batch-max-rows: must be positive";
+    config->mutable_batch()->set_max_rows(static_cast<uint32_t>(a.batch_max_rows));
+  }
+  if (a.Given("batch-max-bytes")) config->mutable_batch()->set_max_bytes(a.batch_max_bytes);
+  if (a.Given("consumer-timeout")) {
+    *config->mutable_batch()->mutable_consumer_timeout() =
+        TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(a.consumer_timeout));
+  }
+  if (a.Given("desired-workers")) {
+    if (a.desired_workers < 0) return "--desired-workers: must be positive";
+    config->set_desired_workers(static_cast<uint32_t>(a.desired_workers));
+  }
+  for (const std::string& kv : a.kafka_properties) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::StrCat("--kafka-property: '", kv, "' is not key=value");
+    }
+    (*config->mutable_kafka_properties())[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return "";
+}
+
+void PrintPipelines(const CliContext& ctx, const std::vector<const v1::Pipeline*>& pipelines) {
+  TablePrinter t({"NAME", "VERSION", "STATE", "TOPICS", "GROUP", "TABLE", "FORMAT", "ROWS",
+                  "BYTES", "TIMEOUT", "WORKERS"});
+  for (const v1::Pipeline* p : pipelines) {
+    const v1::PipelineConfig& c = p->config();
+    t.AddRow({c.name(), absl::StrCat(p->version()), p->paused() ? "paused" : "running",
+              absl::StrJoin(c.topics(), ","), c.consumer_group(), c.target().table(),
+              FormatName(c.payload_format()), absl::StrCat(c.batch().max_rows()),
+              FormatBytes(c.batch().max_bytes()), FormatDuration(c.batch().consumer_timeout()),
+              absl::StrCat(c.desired_workers())});
+  }
+  t.Print(ctx.out());
+}
+
+int PrintPipeline(const CliContext& ctx, const v1::Pipeline& p) {
+  if (ctx.args().json) {
+    ctx.PrintJson(p);
+  } else {
+    PrintPipelines(ctx, {&p});
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunPipelines(const CliContext& ctx) {
+  const std::vector<std::string>& pos = ctx.args().positional;
+  if (pos.size() < 2) return ctx.Usage("pipelines needs a verb: list|get|create|update|delete|validate|pause|resume|status");
+  const std::string& verb = pos[1];
+  if (verb == "list") {
+    v1::ListPipelinesResponse resp;
+    grpc::Status s = ctx.admin().ListPipelines(ctx.Call().get(), {}, &resp);
+    if (!s.ok()) return ctx.Refused(s);
+    if (ctx.args().json) {
+      ctx.PrintJson(resp);
+      return kExitOk;
+    }
+    std::vector<const v1::Pipeline*> all;
+    for (const v1::Pipeline& p : resp.pipelines()) all.push_back(&p);
+    PrintPipelines(ctx, all);
+    return kExitOk;
+  }
+  if (pos.size() != 3) return ctx.Usage(absl::StrCat("pipelines ", verb, " takes one NAME"));
+  const std::string& name = pos[2];
+  v1::Pipeline resp;
+  grpc::Status s;
+  if (verb == "get") {
+    v1::GetPipelineRequest req;
+    req.set_name(name);
+    s = ctx.admin().GetPipeline(ctx.Call().get(), req, &resp);
+  } else if (verb == "create") {
+    v1::CreatePipelineRequest req;
+    req.mutable_config()->set_name(name);
+    if (std::string e = ApplyFlags(ctx.args(), req.mutable_config()); !e.empty()) {
+      return ctx.Usage(e);
+    }
+    s = ctx.admin().CreatePipeline(ctx.Call().get(), req, &resp);
+  } else if (verb == "update") {
+    if (ctx.args().expected_version <= 0) {
+      return ctx.Usage("pipelines update needs --expected-version (from pipelines get)");
+    }
+    v1::GetPipelineRequest get;
+    get.set_name(name);
+    v1::Pipeline current;
+    s = ctx.admin().GetPipeline(ctx.Call().get(), get, &current);
+    if (!s.ok()) return ctx.Refused(s);
+    v1::UpdatePipelineRequest req;
+    *req.mutable_config() = current.config();
+    if (std::string e = ApplyFlags(ctx.args(), req.mutable_config()); !e.empty()) {
+      return ctx.Usage(e);
+    }
+    req.set_expected_version(static_cast<uint64_t>(ctx.args().expected_version));
+    s = ctx.admin().UpdatePipeline(ctx.Call().get(), req, &resp);
+  } else if (verb == "delete") {
+    if (ctx.args().expected_version <= 0) {
+      return ctx.Usage("pipelines delete needs --expected-version (from pipelines get)");
+    }
+    v1::DeletePipelineRequest req;
+    req.set_name(name);
+    req.set_expected_version(static_cast<uint64_t>(ctx.args().expected_version));
+    v1::DeletePipelineResponse deleted;
+    s = ctx.admin().DeletePipeline(ctx.Call().get(), req, &deleted);
+    if (!s.ok()) return ctx.Refused(s);
+    ctx.out() << "deleted pipeline " << name << "\n";
+    return kExitOk;
+  } else if (verb == "validate") {
+    v1::ValidatePipelineRequest req;
+    v1::GetPipelineRequest get;
+    get.set_name(name);
+    v1::Pipeline current;
+    if (ctx.admin().GetPipeline(ctx.Call().get(), get, &current).ok()) {
+      *req.mutable_config() = current.config();
+    }
+    req.mutable_config()->set_name(name);
+    if (std::string e = ApplyFlags(ctx.args(), req.mutable_config()); !e.empty()) {
+      return ctx.Usage(e);
+    }
+    v1::ValidatePipelineResponse v;
+    s = ctx.admin().ValidatePipeline(ctx.Call().get(), req, &v);
+    if (!s.ok()) return ctx.Refused(s);
+    if (ctx.args().json) {
+      ctx.PrintJson(v);
+    } else if (v.valid()) {
+      ctx.out() << "valid: would " << (v.exists() ? "update" : "create") << " pipeline " << name
+                << (v.exists() ? absl::StrCat(" (now at version ", v.current_version(), ")") : "")
+                << "\n";
+    } else {
+      ctx.out() << "invalid: " << v.error() << "\n";
+    }
+    return v.valid() ? kExitOk : kExitRefused;
+  } else if (verb == "pause" || verb == "resume") {
+    if (verb == "pause") {
+      v1::PausePipelineRequest req;
+      req.set_name(name);
+      s = ctx.admin().PausePipeline(ctx.Call().get(), req, &resp);
+    } else {
+      v1::ResumePipelineRequest req;
+      req.set_name(name);
+      s = ctx.admin().ResumePipeline(ctx.Call().get(), req, &resp);
+    }
+  } else if (verb == "status") {
+    v1::GetPipelineStatusRequest req;
+    req.set_name(name);
+    v1::PipelineStatus status;
+    s = ctx.admin().GetPipelineStatus(ctx.Call().get(), req, &status);
+    if (!s.ok()) return ctx.Refused(s);
+    if (ctx.args().json) {
+      ctx.PrintJson(status);
+      return kExitOk;
+    }
+    PrintPipelines(ctx, {&status.pipeline()});
+    ctx.out() << "\n";
+    TablePrinter t({"WORKER", "CONNECTED", "APPLIED", "STATE", "ERROR"});
+    for (const v1::PipelineWorkerStatus& w : status.workers()) {
+      std::string state = "pending";
+      if (!w.nack_error().empty()) {
+        state = "NACK";
+      } else if (w.applied_version() == status.pipeline().version()) {
+        state = "applied";
+      }
+      t.AddRow({w.worker_id(), w.connected() ? "yes" : "no",
+                w.applied_version() ? absl::StrCat(w.applied_version()) : "-", state,
+                w.nack_error()});
+    }
+    if (status.workers().empty()) {
+      ctx.out() << "no worker is assigned"
+                << (status.pipeline().paused() ? " (paused)" : " (no worker connected)") << "\n";
+    } else {
+      t.Print(ctx.out());
+    }
+    return kExitOk;
+  } else {
+    return ctx.Usage(absl::StrCat("unknown verb pipelines ", verb));
+  }
+  if (!s.ok()) return ctx.Refused(s);
+  return PrintPipeline(ctx, resp);
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,20 @@
+// Checks of names users give: PostgreSQL tables, Kafka topics, pipeline names.
+#ifndef SLUICE_COMMON_IDENTIFIERS_H_
+#define SLUICE_COMMON_IDENTIFIERS_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace sluice {
+
+// "table" or "schema.table", each part a plain SQL identifier (letters, digits, _,
+// not starting with a digit, at most 63 bytes). INVALID_ARGUMENT says why, without
+// naming the field (the caller prefixes it).
+absl::Status CheckTableName(absl::string_view table);
+
+// A Kafka topic name: 1-249 of [a-zA-Z0-9._-], not "." or "..".
+absl::Status CheckTopicName(absl::string_view topic);
+
+}  // namespace sluice
+
+#endif  // SLUICE_COMMON_IDENTIFIERS_H_

@@ -1,0 +1,251 @@
+#include "controller/admin_service.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/status_macros.h"
+#include "controller/pipeline_validator.h"
+#include "glog/logging.h"
+
+namespace sluice::controller {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// Who made the call: the "x-sluice-actor" metadata (sluicectl sends $USER@host),
+// else the peer address. Authentication will replace this.
+std::string Actor(const grpc::ServerContext* ctx) {
+  auto it = ctx->client_metadata().find("x-sluice-actor");
+  if (it != ctx->client_metadata().end()) return std::string(it->second.data(), it->second.size());
+  return ctx->peer();
+}
+
+absl::Status RequireName(const std::string& name, const char* field) {
+  if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
+  return absl::OkStatus();
+}
+
+// Defaults, then validation; INVALID_ARGUMENT names the field.
+absl::StatusOr<v1::PipelineConfig> Checked(v1::PipelineConfig config) {
+  ApplyPipelineDefaults(&config);
+  RETURN_IF_ERROR(ValidatePipelineConfig(config));
+  return config;
+}
+
+}  // namespace
+
+absl::Status AdminService::ReloadPipelines() {
+  ASSIGN_OR_RETURN(std::vector<v1::Pipeline> pipelines, store_->ListPipelines());
+  fleet_->SetPipelines(std::move(pipelines));
+  return absl::OkStatus();
+}
+
+grpc::Status AdminService::Reloaded(const absl::Status& write) {
+  if (!write.ok()) return ToGrpcStatus(write);
+  absl::Status reload = ReloadPipelines();
+  if (!reload.ok()) LOG(ERROR) << "reloading pipelines: " << reload.message();
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::CreatePipeline(grpc::ServerContext* ctx,
+                                          const v1::CreatePipelineRequest* req,
+                                          v1::Pipeline* resp) {
+  absl::StatusOr<v1::PipelineConfig> config = Checked(req->config());
+  if (!config.ok()) return ToGrpcStatus(config.status());
+  absl::StatusOr<v1::Pipeline> created = store_->CreatePipeline(*config, Actor(ctx));
+  if (created.ok()) *resp = *created;
+  return Reloaded(created.status());
+}
+
+grpc::Status AdminService::GetPipeline(grpc::ServerContext*, const v1::GetPipelineRequest* req,
+                                       v1::Pipeline* resp) {
+  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::Pipeline> p = store_->GetPipeline(req->name());
+  if (p.ok()) *resp = *p;
+  return ToGrpcStatus(p.status());
+}
+
+grpc::Status AdminService::ListPipelines(grpc::ServerContext*, const v1::ListPipelinesRequest*,
+                                         v1::ListPipelinesResponse* resp) {
+  absl::StatusOr<std::vector<v1::Pipeline>> list = store_->ListPipelines();
+  if (!list.ok()) return ToGrpcStatus(list.status());
+  for (v1::Pipeline& p : *list) *resp->add_pipelines() = std::move(p);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::UpdatePipeline(grpc::ServerContext* ctx,
+                                          const v1::UpdatePipelineRequest* req,
+                                          v1::Pipeline* resp) {
+  if (req->expected_version() == 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "expected_version: must be the version you read (sluicectl pipelines get)"));
+  }
+  absl::StatusOr<v1::PipelineConfig> config = Checked(req->config());
+  if (!config.ok()) return ToGrpcStatus(config.status());
+  absl::StatusOr<v1::Pipeline> updated =
+      store_->UpdatePipeline(*config, req->expected_version(), Actor(ctx));
+  if (updated.ok()) *resp = *updated;
+  return Reloaded(updated.status());
+}
+
+grpc::Status AdminService::DeletePipeline(grpc::ServerContext* ctx,
+                                          const v1::DeletePipelineRequest* req,
+                                          v1::DeletePipelineResponse*) {
+  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  if (req->expected_version() == 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "expected_version: must be the version you read (sluicectl pipelines get)"));
+  }
+  return Reloaded(store_->DeletePipeline(req->name(), req->expected_version(), Actor(ctx)));
+}
+
+grpc::Status AdminService::ValidatePipeline(grpc::ServerContext*,
+                                            const v1::ValidatePipelineRequest* req,
+                                            v1::ValidatePipelineResponse* resp) {
+  absl::StatusOr<v1::PipelineConfig> config = Checked(req->config());
+  resp->set_valid(config.ok());
+  if (!config.ok()) resp->set_error(std::string(config.status().message()));
+  absl::StatusOr<v1::Pipeline> current = store_->GetPipeline(req->config().name());
+  if (current.ok()) {
+    resp->set_exists(true);
+    resp->set_current_version(current->version());
+  } else if (!absl::IsNotFound(current.status())) {
+    return ToGrpcStatus(current.status());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::PausePipeline(grpc::ServerContext* ctx,
+                                         const v1::PausePipelineRequest* req, v1::Pipeline* resp) {
+  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::Pipeline> p = store_->SetPaused(req->name(), true, Actor(ctx));
+  if (p.ok()) *resp = *p;
+  return Reloaded(p.status());
+}
+
+grpc::Status AdminService::ResumePipeline(grpc::ServerContext* ctx,
+                                          const v1::ResumePipelineRequest* req,
+                                          v1::Pipeline* resp) {
+  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::Pipeline> p = store_->SetPaused(req->name(), false, Actor(ctx));
+  if (p.ok()) *resp = *p;
+  return Reloaded(p.status());
+}
+
+grpc::Status AdminService::GetPipelineStatus(grpc::ServerContext*,
+                                             const v1::GetPipelineStatusRequest* req,
+                                             v1::PipelineStatus* resp) {
+  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::Pipeline> p = store_->GetPipeline(req->name());
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  *resp->mutable_pipeline() = *p;
+  for (v1::PipelineWorkerStatus& w : fleet_->PipelineStatus(req->name())) {
+    *resp->add_workers() = std::move(w);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
+                                       v1::ListWorkersResponse* resp) {
+  for (v1::WorkerInfo& w : fleet_->ListWorkers()) *resp->add_workers() = std::move(w);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetWorker(grpc::ServerContext*, const v1::GetWorkerRequest* req,
+                                     v1::WorkerInfo* resp) {
+  if (absl::Status s = RequireName(req->worker_id(), "worker_id"); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<v1::WorkerInfo> w = fleet_->GetWorker(req->worker_id());
+  if (w.ok()) *resp = *w;
+  return ToGrpcStatus(w.status());
+}
+
+grpc::Status AdminService::DrainWorker(grpc::ServerContext* ctx, const v1::DrainWorkerRequest* req,
+                                       v1::WorkerInfo* resp) {
+  if (absl::Status s = RequireName(req->worker_id(), "worker_id"); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<v1::WorkerInfo> before = fleet_->GetWorker(req->worker_id());
+  if (!before.ok()) return ToGrpcStatus(before.status());
+  if (absl::Status s = fleet_->Drain(req->worker_id()); !s.ok()) return ToGrpcStatus(s);
+  absl::Status audit = store_->Audit(Actor(ctx), "worker.drain", req->worker_id(),
+                                     before->draining() ? "draining" : "active", "draining");
+  if (!audit.ok()) LOG(ERROR) << "audit: " << audit.message();
+  absl::StatusOr<v1::WorkerInfo> after = fleet_->GetWorker(req->worker_id());
+  if (after.ok()) *resp = *after;
+  return ToGrpcStatus(after.status());
+}
+
+grpc::Status AdminService::GetStats(grpc::ServerContext*, const v1::GetStatsRequest* req,
+                                    v1::GetStatsResponse* resp) {
+  absl::Duration window = absl::Minutes(5);
+  if (req->has_window()) {
+    window = absl::Milliseconds(TimeUtil::DurationToMilliseconds(req->window()));
+    if (window <= absl::ZeroDuration() || window > absl::Hours(1)) {
+      return ToGrpcStatus(absl::InvalidArgumentError("window: must be within (0, 1h]"));
+    }
+  }
+  for (v1::StatsRow& row : stats_->Query(req->group_by(), window)) {
+    *resp->add_rows() = std::move(row);
+  }
+  *resp->mutable_window() = TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(window));
+  return grpc::Status::OK;
+}
+
+absl::Status AdminService::Offsets(const std::string& pipeline, v1::GetOffsetsResponse* resp) {
+  RETURN_IF_ERROR(RequireName(pipeline, "pipeline"));
+  ASSIGN_OR_RETURN(v1::Pipeline p, store_->GetPipeline(pipeline));
+  ASSIGN_OR_RETURN(std::vector<v1::PartitionOffset> offsets,
+                   store_->GetOffsets(p.config().consumer_group()));
+  resp->set_pipeline(pipeline);
+  resp->set_consumer_group(p.config().consumer_group());
+  for (v1::PartitionOffset& o : offsets) *resp->add_offsets() = std::move(o);
+  return absl::OkStatus();
+}
+
+grpc::Status AdminService::GetOffsets(grpc::ServerContext*, const v1::GetOffsetsRequest* req,
+                                      v1::GetOffsetsResponse* resp) {
+  return ToGrpcStatus(Offsets(req->pipeline(), resp));
+}
+
+grpc::Status AdminService::ResetOffsets(grpc::ServerContext* ctx,
+                                        const v1::ResetOffsetsRequest* req,
+                                        v1::GetOffsetsResponse* resp) {
+  if (absl::Status s = RequireName(req->pipeline(), "pipeline"); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::Pipeline> p = store_->GetPipeline(req->pipeline());
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  const auto& topics = p->config().topics();
+  if (std::find(topics.begin(), topics.end(), req->topic()) == topics.end()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "topic: '", req->topic(), "' is not consumed by pipeline ", req->pipeline())));
+  }
+  if (req->partition() < -1) {
+    return ToGrpcStatus(absl::InvalidArgumentError("partition: must be >= 0, or -1 for all"));
+  }
+  if (req->next_offset() < -1) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("next_offset: must be >= 0, or -1 to delete the offset"));
+  }
+  absl::Status reset = store_->ResetOffsets(req->pipeline(), req->topic(), req->partition(),
+                                            req->next_offset(), Actor(ctx));
+  if (!reset.ok()) return ToGrpcStatus(reset);
+  return ToGrpcStatus(Offsets(req->pipeline(), resp));
+}
+
+grpc::Status AdminService::ListAudit(grpc::ServerContext*, const v1::ListAuditRequest* req,
+                                     v1::ListAuditResponse* resp) {
+  if (req->limit() < 0 || req->limit() > 10000) {
+    return ToGrpcStatus(absl::InvalidArgumentError("limit: must be within 0..10000"));
+  }
+  absl::StatusOr<std::vector<v1::AuditEntry>> entries =
+      store_->ListAudit(req->limit() == 0 ? 100 : req->limit(), req->target());
+  if (!entries.ok()) return ToGrpcStatus(entries.status());
+  for (v1::AuditEntry& e : *entries) *resp->add_entries() = std::move(e);
+  return grpc::Status::OK;
+}
+
+}  // namespace sluice::controller

@@ -1,0 +1,66 @@
+// The Admin service behind sluicectl.
+#ifndef SLUICE_CONTROLLER_ADMIN_SERVICE_H_
+#define SLUICE_CONTROLLER_ADMIN_SERVICE_H_
+
+#include "controller/fleet.h"
+#include "controller/state_store.h"
+#include "controller/stats_aggregator.h"
+#include "sluice/v1/admin.grpc.pb.h"
+
+namespace sluice::controller {
+
+class AdminService final : public v1::Admin::Service {
+ public:
+  AdminService(StateStore* store, Fleet* fleet, StatsAggregator* stats)
+      : store_(store), fleet_(fleet), stats_(stats) {}
+
+  // Loads the stored pipelines into the fleet (at start and after every write).
+  absl::Status ReloadPipelines();
+
+  grpc::Status CreatePipeline(grpc::ServerContext* ctx, const v1::CreatePipelineRequest* req,
+                              v1::Pipeline* resp) override;
+  grpc::Status GetPipeline(grpc::ServerContext* ctx, const v1::GetPipelineRequest* req,
+                           v1::Pipeline* resp) override;
+  grpc::Status ListPipelines(grpc::ServerContext* ctx, const v1::ListPipelinesRequest* req,
+                             v1::ListPipelinesResponse* resp) override;
+  grpc::Status UpdatePipeline(grpc::ServerContext* ctx, const v1::UpdatePipelineRequest* req,
+                              v1::Pipeline* resp) override;
+  grpc::Status DeletePipeline(grpc::ServerContext* ctx, const v1::DeletePipelineRequest* req,
+                              v1::DeletePipelineResponse* resp) override;
+  grpc::Status ValidatePipeline(grpc::ServerContext* ctx, const v1::ValidatePipelineRequest* req,
+                                v1::ValidatePipelineResponse* resp) override;
+  grpc::Status PausePipeline(grpc::ServerContext* ctx, const v1::PausePipelineRequest* req,
+                             v1::Pipeline* resp) override;
+  grpc::Status ResumePipeline(grpc::ServerContext* ctx, const v1::ResumePipelineRequest* req,
+                              v1::Pipeline* resp) override;
+  grpc::Status GetPipelineStatus(grpc::ServerContext* ctx,
+                                 const v1::GetPipelineStatusRequest* req,
+                                 v1::PipelineStatus* resp) override;
+  grpc::Status ListWorkers(grpc::ServerContext* ctx, const v1::ListWorkersRequest* req,
+                           v1::ListWorkersResponse* resp) override;
+  grpc::Status GetWorker(grpc::ServerContext* ctx, const v1::GetWorkerRequest* req,
+                         v1::WorkerInfo* resp) override;
+  grpc::Status DrainWorker(grpc::ServerContext* ctx, const v1::DrainWorkerRequest* req,
+                           v1::WorkerInfo* resp) override;
+  grpc::Status GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest* req,
+                        v1::GetStatsResponse* resp) override;
+  grpc::Status GetOffsets(grpc::ServerContext* ctx, const v1::GetOffsetsRequest* req,
+                          v1::GetOffsetsResponse* resp) override;
+  grpc::Status ResetOffsets(grpc::ServerContext* ctx, const v1::ResetOffsetsRequest* req,
+                            v1::GetOffsetsResponse* resp) override;
+  grpc::Status ListAudit(grpc::ServerContext* ctx, const v1::ListAuditRequest* req,
+                         v1::ListAuditResponse* resp) override;
+
+ private:
+  absl::Status Offsets(const std::string& pipeline, v1::GetOffsetsResponse* resp);
+  // After a successful write: the fleet sees the new pipelines.
+  grpc::Status Reloaded(const absl::Status& write);
+
+  StateStore* store_;
+  Fleet* fleet_;
+  StatsAggregator* stats_;
+};
+
+}  // namespace sluice::controller
+
+#endif  // SLUICE_CONTROLLER_ADMIN_SERVICE_H_

@@ -1,0 +1,45 @@
+#include "controller/assigner.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/stable_hash.h"
+
+namespace sluice::controller {
+
+std::map<std::string, std::vector<std::string>> AssignPipelines(
+    const std::vector<v1::Pipeline>& pipelines, const std::vector<WorkerCandidate>& workers) {
+  std::map<std::string, std::vector<std::string>> out;
+  std::vector<std::string> eligible;
+  for (const WorkerCandidate& w : workers) {
+    out[w.worker_id];
+    if (!w.draining) eligible.push_back(w.worker_id);
+  }
+  for (const v1::Pipeline& p : pipelines) {
+    if (p.paused()) continue;
+    const std::string& name = p.config().name();
+    std::vector<std::pair<uint64_t, std::string>> ranked;
+    for (const std::string& id : eligible) {
+      ranked.emplace_back(StableHash64(absl::StrCat(name, "/", id)), id);
+    }
+    std::sort(ranked.rbegin(), ranked.rend());
+    const size_t n = std::min<size_t>(std::max<uint32_t>(p.config().desired_workers(), 1),
+                                      ranked.size());
+    for (size_t i = 0; i < n; ++i) out[ranked[i].second].push_back(name);
+  }
+  return out;
+}
+
+std::string AssignmentVersion(const std::vector<const v1::Pipeline*>& pipelines, bool draining) {
+  std::vector<std::string> parts;
+  for (const v1::Pipeline* p : pipelines) {
+    parts.push_back(absl::StrCat(p->config().name(), "@", p->version(), p->paused() ? "p" : ""));
+  }
+  std::sort(parts.begin(), parts.end());
+  std::string text = draining ? "draining;" : "";
+  for (const std::string& s : parts) absl::StrAppend(&text, s, ";");
+  return absl::StrFormat("%016x", StableHash64(text));
+}
+
+}  // namespace sluice::controller

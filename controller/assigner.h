@@ -1,0 +1,34 @@
+// Which workers run which pipelines.
+#ifndef SLUICE_CONTROLLER_ASSIGNER_H_
+#define SLUICE_CONTROLLER_ASSIGNER_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sluice/v1/admin.pb.h"
+
+namespace sluice::controller {
+
+struct WorkerCandidate {
+  std::string worker_id;
+  // Draining workers get nothing.
+  bool draining = false;
+};
+
+// For every running (not paused) pipeline, picks its desired_workers workers among
+// the non-draining candidates by rendezvous hashing (highest hash of
+// "pipeline/worker" wins): stable, so a worker joining or leaving moves only the
+// pipelines it wins or held, and spread evenly across workers. Inside a pipeline,
+// the Kafka consumer group balances partitions among the picked workers.
+// Returns worker id → names of its pipelines (every candidate has an entry).
+std::map<std::string, std::vector<std::string>> AssignPipelines(
+    const std::vector<v1::Pipeline>& pipelines, const std::vector<WorkerCandidate>& workers);
+
+// The digest that versions one worker's assignment: the same pipelines at the same
+// versions give the same digest, in any process.
+std::string AssignmentVersion(const std::vector<const v1::Pipeline*>& pipelines, bool draining);
+
+}  // namespace sluice::controller
+
+#endif  // SLUICE_CONTROLLER_ASSIGNER_H_

@@ -1,0 +1,58 @@
+#include "controller/controller_metrics.h"
+
+namespace sluice::controller {
+
+ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
+    : workers_(prometheus::BuildGauge()
+                   .Name("sluice_controller_workers_connected")
+                   .Help("Workers with an open stream, by build version.")
+                   .Register(registry)),
+      pending_(prometheus::BuildGauge()
+                   .Name("sluice_controller_pushes_pending")
+                   .Help("Assignments pushed and not yet ACKed or NACKed.")
+                   .Register(registry)
+                   .Add({})),
+      pushes_(prometheus::BuildCounter()
+                  .Name("sluice_controller_pushes_total")
+                  .Help("Assignments pushed to workers.")
+                  .Register(registry)
+                  .Add({})),
+      nacks_(prometheus::BuildCounter()
+                 .Name("sluice_controller_nacks_total")
+                 .Help("Assignments refused (in part or whole) by workers.")
+                 .Register(registry)
+                 .Add({})),
+      push_ack_seconds_(prometheus::BuildHistogram()
+                            .Name("sluice_controller_push_to_ack_seconds")
+                            .Help("Time from pushing an assignment to its ACK.")
+                            .Register(registry)
+                            .Add({}, prometheus::Histogram::BucketBoundaries{
+                                         0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30})),
+      rows_per_second_(prometheus::BuildGauge()
+                           .Name("sluice_controller_rows_per_second")
+                           .Help("Rows/s over the last minute from worker stats, by pipeline "
+                                 "and build version.")
+                           .Register(registry)) {}
+
+void ControllerMetrics::SetWorkersConnected(const std::map<std::string, int>& by_build_version) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [version, gauge] : worker_gauges_) gauge->Set(0);
+  for (const auto& [version, n] : by_build_version) {
+    prometheus::Gauge*& g = worker_gauges_[version];
+    if (g == nullptr) g = &workers_.Add({{"version", version}});
+    g->Set(n);
+  }
+}
+
+void ControllerMetrics::SetRowsPerSecond(
+    const std::map<std::pair<std::string, std::string>, double>& rates) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [key, gauge] : rate_gauges_) gauge->Set(0);
+  for (const auto& [key, rate] : rates) {
+    prometheus::Gauge*& g = rate_gauges_[key];
+    if (g == nullptr) g = &rows_per_second_.Add({{"pipeline", key.first}, {"version", key.second}});
+    g->Set(rate);
+  }
+}
+
+}  // namespace sluice::controller

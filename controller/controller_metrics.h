@@ -1,0 +1,48 @@
+// The controller's own Prometheus metrics.
+#ifndef SLUICE_CONTROLLER_CONTROLLER_METRICS_H_
+#define SLUICE_CONTROLLER_CONTROLLER_METRICS_H_
+
+#include <map>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace sluice::controller {
+
+// Thread-safe.
+class ControllerMetrics {
+ public:
+  explicit ControllerMetrics(prometheus::Registry& registry);
+
+  void SetWorkersConnected(const std::map<std::string, int>& by_build_version);
+  void SetPushesPending(int n) { pending_.Set(n); }
+  void PushSent() { pushes_.Increment(); }
+  void AckReceived(absl::Duration since_push) {
+    push_ack_seconds_.Observe(absl::ToDoubleSeconds(since_push));
+  }
+  void NackReceived() { nacks_.Increment(); }
+  // Aggregated rows/s over the last minute by (pipeline, version).
+  void SetRowsPerSecond(const std::map<std::pair<std::string, std::string>, double>& rates);
+
+ private:
+  absl::Mutex mu_;
+  prometheus::Family<prometheus::Gauge>& workers_;
+  std::map<std::string, prometheus::Gauge*> worker_gauges_ ABSL_GUARDED_BY(mu_);
+  prometheus::Gauge& pending_;
+  prometheus::Counter& pushes_;
+  prometheus::Counter& nacks_;
+  prometheus::Histogram& push_ack_seconds_;
+  prometheus::Family<prometheus::Gauge>& rows_per_second_;
+  std::map<std::pair<std::string, std::string>, prometheus::Gauge*> rate_gauges_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace sluice::controller
+
+#endif  // SLUICE_CONTROLLER_CONTROLLER_METRICS_H_

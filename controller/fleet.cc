@@ -1,0 +1,285 @@
+#include "controller/fleet.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "controller/assigner.h"
+
+namespace sluice::controller {
+
+using google::protobuf::util::TimeUtil;
+
+Fleet::Fleet(const Clock& clock, FleetConfig config, ControllerMetrics* metrics)
+    : clock_(clock), config_(config), metrics_(metrics) {}
+
+void Fleet::BumpLocked() { ++generation_; }
+
+void Fleet::RecomputeLocked() {
+  std::vector<v1::Pipeline> pipelines;
+  for (const auto& [name, p] : pipelines_) pipelines.push_back(p);
+  std::vector<WorkerCandidate> candidates;
+  for (const auto& [id, w] : workers_) candidates.push_back({id, w.draining});
+  assignments_ = AssignPipelines(pipelines, candidates);
+  UpdateGaugesLocked();
+  BumpLocked();
+}
+
+void Fleet::UpdateGaugesLocked() {
+  if (metrics_ == nullptr) return;
+  std::map<std::string, int> by_version;
+  int pending = 0;
+  for (const auto& [id, w] : workers_) {
+    if (w.connected) ++by_version[w.hello.build_version()];
+    if (!w.pending_config_version.empty()) ++pending;
+  }
+  metrics_->SetWorkersConnected(by_version);
+  metrics_->SetPushesPending(pending);
+}
+
+void Fleet::SetPipelines(std::vector<v1::Pipeline> pipelines) {
+  absl::MutexLock lock(&mu_);
+  pipelines_.clear();
+  for (v1::Pipeline& p : pipelines) pipelines_[p.config().name()] = std::move(p);
+  RecomputeLocked();
+}
+
+uint64_t Fleet::Connect(const v1::Hello& hello) {
+  absl::MutexLock lock(&mu_);
+  Worker& w = workers_[hello.worker_id()];
+  w.hello = hello;
+  w.stream_id = next_stream_id_++;
+  w.connected = true;
+  w.last_seen = clock_.Now();
+  // What the worker says it runs is what it runs (e.g. after a controller restart).
+  w.applied_config_version = hello.last_applied_config_version();
+  w.pending_config_version.clear();
+  RecomputeLocked();
+  return w.stream_id;
+}
+
+void Fleet::Disconnect(const std::string& worker_id, uint64_t stream_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end() || it->second.stream_id != stream_id) return;
+  it->second.connected = false;
+  it->second.disconnected_at = clock_.Now();
+  it->second.pending_config_version.clear();
+  UpdateGaugesLocked();
+  BumpLocked();
+}
+
+bool Fleet::IsCurrent(const std::string& worker_id, uint64_t stream_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  return it != workers_.end() && it->second.stream_id == stream_id;
+}
+
+bool Fleet::ExpireLeases() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  bool changed = false;
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (!it->second.connected && now - it->second.disconnected_at >= config_.worker_lease) {
+      it = workers_.erase(it);
+      changed = true;
+    } else {
+      ++it;
+    }
+  }
+  if (changed) RecomputeLocked();
+  return changed;
+}
+
+v1::Assignment Fleet::AssignmentFor(const std::string& worker_id) const {
+  absl::MutexLock lock(&mu_);
+  v1::Assignment a;
+  auto w = workers_.find(worker_id);
+  const bool draining = w != workers_.end() && w->second.draining;
+  std::vector<const v1::Pipeline*> assigned;
+  auto it = assignments_.find(worker_id);
+  if (it != assignments_.end()) {
+    for (const std::string& name : it->second) {
+      const v1::Pipeline& p = pipelines_.at(name);
+      assigned.push_back(&p);
+      v1::AssignedPipeline* out = a.add_pipelines();
+      *out->mutable_config() = p.config();
+      out->set_version(p.version());
+      out->set_paused(p.paused());
+    }
+  }
+  a.set_config_version(AssignmentVersion(assigned, draining));
+  a.set_draining(draining);
+  *a.mutable_stats_interval() =
+      TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(config_.stats_interval));
+  return a;
+}
+
+void Fleet::RecordPush(const std::string& worker_id, const v1::Assignment& assignment) {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end()) return;
+  Worker& w = it->second;
+  w.pending_config_version = assignment.config_version();
+  w.pending_nonce = assignment.nonce();
+  w.pending_since = clock_.Now();
+  w.pushed_versions.clear();
+  for (const v1::AssignedPipeline& p : assignment.pipelines()) {
+    w.pushed_versions[p.config().name()] = p.version();
+  }
+  if (metrics_ != nullptr) metrics_->PushSent();
+  UpdateGaugesLocked();
+}
+
+void Fleet::RecordInSync(const std::string& worker_id, const v1::Assignment& assignment) {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end()) return;
+  it->second.applied_versions.clear();
+  for (const v1::AssignedPipeline& p : assignment.pipelines()) {
+    it->second.applied_versions[p.config().name()] = p.version();
+  }
+  it->second.pushed_versions = it->second.applied_versions;
+}
+
+void Fleet::RecordAck(const std::string& worker_id, const v1::Ack& ack) {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end()) return;
+  Worker& w = it->second;
+  w.last_seen = clock_.Now();
+  if (ack.nonce() != w.pending_nonce) return;  // an answer to an older push
+  if (metrics_ != nullptr) metrics_->AckReceived(clock_.Now() - w.pending_since);
+  w.applied_config_version = ack.config_version();
+  w.pending_config_version.clear();
+  w.last_nack.clear();
+  w.pipeline_errors.clear();
+  w.applied_versions = w.pushed_versions;
+  UpdateGaugesLocked();
+  BumpLocked();
+}
+
+void Fleet::RecordNack(const std::string& worker_id, const v1::Nack& nack) {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end()) return;
+  Worker& w = it->second;
+  w.last_seen = clock_.Now();
+  if (nack.nonce() != w.pending_nonce) return;
+  if (metrics_ != nullptr) metrics_->NackReceived();
+  w.pending_config_version.clear();
+  w.last_nack = nack.error_detail();
+  w.pipeline_errors.clear();
+  // Pipelines not named in the NACK were applied at their pushed versions.
+  for (const auto& [name, version] : w.pushed_versions) w.applied_versions[name] = version;
+  for (const v1::PipelineError& e : nack.pipeline_errors()) {
+    w.pipeline_errors[e.pipeline()] = e.error_detail();
+    w.applied_versions.erase(e.pipeline());
+  }
+  // Applied versions of pipelines no longer assigned are gone.
+  for (auto a = w.applied_versions.begin(); a != w.applied_versions.end();) {
+    a = w.pushed_versions.count(a->first) ? std::next(a) : w.applied_versions.erase(a);
+  }
+  UpdateGaugesLocked();
+  BumpLocked();
+}
+
+void Fleet::Touch(const std::string& worker_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  if (it != workers_.end()) it->second.last_seen = clock_.Now();
+}
+
+absl::Status Fleet::Drain(const std::string& worker_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end()) {
+    return absl::NotFoundError(absl::StrCat("worker ", worker_id, " not found"));
+  }
+  it->second.draining = true;
+  RecomputeLocked();
+  return absl::OkStatus();
+}
+
+v1::WorkerInfo Fleet::InfoLocked(const Worker& w) const {
+  v1::WorkerInfo info;
+  info.set_worker_id(w.hello.worker_id());
+  info.set_build_version(w.hello.build_version());
+  info.set_host(w.hello.host());
+  info.set_pid(w.hello.pid());
+  info.set_connected(w.connected);
+  info.set_draining(w.draining);
+  auto it = assignments_.find(w.hello.worker_id());
+  if (it != assignments_.end()) {
+    for (const std::string& p : it->second) info.add_pipelines(p);
+  }
+  info.set_applied_config_version(w.applied_config_version);
+  info.set_pending_config_version(w.pending_config_version);
+  info.set_last_nack(w.last_nack);
+  *info.mutable_last_seen() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(w.last_seen));
+  return info;
+}
+
+std::vector<v1::WorkerInfo> Fleet::ListWorkers() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::WorkerInfo> out;
+  for (const auto& [id, w] : workers_) out.push_back(InfoLocked(w));
+  return out;
+}
+
+absl::StatusOr<v1::WorkerInfo> Fleet::GetWorker(const std::string& worker_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end()) {
+    return absl::NotFoundError(absl::StrCat("worker ", worker_id, " not found"));
+  }
+  return InfoLocked(it->second);
+}
+
+std::vector<v1::PipelineWorkerStatus> Fleet::PipelineStatus(const std::string& pipeline) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::PipelineWorkerStatus> out;
+  for (const auto& [id, names] : assignments_) {
+    if (std::find(names.begin(), names.end(), pipeline) == names.end()) continue;
+    const Worker& w = workers_.at(id);
+    v1::PipelineWorkerStatus s;
+    s.set_worker_id(id);
+    s.set_connected(w.connected);
+    auto applied = w.applied_versions.find(pipeline);
+    s.set_applied_version(applied == w.applied_versions.end() ? 0 : applied->second);
+    auto error = w.pipeline_errors.find(pipeline);
+    if (error != w.pipeline_errors.end()) s.set_nack_error(error->second);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string Fleet::BuildVersion(const std::string& worker_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  return it == workers_.end() ? "" : it->second.hello.build_version();
+}
+
+uint64_t Fleet::generation() const {
+  absl::MutexLock lock(&mu_);
+  return generation_;
+}
+
+uint64_t Fleet::WaitForChange(uint64_t seen, absl::Duration timeout) const {
+  struct Waiting {
+    const uint64_t* generation;
+    uint64_t seen;
+    static bool Changed(Waiting* w) { return *w->generation != w->seen; }
+  };
+  absl::MutexLock lock(&mu_);
+  Waiting waiting{&generation_, seen};
+  mu_.AwaitWithTimeout(absl::Condition(&Waiting::Changed, &waiting), timeout);
+  return generation_;
+}
+
+void Fleet::Notify() {
+  absl::MutexLock lock(&mu_);
+  BumpLocked();
+}
+
+}  // namespace sluice::controller

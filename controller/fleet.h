@@ -1,0 +1,113 @@
+// The controller's view of the worker fleet: who is connected, what each worker
+// should run (derived from the pipelines), and what it last applied or refused.
+#ifndef SLUICE_CONTROLLER_FLEET_H_
+#define SLUICE_CONTROLLER_FLEET_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "controller/controller_metrics.h"
+#include "sluice/v1/admin.pb.h"
+#include "sluice/v1/control.pb.h"
+
+namespace sluice::controller {
+
+struct FleetConfig {
+  // How long a disconnected worker keeps its pipelines before they move to others.
+  absl::Duration worker_lease = absl::Seconds(15);
+  // Sent in every Assignment.
+  absl::Duration stats_interval = absl::Seconds(5);
+};
+
+// Thread-safe. Every change that can alter an assignment bumps a generation that
+// streams wait on (WaitForChange) to push what changed.
+class Fleet {
+ public:
+  Fleet(const Clock& clock, FleetConfig config, ControllerMetrics* metrics);
+
+  // The pipelines as stored (replaces the previous set).
+  void SetPipelines(std::vector<v1::Pipeline> pipelines);
+
+  // A stream opened with `hello`. Returns the stream's id; an older stream of the
+  // same worker is superseded (it sees IsCurrent() false and ends).
+  uint64_t Connect(const v1::Hello& hello);
+  // The stream ended; the worker keeps its pipelines for the lease.
+  void Disconnect(const std::string& worker_id, uint64_t stream_id);
+  bool IsCurrent(const std::string& worker_id, uint64_t stream_id) const;
+
+  // The desired assignment of a worker now (without nonce).
+  v1::Assignment AssignmentFor(const std::string& worker_id) const;
+  void RecordPush(const std::string& worker_id, const v1::Assignment& assignment);
+  // The worker already runs `assignment` (its Hello named that version): nothing is
+  // pushed, and its pipelines count as applied.
+  void RecordInSync(const std::string& worker_id, const v1::Assignment& assignment);
+  void RecordAck(const std::string& worker_id, const v1::Ack& ack);
+  void RecordNack(const std::string& worker_id, const v1::Nack& nack);
+  void Touch(const std::string& worker_id);
+
+  // NOT_FOUND if unknown. Draining persists for the worker id until it reconnects
+  // after its lease has expired.
+  absl::Status Drain(const std::string& worker_id);
+
+  // Drops workers whose lease expired; returns true if any was dropped.
+  bool ExpireLeases();
+
+  std::vector<v1::WorkerInfo> ListWorkers() const;
+  absl::StatusOr<v1::WorkerInfo> GetWorker(const std::string& worker_id) const;
+  // Per worker the pipeline is assigned to: applied version and NACK reason.
+  std::vector<v1::PipelineWorkerStatus> PipelineStatus(const std::string& pipeline) const;
+  // Build version of a worker ("" if unknown).
+  std::string BuildVersion(const std::string& worker_id) const;
+
+  uint64_t generation() const;
+  // Blocks until the generation differs from `seen` or `timeout` passes; returns it.
+  uint64_t WaitForChange(uint64_t seen, absl::Duration timeout) const;
+  // Wakes every waiter (e.g. when a stream's reader ends).
+  void Notify();
+
+ private:
+  struct Worker {
+    v1::Hello hello;
+    uint64_t stream_id = 0;
+    bool connected = false;
+    bool draining = false;
+    absl::Time last_seen;
+    absl::Time disconnected_at;
+    std::string applied_config_version;
+    std::string pending_config_version;
+    std::string pending_nonce;
+    absl::Time pending_since;
+    std::string last_nack;
+    // Pipeline versions in the last pushed and the last acknowledged assignment.
+    std::map<std::string, uint64_t> pushed_versions;
+    std::map<std::string, uint64_t> applied_versions;
+    // Pipeline → error of the last NACK that named it.
+    std::map<std::string, std::string> pipeline_errors;
+  };
+
+  void RecomputeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void BumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::WorkerInfo InfoLocked(const Worker& w) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UpdateGaugesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Clock& clock_;
+  const FleetConfig config_;
+  ControllerMetrics* metrics_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, v1::Pipeline> pipelines_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
+  // worker id → pipeline names, recomputed on every change.
+  std::map<std::string, std::vector<std::string>> assignments_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_stream_id_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace sluice::controller
+
+#endif  // SLUICE_CONTROLLER_FLEET_H_

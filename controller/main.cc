@@ -1,0 +1,163 @@
+// sluice-controller: the gRPC control plane. Keeps pipelines (with version history
+// and an audit log) in PostgreSQL, assigns them to workers over WorkerControl
+// streams and aggregates the stats workers report back.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/arg_parser.h"
+#include "common/backoff.h"
+#include "common/clock.h"
+#include "common/http_server.h"
+#include "common/pg_conninfo.h"
+#include "controller/admin_service.h"
+#include "controller/controller_metrics.h"
+#include "controller/fleet.h"
+#include "controller/state_store.h"
+#include "controller/stats_aggregator.h"
+#include "controller/worker_control_service.h"
+#include "glog/logging.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+
+struct ControllerOptions {
+  std::string listen = "0.0.0.0:7400";
+  std::string db_host = "localhost";
+  int64_t db_port = 5432;
+  std::string db_user;
+  std::string db_name;
+  std::string db_password_file;
+  std::string metrics_address = "0.0.0.0:9188";
+  absl::Duration worker_lease = absl::Seconds(15);
+  absl::Duration stats_interval = absl::Seconds(5);
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sluice::controller;
+  ControllerOptions o;
+  sluice::ArgParser p("sluice-controller");
+  p.AddString("listen", &o.listen, "gRPC address (default 0.0.0.0:7400)");
+  p.AddString("db-host", &o.db_host, "PostgreSQL host (default localhost)");
+  p.AddInt("db-port", &o.db_port, "PostgreSQL port (default 5432)");
+  p.AddString("db-user", &o.db_user, "PostgreSQL user");
+  p.AddString("db-name", &o.db_name, "PostgreSQL database (the workers' ingestion database)");
+  p.AddString("db-password-file", &o.db_password_file, "password file (or set PGPASSWORD)");
+  p.AddString("metrics-address", &o.metrics_address,
+              "HOST:PORT serving /metrics, /healthz, /ready (default 0.0.0.0:9188)");
+  p.AddSeconds("worker-lease", &o.worker_lease,
+               "how long a disconnected worker keeps its pipelines (default 15s)");
+  p.AddSeconds("stats-interval", &o.stats_interval, "how often workers report (default 5s)");
+  absl::Status parsed = p.Parse(argc, argv);
+  if (parsed.ok() && o.db_name.empty() && !p.help_requested()) {
+    parsed = absl::InvalidArgumentError("--db-name is required");
+  }
+  if (parsed.ok() && o.stats_interval <= absl::ZeroDuration()) {
+    parsed = absl::InvalidArgumentError("--stats-interval: must be greater than 0");
+  }
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "sluice-controller: %s (see --help)\n",
+                 std::string(parsed.message()).c_str());
+    return 2;
+  }
+  if (p.help_requested()) {
+    std::cout << p.Usage();
+    return 0;
+  }
+  std::string password;
+  if (!o.db_password_file.empty()) {
+    std::ifstream in(o.db_password_file);
+    if (!in) {
+      std::fprintf(stderr, "sluice-controller: --db-password-file: cannot read %s\n",
+                   o.db_password_file.c_str());
+      return 2;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    password = std::string(absl::StripTrailingAsciiWhitespace(ss.str()));
+  } else if (const char* env = std::getenv("PGPASSWORD")) {
+    password = env;
+  }
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging("sluice-controller");
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  StoreOptions store_options{sluice::PostgresConnInfo({{"host", o.db_host},
+                                                       {"port", std::to_string(o.db_port)},
+                                                       {"user", o.db_user},
+                                                       {"dbname", o.db_name},
+                                                       {"password", password},
+                                                       {"application_name", "sluice-controller"},
+                                                       {"connect_timeout", "5"}})};
+  std::unique_ptr<StateStore> store;
+  sluice::ExponentialBackoff backoff(absl::Milliseconds(200), absl::Seconds(10));
+  while (!g_stop) {
+    absl::StatusOr<std::unique_ptr<StateStore>> opened = StateStore::Open(store_options);
+    if (opened.ok()) {
+      store = std::move(*opened);
+      break;
+    }
+    const absl::Duration delay = backoff.NextDelay();
+    LOG(WARNING) << opened.status().message() << "; retrying in " << absl::FormatDuration(delay);
+    absl::SleepFor(delay);
+  }
+  if (!store) return 0;
+
+  sluice::RealClock clock;
+  auto registry = std::make_shared<prometheus::Registry>();
+  ControllerMetrics metrics(*registry);
+  Fleet fleet(clock, {o.worker_lease, o.stats_interval}, &metrics);
+  StatsAggregator stats(clock, absl::Hours(1));
+  AdminService admin(store.get(), &fleet, &stats);
+  if (absl::Status s = admin.ReloadPipelines(); !s.ok()) {
+    LOG(ERROR) << "loading pipelines: " << s.message();
+    return 1;
+  }
+  WorkerControlService control(&fleet, &stats);
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&control);
+  builder.RegisterService(&admin);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    LOG(ERROR) << "cannot listen on " << o.listen;
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<sluice::HttpServer>> http =
+      sluice::HttpServer::Start(o.metrics_address, registry, [] { return absl::OkStatus(); });
+  if (!http.ok()) {
+    LOG(ERROR) << http.status().message();
+    return 1;
+  }
+  LOG(INFO) << "sluice-controller listening on " << o.listen << " (port " << port
+            << "); metrics on port " << (*http)->port();
+
+  // Leases and the rate gauges, once a second.
+  while (!g_stop) {
+    fleet.ExpireLeases();
+    metrics.SetRowsPerSecond(stats.RowsPerSecond(absl::Minutes(1)));
+    absl::SleepFor(absl::Seconds(1));
+  }
+  LOG(INFO) << "shutting down";
+  control.Shutdown();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  return 0;
+}

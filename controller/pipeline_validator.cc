@@ -1,0 +1,95 @@
+#include "controller/pipeline_validator.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/identifiers.h"
+
+namespace sluice::controller {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr int64_t kMaxRows = 1000000;
+constexpr int64_t kMaxBytes = int64_t{1} << 30;
+constexpr uint32_t kMaxWorkers = 256;
+
+absl::Status Field(const std::string& field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+bool IsPipelineName(absl::string_view name) {
+  if (name.empty() || name.size() > 63 || !absl::ascii_isalnum(name[0])) return false;
+  for (char c : name) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '_')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void ApplyPipelineDefaults(v1::PipelineConfig* c) {
+  if (c->consumer_group().empty() && !c->name().empty()) {
+    c->set_consumer_group("sluice-" + c->name());
+  }
+  if (c->target().table().empty()) c->mutable_target()->set_table("raw_items");
+  if (c->payload_format() == v1::PAYLOAD_FORMAT_UNSPECIFIED) {
+    c->set_payload_format(v1::PAYLOAD_FORMAT_JSON);
+  }
+  v1::BatchLimits* b = c->mutable_batch();
+  if (b->max_rows() == 0) b->set_max_rows(10000);
+  if (b->max_bytes() == 0) b->set_max_bytes(16 << 20);
+  if (!b->has_consumer_timeout()) {
+    *b->mutable_consumer_timeout() = TimeUtil::MillisecondsToDuration(150);
+  }
+  if (c->desired_workers() == 0) c->set_desired_workers(1);
+}
+
+absl::Status ValidatePipelineConfig(const v1::PipelineConfig& c) {
+  if (!IsPipelineName(c.name())) {
+    return Field("name", absl::StrCat("'", c.name(),
+                                      "' must be 1-63 of a-z, 0-9, - and _, starting with a "
+                                      "letter or digit"));
+  }
+  if (c.topics().empty()) return Field("topics", "must not be empty");
+  for (int i = 0; i < c.topics_size(); ++i) {
+    if (absl::Status s = CheckTopicName(c.topics(i)); !s.ok()) {
+      return Field(absl::StrCat("topics[", i, "]"), s.message());
+    }
+  }
+  if (c.consumer_group().empty() || c.consumer_group().size() > 255) {
+    return Field("consumer_group", "must be 1-255 characters");
+  }
+  if (absl::Status s = CheckTableName(c.target().table()); !s.ok()) {
+    return Field("target.table", s.message());
+  }
+  const v1::BatchLimits& b = c.batch();
+  const int64_t timeout_ms = TimeUtil::DurationToMilliseconds(b.consumer_timeout());
+  if (b.consumer_timeout().seconds() < 0 || b.consumer_timeout().nanos() < 0 || timeout_ms <= 0) {
+    return Field("batch.consumer_timeout",
+                 absl::StrCat("must be greater than 0 (got ",
+                              absl::FormatDuration(absl::Milliseconds(timeout_ms)), ")"));
+  }
+  if (timeout_ms > 3600 * 1000) return Field("batch.consumer_timeout", "must be at most 1h");
+  if (b.max_rows() > kMaxRows) {
+    return Field("batch.max_rows", absl::StrCat("must be at most ", kMaxRows));
+  }
+  if (b.max_bytes() > static_cast<uint64_t>(kMaxBytes)) {
+    return Field("batch.max_bytes", "must be at most 1GiB");
+  }
+  if (c.desired_workers() > kMaxWorkers) {
+    return Field("desired_workers", absl::StrCat("must be at most ", kMaxWorkers));
+  }
+  for (const char* owned : {"bootstrap.servers", "group.id", "enable.auto.commit",
+                            "enable.auto.offset.store"}) {
+    if (c.kafka_properties().count(owned)) {
+      return Field(absl::StrCat("kafka_properties[", owned, "]"),
+                   "is set by Sluice and cannot be overridden");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace sluice::controller

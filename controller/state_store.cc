@@ -1,0 +1,359 @@
+#include "controller/state_store.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "common/sluice_schema.h"
+#include "common/status_macros.h"
+
+namespace sluice::controller {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// Raised inside a transaction body to return a specific status.
+struct StatusError {
+  absl::Status status;
+};
+
+v1::Pipeline PipelineFromRow(const pqxx::row& row) {
+  // Columns: name, version, paused, config, created_at (epoch us), updated_at (epoch us).
+  v1::Pipeline p;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(row[3].as<std::string>(), p.mutable_config(),
+                                                   options)
+           .ok()) {
+    throw StatusError{absl::InternalError(
+        absl::StrCat("stored config of pipeline ", row[0].as<std::string>(), " is unreadable"))};
+  }
+  p.set_version(row[1].as<uint64_t>());
+  p.set_paused(row[2].as<bool>());
+  *p.mutable_created_at() = TimeUtil::MicrosecondsToTimestamp(row[4].as<int64_t>());
+  *p.mutable_updated_at() = TimeUtil::MicrosecondsToTimestamp(row[5].as<int64_t>());
+  return p;
+}
+
+constexpr char kSelectPipeline[] =
+    "SELECT name, version, paused, config::text, "
+    "(extract(epoch FROM created_at) * 1000000)::bigint, "
+    "(extract(epoch FROM updated_at) * 1000000)::bigint FROM sluice_controller.pipelines";
+
+std::string PipelineJson(const v1::Pipeline& p) {
+  return absl::StrCat("{\"version\":", p.version(), ",\"paused\":", p.paused() ? "true" : "false",
+                      ",\"config\":", ConfigToJson(p.config()), "}");
+}
+
+}  // namespace
+
+std::string ConfigToJson(const v1::PipelineConfig& config) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(config, &out, options);
+  return out;
+}
+
+struct StateStore::Db {
+  explicit Db(const std::string& conninfo) : conn(conninfo) {}
+  pqxx::connection conn;
+};
+
+StateStore::StateStore(StoreOptions options) : options_(std::move(options)) {}
+StateStore::~StateStore() = default;
+
+absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StoreOptions& options) {
+  std::unique_ptr<StateStore> store(new StateStore(options));
+  RETURN_IF_ERROR(store->Transact([](pqxx::work& tx) {
+    tx.exec(kSchemaLock);
+    tx.exec("CREATE SCHEMA IF NOT EXISTS sluice_controller");
+    tx.exec(
+        "CREATE TABLE IF NOT EXISTS sluice_controller.pipelines (name text PRIMARY KEY, "
+        "version bigint NOT NULL, paused boolean NOT NULL DEFAULT false, config jsonb NOT NULL, "
+        "created_at timestamptz NOT NULL DEFAULT now(), "
+        "updated_at timestamptz NOT NULL DEFAULT now())");
+    tx.exec(
+        "CREATE TABLE IF NOT EXISTS sluice_controller.pipeline_history (name text NOT NULL, "
+        "version bigint NOT NULL, paused boolean NOT NULL, config jsonb, deleted boolean NOT "
+        "NULL DEFAULT false, changed_at timestamptz NOT NULL DEFAULT now(), actor text, "
+        "PRIMARY KEY (name, version))");
+    tx.exec(
+        "CREATE TABLE IF NOT EXISTS sluice_controller.audit (id bigserial PRIMARY KEY, "
+        "at timestamptz NOT NULL DEFAULT now(), actor text NOT NULL, action text NOT NULL, "
+        "target text NOT NULL, old_value text NOT NULL, new_value text NOT NULL)");
+    tx.exec(kCreateOffsetsTable);
+    tx.exec(kCreateDeadLettersTable);
+  }));
+  return store;
+}
+
+absl::Status StateStore::Connect() {
+  db_ = std::make_unique<Db>(options_.connection_string);
+  return absl::OkStatus();
+}
+
+template <typename Body>
+absl::Status StateStore::Transact(Body body) {
+  absl::MutexLock lock(&mu_);
+  for (int attempt = 0;; ++attempt) {
+    try {
+      if (!db_ || !db_->conn.is_open()) RETURN_IF_ERROR(Connect());
+      pqxx::work tx(db_->conn);
+      body(tx);
+      tx.commit();
+      return absl::OkStatus();
+    } catch (const StatusError& e) {
+      return e.status;
+    } catch (const pqxx::broken_connection& e) {
+      db_.reset();
+      if (attempt == 0) continue;
+      return absl::UnavailableError(absl::StrCat("controller database: ", e.what()));
+    } catch (const pqxx::sql_error& e) {
+      if (e.sqlstate() == "40001" || e.sqlstate() == "40P01") {
+        if (attempt < 3) continue;
+        return absl::UnavailableError(absl::StrCat("controller database: ", e.what()));
+      }
+      return absl::InternalError(absl::StrCat("controller database: ", e.what()));
+    } catch (const std::exception& e) {
+      db_.reset();
+      return absl::UnavailableError(absl::StrCat("controller database: ", e.what()));
+    }
+  }
+}
+
+absl::StatusOr<std::vector<v1::Pipeline>> StateStore::ListPipelines() {
+  std::vector<v1::Pipeline> out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    out.clear();
+    for (const pqxx::row& row : tx.exec(absl::StrCat(kSelectPipeline, " ORDER BY name"))) {
+      out.push_back(PipelineFromRow(row));
+    }
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Pipeline> StateStore::GetPipeline(const std::string& name) {
+  v1::Pipeline out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    pqxx::result r = tx.exec_params(absl::StrCat(kSelectPipeline, " WHERE name = $1"), name);
+    if (r.empty()) throw StatusError{absl::NotFoundError(absl::StrCat("pipeline ", name, " not found"))};
+    out = PipelineFromRow(r[0]);
+  }));
+  return out;
+}
+
+namespace {
+
+// Reads the pipeline FOR UPDATE or throws NOT_FOUND.
+v1::Pipeline LockPipeline(pqxx::work& tx, const std::string& name) {
+  pqxx::result r =
+      tx.exec_params(absl::StrCat(kSelectPipeline, " WHERE name = $1 FOR UPDATE"), name);
+  if (r.empty()) {
+    throw StatusError{absl::NotFoundError(absl::StrCat("pipeline ", name, " not found"))};
+  }
+  return PipelineFromRow(r[0]);
+}
+
+void CheckVersion(const v1::Pipeline& current, uint64_t expected_version) {
+  if (current.version() != expected_version) {
+    throw StatusError{absl::AbortedError(absl::StrCat(
+        "pipeline ", current.config().name(), " is at version ", current.version(),
+        ", not expected_version ", expected_version, "; read it again and retry"))};
+  }
+}
+
+v1::Pipeline WriteVersion(pqxx::work& tx, const v1::PipelineConfig& config, uint64_t version,
+                          bool paused, bool insert, const std::string& actor) {
+  const std::string json = ConfigToJson(config);
+  if (insert) {
+    tx.exec_params(
+        "INSERT INTO sluice_controller.pipelines (name, version, paused, config) "
+        "VALUES ($1, $2, $3, $4::jsonb)",
+        config.name(), version, paused, json);
+  } else {
+    tx.exec_params(
+        "UPDATE sluice_controller.pipelines SET version = $2, paused = $3, config = $4::jsonb, "
+        "updated_at = now() WHERE name = $1",
+        config.name(), version, paused, json);
+  }
+  tx.exec_params(
+      "INSERT INTO sluice_controller.pipeline_history (name, version, paused, config, actor) "
+      "VALUES ($1, $2, $3, $4::jsonb, $5)",
+      config.name(), version, paused, json, actor);
+  return PipelineFromRow(
+      tx.exec_params(absl::StrCat(kSelectPipeline, " WHERE name = $1"), config.name())[0]);
+}
+
+void AuditIn(pqxx::work& tx, const std::string& actor, const std::string& action,
+             const std::string& target, const std::string& old_value,
+             const std::string& new_value) {
+  tx.exec_params(
+      "INSERT INTO sluice_controller.audit (actor, action, target, old_value, new_value) "
+      "VALUES ($1, $2, $3, $4, $5)",
+      actor, action, target, old_value, new_value);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Pipeline> StateStore::CreatePipeline(const v1::PipelineConfig& config,
+                                                        const std::string& actor) {
+  v1::Pipeline out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    pqxx::result r = tx.exec_params(
+        "SELECT 1 FROM sluice_controller.pipelines WHERE name = $1 FOR UPDATE", config.name());
+    if (!r.empty()) {
+      throw StatusError{
+          absl::AlreadyExistsError(absl::StrCat("pipeline ", config.name(), " already exists"))};
+    }
+    // A re-created pipeline continues the version numbers of its history.
+    const uint64_t version =
+        tx.exec_params("SELECT coalesce(max(version), 0) + 1 FROM "
+                       "sluice_controller.pipeline_history WHERE name = $1",
+                       config.name())[0][0]
+            .as<uint64_t>();
+    out = WriteVersion(tx, config, version, false, /*insert=*/true, actor);
+    AuditIn(tx, actor, "pipeline.create", config.name(), "", PipelineJson(out));
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Pipeline> StateStore::UpdatePipeline(const v1::PipelineConfig& config,
+                                                        uint64_t expected_version,
+                                                        const std::string& actor) {
+  v1::Pipeline out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    v1::Pipeline current = LockPipeline(tx, config.name());
+    CheckVersion(current, expected_version);
+    out = WriteVersion(tx, config, current.version() + 1, current.paused(), false, actor);
+    AuditIn(tx, actor, "pipeline.update", config.name(), PipelineJson(current), PipelineJson(out));
+  }));
+  return out;
+}
+
+absl::Status StateStore::DeletePipeline(const std::string& name, uint64_t expected_version,
+                                        const std::string& actor) {
+  return Transact([&](pqxx::work& tx) {
+    v1::Pipeline current = LockPipeline(tx, name);
+    CheckVersion(current, expected_version);
+    tx.exec_params("DELETE FROM sluice_controller.pipelines WHERE name = $1", name);
+    tx.exec_params(
+        "INSERT INTO sluice_controller.pipeline_history (name, version, paused, config, "
+        "deleted, actor) VALUES ($1, $2, $3, NULL, true, $4)",
+        name, current.version() + 1, current.paused(), actor);
+    AuditIn(tx, actor, "pipeline.delete", name, PipelineJson(current), "");
+  });
+}
+
+absl::StatusOr<v1::Pipeline> StateStore::SetPaused(const std::string& name, bool paused,
+                                                   const std::string& actor) {
+  v1::Pipeline out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    v1::Pipeline current = LockPipeline(tx, name);
+    if (current.paused() == paused) {
+      out = current;  // already so: no new version, no audit entry
+      return;
+    }
+    out = WriteVersion(tx, current.config(), current.version() + 1, paused, false, actor);
+    AuditIn(tx, actor, paused ? "pipeline.pause" : "pipeline.resume", name,
+            PipelineJson(current), PipelineJson(out));
+  }));
+  return out;
+}
+
+absl::Status StateStore::Audit(const std::string& actor, const std::string& action,
+                               const std::string& target, const std::string& old_value,
+                               const std::string& new_value) {
+  return Transact(
+      [&](pqxx::work& tx) { AuditIn(tx, actor, action, target, old_value, new_value); });
+}
+
+absl::StatusOr<std::vector<v1::AuditEntry>> StateStore::ListAudit(int limit,
+                                                                 const std::string& target) {
+  std::vector<v1::AuditEntry> out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    out.clear();
+    pqxx::result r = tx.exec_params(
+        "SELECT id, (extract(epoch FROM at) * 1000000)::bigint, actor, action, target, "
+        "old_value, new_value FROM sluice_controller.audit WHERE ($2 = '' OR target = $2) "
+        "ORDER BY id DESC LIMIT $1",
+        limit, target);
+    for (const pqxx::row& row : r) {
+      v1::AuditEntry e;
+      e.set_id(row[0].as<int64_t>());
+      *e.mutable_at() = TimeUtil::MicrosecondsToTimestamp(row[1].as<int64_t>());
+      e.set_actor(row[2].as<std::string>());
+      e.set_action(row[3].as<std::string>());
+      e.set_target(row[4].as<std::string>());
+      e.set_old_value(row[5].as<std::string>());
+      e.set_new_value(row[6].as<std::string>());
+      out.push_back(std::move(e));
+    }
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::PartitionOffset>> StateStore::GetOffsets(
+    const std::string& consumer_group) {
+  std::vector<v1::PartitionOffset> out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    out.clear();
+    pqxx::result r = tx.exec_params(
+        "SELECT topic, kafka_partition, next_offset, "
+        "(extract(epoch FROM updated_at) * 1000000)::bigint FROM sluice_offsets "
+        "WHERE consumer_group = $1 ORDER BY topic, kafka_partition",
+        consumer_group);
+    for (const pqxx::row& row : r) {
+      v1::PartitionOffset o;
+      o.set_topic(row[0].as<std::string>());
+      o.set_partition(row[1].as<int32_t>());
+      o.set_next_offset(row[2].as<int64_t>());
+      *o.mutable_updated_at() = TimeUtil::MicrosecondsToTimestamp(row[3].as<int64_t>());
+      out.push_back(std::move(o));
+    }
+  }));
+  return out;
+}
+
+absl::Status StateStore::ResetOffsets(const std::string& pipeline, const std::string& topic,
+                                      int32_t partition, int64_t next_offset,
+                                      const std::string& actor) {
+  return Transact([&](pqxx::work& tx) {
+    v1::Pipeline current = LockPipeline(tx, pipeline);
+    if (!current.paused()) {
+      throw StatusError{absl::FailedPreconditionError(absl::StrCat(
+          "pipeline ", pipeline, " is running; pause it before resetting its offsets"))};
+    }
+    const std::string& group = current.config().consumer_group();
+    pqxx::result before = tx.exec_params(
+        "SELECT coalesce(string_agg(kafka_partition || '=' || next_offset, ',' ORDER BY "
+        "kafka_partition), '') FROM sluice_offsets WHERE consumer_group = $1 AND topic = $2 AND "
+        "($3 < 0 OR kafka_partition = $3)",
+        group, topic, partition);
+    if (next_offset < 0) {
+      tx.exec_params(
+          "DELETE FROM sluice_offsets WHERE consumer_group = $1 AND topic = $2 AND "
+          "($3 < 0 OR kafka_partition = $3)",
+          group, topic, partition);
+    } else if (partition < 0) {
+      tx.exec_params(
+          "UPDATE sluice_offsets SET next_offset = $3, updated_at = now() WHERE "
+          "consumer_group = $1 AND topic = $2",
+          group, topic, next_offset);
+    } else {
+      tx.exec_params(
+          "INSERT INTO sluice_offsets (consumer_group, topic, kafka_partition, next_offset) "
+          "VALUES ($1, $2, $3, $4) ON CONFLICT (consumer_group, topic, kafka_partition) DO "
+          "UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+          group, topic, partition, next_offset);
+    }
+    AuditIn(tx, actor, "offsets.reset", pipeline,
+            absl::StrCat(topic, ":", before[0][0].as<std::string>()),
+            absl::StrCat(topic, ":", partition < 0 ? "*" : std::to_string(partition), "=",
+                         next_offset < 0 ? std::string("deleted") : std::to_string(next_offset)));
+  });
+}
+
+}  // namespace sluice::controller

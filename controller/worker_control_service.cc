@@ -1,0 +1,90 @@
+#include "controller/worker_control_service.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+
+namespace sluice::controller {
+
+void WorkerControlService::Shutdown() {
+  shutting_down_ = true;
+  fleet_->Notify();
+}
+
+grpc::Status WorkerControlService::Connect(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::ControllerMessage, v1::WorkerMessage>* stream) {
+  v1::WorkerMessage first;
+  if (!stream->Read(&first)) return grpc::Status::OK;
+  if (!first.has_hello() || first.hello().worker_id().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the first message must be a Hello with a worker_id");
+  }
+  const v1::Hello hello = first.hello();
+  const std::string worker_id = hello.worker_id();
+  const uint64_t stream_id = fleet_->Connect(hello);
+  // Tells the worker its Hello was taken (it starts sending stats then).
+  context->AddInitialMetadata("x-sluice-controller", "1");
+  stream->SendInitialMetadata();
+  LOG(INFO) << "worker " << worker_id << " (" << hello.build_version() << ", " << hello.host()
+            << " pid " << hello.pid() << ") connected; applied "
+            << (hello.last_applied_config_version().empty() ? "nothing"
+                                                            : hello.last_applied_config_version());
+
+  std::atomic<bool> reader_done{false};
+  std::thread reader([&] {
+    v1::WorkerMessage msg;
+    while (stream->Read(&msg)) {
+      switch (msg.kind_case()) {
+        case v1::WorkerMessage::kAck:
+          fleet_->RecordAck(worker_id, msg.ack());
+          break;
+        case v1::WorkerMessage::kNack:
+          LOG(WARNING) << "worker " << worker_id << " refused " << msg.nack().config_version()
+                       << ": " << msg.nack().error_detail();
+          fleet_->RecordNack(worker_id, msg.nack());
+          break;
+        case v1::WorkerMessage::kStats:
+          fleet_->Touch(worker_id);
+          stats_->Add(worker_id, hello.build_version(), msg.stats());
+          break;
+        default:
+          break;
+      }
+    }
+    reader_done = true;
+    fleet_->Notify();
+  });
+
+  std::string last_sent = hello.last_applied_config_version();
+  {
+    v1::Assignment current = fleet_->AssignmentFor(worker_id);
+    if (current.config_version() == last_sent) fleet_->RecordInSync(worker_id, current);
+  }
+  uint64_t seen = 0;
+  while (!reader_done && !context->IsCancelled() && !shutting_down_ &&
+         fleet_->IsCurrent(worker_id, stream_id)) {
+    v1::Assignment assignment = fleet_->AssignmentFor(worker_id);
+    if (assignment.config_version() != last_sent) {
+      assignment.set_nonce(absl::StrCat(next_nonce_++));
+      v1::ControllerMessage out;
+      *out.mutable_assignment() = assignment;
+      fleet_->RecordPush(worker_id, assignment);
+      if (!stream->Write(out)) break;
+      last_sent = assignment.config_version();
+      LOG(INFO) << "pushed " << assignment.config_version() << " (" << assignment.pipelines_size()
+                << " pipelines" << (assignment.draining() ? ", draining" : "") << ") to "
+                << worker_id;
+    }
+    seen = fleet_->WaitForChange(seen, absl::Seconds(1));
+  }
+  // Unblock the reader if it is still waiting, then wait for it.
+  context->TryCancel();
+  reader.join();
+  fleet_->Disconnect(worker_id, stream_id);
+  LOG(INFO) << "worker " << worker_id << " stream ended";
+  return grpc::Status::OK;
+}
+
+}  // namespace sluice::controller

@@ -1,0 +1,337 @@
+// The control plane end to end: a real sluice-controller, worker processes in
+// controller mode, sluicectl, PostgreSQL and the dev broker.
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gtest/gtest.h"
+#include "sluice/v1/admin.grpc.pb.h"
+#include "tests/fixtures/controller_process.h"
+#include "tests/integration/worker_test_base.h"
+
+namespace sluice::testing {
+namespace {
+
+class ControlPlaneTest : public WorkerExactlyOnceTest {
+ protected:
+  void SetUp() override {
+    WorkerExactlyOnceTest::SetUp();
+    if (HasFatalFailure()) return;
+    absl::StatusOr<std::unique_ptr<ControllerProcess>> c = ControllerProcess::Start(
+        db_, {"--stats-interval", "1s", "--worker-lease", "3s"});
+    ASSERT_TRUE(c.ok()) << c.status();
+    controller_ = std::move(*c);
+  }
+
+  std::unique_ptr<WorkerProcess> Worker(const std::string& id, std::vector<std::string> extra = {}) {
+    absl::StatusOr<std::unique_ptr<WorkerProcess>> w = WorkerProcess::StartControlled(
+        {kafka_->bootstrap(), controller_->address(), id, db_, std::move(extra)});
+    EXPECT_TRUE(w.ok()) << w.status();
+    return w.ok() ? std::move(*w) : nullptr;
+  }
+
+  CtlResult Ctl(const std::vector<std::string>& args) {
+    return Sluicectl(controller_->address(), args);
+  }
+
+  // sluicectl --json ARGS parsed into M; nullopt if it failed.
+  template <typename M>
+  std::optional<M> TryCtlJson(std::vector<std::string> args) {
+    args.insert(args.begin(), "--json");
+    CtlResult r = Ctl(args);
+    M m;
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = true;
+    if (r.code != 0 || !google::protobuf::util::JsonStringToMessage(r.output, &m, options).ok()) {
+      return std::nullopt;
+    }
+    return m;
+  }
+
+  // As TryCtlJson, failing the test if the command fails.
+  template <typename M>
+  M CtlJson(std::vector<std::string> args) {
+    std::optional<M> m = TryCtlJson<M>(args);
+    EXPECT_TRUE(m.has_value()) << absl::StrJoin(args, " ") << " failed";
+    return m.value_or(M());
+  }
+
+  // Every assigned worker has applied `version` of the pipeline (ACKed).
+  bool AppliedEverywhere(const std::string& pipeline, uint64_t version, int workers) {
+    v1::PipelineStatus s = CtlJson<v1::PipelineStatus>({"pipelines", "status", pipeline});
+    int applied = 0;
+    for (const v1::PipelineWorkerStatus& w : s.workers()) {
+      if (w.applied_version() == version && w.nack_error().empty()) ++applied;
+    }
+    return applied == workers;
+  }
+
+  void CreateItems(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"pipelines", "create", "items", "--topics", "items",
+                                     "--create-table", "--consumer-timeout", "0.15",
+                                     "--kafka-property", "fetch.wait.max.ms=50"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    CtlResult r = Ctl(args);
+    ASSERT_EQ(r.code, 0) << r.output;
+  }
+
+  std::unique_ptr<ControllerProcess> controller_;
+};
+
+TEST_F(ControlPlaneTest, PipelineCreatedWithSluicectlIsIngestedExactlyOnceByTwoWorkers) {
+  auto w1 = Worker("w1");
+  auto w2 = Worker("w2");
+  CreateItems({"--desired-workers", "2"});
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 2); }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor([&] {
+    return w1->HttpGet("/ready") == "200 ready\n" && w2->HttpGet("/ready") == "200 ready\n";
+  }, absl::Seconds(60)));
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    ASSERT_TRUE(kafka_->Produce("items", Items(chunk * 5000, 5000)).ok());
+  }
+  ExpectExactlyOnce(20000);
+  const double r1 = w1->Metric("sluice_rows_written_total{pipeline=\"items\"}");
+  const double r2 = w2->Metric("sluice_rows_written_total{pipeline=\"items\"}");
+  EXPECT_GT(r1, 0);
+  EXPECT_GT(r2, 0);
+  EXPECT_EQ(r1 + r2, 20000);
+  v1::ListWorkersResponse workers = CtlJson<v1::ListWorkersResponse>({"workers", "list"});
+  ASSERT_EQ(workers.workers_size(), 2);
+  for (const v1::WorkerInfo& w : workers.workers()) {
+    EXPECT_TRUE(w.connected());
+    EXPECT_EQ(w.pipelines_size(), 1);
+    EXPECT_FALSE(w.applied_config_version().empty());
+  }
+}
+
+TEST_F(ControlPlaneTest, ConsumerTimeoutChangeIsAckedAndFollowedWithoutRestart) {
+  auto w = Worker("w1");
+  CreateItems();
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor([&] { return w->HttpGet("/ready") == "200 ready\n"; }, absl::Seconds(60)));
+  CtlResult r = Ctl({"pipelines", "update", "items", "--expected-version", "1",
+                     "--consumer-timeout", "2.5s"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "2.5s")) << r.output;
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 2, 1); }, absl::Seconds(30)));
+  // A lone message now waits the new consumer timeout in its batch.
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 1)).ok());
+  const absl::Time produced = absl::Now();
+  ASSERT_TRUE(WaitFor([&] { return TablesExist() && Landed() == 1; }, absl::Seconds(20),
+                      absl::Milliseconds(10)));
+  const absl::Duration waited = absl::Now() - produced;
+  EXPECT_GE(waited, absl::Milliseconds(2000)) << "batched with the old 150ms timeout";
+  EXPECT_LT(waited, absl::Milliseconds(2500 + 1500));
+  // The same process, never restarted.
+  EXPECT_TRUE(w->process().Running());
+  EXPECT_TRUE(absl::StrContains(w->process().ReadLog(), "now at v2 (batch limits live)"));
+}
+
+TEST_F(ControlPlaneTest, MissingTableIsNackedAndOtherPipelinesKeepRunning) {
+  auto w = Worker("w1");
+  CreateItems();
+  CtlResult r = Ctl({"pipelines", "create", "broken", "--topics", "items", "--table",
+                     "missing_table"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_TRUE(WaitFor([&] {
+    v1::PipelineStatus s = CtlJson<v1::PipelineStatus>({"pipelines", "status", "broken"});
+    return s.workers_size() == 1 && !s.workers(0).nack_error().empty();
+  }, absl::Seconds(30)));
+  CtlResult status = Ctl({"pipelines", "status", "broken"});
+  EXPECT_TRUE(absl::StrContains(
+      status.output,
+      "NACK   pipeline broken v1: table missing_table does not exist (create it, or start "
+      "with --create-table)"))
+      << status.output;
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 3000)).ok());
+  ExpectExactlyOnce(3000);
+  v1::WorkerInfo info = CtlJson<v1::WorkerInfo>({"workers", "get", "w1"});
+  EXPECT_TRUE(absl::StrContains(info.last_nack(), "missing_table")) << info.last_nack();
+}
+
+TEST_F(ControlPlaneTest, StaleVersionsAndInvalidValuesAreRefusedPrecisely) {
+  CreateItems();
+  ASSERT_EQ(Ctl({"pipelines", "update", "items", "--expected-version", "1", "--batch-max-rows",
+                 "500"}).code, 0);
+  const int64_t audit_before = db_.QueryInt("SELECT count(*) FROM sluice_controller.audit");
+  CtlResult stale = Ctl({"pipelines", "update", "items", "--expected-version", "1",
+                         "--batch-max-rows", "700"});
+  EXPECT_EQ(stale.code, 1);
+  EXPECT_EQ(stale.output,
+            "sluicectl: ABORTED: pipeline items is at version 2, not expected_version 1; read it "
+            "again and retry\n");
+  v1::Pipeline p = CtlJson<v1::Pipeline>({"pipelines", "get", "items"});
+  EXPECT_EQ(p.version(), 2u);
+  EXPECT_EQ(p.config().batch().max_rows(), 500u);
+
+  CtlResult empty = Ctl({"pipelines", "create", "x", "--topics", ","});
+  EXPECT_EQ(empty.code, 1);
+  EXPECT_EQ(empty.output, "sluicectl: INVALID_ARGUMENT: topics: must not be empty\n");
+  CtlResult zero = Ctl({"pipelines", "create", "x", "--topics", "a", "--consumer-timeout", "0"});
+  EXPECT_EQ(zero.code, 1);
+  EXPECT_EQ(zero.output,
+            "sluicectl: INVALID_ARGUMENT: batch.consumer_timeout: must be greater than 0 (got "
+            "0)\n");
+  CtlResult unknown = Ctl({"pipelines", "get", "nope"});
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_EQ(unknown.output, "sluicectl: NOT_FOUND: pipeline nope not found\n");
+  CtlResult pause_unknown = Ctl({"pipelines", "pause", "nope"});
+  EXPECT_EQ(pause_unknown.output, "sluicectl: NOT_FOUND: pipeline nope not found\n");
+  CtlResult usage = Ctl({"pipelines", "frobnicate", "items"});
+  EXPECT_EQ(usage.code, 2);
+
+  // Straight through the API: a negative timeout (sluicectl refuses to send one).
+  auto stub = v1::Admin::NewStub(
+      grpc::CreateChannel(controller_->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  v1::UpdatePipelineRequest req;
+  *req.mutable_config() = p.config();
+  req.mutable_config()->mutable_batch()->mutable_consumer_timeout()->set_seconds(-1);
+  req.mutable_config()->mutable_batch()->mutable_consumer_timeout()->set_nanos(0);
+  req.set_expected_version(2);
+  v1::Pipeline out;
+  grpc::Status s = stub->UpdatePipeline(&ctx, req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "batch.consumer_timeout: must be greater than 0 (got -1s)");
+  grpc::ClientContext ctx2;
+  req.mutable_config()->mutable_batch()->mutable_consumer_timeout()->set_seconds(1);
+  req.mutable_config()->add_topics("bad topic");
+  s = stub->UpdatePipeline(&ctx2, req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "topics[1]: 'bad topic' is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)");
+
+  // Nothing changed, and no refused write reached the audit log.
+  EXPECT_EQ(CtlJson<v1::Pipeline>({"pipelines", "get", "items"}).version(), 2u);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_controller.audit"), audit_before);
+  CtlResult audit = Ctl({"audit", "list"});
+  EXPECT_TRUE(absl::StrContains(audit.output, "pipeline.update")) << audit.output;
+  EXPECT_TRUE(absl::StrContains(audit.output, "pipeline.create")) << audit.output;
+}
+
+TEST_F(ControlPlaneTest, ControllerDownKeepsIngestionAndRestartResumesWithoutResend) {
+  auto w = Worker("w1");
+  CreateItems();
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)));
+  controller_->process().Signal(SIGKILL);
+  ASSERT_TRUE(controller_->process().Wait(absl::Seconds(10)).has_value());
+  // Ingestion goes on without the controller.
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 5000)).ok());
+  ExpectExactlyOnce(5000);
+  ASSERT_TRUE(controller_->Restart().ok());
+  // State intact.
+  v1::Pipeline p = CtlJson<v1::Pipeline>({"pipelines", "get", "items"});
+  EXPECT_EQ(p.version(), 1u);
+  EXPECT_EQ(p.config().topics(0), "items");
+  // The worker reconnects and is not sent the version it already applied.
+  ASSERT_TRUE(WaitFor([&] {
+    std::optional<v1::WorkerInfo> info = TryCtlJson<v1::WorkerInfo>({"workers", "get", "w1"});
+    return info.has_value() && info->connected();
+  }, absl::Seconds(30)));
+  EXPECT_TRUE(AppliedEverywhere("items", 1, 1));
+  EXPECT_EQ(ScrapeMetric(controller_->metrics_port(), "sluice_controller_pushes_total"), 0);
+  ASSERT_TRUE(kafka_->Produce("items", Items(5000, 5000)).ok());
+  ExpectExactlyOnce(10000);
+  EXPECT_TRUE(w->process().Running());
+}
+
+TEST_F(ControlPlaneTest, DrainedWorkerHandsItsPartitionsBack) {
+  auto w1 = Worker("w1");
+  auto w2 = Worker("w2");
+  auto w3 = Worker("w3");
+  // The dev broker (librdkafka's mock) applies a LeaveGroup only at session expiry
+  // here; a short session bounds how long the drained partitions wait.
+  CreateItems({"--desired-workers", "3", "--batch-max-rows", "500", "--kafka-property",
+               "session.timeout.ms=6000", "--kafka-property", "heartbeat.interval.ms=500"});
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 3); }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor([&] {
+    return w1->HttpGet("/ready") == "200 ready\n" && w2->HttpGet("/ready") == "200 ready\n" &&
+           w3->HttpGet("/ready") == "200 ready\n";
+  }, absl::Seconds(60)));
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 6000)).ok());
+  ASSERT_TRUE(WaitFor([&] { return TablesExist() && Landed() == 6000; }, absl::Seconds(60)));
+  CtlResult drain = Ctl({"workers", "drain", "w1"});
+  ASSERT_EQ(drain.code, 0) << drain.output;
+  EXPECT_TRUE(absl::StrContains(drain.output, "draining")) << drain.output;
+  // w1 stops its pipeline (flush, leave the group); the others take its partitions.
+  ASSERT_TRUE(WaitFor([&] {
+    return absl::StrContains(w1->process().ReadLog(), "stopped pipeline items");
+  }, absl::Seconds(30)));
+  const double w1_rows = w1->Metric("sluice_rows_written_total{pipeline=\"items\"}");
+  for (int chunk = 0; chunk < 3; ++chunk) {
+    ASSERT_TRUE(kafka_->Produce("items", Items(6000 + chunk * 3000, 3000)).ok());
+  }
+  ExpectExactlyOnce(15000);
+  EXPECT_EQ(w1->Metric("sluice_rows_written_total{pipeline=\"items\"}"), w1_rows);
+  v1::PipelineStatus s = CtlJson<v1::PipelineStatus>({"pipelines", "status", "items"});
+  EXPECT_EQ(s.workers_size(), 2);
+  for (const v1::PipelineWorkerStatus& ws : s.workers()) EXPECT_NE(ws.worker_id(), "w1");
+  EXPECT_TRUE(absl::StrContains(Ctl({"audit", "list"}).output, "worker.drain"));
+}
+
+TEST_F(ControlPlaneTest, StatsAreKeptPerBuildVersion) {
+  auto a = Worker("wa", {"--version-label", "1.0.0"});
+  auto b = Worker("wb", {"--version-label", "1.1.0-rc1"});
+  CreateItems({"--desired-workers", "2"});
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 2); }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor([&] {
+    return a->HttpGet("/ready") == "200 ready\n" && b->HttpGet("/ready") == "200 ready\n";
+  }, absl::Seconds(60)));
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 8000)).ok());
+  ExpectExactlyOnce(8000);
+  // Both versions show, and between them they account for every row.
+  v1::GetStatsResponse stats;
+  ASSERT_TRUE(WaitFor([&] {
+    stats = CtlJson<v1::GetStatsResponse>({"stats", "--by", "version", "--window", "10m"});
+    uint64_t total = 0;
+    for (const v1::StatsRow& r : stats.rows()) total += r.rows();
+    return stats.rows_size() == 2 && total == 8000;
+  }, absl::Seconds(20)));
+  EXPECT_EQ(stats.rows(0).key(), "1.0.0");
+  EXPECT_EQ(stats.rows(1).key(), "1.1.0-rc1");
+  EXPECT_GT(stats.rows(0).rows(), 0u);
+  EXPECT_GT(stats.rows(1).rows(), 0u);
+  CtlResult table = Ctl({"stats", "--by", "version"});
+  EXPECT_TRUE(absl::StrContains(table.output, "VERSION")) << table.output;
+  EXPECT_TRUE(absl::StrContains(table.output, "1.1.0-rc1")) << table.output;
+  v1::GetStatsResponse by_pipeline = CtlJson<v1::GetStatsResponse>({"stats", "--by", "pipeline"});
+  ASSERT_EQ(by_pipeline.rows_size(), 1);
+  EXPECT_EQ(by_pipeline.rows(0).key(), "items");
+  EXPECT_EQ(by_pipeline.rows(0).rows(), 8000u);
+}
+
+TEST_F(ControlPlaneTest, OffsetsAreReadAndResetOnlyWhilePaused) {
+  auto w = Worker("w1");
+  CreateItems();
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 800)).ok());
+  ExpectExactlyOnce(800);
+  v1::GetOffsetsResponse offsets = CtlJson<v1::GetOffsetsResponse>({"offsets", "get", "items"});
+  EXPECT_EQ(offsets.consumer_group(), "sluice-items");
+  int64_t sum = 0;
+  for (const v1::PartitionOffset& o : offsets.offsets()) sum += o.next_offset();
+  EXPECT_EQ(sum, 800);
+  CtlResult running = Ctl({"offsets", "reset", "items", "--topic", "items", "--partition", "0",
+                           "--to", "0"});
+  EXPECT_EQ(running.code, 1);
+  EXPECT_EQ(running.output,
+            "sluicectl: FAILED_PRECONDITION: pipeline items is running; pause it before "
+            "resetting its offsets\n");
+  ASSERT_EQ(Ctl({"pipelines", "pause", "items"}).code, 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return absl::StrContains(w->process().ReadLog(), "stopped pipeline items");
+  }, absl::Seconds(30)));
+  CtlResult reset = Ctl({"offsets", "reset", "items", "--topic", "items", "--partition", "0",
+                         "--to", "0"});
+  ASSERT_EQ(reset.code, 0) << reset.output;
+  EXPECT_EQ(db_.QueryInt("SELECT next_offset FROM sluice_offsets WHERE kafka_partition = 0"), 0);
+  EXPECT_TRUE(absl::StrContains(Ctl({"audit", "list"}).output, "offsets.reset"));
+  CtlResult wrong_topic = Ctl({"offsets", "reset", "items", "--topic", "other", "--to", "0"});
+  EXPECT_EQ(wrong_topic.output,
+            "sluicectl: INVALID_ARGUMENT: topic: 'other' is not consumed by pipeline items\n");
+}
+
+}  // namespace
+}  // namespace sluice::testing

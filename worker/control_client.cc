@@ -1,0 +1,154 @@
+#include "worker/control_client.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/backoff.h"
+#include "glog/logging.h"
+#include "sluice/v1/control.grpc.pb.h"
+
+namespace sluice::worker {
+
+using google::protobuf::util::TimeUtil;
+
+ControlClient::ControlClient(ControlClientConfig config, AssignmentHandler* handler)
+    : config_(std::move(config)),
+      handler_(handler),
+      stats_interval_(config_.default_stats_interval),
+      // Sequence numbers grow across restarts of the worker too: start from the
+      // clock, in units far finer than a report interval.
+      next_sequence_(static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())) * 1000) {}
+
+std::string ControlClient::last_applied_config_version() const {
+  absl::MutexLock lock(&mu_);
+  return last_applied_;
+}
+
+void ControlClient::Run(const std::atomic<bool>& stop) {
+  ExponentialBackoff backoff(config_.backoff_initial, config_.backoff_max);
+  while (!stop) {
+    const absl::Time started = absl::Now();
+    RunStream(stop);
+    if (stop) break;
+    // A stream that lived a while was healthy: start the backoff over.
+    if (absl::Now() - started > absl::Seconds(10)) backoff.Reset();
+    const absl::Duration delay = backoff.NextDelay();
+    LOG(WARNING) << "controller " << config_.controller_address << " unreachable; retrying in "
+                 << absl::FormatDuration(delay) << " (pipelines keep running)";
+    const absl::Time until = absl::Now() + delay;
+    while (!stop && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+  }
+}
+
+v1::WorkerMessage ControlClient::NextStats() {
+  absl::MutexLock lock(&mu_);
+  if (unsent_stats_) return *unsent_stats_;
+  v1::WorkerMessage msg;
+  v1::StatsReport* report = msg.mutable_stats();
+  report->set_sequence(next_sequence_++);
+  *report->mutable_interval_end() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now()));
+  for (v1::PipelineStats& p : handler_->TakeStats()) *report->add_pipelines() = std::move(p);
+  unsent_stats_ = msg;
+  return msg;
+}
+
+void ControlClient::RunStream(const std::atomic<bool>& stop) {
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(config_.controller_address, grpc::InsecureChannelCredentials());
+  std::unique_ptr<v1::WorkerControl::Stub> stub = v1::WorkerControl::NewStub(channel);
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::WorkerMessage, v1::ControllerMessage>> stream =
+      stub->Connect(&ctx);
+  absl::Mutex write_mu;
+  auto write = [&](const v1::WorkerMessage& m) {
+    absl::MutexLock lock(&write_mu);
+    return stream->Write(m);
+  };
+
+  v1::WorkerMessage hello;
+  *hello.mutable_hello() = config_.hello;
+  hello.mutable_hello()->set_last_applied_config_version(last_applied_config_version());
+  if (!write(hello)) {
+    stream->Finish();
+    return;
+  }
+  // The controller sends its initial metadata once it has taken the Hello.
+  stream->WaitForInitialMetadata();
+  if (ctx.GetServerInitialMetadata().count("x-sluice-controller") > 0) {
+    connected_ = true;
+    LOG(INFO) << "connected to controller " << config_.controller_address;
+  }
+
+  // Side threads: stats every interval, and cancelling the stream on stop.
+  std::atomic<bool> done{false};
+  std::thread side([&] {
+    absl::Time next_stats = absl::Now() + [&] {
+      absl::MutexLock lock(&mu_);
+      return stats_interval_;
+    }();
+    while (!done) {
+      if (stop) {
+        ctx.TryCancel();
+        break;
+      }
+      if (absl::Now() >= next_stats && connected_) {
+        v1::WorkerMessage stats = NextStats();
+        if (!write(stats)) break;
+        {
+          absl::MutexLock lock(&mu_);
+          unsent_stats_.reset();
+          next_stats = absl::Now() + stats_interval_;
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  });
+
+  v1::ControllerMessage msg;
+  while (stream->Read(&msg)) {
+    if (!msg.has_assignment()) continue;
+    const v1::Assignment& a = msg.assignment();
+    LOG(INFO) << "assignment " << a.config_version() << " (nonce " << a.nonce() << "): "
+              << a.pipelines_size() << " pipelines" << (a.draining() ? ", draining" : "");
+    if (a.has_stats_interval()) {
+      absl::MutexLock lock(&mu_);
+      const int64_t ms = TimeUtil::DurationToMilliseconds(a.stats_interval());
+      if (ms > 0) stats_interval_ = absl::Milliseconds(ms);
+    }
+    std::vector<v1::PipelineError> errors = handler_->Apply(a);
+    v1::WorkerMessage answer;
+    if (errors.empty()) {
+      answer.mutable_ack()->set_config_version(a.config_version());
+      answer.mutable_ack()->set_nonce(a.nonce());
+      absl::MutexLock lock(&mu_);
+      last_applied_ = a.config_version();
+    } else {
+      v1::Nack* nack = answer.mutable_nack();
+      nack->set_config_version(a.config_version());
+      nack->set_nonce(a.nonce());
+      std::vector<std::string> parts;
+      for (v1::PipelineError& e : errors) {
+        parts.push_back(e.error_detail());
+        *nack->add_pipeline_errors() = std::move(e);
+      }
+      nack->set_error_detail(absl::StrJoin(parts, "; "));
+      // last_applied_ stays: on reconnect the controller sends this version again
+      // and the worker tries once more (the table may exist by then).
+    }
+    if (!write(answer)) break;
+  }
+  connected_ = false;
+  done = true;
+  side.join();
+  grpc::Status status = stream->Finish();
+  if (!status.ok() && !stop) {
+    LOG(WARNING) << "controller stream ended: " << status.error_message();
+  }
+}
+
+}  // namespace sluice::worker

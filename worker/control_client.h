@@ -1,0 +1,59 @@
+// The worker's end of WorkerControl.Connect, in layers: transport (connect,
+// reconnect with jittered backoff), protocol (Hello, versions, ACK/NACK, stats
+// sequence numbers), and the AssignmentHandler the rest of the worker implements.
+#ifndef SLUICE_WORKER_CONTROL_CLIENT_H_
+#define SLUICE_WORKER_CONTROL_CLIENT_H_
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "sluice/v1/control.pb.h"
+#include "worker/assignment_handler.h"
+
+namespace sluice::worker {
+
+struct ControlClientConfig {
+  std::string controller_address;
+  // worker_id, build_version, host, pid; last_applied_config_version is filled in.
+  v1::Hello hello;
+  absl::Duration backoff_initial = absl::Milliseconds(200);
+  absl::Duration backoff_max = absl::Seconds(10);
+  // Until an Assignment says otherwise.
+  absl::Duration default_stats_interval = absl::Seconds(5);
+};
+
+class ControlClient {
+ public:
+  ControlClient(ControlClientConfig config, AssignmentHandler* handler);
+
+  // Keeps a stream open until `stop`; while the controller is unreachable the
+  // worker goes on with what it runs. Blocks.
+  void Run(const std::atomic<bool>& stop);
+
+  bool connected() const { return connected_.load(); }
+  std::string last_applied_config_version() const;
+
+ private:
+  // One stream's life; returns when it ends.
+  void RunStream(const std::atomic<bool>& stop);
+  // The next report to send: a report whose send failed is sent again first,
+  // with its sequence number, so the controller counts it once.
+  v1::WorkerMessage NextStats();
+
+  const ControlClientConfig config_;
+  AssignmentHandler* handler_;
+  std::atomic<bool> connected_{false};
+  mutable absl::Mutex mu_;
+  std::string last_applied_ ABSL_GUARDED_BY(mu_);
+  absl::Duration stats_interval_ ABSL_GUARDED_BY(mu_);
+  std::optional<v1::WorkerMessage> unsent_stats_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_sequence_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace sluice::worker
+
+#endif  // SLUICE_WORKER_CONTROL_CLIENT_H_

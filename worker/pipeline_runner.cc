@@ -1,0 +1,94 @@
+#include "worker/pipeline_runner.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "glog/logging.h"
+
+namespace sluice::worker {
+
+using google::protobuf::util::TimeUtil;
+
+BatchLimits LimitsFromProto(const v1::BatchLimits& limits) {
+  BatchLimits out;
+  if (limits.max_rows() > 0) out.max_rows = limits.max_rows();
+  if (limits.max_bytes() > 0) out.max_bytes = static_cast<int64_t>(limits.max_bytes());
+  if (limits.has_consumer_timeout()) {
+    out.consumer_timeout =
+        absl::Milliseconds(TimeUtil::DurationToMilliseconds(limits.consumer_timeout()));
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Start(
+    const RunnerEnvironment& env, const v1::PipelineConfig& config, uint64_t version) {
+  std::unique_ptr<PipelineRunner> r(new PipelineRunner());
+  r->config_ = config;
+  r->version_ = version;
+  const std::string context = absl::StrCat("pipeline ", config.name(), " v", version);
+
+  KafkaSourceConfig kafka;
+  kafka.brokers = env.kafka_brokers;
+  kafka.group_id = config.consumer_group();
+  kafka.client_id = absl::StrCat(env.client_id, "-", config.name());
+  kafka.properties = env.kafka_properties;
+  for (const auto& [k, v] : config.kafka_properties()) kafka.properties[k] = v;
+  const std::vector<std::string> topics(config.topics().begin(), config.topics().end());
+  RETURN_IF_ERROR(Annotate(CheckTopicsExist(kafka, topics, absl::Seconds(10)), context));
+
+  PostgresSinkConfig sink;
+  sink.connection = env.postgres;
+  sink.consumer_group = config.consumer_group();
+  sink.table = config.target().table();
+  sink.payload_format = config.payload_format();
+  sink.create_table = config.target().create_table();
+  absl::StatusOr<std::unique_ptr<PostgresBatchSink>> created = PostgresBatchSink::Create(sink);
+  if (!created.ok()) return Annotate(created.status(), context);
+  r->sink_ = std::move(*created);
+
+  absl::StatusOr<std::unique_ptr<KafkaMessageSource>> source = KafkaMessageSource::Create(kafka);
+  if (!source.ok()) return Annotate(source.status(), context);
+  r->source_ = std::move(*source);
+  r->metrics_ = std::make_unique<WorkerMetrics>(*env.registry, config.name());
+
+  IngestLoopConfig loop;
+  loop.topics = topics;
+  loop.limits = LimitsFromProto(config.batch());
+  loop.shutdown_timeout = env.shutdown_timeout;
+  r->loop_ = std::make_unique<IngestLoop>(
+      IngestLoopDeps{r->source_.get(), r->sink_.get(), env.clock, r->metrics_.get(), &r->stats_},
+      loop);
+  PipelineRunner* self = r.get();
+  r->thread_ = std::thread([self, context] {
+    absl::Status s = self->loop_->Run(self->stop_);
+    if (!s.ok()) LOG(ERROR) << context << " stopped: " << s.message();
+    self->exited_ = true;
+  });
+  LOG(INFO) << "started " << context << " (" << config.topics_size() << " topics → "
+            << config.target().table() << ")";
+  return r;
+}
+
+PipelineRunner::~PipelineRunner() { Stop(); }
+
+void PipelineRunner::Stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  thread_.join();
+  LOG(INFO) << "stopped pipeline " << config_.name() << " v" << version_;
+}
+
+void PipelineRunner::Update(const v1::PipelineConfig& config, uint64_t version) {
+  loop_->UpdateLimits(LimitsFromProto(config.batch()));
+  config_ = config;
+  version_ = version;
+  LOG(INFO) << "pipeline " << config.name() << " now at v" << version << " (batch limits live)";
+}
+
+absl::Status PipelineRunner::Ready() const {
+  if (exited_) return absl::UnavailableError(absl::StrCat(config_.name(), " stopped"));
+  return Annotate(loop_->Ready(), config_.name());
+}
+
+}  // namespace sluice::worker

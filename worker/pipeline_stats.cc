@@ -1,0 +1,85 @@
+#include "worker/pipeline_stats.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sluice::worker {
+
+double Quantile(std::vector<double> samples, double q) {
+  if (samples.empty()) return 0;
+  std::sort(samples.begin(), samples.end());
+  const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(samples.size())));
+  return samples[std::min(samples.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+void PipelineStats::BatchCommitted(const Batch& batch, const WriteResult& result,
+                                   absl::Duration latency, absl::Time now) {
+  absl::Time oldest = absl::InfiniteFuture();
+  for (const Message& m : batch.messages) {
+    if (m.timestamp) oldest = std::min(oldest, *m.timestamp);
+  }
+  absl::MutexLock lock(&mu_);
+  for (const auto& [tp, pw] : result.partitions) {
+    PartitionWrite& total = partitions_[tp];
+    total.rows += pw.rows;
+    total.bytes += pw.bytes;
+    total.dead_letters += pw.dead_letters;
+  }
+  ++batches_by_reason_[static_cast<int32_t>(batch.reason)];
+  ++batches_;
+  latency_ms_.push_back(absl::ToDoubleMilliseconds(latency));
+  if (oldest != absl::InfiniteFuture()) {
+    freshness_ms_.push_back(absl::ToDoubleMilliseconds(now - oldest));
+  }
+}
+
+void PipelineStats::Retried() {
+  absl::MutexLock lock(&mu_);
+  ++retries_;
+}
+
+void PipelineStats::SetLag(const std::vector<PartitionLag>& lag) {
+  absl::MutexLock lock(&mu_);
+  lag_.clear();
+  for (const PartitionLag& l : lag) lag_[l.partition] = l.lag;
+}
+
+v1::PipelineStats PipelineStats::Take(const std::string& pipeline, uint64_t version) {
+  absl::MutexLock lock(&mu_);
+  v1::PipelineStats out;
+  out.set_pipeline(pipeline);
+  out.set_pipeline_version(version);
+  std::map<TopicPartition, v1::PartitionStats*> by_partition;
+  auto entry = [&](const TopicPartition& tp) {
+    v1::PartitionStats*& p = by_partition[tp];
+    if (p == nullptr) {
+      p = out.add_partitions();
+      p->set_topic(tp.topic);
+      p->set_partition(tp.partition);
+      p->set_consumer_lag(-1);
+    }
+    return p;
+  };
+  for (const auto& [tp, pw] : partitions_) {
+    v1::PartitionStats* p = entry(tp);
+    p->set_rows(static_cast<uint64_t>(pw.rows));
+    p->set_bytes(static_cast<uint64_t>(pw.bytes));
+    p->set_dead_letters(static_cast<uint64_t>(pw.dead_letters));
+  }
+  for (const auto& [tp, lag] : lag_) entry(tp)->set_consumer_lag(lag);
+  for (const auto& [reason, n] : batches_by_reason_) (*out.mutable_batches_by_reason())[reason] = n;
+  out.set_batches(batches_);
+  out.set_retries(retries_);
+  out.set_write_latency_p50_ms(Quantile(latency_ms_, 0.5));
+  out.set_write_latency_p99_ms(Quantile(latency_ms_, 0.99));
+  out.set_freshness_p99_ms(Quantile(freshness_ms_, 0.99));
+  partitions_.clear();
+  batches_by_reason_.clear();
+  batches_ = 0;
+  retries_ = 0;
+  latency_ms_.clear();
+  freshness_ms_.clear();
+  return out;
+}
+
+}  // namespace sluice::worker
