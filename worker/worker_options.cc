@@ -48,8 +48,7 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   p.AddString("version-label", &o.version_label,
               "version reported in sluice_build_info and to the controller");
   p.AddString("controller", &o.controller_address,
-              "HOST:PORT of sluice-controller: take pipelines from it instead of flags "
-              "(or set SLUICE_CONTROLLER)");
+              "HOST:PORT of sluice-controller: take pipelines from it instead of flags");
   p.AddString("worker-id", &o.worker_id, "identity towards the controller (default: host name)");
   RETURN_IF_ERROR(p.Parse(argc, argv));
   o.usage = p.Usage();
@@ -62,9 +61,6 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
     if (value.empty()) return absl::InvalidArgumentError(absl::StrCat("--", name, " is required"));
     return absl::OkStatus();
   };
-  if (o.controller_address.empty()) {
-    if (std::optional<std::string> c = env("SLUICE_CONTROLLER")) o.controller_address = *c;
-  }
   RETURN_IF_ERROR(required("kafka-brokers", o.kafka.brokers));
   RETURN_IF_ERROR(required("db-name", o.postgres.connection.dbname));
   if (!o.controller_address.empty()) {

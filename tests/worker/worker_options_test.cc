@@ -132,6 +132,26 @@ TEST(WorkerOptionsTest, PasswordOnArgvWarns) {
   EXPECT_NE(o->warnings[0].find("visible to other users"), std::string::npos);
 }
 
+TEST(WorkerOptionsTest, ControllerModeTakesNoPipelineFlags) {
+  absl::StatusOr<WorkerOptions> o =
+      Parse({"--controller", "ctl:7400", "--worker-id", "w1", "--kafka-brokers", "k:9092",
+             "--db-name", "d"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->controller_address, "ctl:7400");
+  EXPECT_EQ(o->worker_id, "w1");
+  o = Parse({"--controller", "ctl:7400", "--kafka-brokers", "k", "--db-name", "d",
+             "--kafka-topics", "a"});
+  EXPECT_EQ(o.status().message(),
+            "--kafka-topics cannot be combined with --controller (pipelines come from the "
+            "controller)");
+  // SLUICE_CONTROLLER is sluicectl's; it does not turn a standalone worker around.
+  o = Parse(Base(), [](const std::string& name) {
+    return name == "SLUICE_CONTROLLER" ? std::optional<std::string>("ctl:7400") : std::nullopt;
+  });
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->controller_address, "");
+}
+
 TEST(WorkerOptionsTest, HelpStopsBeforeValidation) {
   absl::StatusOr<WorkerOptions> o = Parse({"--help"});
   ASSERT_TRUE(o.ok());

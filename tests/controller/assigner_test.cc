@@ -1,0 +1,93 @@
+#include "controller/assigner.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace sluice::controller {
+namespace {
+
+v1::Pipeline P(const std::string& name, uint32_t desired = 1, uint64_t version = 1,
+               bool paused = false) {
+  v1::Pipeline p;
+  p.mutable_config()->set_name(name);
+  p.mutable_config()->set_desired_workers(desired);
+  p.set_version(version);
+  p.set_paused(paused);
+  return p;
+}
+
+std::vector<WorkerCandidate> Workers(int n) {
+  std::vector<WorkerCandidate> out;
+  for (int i = 0; i < n; ++i) out.push_back({absl::StrCat("w", i), false});
+  return out;
+}
+
+int Count(const std::map<std::string, std::vector<std::string>>& a, const std::string& p) {
+  int n = 0;
+  for (const auto& [w, ps] : a) n += std::count(ps.begin(), ps.end(), p);
+  return n;
+}
+
+TEST(AssignerTest, EachPipelineGetsItsDesiredWorkers) {
+  auto a = AssignPipelines({P("a", 1), P("b", 2), P("c", 5)}, Workers(3));
+  EXPECT_EQ(Count(a, "a"), 1);
+  EXPECT_EQ(Count(a, "b"), 2);
+  EXPECT_EQ(Count(a, "c"), 3);  // capped at the workers there are
+  EXPECT_EQ(a.size(), 3u);
+}
+
+TEST(AssignerTest, PausedPipelinesAndDrainingWorkersGetNothing) {
+  std::vector<WorkerCandidate> workers = Workers(3);
+  workers[1].draining = true;
+  auto a = AssignPipelines({P("a", 3), P("b", 1, 1, /*paused=*/true)}, workers);
+  EXPECT_TRUE(a.at("w1").empty());
+  EXPECT_EQ(Count(a, "a"), 2);
+  EXPECT_EQ(Count(a, "b"), 0);
+}
+
+TEST(AssignerTest, SpreadsSinglePipelinesOverWorkers) {
+  std::vector<v1::Pipeline> pipelines;
+  for (int i = 0; i < 300; ++i) pipelines.push_back(P(absl::StrCat("p", i)));
+  auto a = AssignPipelines(pipelines, Workers(3));
+  for (const auto& [w, ps] : a) {
+    EXPECT_GT(ps.size(), 70u) << w;
+    EXPECT_LT(ps.size(), 130u) << w;
+  }
+}
+
+TEST(AssignerTest, AWorkerLeavingMovesOnlyItsPipelines) {
+  std::vector<v1::Pipeline> pipelines;
+  for (int i = 0; i < 50; ++i) pipelines.push_back(P(absl::StrCat("p", i)));
+  auto before = AssignPipelines(pipelines, Workers(4));
+  std::vector<WorkerCandidate> fewer = Workers(4);
+  fewer.erase(fewer.begin() + 2);  // w2 leaves
+  auto after = AssignPipelines(pipelines, fewer);
+  for (const std::string& w : {"w0", "w1", "w3"}) {
+    std::set<std::string> kept(before.at(w).begin(), before.at(w).end());
+    for (const std::string& p : kept) {
+      EXPECT_NE(std::find(after.at(w).begin(), after.at(w).end(), p), after.at(w).end())
+          << p << " moved away from " << w;
+    }
+  }
+}
+
+TEST(AssignerTest, SameInputSameAssignment) {
+  EXPECT_EQ(AssignPipelines({P("a", 2), P("b")}, Workers(5)),
+            AssignPipelines({P("a", 2), P("b")}, Workers(5)));
+}
+
+TEST(AssignmentVersionTest, ChangesWithContentNotOrder) {
+  v1::Pipeline a = P("a", 1, 3), b = P("b", 1, 7);
+  const std::string v = AssignmentVersion({&a, &b}, false);
+  EXPECT_EQ(v, AssignmentVersion({&b, &a}, false));
+  EXPECT_EQ(v.size(), 16u);
+  v1::Pipeline a4 = P("a", 1, 4);
+  EXPECT_NE(v, AssignmentVersion({&a4, &b}, false));
+  EXPECT_NE(v, AssignmentVersion({&a, &b}, true));
+  EXPECT_NE(AssignmentVersion({}, false), AssignmentVersion({}, true));
+}
+
+}  // namespace
+}  // namespace sluice::controller

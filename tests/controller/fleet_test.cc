@@ -1,0 +1,122 @@
+#include "controller/fleet.h"
+
+#include "gtest/gtest.h"
+#include "tests/fakes/manual_clock.h"
+
+namespace sluice::controller {
+namespace {
+
+using ::sluice::testing::ManualClock;
+
+v1::Pipeline P(const std::string& name, uint64_t version, uint32_t desired = 1) {
+  v1::Pipeline p;
+  p.mutable_config()->set_name(name);
+  p.mutable_config()->set_desired_workers(desired);
+  p.set_version(version);
+  return p;
+}
+
+v1::Hello Hello(const std::string& id, const std::string& applied = "") {
+  v1::Hello h;
+  h.set_worker_id(id);
+  h.set_build_version("1.0");
+  h.set_last_applied_config_version(applied);
+  return h;
+}
+
+class FleetTest : public ::testing::Test {
+ protected:
+  ManualClock clock_;
+  Fleet fleet_{clock_, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
+};
+
+TEST_F(FleetTest, AckRecordsAppliedVersions) {
+  fleet_.SetPipelines({P("a", 3)});
+  fleet_.Connect(Hello("w1"));
+  v1::Assignment a = fleet_.AssignmentFor("w1");
+  ASSERT_EQ(a.pipelines_size(), 1);
+  EXPECT_EQ(a.pipelines(0).version(), 3u);
+  a.set_nonce("n1");
+  fleet_.RecordPush("w1", a);
+  EXPECT_EQ(fleet_.GetWorker("w1")->pending_config_version(), a.config_version());
+  v1::Ack stale;
+  stale.set_nonce("old");
+  fleet_.RecordAck("w1", stale);  // an answer to an older push changes nothing
+  EXPECT_EQ(fleet_.PipelineStatus("a")[0].applied_version(), 0u);
+  v1::Ack ack;
+  ack.set_nonce("n1");
+  ack.set_config_version(a.config_version());
+  fleet_.RecordAck("w1", ack);
+  EXPECT_EQ(fleet_.PipelineStatus("a")[0].applied_version(), 3u);
+  EXPECT_EQ(fleet_.GetWorker("w1")->applied_config_version(), a.config_version());
+  EXPECT_EQ(fleet_.GetWorker("w1")->pending_config_version(), "");
+}
+
+TEST_F(FleetTest, NackRecordsThePipelineError) {
+  fleet_.SetPipelines({P("a", 1), P("b", 1)});
+  fleet_.Connect(Hello("w1"));
+  v1::Assignment a = fleet_.AssignmentFor("w1");
+  a.set_nonce("n1");
+  fleet_.RecordPush("w1", a);
+  v1::Nack nack;
+  nack.set_nonce("n1");
+  nack.set_error_detail("table b does not exist");
+  v1::PipelineError* e = nack.add_pipeline_errors();
+  e->set_pipeline("b");
+  e->set_error_detail("table b does not exist");
+  fleet_.RecordNack("w1", nack);
+  EXPECT_EQ(fleet_.PipelineStatus("a")[0].applied_version(), 1u);
+  EXPECT_EQ(fleet_.PipelineStatus("a")[0].nack_error(), "");
+  EXPECT_EQ(fleet_.PipelineStatus("b")[0].applied_version(), 0u);
+  EXPECT_EQ(fleet_.PipelineStatus("b")[0].nack_error(), "table b does not exist");
+  EXPECT_EQ(fleet_.GetWorker("w1")->last_nack(), "table b does not exist");
+}
+
+TEST_F(FleetTest, DisconnectedWorkerKeepsItsPipelinesForTheLease) {
+  fleet_.SetPipelines({P("a", 1)});
+  const uint64_t s1 = fleet_.Connect(Hello("w1"));
+  ASSERT_EQ(fleet_.AssignmentFor("w1").pipelines_size(), 1);
+  fleet_.Disconnect("w1", s1);
+  fleet_.Connect(Hello("w2"));
+  clock_.Advance(absl::Seconds(9));
+  EXPECT_FALSE(fleet_.ExpireLeases());
+  const std::string holder = fleet_.PipelineStatus("a")[0].worker_id();
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_TRUE(fleet_.ExpireLeases());
+  EXPECT_EQ(fleet_.ListWorkers().size(), 1u);
+  EXPECT_EQ(fleet_.AssignmentFor("w2").pipelines_size(), 1);
+  (void)holder;
+}
+
+TEST_F(FleetTest, NewerStreamSupersedesOlder) {
+  const uint64_t s1 = fleet_.Connect(Hello("w1"));
+  const uint64_t s2 = fleet_.Connect(Hello("w1"));
+  EXPECT_FALSE(fleet_.IsCurrent("w1", s1));
+  EXPECT_TRUE(fleet_.IsCurrent("w1", s2));
+  fleet_.Disconnect("w1", s1);  // the old stream ending does not disconnect the new one
+  EXPECT_TRUE(fleet_.GetWorker("w1")->connected());
+}
+
+TEST_F(FleetTest, DrainEmptiesTheAssignmentAndMarksIt) {
+  fleet_.SetPipelines({P("a", 1, 2)});
+  fleet_.Connect(Hello("w1"));
+  fleet_.Connect(Hello("w2"));
+  const std::string before = fleet_.AssignmentFor("w1").config_version();
+  ASSERT_TRUE(fleet_.Drain("w1").ok());
+  v1::Assignment a = fleet_.AssignmentFor("w1");
+  EXPECT_TRUE(a.draining());
+  EXPECT_EQ(a.pipelines_size(), 0);
+  EXPECT_NE(a.config_version(), before);
+  EXPECT_EQ(fleet_.AssignmentFor("w2").pipelines_size(), 1);
+  EXPECT_EQ(fleet_.Drain("nobody").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(FleetTest, GenerationMovesOnChanges) {
+  const uint64_t g = fleet_.generation();
+  fleet_.SetPipelines({P("a", 1)});
+  EXPECT_GT(fleet_.generation(), g);
+  EXPECT_EQ(fleet_.WaitForChange(fleet_.generation(), absl::Milliseconds(1)), fleet_.generation());
+}
+
+}  // namespace
+}  // namespace sluice::controller

@@ -1,0 +1,75 @@
+#include "controller/stats_aggregator.h"
+
+#include "gtest/gtest.h"
+#include "tests/fakes/manual_clock.h"
+
+namespace sluice::controller {
+namespace {
+
+using ::sluice::testing::ManualClock;
+
+v1::StatsReport Report(uint64_t sequence, const std::string& pipeline, uint64_t rows,
+                       int64_t lag = 5, double p99 = 10) {
+  v1::StatsReport r;
+  r.set_sequence(sequence);
+  v1::PipelineStats* p = r.add_pipelines();
+  p->set_pipeline(pipeline);
+  p->set_batches(1);
+  p->set_write_latency_p99_ms(p99);
+  v1::PartitionStats* part = p->add_partitions();
+  part->set_topic("items");
+  part->set_partition(0);
+  part->set_rows(rows);
+  part->set_bytes(rows * 10);
+  part->set_consumer_lag(lag);
+  return r;
+}
+
+TEST(StatsAggregatorTest, GroupsByWorkerPipelineAndVersion) {
+  ManualClock clock;
+  StatsAggregator stats(clock, absl::Hours(1));
+  ASSERT_TRUE(stats.Add("w1", "1.0", Report(1, "items", 100)));
+  ASSERT_TRUE(stats.Add("w2", "1.1", Report(1, "items", 50, 7, 30)));
+  ASSERT_TRUE(stats.Add("w2", "1.1", Report(2, "other", 25)));
+  auto by_version = stats.Query(v1::STATS_GROUP_BY_VERSION, absl::Seconds(100));
+  ASSERT_EQ(by_version.size(), 2u);
+  EXPECT_EQ(by_version[0].key(), "1.0");
+  EXPECT_EQ(by_version[0].rows(), 100u);
+  EXPECT_DOUBLE_EQ(by_version[0].rows_per_second(), 1.0);
+  EXPECT_EQ(by_version[1].rows(), 75u);
+  auto by_pipeline = stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Seconds(100));
+  ASSERT_EQ(by_pipeline.size(), 2u);
+  EXPECT_EQ(by_pipeline[0].key(), "items");
+  EXPECT_EQ(by_pipeline[0].rows(), 150u);
+  EXPECT_EQ(by_pipeline[0].consumer_lag(), 12);  // latest lag of each worker's partition
+  EXPECT_DOUBLE_EQ(by_pipeline[0].write_latency_p99_ms(), 30);
+  auto by_worker = stats.Query(v1::STATS_GROUP_BY_WORKER, absl::Seconds(100));
+  ASSERT_EQ(by_worker.size(), 2u);
+  EXPECT_EQ(by_worker[1].key(), "w2");
+  EXPECT_EQ(by_worker[1].batches(), 2u);
+}
+
+TEST(StatsAggregatorTest, AReportIsCountedOnce) {
+  ManualClock clock;
+  StatsAggregator stats(clock, absl::Hours(1));
+  EXPECT_TRUE(stats.Add("w1", "1.0", Report(5, "items", 100)));
+  EXPECT_FALSE(stats.Add("w1", "1.0", Report(5, "items", 100)));  // re-sent after reconnect
+  EXPECT_FALSE(stats.Add("w1", "1.0", Report(4, "items", 100)));
+  EXPECT_TRUE(stats.Add("w1", "1.0", Report(6, "items", 1)));
+  EXPECT_EQ(stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Minutes(5))[0].rows(), 101u);
+}
+
+TEST(StatsAggregatorTest, WindowLimitsWhatCounts) {
+  ManualClock clock;
+  StatsAggregator stats(clock, absl::Hours(1));
+  stats.Add("w1", "1.0", Report(1, "items", 100));
+  clock.Advance(absl::Minutes(10));
+  stats.Add("w1", "1.0", Report(2, "items", 7));
+  EXPECT_EQ(stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Minutes(5))[0].rows(), 7u);
+  EXPECT_EQ(stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Minutes(15))[0].rows(), 107u);
+  auto rates = stats.RowsPerSecond(absl::Minutes(1));
+  EXPECT_DOUBLE_EQ((rates[{"items", "1.0"}]), 7.0 / 60);
+}
+
+}  // namespace
+}  // namespace sluice::controller
