@@ -70,9 +70,14 @@ class ControlPlaneTest : public WorkerExactlyOnceTest {
   }
 
   void CreateItems(std::vector<std::string> extra = {}) {
+    // The dev broker (librdkafka's mock) applies a LeaveGroup only when the member's
+    // session expires; a short session bounds how long a restarted or drained
+    // consumer's partitions wait.
     std::vector<std::string> args = {"pipelines", "create", "items", "--topics", "items",
                                      "--create-table", "--consumer-timeout", "0.15",
-                                     "--kafka-property", "fetch.wait.max.ms=50"};
+                                     "--kafka-property", "fetch.wait.max.ms=50",
+                                     "--kafka-property", "session.timeout.ms=6000",
+                                     "--kafka-property", "heartbeat.interval.ms=500"};
     args.insert(args.end(), extra.begin(), extra.end());
     CtlResult r = Ctl(args);
     ASSERT_EQ(r.code, 0) << r.output;
@@ -242,10 +247,7 @@ TEST_F(ControlPlaneTest, DrainedWorkerHandsItsPartitionsBack) {
   auto w1 = Worker("w1");
   auto w2 = Worker("w2");
   auto w3 = Worker("w3");
-  // The dev broker (librdkafka's mock) applies a LeaveGroup only at session expiry
-  // here; a short session bounds how long the drained partitions wait.
-  CreateItems({"--desired-workers", "3", "--batch-max-rows", "500", "--kafka-property",
-               "session.timeout.ms=6000", "--kafka-property", "heartbeat.interval.ms=500"});
+  CreateItems({"--desired-workers", "3", "--batch-max-rows", "500"});
   ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 3); }, absl::Seconds(30)));
   ASSERT_TRUE(WaitFor([&] {
     return w1->HttpGet("/ready") == "200 ready\n" && w2->HttpGet("/ready") == "200 ready\n" &&
@@ -301,6 +303,35 @@ TEST_F(ControlPlaneTest, StatsAreKeptPerBuildVersion) {
   ASSERT_EQ(by_pipeline.rows_size(), 1);
   EXPECT_EQ(by_pipeline.rows(0).key(), "items");
   EXPECT_EQ(by_pipeline.rows(0).rows(), 8000u);
+}
+
+TEST_F(ControlPlaneTest, ChangedTopicsResubscribeAndDeletedPipelinesStop) {
+  auto w = Worker("w1");
+  CreateItems();
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)));
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 500)).ok());
+  ASSERT_TRUE(WaitFor([&] { return TablesExist() && Landed() == 500; }, absl::Seconds(60)));
+  CtlResult r = Ctl({"pipelines", "update", "items", "--expected-version", "1", "--topics",
+                     "items,other"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 2, 1); }, absl::Seconds(30)));
+  ASSERT_TRUE(kafka_->Produce("other", Items(500, 300)).ok());
+  ASSERT_TRUE(WaitFor([&] { return Landed() == 800; }, absl::Seconds(60))) << Landed();
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items WHERE topic = 'other'"), 300);
+  EXPECT_EQ(db_.QueryInt("SELECT count(DISTINCT (topic, kafka_partition, kafka_offset)) FROM "
+                         "raw_items"),
+            800);
+  CtlResult del = Ctl({"pipelines", "delete", "items", "--expected-version", "2"});
+  ASSERT_EQ(del.code, 0) << del.output;
+  EXPECT_EQ(del.output, "deleted pipeline items\n");
+  ASSERT_TRUE(WaitFor([&] {
+    return absl::StrContains(w->process().ReadLog(), "stopped pipeline items v2");
+  }, absl::Seconds(30)));
+  EXPECT_EQ(Ctl({"pipelines", "get", "items"}).output,
+            "sluicectl: NOT_FOUND: pipeline items not found\n");
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_controller.pipeline_history WHERE "
+                         "name = 'items'"),
+            3);  // v1, v2, deletion
 }
 
 TEST_F(ControlPlaneTest, OffsetsAreReadAndResetOnlyWhilePaused) {

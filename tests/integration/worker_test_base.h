@@ -45,7 +45,7 @@ class WorkerExactlyOnceTest : public ::testing::Test {
     absl::StatusOr<PgDatabase> db = pg_->CreateDatabase("worker_it");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = *db;
-    absl::StatusOr<std::unique_ptr<DevKafka>> kafka = DevKafka::Start({"items:8"});
+    absl::StatusOr<std::unique_ptr<DevKafka>> kafka = DevKafka::Start({"items:8", "other:2"});
     ASSERT_TRUE(kafka.ok()) << kafka.status();
     kafka_ = std::move(*kafka);
   }

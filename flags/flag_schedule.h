@@ -1,0 +1,46 @@
+// A flag's percentage as of any moment: items are evaluated against the schedule
+// as of their own timestamp, so every evaluator decides the same way for an item
+// whenever it processes it.
+#ifndef SLUICE_FLAGS_FLAG_SCHEDULE_H_
+#define SLUICE_FLAGS_FLAG_SCHEDULE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "sluice/v1/flags.pb.h"
+
+namespace sluice::flags {
+
+// The outcome of evaluating a flag for one key at one time.
+struct Evaluation {
+  bool in_rollout = false;
+  uint32_t bucket = 0;
+  uint32_t basis_points = 0;
+};
+
+// Immutable; thread-safe.
+class FlagSchedule {
+ public:
+  explicit FlagSchedule(const v1::Flag& flag);
+
+  // The percentage in effect at `t`: the last change with effective_time <= t
+  // (0 before the first).
+  uint32_t BasisPointsAt(absl::Time t) const;
+  Evaluation Evaluate(absl::string_view key, absl::Time t) const;
+
+  const std::string& name() const { return name_; }
+  uint64_t version() const { return version_; }
+
+ private:
+  std::string name_;
+  std::string salt_;
+  uint64_t version_ = 0;
+  // Sorted by time.
+  std::vector<std::pair<absl::Time, uint32_t>> changes_;
+};
+
+}  // namespace sluice::flags
+
+#endif  // SLUICE_FLAGS_FLAG_SCHEDULE_H_
