@@ -47,6 +47,11 @@ struct CliArgs {
   // audit
   int64_t limit = 20;
   std::string target;
+  // flags
+  std::string description, salt, percent, at;
+  absl::Duration in = absl::ZeroDuration();
+  // pipelines create/update: rollout
+  std::string rollout_flag, routing_key, legacy;
 };
 
 class CliContext {
@@ -79,6 +84,10 @@ int RunWorkers(const CliContext& ctx);
 int RunStats(const CliContext& ctx);
 int RunOffsets(const CliContext& ctx);
 int RunAudit(const CliContext& ctx);
+int RunFlags(const CliContext& ctx);
+
+// "12.5" → 1250 basis points; a non-empty result is the error (naming --percent).
+std::string ParsePercent(const std::string& text, uint32_t* basis_points);
 
 // Formatting helpers shared by the commands.
 std::string FormatTime(const google::protobuf::Timestamp& t);

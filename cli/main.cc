@@ -32,6 +32,14 @@ constexpr char kUsage[] = R"(usage: sluicectl [--controller HOST:PORT] [--json] 
   offsets get PIPELINE
   offsets reset PIPELINE --topic T [--partition P] (--to N | --to-earliest)   (paused only)
   audit list [--limit N] [--target NAME]
+  flags list | flags get|history NAME
+  flags create NAME [--description D] [--salt S]
+  flags set NAME --percent 12.5 [--at RFC3339 | --in 30s] --expected-version V
+  flags rollback NAME --expected-version V
+  flags eval NAME KEY [--at RFC3339]
+
+Rollouts: pipelines create|update take --rollout-flag F --routing-key kafka-key|json:FIELD
+--legacy skip|table:NAME.
 
 --controller defaults to $SLUICE_CONTROLLER, else localhost:7400.
 Exit codes: 0 ok, 1 the server refused (its message is printed), 2 usage error.
@@ -55,6 +63,17 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
     p.AddInt("desired-workers", &a->desired_workers, "");
     p.AddRepeated("kafka-property", &a->kafka_properties, "");
     p.AddInt("expected-version", &a->expected_version, "");
+    p.AddString("rollout-flag", &a->rollout_flag, "");
+    p.AddString("routing-key", &a->routing_key, "");
+    p.AddString("legacy", &a->legacy, "");
+  }
+  if (all || noun == "flags") {
+    p.AddString("description", &a->description, "");
+    p.AddString("salt", &a->salt, "");
+    p.AddString("percent", &a->percent, "");
+    p.AddString("at", &a->at, "");
+    p.AddSeconds("in", &a->in, "");
+    if (!all) p.AddInt("expected-version", &a->expected_version, "");
   }
   if (all || noun == "stats") {
     p.AddString("by", &a->by, "");
@@ -93,7 +112,7 @@ int main(int argc, char** argv) {
   if (first.positional().empty()) return Usage("missing NOUN (pipelines, workers, stats, offsets, audit)");
   const std::string noun = first.positional()[0];
   static const std::set<std::string> kNouns = {"pipelines", "workers", "stats", "offsets",
-                                               "audit"};
+                                               "audit", "flags"};
   if (kNouns.count(noun) == 0) return Usage(absl::StrCat("unknown noun '", noun, "'"));
 
   CliArgs args;
@@ -105,7 +124,7 @@ int main(int argc, char** argv) {
   }
   args.positional = second.positional();
   for (const char* flag : {"batch-max-rows", "batch-max-bytes", "consumer-timeout",
-                           "desired-workers"}) {
+                           "desired-workers", "in"}) {
     if (second.WasSet(flag)) args.given.insert(flag);
   }
   if (args.controller.empty()) {
@@ -117,5 +136,6 @@ int main(int argc, char** argv) {
   if (noun == "workers") return sluice::cli::RunWorkers(ctx);
   if (noun == "stats") return sluice::cli::RunStats(ctx);
   if (noun == "offsets") return sluice::cli::RunOffsets(ctx);
+  if (noun == "flags") return sluice::cli::RunFlags(ctx);
   return sluice::cli::RunAudit(ctx);
 }

@@ -1,6 +1,7 @@
 // sluicectl pipelines list|get|create|update|delete|validate|pause|resume|status
 #include <google/protobuf/util/time_util.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -59,6 +60,24 @@ std::string ApplyFlags(const CliArgs& a, v1::PipelineConfig* config) {
   if (a.Given("desired-workers")) {
     if (a.desired_workers < 0) return "--desired-workers: must be positive";
     config->set_desired_workers(static_cast<uint32_t>(a.desired_workers));
+  }
+  if (!a.rollout_flag.empty() || !a.routing_key.empty() || !a.legacy.empty()) {
+    v1::Rollout* r = config->mutable_rollout();
+    if (!a.rollout_flag.empty()) r->set_flag(a.rollout_flag);
+    if (a.routing_key == "kafka-key") {
+      r->set_kafka_key(true);
+    } else if (absl::StartsWith(a.routing_key, "json:")) {
+      r->set_json_field(a.routing_key.substr(5));
+    } else if (!a.routing_key.empty()) {
+      return absl::StrCat("--routing-key: '", a.routing_key, "' is not kafka-key or json:FIELD");
+    }
+    if (a.legacy == "skip") {
+      r->set_skip(true);
+    } else if (absl::StartsWith(a.legacy, "table:")) {
+      r->set_legacy_table(a.legacy.substr(6));
+    } else if (!a.legacy.empty()) {
+      return absl::StrCat("--legacy: '", a.legacy, "' is not skip or table:NAME");
+    }
   }
   for (const std::string& kv : a.kafka_properties) {
     const size_t eq = kv.find('=');

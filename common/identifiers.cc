@@ -34,6 +34,18 @@ absl::Status CheckTableName(absl::string_view table) {
   return absl::OkStatus();
 }
 
+absl::Status CheckObjectName(absl::string_view name) {
+  bool ok = !name.empty() && name.size() <= 63 && absl::ascii_isalnum(name[0]);
+  for (char c : name) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '_')) ok = false;
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", name, "' must be 1-63 of a-z, 0-9, - and _, starting with a letter or digit"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckTopicName(absl::string_view topic) {
   bool ok = !topic.empty() && topic.size() <= 249 && topic != "." && topic != "..";
   for (char c : topic) {

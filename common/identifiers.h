@@ -15,6 +15,10 @@ absl::Status CheckTableName(absl::string_view table);
 // A Kafka topic name: 1-249 of [a-zA-Z0-9._-], not "." or "..".
 absl::Status CheckTopicName(absl::string_view topic);
 
+// A name of a Sluice object (pipeline, flag): 1-63 of a-z, 0-9, - and _, starting
+// with a letter or digit.
+absl::Status CheckObjectName(absl::string_view name);
+
 }  // namespace sluice
 
 #endif  // SLUICE_COMMON_IDENTIFIERS_H_

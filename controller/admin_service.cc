@@ -7,7 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
+#include "common/identifiers.h"
+#include "controller/flag_scheduler.h"
 #include "controller/pipeline_validator.h"
+#include "flags/flag_schedule.h"
 #include "glog/logging.h"
 
 namespace sluice::controller {
@@ -28,16 +31,29 @@ absl::Status RequireName(const std::string& name, const char* field) {
   return absl::OkStatus();
 }
 
-// Defaults, then validation; INVALID_ARGUMENT names the field.
-absl::StatusOr<v1::PipelineConfig> Checked(v1::PipelineConfig config) {
-  ApplyPipelineDefaults(&config);
-  RETURN_IF_ERROR(ValidatePipelineConfig(config));
-  return config;
+absl::Time ToTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
 }  // namespace
 
+absl::StatusOr<v1::PipelineConfig> AdminService::CheckedPipeline(v1::PipelineConfig config) {
+  ApplyPipelineDefaults(&config);
+  RETURN_IF_ERROR(ValidatePipelineConfig(config));
+  if (config.has_rollout()) {
+    absl::StatusOr<v1::Flag> flag = store_->GetFlag(config.rollout().flag());
+    if (absl::IsNotFound(flag.status())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("rollout.flag: no flag named ", config.rollout().flag()));
+    }
+    RETURN_IF_ERROR(flag.status());
+  }
+  return config;
+}
+
 absl::Status AdminService::ReloadPipelines() {
+  ASSIGN_OR_RETURN(std::vector<v1::Flag> flags, store_->ListFlags());
+  fleet_->SetFlags(std::move(flags));
   ASSIGN_OR_RETURN(std::vector<v1::Pipeline> pipelines, store_->ListPipelines());
   fleet_->SetPipelines(std::move(pipelines));
   return absl::OkStatus();
@@ -53,7 +69,7 @@ grpc::Status AdminService::Reloaded(const absl::Status& write) {
 grpc::Status AdminService::CreatePipeline(grpc::ServerContext* ctx,
                                           const v1::CreatePipelineRequest* req,
                                           v1::Pipeline* resp) {
-  absl::StatusOr<v1::PipelineConfig> config = Checked(req->config());
+  absl::StatusOr<v1::PipelineConfig> config = CheckedPipeline(req->config());
   if (!config.ok()) return ToGrpcStatus(config.status());
   absl::StatusOr<v1::Pipeline> created = store_->CreatePipeline(*config, Actor(ctx));
   if (created.ok()) *resp = *created;
@@ -83,7 +99,7 @@ grpc::Status AdminService::UpdatePipeline(grpc::ServerContext* ctx,
     return ToGrpcStatus(absl::InvalidArgumentError(
         "expected_version: must be the version you read (sluicectl pipelines get)"));
   }
-  absl::StatusOr<v1::PipelineConfig> config = Checked(req->config());
+  absl::StatusOr<v1::PipelineConfig> config = CheckedPipeline(req->config());
   if (!config.ok()) return ToGrpcStatus(config.status());
   absl::StatusOr<v1::Pipeline> updated =
       store_->UpdatePipeline(*config, req->expected_version(), Actor(ctx));
@@ -105,7 +121,7 @@ grpc::Status AdminService::DeletePipeline(grpc::ServerContext* ctx,
 grpc::Status AdminService::ValidatePipeline(grpc::ServerContext*,
                                             const v1::ValidatePipelineRequest* req,
                                             v1::ValidatePipelineResponse* resp) {
-  absl::StatusOr<v1::PipelineConfig> config = Checked(req->config());
+  absl::StatusOr<v1::PipelineConfig> config = CheckedPipeline(req->config());
   resp->set_valid(config.ok());
   if (!config.ok()) resp->set_error(std::string(config.status().message()));
   absl::StatusOr<v1::Pipeline> current = store_->GetPipeline(req->config().name());
@@ -245,6 +261,91 @@ grpc::Status AdminService::ListAudit(grpc::ServerContext*, const v1::ListAuditRe
       store_->ListAudit(req->limit() == 0 ? 100 : req->limit(), req->target());
   if (!entries.ok()) return ToGrpcStatus(entries.status());
   for (v1::AuditEntry& e : *entries) *resp->add_entries() = std::move(e);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::CreateFlag(grpc::ServerContext* ctx, const v1::CreateFlagRequest* req,
+                                      v1::Flag* resp) {
+  if (absl::Status s = CheckObjectName(req->name()); !s.ok()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat("name: ", s.message())));
+  }
+  v1::Flag flag;
+  flag.set_name(req->name());
+  flag.set_description(req->description());
+  flag.set_salt(req->salt().empty() ? req->name() : req->salt());
+  absl::StatusOr<v1::Flag> created = store_->CreateFlag(flag, Actor(ctx));
+  if (created.ok()) *resp = *created;
+  return Reloaded(created.status());
+}
+
+grpc::Status AdminService::GetFlag(grpc::ServerContext*, const v1::GetFlagRequest* req,
+                                   v1::Flag* resp) {
+  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::Flag> f = store_->GetFlag(req->name());
+  if (f.ok()) *resp = *f;
+  return ToGrpcStatus(f.status());
+}
+
+grpc::Status AdminService::ListFlags(grpc::ServerContext*, const v1::ListFlagsRequest*,
+                                     v1::ListFlagsResponse* resp) {
+  absl::StatusOr<std::vector<v1::Flag>> flags = store_->ListFlags();
+  if (!flags.ok()) return ToGrpcStatus(flags.status());
+  for (v1::Flag& f : *flags) *resp->add_flags() = std::move(f);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRequest* req,
+                                   v1::Flag* resp) {
+  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  if (req->expected_version() == 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "expected_version: must be the version you read (sluicectl flags get)"));
+  }
+  absl::StatusOr<v1::Flag> current = store_->GetFlag(req->name());
+  if (!current.ok()) return ToGrpcStatus(current.status());
+  const absl::Time now = clock_.Now();
+  absl::Time effective = now + flag_lead_;
+  if (req->has_effective_time()) {
+    effective = ToTime(req->effective_time());
+  } else if (req->has_effective_in()) {
+    effective = now + absl::Milliseconds(TimeUtil::DurationToMilliseconds(req->effective_in()));
+  }
+  absl::StatusOr<v1::Flag> changed =
+      ScheduleChange(*current, req->basis_points(), effective, now, flag_lead_);
+  if (!changed.ok()) return ToGrpcStatus(changed.status());
+  absl::StatusOr<v1::Flag> stored =
+      store_->UpdateFlagSchedule(*changed, req->expected_version(), "flag.set", Actor(ctx));
+  if (stored.ok()) *resp = *stored;
+  return Reloaded(stored.status());
+}
+
+grpc::Status AdminService::RollbackFlag(grpc::ServerContext* ctx,
+                                        const v1::RollbackFlagRequest* req, v1::Flag* resp) {
+  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  if (req->expected_version() == 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "expected_version: must be the version you read (sluicectl flags get)"));
+  }
+  absl::StatusOr<v1::Flag> current = store_->GetFlag(req->name());
+  if (!current.ok()) return ToGrpcStatus(current.status());
+  absl::StatusOr<v1::Flag> rolled = ScheduleRollback(*current, clock_.Now(), flag_lead_);
+  if (!rolled.ok()) return ToGrpcStatus(rolled.status());
+  absl::StatusOr<v1::Flag> stored =
+      store_->UpdateFlagSchedule(*rolled, req->expected_version(), "flag.rollback", Actor(ctx));
+  if (stored.ok()) *resp = *stored;
+  return Reloaded(stored.status());
+}
+
+grpc::Status AdminService::EvaluateFlag(grpc::ServerContext*, const v1::EvaluateFlagRequest* req,
+                                        v1::EvaluateFlagResponse* resp) {
+  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::Flag> flag = store_->GetFlag(req->name());
+  if (!flag.ok()) return ToGrpcStatus(flag.status());
+  const absl::Time at = req->has_at() ? ToTime(req->at()) : clock_.Now();
+  const flags::Evaluation e = flags::FlagSchedule(*flag).Evaluate(req->key(), at);
+  resp->set_in_rollout(e.in_rollout);
+  resp->set_bucket(e.bucket);
+  resp->set_basis_points(e.basis_points);
   return grpc::Status::OK;
 }
 

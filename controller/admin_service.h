@@ -11,10 +11,12 @@ namespace sluice::controller {
 
 class AdminService final : public v1::Admin::Service {
  public:
-  AdminService(StateStore* store, Fleet* fleet, StatsAggregator* stats)
-      : store_(store), fleet_(fleet), stats_(stats) {}
+  // `flag_lead`: how far in the future flag changes must take effect.
+  AdminService(StateStore* store, Fleet* fleet, StatsAggregator* stats, const Clock& clock,
+               absl::Duration flag_lead)
+      : store_(store), fleet_(fleet), stats_(stats), clock_(clock), flag_lead_(flag_lead) {}
 
-  // Loads the stored pipelines into the fleet (at start and after every write).
+  // Loads the stored pipelines and flags into the fleet (at start and after every write).
   absl::Status ReloadPipelines();
 
   grpc::Status CreatePipeline(grpc::ServerContext* ctx, const v1::CreatePipelineRequest* req,
@@ -50,15 +52,31 @@ class AdminService final : public v1::Admin::Service {
                             v1::GetOffsetsResponse* resp) override;
   grpc::Status ListAudit(grpc::ServerContext* ctx, const v1::ListAuditRequest* req,
                          v1::ListAuditResponse* resp) override;
+  grpc::Status CreateFlag(grpc::ServerContext* ctx, const v1::CreateFlagRequest* req,
+                          v1::Flag* resp) override;
+  grpc::Status GetFlag(grpc::ServerContext* ctx, const v1::GetFlagRequest* req,
+                       v1::Flag* resp) override;
+  grpc::Status ListFlags(grpc::ServerContext* ctx, const v1::ListFlagsRequest* req,
+                         v1::ListFlagsResponse* resp) override;
+  grpc::Status SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRequest* req,
+                       v1::Flag* resp) override;
+  grpc::Status RollbackFlag(grpc::ServerContext* ctx, const v1::RollbackFlagRequest* req,
+                            v1::Flag* resp) override;
+  grpc::Status EvaluateFlag(grpc::ServerContext* ctx, const v1::EvaluateFlagRequest* req,
+                            v1::EvaluateFlagResponse* resp) override;
 
  private:
   absl::Status Offsets(const std::string& pipeline, v1::GetOffsetsResponse* resp);
+  // Defaults, validation, and the rollout's flag must exist.
+  absl::StatusOr<v1::PipelineConfig> CheckedPipeline(v1::PipelineConfig config);
   // After a successful write: the fleet sees the new pipelines.
   grpc::Status Reloaded(const absl::Status& write);
 
   StateStore* store_;
   Fleet* fleet_;
   StatsAggregator* stats_;
+  const Clock& clock_;
+  const absl::Duration flag_lead_;
 };
 
 }  // namespace sluice::controller

@@ -31,11 +31,13 @@ std::map<std::string, std::vector<std::string>> AssignPipelines(
   return out;
 }
 
-std::string AssignmentVersion(const std::vector<const v1::Pipeline*>& pipelines, bool draining) {
+std::string AssignmentVersion(const std::vector<const v1::Pipeline*>& pipelines,
+                              const std::vector<const v1::Flag*>& flags, bool draining) {
   std::vector<std::string> parts;
   for (const v1::Pipeline* p : pipelines) {
     parts.push_back(absl::StrCat(p->config().name(), "@", p->version(), p->paused() ? "p" : ""));
   }
+  for (const v1::Flag* f : flags) parts.push_back(absl::StrCat("flag:", f->name(), "@", f->version()));
   std::sort(parts.begin(), parts.end());
   std::string text = draining ? "draining;" : "";
   for (const std::string& s : parts) absl::StrAppend(&text, s, ";");

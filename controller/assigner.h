@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sluice/v1/admin.pb.h"
+#include "sluice/v1/flags.pb.h"
 
 namespace sluice::controller {
 
@@ -27,7 +28,9 @@ std::map<std::string, std::vector<std::string>> AssignPipelines(
 
 // The digest that versions one worker's assignment: the same pipelines at the same
 // versions give the same digest, in any process.
-std::string AssignmentVersion(const std::vector<const v1::Pipeline*>& pipelines, bool draining);
+// Flags named by the pipelines count with their versions.
+std::string AssignmentVersion(const std::vector<const v1::Pipeline*>& pipelines,
+                              const std::vector<const v1::Flag*>& flags, bool draining);
 
 }  // namespace sluice::controller
 

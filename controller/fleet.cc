@@ -44,6 +44,13 @@ void Fleet::SetPipelines(std::vector<v1::Pipeline> pipelines) {
   RecomputeLocked();
 }
 
+void Fleet::SetFlags(std::vector<v1::Flag> flags) {
+  absl::MutexLock lock(&mu_);
+  flags_.clear();
+  for (v1::Flag& f : flags) flags_[f.name()] = std::move(f);
+  BumpLocked();
+}
+
 uint64_t Fleet::Connect(const v1::Hello& hello) {
   absl::MutexLock lock(&mu_);
   Worker& w = workers_[hello.worker_id()];
@@ -97,6 +104,7 @@ v1::Assignment Fleet::AssignmentFor(const std::string& worker_id) const {
   auto w = workers_.find(worker_id);
   const bool draining = w != workers_.end() && w->second.draining;
   std::vector<const v1::Pipeline*> assigned;
+  std::map<std::string, const v1::Flag*> flags;
   auto it = assignments_.find(worker_id);
   if (it != assignments_.end()) {
     for (const std::string& name : it->second) {
@@ -106,9 +114,18 @@ v1::Assignment Fleet::AssignmentFor(const std::string& worker_id) const {
       *out->mutable_config() = p.config();
       out->set_version(p.version());
       out->set_paused(p.paused());
+      if (p.config().has_rollout()) {
+        auto f = flags_.find(p.config().rollout().flag());
+        if (f != flags_.end()) flags[f->first] = &f->second;
+      }
     }
   }
-  a.set_config_version(AssignmentVersion(assigned, draining));
+  std::vector<const v1::Flag*> named;
+  for (const auto& [name, f] : flags) {
+    *a.add_flags() = *f;
+    named.push_back(f);
+  }
+  a.set_config_version(AssignmentVersion(assigned, named, draining));
   a.set_draining(draining);
   *a.mutable_stats_interval() =
       TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(config_.stats_interval));

@@ -33,6 +33,8 @@ class Fleet {
 
   // The pipelines as stored (replaces the previous set).
   void SetPipelines(std::vector<v1::Pipeline> pipelines);
+  // The flags as stored (replaces the previous set).
+  void SetFlags(std::vector<v1::Flag> flags);
 
   // A stream opened with `hello`. Returns the stream's id; an older stream of the
   // same worker is superseded (it sees IsCurrent() false and ends).
@@ -101,6 +103,7 @@ class Fleet {
   ControllerMetrics* metrics_;
   mutable absl::Mutex mu_;
   std::map<std::string, v1::Pipeline> pipelines_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, v1::Flag> flags_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
   // worker id → pipeline names, recomputed on every change.
   std::map<std::string, std::vector<std::string>> assignments_ ABSL_GUARDED_BY(mu_);

@@ -42,6 +42,7 @@ struct ControllerOptions {
   std::string metrics_address = "0.0.0.0:9188";
   absl::Duration worker_lease = absl::Seconds(15);
   absl::Duration stats_interval = absl::Seconds(5);
+  absl::Duration flag_lead = absl::Seconds(30);
 };
 
 }  // namespace
@@ -61,6 +62,8 @@ int main(int argc, char** argv) {
   p.AddSeconds("worker-lease", &o.worker_lease,
                "how long a disconnected worker keeps its pipelines (default 15s)");
   p.AddSeconds("stats-interval", &o.stats_interval, "how often workers report (default 5s)");
+  p.AddSeconds("flag-lead", &o.flag_lead,
+               "how far ahead flag changes must take effect (default 30s)");
   absl::Status parsed = p.Parse(argc, argv);
   if (parsed.ok() && o.db_name.empty() && !p.help_requested()) {
     parsed = absl::InvalidArgumentError("--db-name is required");
@@ -124,7 +127,7 @@ int main(int argc, char** argv) {
   ControllerMetrics metrics(*registry);
   Fleet fleet(clock, {o.worker_lease, o.stats_interval}, &metrics);
   StatsAggregator stats(clock, absl::Hours(1));
-  AdminService admin(store.get(), &fleet, &stats);
+  AdminService admin(store.get(), &fleet, &stats, clock, o.flag_lead);
   if (absl::Status s = admin.ReloadPipelines(); !s.ok()) {
     LOG(ERROR) << "loading pipelines: " << s.message();
     return 1;

@@ -20,14 +20,6 @@ absl::Status Field(const std::string& field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
 }
 
-bool IsPipelineName(absl::string_view name) {
-  if (name.empty() || name.size() > 63 || !absl::ascii_isalnum(name[0])) return false;
-  for (char c : name) {
-    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '_')) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 void ApplyPipelineDefaults(v1::PipelineConfig* c) {
@@ -48,11 +40,7 @@ void ApplyPipelineDefaults(v1::PipelineConfig* c) {
 }
 
 absl::Status ValidatePipelineConfig(const v1::PipelineConfig& c) {
-  if (!IsPipelineName(c.name())) {
-    return Field("name", absl::StrCat("'", c.name(),
-                                      "' must be 1-63 of a-z, 0-9, - and _, starting with a "
-                                      "letter or digit"));
-  }
+  if (absl::Status s = CheckObjectName(c.name()); !s.ok()) return Field("name", s.message());
   if (c.topics().empty()) return Field("topics", "must not be empty");
   for (int i = 0; i < c.topics_size(); ++i) {
     if (absl::Status s = CheckTopicName(c.topics(i)); !s.ok()) {
@@ -87,6 +75,25 @@ absl::Status ValidatePipelineConfig(const v1::PipelineConfig& c) {
     if (c.kafka_properties().count(owned)) {
       return Field(absl::StrCat("kafka_properties[", owned, "]"),
                    "is set by Sluice and cannot be overridden");
+    }
+  }
+  if (c.has_rollout()) {
+    const v1::Rollout& r = c.rollout();
+    if (absl::Status s = CheckObjectName(r.flag()); !s.ok()) return Field("rollout.flag", s.message());
+    if (r.routing_key_case() == v1::Rollout::ROUTING_KEY_NOT_SET ||
+        (r.has_json_field() && r.json_field().empty())) {
+      return Field("rollout.routing_key", "set kafka_key or a json_field");
+    }
+    if (r.legacy_action_case() == v1::Rollout::LEGACY_ACTION_NOT_SET) {
+      return Field("rollout.legacy_action", "set skip or a legacy_table");
+    }
+    if (r.has_legacy_table()) {
+      if (absl::Status s = CheckTableName(r.legacy_table()); !s.ok()) {
+        return Field("rollout.legacy_table", s.message());
+      }
+      if (r.legacy_table() == c.target().table()) {
+        return Field("rollout.legacy_table", "must differ from target.table");
+      }
     }
   }
   return absl::OkStatus();

@@ -84,6 +84,14 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StoreOptions&
         "CREATE TABLE IF NOT EXISTS sluice_controller.audit (id bigserial PRIMARY KEY, "
         "at timestamptz NOT NULL DEFAULT now(), actor text NOT NULL, action text NOT NULL, "
         "target text NOT NULL, old_value text NOT NULL, new_value text NOT NULL)");
+    tx.exec(
+        "CREATE TABLE IF NOT EXISTS sluice_controller.flags (name text PRIMARY KEY, "
+        "version bigint NOT NULL, flag jsonb NOT NULL, "
+        "updated_at timestamptz NOT NULL DEFAULT now())");
+    tx.exec(
+        "CREATE TABLE IF NOT EXISTS sluice_controller.flag_history (name text NOT NULL, "
+        "version bigint NOT NULL, flag jsonb NOT NULL, actor text NOT NULL, "
+        "changed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (name, version))");
     tx.exec(kCreateOffsetsTable);
     tx.exec(kCreateDeadLettersTable);
   }));
@@ -291,6 +299,113 @@ absl::StatusOr<std::vector<v1::AuditEntry>> StateStore::ListAudit(int limit,
       e.set_new_value(row[6].as<std::string>());
       out.push_back(std::move(e));
     }
+  }));
+  return out;
+}
+
+namespace {
+
+std::string FlagToJson(const v1::Flag& flag) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(flag, &out, options);
+  return out;
+}
+
+v1::Flag FlagFromJson(const std::string& json) {
+  v1::Flag f;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(json, &f, options).ok()) {
+    throw StatusError{absl::InternalError("a stored flag is unreadable")};
+  }
+  return f;
+}
+
+v1::Flag LockFlag(pqxx::work& tx, const std::string& name) {
+  pqxx::result r = tx.exec_params(
+      "SELECT flag::text FROM sluice_controller.flags WHERE name = $1 FOR UPDATE", name);
+  if (r.empty()) throw StatusError{absl::NotFoundError(absl::StrCat("flag ", name, " not found"))};
+  return FlagFromJson(r[0][0].as<std::string>());
+}
+
+void WriteFlag(pqxx::work& tx, const v1::Flag& flag, bool insert, const std::string& actor) {
+  const std::string json = FlagToJson(flag);
+  if (insert) {
+    tx.exec_params(
+        "INSERT INTO sluice_controller.flags (name, version, flag) VALUES ($1, $2, $3::jsonb)",
+        flag.name(), flag.version(), json);
+  } else {
+    tx.exec_params(
+        "UPDATE sluice_controller.flags SET version = $2, flag = $3::jsonb, updated_at = now() "
+        "WHERE name = $1",
+        flag.name(), flag.version(), json);
+  }
+  tx.exec_params(
+      "INSERT INTO sluice_controller.flag_history (name, version, flag, actor) "
+      "VALUES ($1, $2, $3::jsonb, $4)",
+      flag.name(), flag.version(), json, actor);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<v1::Flag>> StateStore::ListFlags() {
+  std::vector<v1::Flag> out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    out.clear();
+    for (const pqxx::row& row :
+         tx.exec("SELECT flag::text FROM sluice_controller.flags ORDER BY name")) {
+      out.push_back(FlagFromJson(row[0].as<std::string>()));
+    }
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Flag> StateStore::GetFlag(const std::string& name) {
+  v1::Flag out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    pqxx::result r =
+        tx.exec_params("SELECT flag::text FROM sluice_controller.flags WHERE name = $1", name);
+    if (r.empty()) throw StatusError{absl::NotFoundError(absl::StrCat("flag ", name, " not found"))};
+    out = FlagFromJson(r[0][0].as<std::string>());
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Flag> StateStore::CreateFlag(const v1::Flag& flag, const std::string& actor) {
+  v1::Flag out = flag;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    pqxx::result r = tx.exec_params(
+        "SELECT 1 FROM sluice_controller.flags WHERE name = $1 FOR UPDATE", flag.name());
+    if (!r.empty()) {
+      throw StatusError{
+          absl::AlreadyExistsError(absl::StrCat("flag ", flag.name(), " already exists"))};
+    }
+    out.set_version(1);
+    WriteFlag(tx, out, /*insert=*/true, actor);
+    AuditIn(tx, actor, "flag.create", flag.name(), "", FlagToJson(out));
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Flag> StateStore::UpdateFlagSchedule(const v1::Flag& flag,
+                                                        uint64_t expected_version,
+                                                        const std::string& action,
+                                                        const std::string& actor) {
+  v1::Flag out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    v1::Flag current = LockFlag(tx, flag.name());
+    if (current.version() != expected_version) {
+      throw StatusError{absl::AbortedError(absl::StrCat(
+          "flag ", flag.name(), " is at version ", current.version(), ", not expected_version ",
+          expected_version, "; read it again and retry"))};
+    }
+    out = current;
+    *out.mutable_schedule() = flag.schedule();
+    out.set_version(current.version() + 1);
+    WriteFlag(tx, out, /*insert=*/false, actor);
+    AuditIn(tx, actor, action, flag.name(), FlagToJson(current), FlagToJson(out));
   }));
   return out;
 }

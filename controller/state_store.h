@@ -46,6 +46,15 @@ class StateStore {
                      const std::string& new_value);
   absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(int limit, const std::string& target);
 
+  absl::StatusOr<std::vector<v1::Flag>> ListFlags();
+  absl::StatusOr<v1::Flag> GetFlag(const std::string& name);
+  absl::StatusOr<v1::Flag> CreateFlag(const v1::Flag& flag, const std::string& actor);
+  // Replaces the flag's schedule if its version is still `expected_version`;
+  // `action` names the change in the audit log (flag.set, flag.rollback).
+  absl::StatusOr<v1::Flag> UpdateFlagSchedule(const v1::Flag& flag, uint64_t expected_version,
+                                              const std::string& action,
+                                              const std::string& actor);
+
   absl::StatusOr<std::vector<v1::PartitionOffset>> GetOffsets(const std::string& consumer_group);
   // Only while the pipeline is paused (checked in the same transaction).
   absl::Status ResetOffsets(const std::string& pipeline, const std::string& topic,

@@ -24,6 +24,9 @@ struct WriteResult {
   int64_t dead_letters = 0;
   int64_t bytes_written = 0;
   std::map<TopicPartition, PartitionWrite> partitions;
+  // Items by rollout path (dead letters included; all Kafka without a rollout).
+  int64_t kafka_items = 0;
+  int64_t legacy_items = 0;
 };
 
 // Writes batches exactly once: rows, dead letters and next offsets in one

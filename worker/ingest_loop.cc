@@ -72,6 +72,7 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
     }
     if (!polled->empty()) deps_.metrics->MessagesConsumed(polled->size());
     for (Message& m : *polled) {
+      if (deps_.router != nullptr) deps_.router->Route(&m, now);
       if (std::optional<FlushReason> full = batcher_.Add(std::move(m))) Flush(*full);
     }
     if (std::optional<FlushReason> due = batcher_.CheckTimeout()) Flush(*due);

@@ -14,6 +14,7 @@
 #include "worker/batcher.h"
 #include "worker/message_source.h"
 #include "worker/pipeline_stats.h"
+#include "worker/router.h"
 #include "worker/worker_metrics.h"
 
 namespace sluice::worker {
@@ -36,6 +37,8 @@ struct IngestLoopDeps {
   WorkerMetrics* metrics;
   // Deltas for the controller's stats stream; null in standalone mode.
   PipelineStats* stats = nullptr;
+  // Sets each item's path under a rollout; null without one (all Kafka path).
+  const Router* router = nullptr;
 };
 
 // Runs until asked to stop, then writes the open batch, leaves the group and returns.

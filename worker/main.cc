@@ -49,8 +49,9 @@ int RunWithController(const WorkerOptions& options, const std::string& version,
   env.registry = registry.get();
   env.clock = &clock;
   env.shutdown_timeout = options.loop.shutdown_timeout;
-  PipelineManager manager([&env](const sluice::v1::PipelineConfig& config, uint64_t v) {
-    return PipelineRunner::Start(env, config, v);
+  PipelineManager manager([&env](const sluice::v1::PipelineConfig& config, uint64_t v,
+                                  std::shared_ptr<const sluice::flags::FlagSchedule> flag) {
+    return PipelineRunner::Start(env, config, v, std::move(flag));
   });
   ControlClientConfig control;
   control.controller_address = options.controller_address;

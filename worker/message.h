@@ -30,6 +30,9 @@ struct TopicPartition {
 // Next offset to read, per partition (the Kafka convention: last processed + 1).
 using OffsetMap = std::map<TopicPartition, int64_t>;
 
+// Which ingestion path an item belongs to under a percentage rollout.
+enum class Path { kKafka, kLegacy };
+
 // One consumed Kafka message.
 struct Message {
   std::string topic;
@@ -41,6 +44,8 @@ struct Message {
   std::optional<std::string> payload;
   // The message's Kafka timestamp (create or log-append time), when it has one.
   std::optional<absl::Time> timestamp;
+  // Set by the router; every item takes the Kafka path without a rollout.
+  Path path = Path::kKafka;
 
   TopicPartition topic_partition() const { return {topic, partition}; }
   size_t payload_size() const { return payload ? payload->size() : 0; }

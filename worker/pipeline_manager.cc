@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +22,15 @@ bool OnlyLimitsDiffer(const v1::PipelineConfig& a, const v1::PipelineConfig& b) 
 std::vector<v1::PipelineError> PipelineManager::Apply(const v1::Assignment& assignment) {
   absl::MutexLock lock(&mu_);
   std::vector<v1::PipelineError> errors;
+  std::map<std::string, std::shared_ptr<const flags::FlagSchedule>> flags;
+  for (const v1::Flag& f : assignment.flags()) {
+    flags[f.name()] = std::make_shared<const flags::FlagSchedule>(f);
+  }
+  auto flag_of = [&](const v1::PipelineConfig& c) -> std::shared_ptr<const flags::FlagSchedule> {
+    if (!c.has_rollout()) return nullptr;
+    auto it = flags.find(c.rollout().flag());
+    return it == flags.end() ? nullptr : it->second;
+  };
   std::set<std::string> wanted;
   for (const v1::AssignedPipeline& a : assignment.pipelines()) {
     if (!a.paused()) wanted.insert(a.config().name());
@@ -40,9 +50,10 @@ std::vector<v1::PipelineError> PipelineManager::Apply(const v1::Assignment& assi
     auto it = runners_.find(name);
     if (it != runners_.end()) {
       PipelineRunner& running = *it->second;
-      if (running.version() == a.version()) continue;
-      if (OnlyLimitsDiffer(running.config(), a.config())) {
-        running.Update(a.config(), a.version());
+      std::shared_ptr<const flags::FlagSchedule> flag = flag_of(a.config());
+      if (running.version() == a.version() || OnlyLimitsDiffer(running.config(), a.config())) {
+        if (running.version() != a.version()) running.Update(a.config(), a.version());
+        if (flag != nullptr && flag->version() != running.flag_version()) running.SetFlag(flag);
         continue;
       }
     }
@@ -50,7 +61,7 @@ std::vector<v1::PipelineError> PipelineManager::Apply(const v1::Assignment& assi
       // Stop the old version before starting the new one: both would be members
       // of the same group and fight over its partitions.
       if (it != runners_.end()) it->second->Stop();
-      return factory_(a.config(), a.version());
+      return factory_(a.config(), a.version(), flag_of(a.config()));
     }();
     if (!started.ok()) {
       LOG(ERROR) << "cannot apply pipeline " << name << " v" << a.version() << ": "
@@ -62,8 +73,8 @@ std::vector<v1::PipelineError> PipelineManager::Apply(const v1::Assignment& assi
       errors.push_back(std::move(e));
       if (it != runners_.end()) {
         // Keep the last good version running.
-        absl::StatusOr<std::unique_ptr<PipelineRunner>> previous =
-            factory_(it->second->config(), it->second->version());
+        absl::StatusOr<std::unique_ptr<PipelineRunner>> previous = factory_(
+            it->second->config(), it->second->version(), flag_of(it->second->config()));
         if (previous.ok()) {
           it->second = std::move(*previous);
         } else {

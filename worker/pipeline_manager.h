@@ -17,7 +17,8 @@ namespace sluice::worker {
 
 // Starts a runner (production: PipelineRunner::Start); injected for tests.
 using RunnerFactory = std::function<absl::StatusOr<std::unique_ptr<PipelineRunner>>(
-    const v1::PipelineConfig&, uint64_t version)>;
+    const v1::PipelineConfig&, uint64_t version,
+    std::shared_ptr<const flags::FlagSchedule> rollout_flag)>;
 
 // Thread-safe. Apply() brings the running pipelines to an assignment:
 //   new pipeline → validated and started; unchanged → left alone;

@@ -22,11 +22,19 @@ BatchLimits LimitsFromProto(const v1::BatchLimits& limits) {
 }
 
 absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Start(
-    const RunnerEnvironment& env, const v1::PipelineConfig& config, uint64_t version) {
+    const RunnerEnvironment& env, const v1::PipelineConfig& config, uint64_t version,
+    std::shared_ptr<const flags::FlagSchedule> flag) {
   std::unique_ptr<PipelineRunner> r(new PipelineRunner());
   r->config_ = config;
   r->version_ = version;
   const std::string context = absl::StrCat("pipeline ", config.name(), " v", version);
+  if (config.has_rollout()) {
+    if (flag == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          context, ": rollout flag ", config.rollout().flag(), " did not come with the assignment"));
+    }
+    r->router_ = std::make_unique<Router>(config.rollout(), std::move(flag));
+  }
 
   KafkaSourceConfig kafka;
   kafka.brokers = env.kafka_brokers;
@@ -43,6 +51,10 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Start(
   sink.table = config.target().table();
   sink.payload_format = config.payload_format();
   sink.create_table = config.target().create_table();
+  if (config.has_rollout()) {
+    sink.legacy_table = config.rollout().legacy_table();
+    sink.legacy_skip = config.rollout().skip();
+  }
   absl::StatusOr<std::unique_ptr<PostgresBatchSink>> created = PostgresBatchSink::Create(sink);
   if (!created.ok()) return Annotate(created.status(), context);
   r->sink_ = std::move(*created);
@@ -57,7 +69,8 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Start(
   loop.limits = LimitsFromProto(config.batch());
   loop.shutdown_timeout = env.shutdown_timeout;
   r->loop_ = std::make_unique<IngestLoop>(
-      IngestLoopDeps{r->source_.get(), r->sink_.get(), env.clock, r->metrics_.get(), &r->stats_},
+      IngestLoopDeps{r->source_.get(), r->sink_.get(), env.clock, r->metrics_.get(), &r->stats_,
+                     r->router_.get()},
       loop);
   PipelineRunner* self = r.get();
   r->thread_ = std::thread([self, context] {
@@ -84,6 +97,13 @@ void PipelineRunner::Update(const v1::PipelineConfig& config, uint64_t version) 
   config_ = config;
   version_ = version;
   LOG(INFO) << "pipeline " << config.name() << " now at v" << version << " (batch limits live)";
+}
+
+void PipelineRunner::SetFlag(std::shared_ptr<const flags::FlagSchedule> flag) {
+  if (router_ == nullptr || flag == nullptr) return;
+  LOG(INFO) << "pipeline " << config_.name() << ": flag " << flag->name() << " now at v"
+            << flag->version();
+  router_->SetSchedule(std::move(flag));
 }
 
 absl::Status PipelineRunner::Ready() const {

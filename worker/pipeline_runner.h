@@ -16,6 +16,7 @@
 #include "worker/kafka_message_source.h"
 #include "worker/pipeline_stats.h"
 #include "worker/postgres_batch_sink.h"
+#include "worker/router.h"
 #include "worker/worker_metrics.h"
 
 namespace sluice::worker {
@@ -39,9 +40,10 @@ class PipelineRunner {
   // Checks that the topics exist and the target table is usable (or creates it),
   // then starts consuming. FAILED_PRECONDITION says precisely what is wrong;
   // UNAVAILABLE if Kafka or PostgreSQL cannot be reached.
-  static absl::StatusOr<std::unique_ptr<PipelineRunner>> Start(const RunnerEnvironment& env,
-                                                               const v1::PipelineConfig& config,
-                                                               uint64_t version);
+  // `flag`: the schedule of the rollout's flag (required when the config has a rollout).
+  static absl::StatusOr<std::unique_ptr<PipelineRunner>> Start(
+      const RunnerEnvironment& env, const v1::PipelineConfig& config, uint64_t version,
+      std::shared_ptr<const flags::FlagSchedule> flag);
   // Stops (flush, leave the group) if still running.
   ~PipelineRunner();
 
@@ -49,6 +51,11 @@ class PipelineRunner {
   void Stop();
   // A new version whose only change is in the batch limits: applied live.
   void Update(const v1::PipelineConfig& config, uint64_t version);
+
+  // A new version of the rollout flag's schedule, applied live.
+  void SetFlag(std::shared_ptr<const flags::FlagSchedule> flag);
+  // Version of the rollout flag in use (0 without a rollout).
+  uint64_t flag_version() const { return router_ ? router_->schedule_version() : 0; }
 
   const v1::PipelineConfig& config() const { return config_; }
   uint64_t version() const { return version_; }
@@ -63,6 +70,7 @@ class PipelineRunner {
   std::unique_ptr<PostgresBatchSink> sink_;
   std::unique_ptr<KafkaMessageSource> source_;
   std::unique_ptr<WorkerMetrics> metrics_;
+  std::unique_ptr<Router> router_;
   PipelineStats stats_;
   std::unique_ptr<IngestLoop> loop_;
   std::atomic<bool> stop_{false};

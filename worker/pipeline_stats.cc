@@ -25,6 +25,8 @@ void PipelineStats::BatchCommitted(const Batch& batch, const WriteResult& result
     total.bytes += pw.bytes;
     total.dead_letters += pw.dead_letters;
   }
+  kafka_items_ += static_cast<uint64_t>(result.kafka_items);
+  legacy_items_ += static_cast<uint64_t>(result.legacy_items);
   ++batches_by_reason_[static_cast<int32_t>(batch.reason)];
   ++batches_;
   latency_ms_.push_back(absl::ToDoubleMilliseconds(latency));
@@ -70,6 +72,8 @@ v1::PipelineStats PipelineStats::Take(const std::string& pipeline, uint64_t vers
   for (const auto& [reason, n] : batches_by_reason_) (*out.mutable_batches_by_reason())[reason] = n;
   out.set_batches(batches_);
   out.set_retries(retries_);
+  out.set_kafka_path_items(kafka_items_);
+  out.set_legacy_path_items(legacy_items_);
   out.set_write_latency_p50_ms(Quantile(latency_ms_, 0.5));
   out.set_write_latency_p99_ms(Quantile(latency_ms_, 0.99));
   out.set_freshness_p99_ms(Quantile(freshness_ms_, 0.99));
@@ -77,6 +81,8 @@ v1::PipelineStats PipelineStats::Take(const std::string& pipeline, uint64_t vers
   batches_by_reason_.clear();
   batches_ = 0;
   retries_ = 0;
+  kafka_items_ = 0;
+  legacy_items_ = 0;
   latency_ms_.clear();
   freshness_ms_.clear();
   return out;

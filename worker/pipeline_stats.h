@@ -34,6 +34,8 @@ class PipelineStats {
   std::map<int32_t, uint64_t> batches_by_reason_ ABSL_GUARDED_BY(mu_);
   uint64_t batches_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t retries_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t kafka_items_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t legacy_items_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<double> latency_ms_ ABSL_GUARDED_BY(mu_);
   // Per batch: how old its oldest message was at commit.
   std::vector<double> freshness_ms_ ABSL_GUARDED_BY(mu_);

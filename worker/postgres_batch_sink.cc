@@ -121,6 +121,8 @@ std::string PostgresBatchSink::CreateTableSql(const std::string& quoted_table,
 PostgresBatchSink::PostgresBatchSink(PostgresSinkConfig config)
     : config_(std::move(config)),
       quoted_table_(QuoteQualifiedName(config_.table)),
+      quoted_legacy_table_(config_.legacy_table.empty() ? ""
+                                                        : QuoteQualifiedName(config_.legacy_table)),
       validator_(config_.payload_format) {}
 
 PostgresBatchSink::~PostgresBatchSink() { Disconnect(); }
@@ -225,6 +227,9 @@ absl::Status PostgresBatchSink::PrepareTables() {
     RETURN_IF_ERROR(ExecCommand(kCreateDeadLettersTable));
     if (config_.create_table) {
       RETURN_IF_ERROR(ExecCommand(CreateTableSql(quoted_table_, config_.payload_format)));
+      if (!quoted_legacy_table_.empty()) {
+        RETURN_IF_ERROR(ExecCommand(CreateTableSql(quoted_legacy_table_, config_.payload_format)));
+      }
     }
     return ExecCommand("COMMIT");
   }();
@@ -232,13 +237,15 @@ absl::Status PostgresBatchSink::PrepareTables() {
     if (conn_ != nullptr) PQclear(PQexec(conn_, "ROLLBACK"));
     return Annotate(s, "preparing Sluice's tables");
   }
-  return CheckTargetTable();
+  RETURN_IF_ERROR(CheckTable(config_.table, quoted_table_));
+  if (!quoted_legacy_table_.empty()) {
+    RETURN_IF_ERROR(CheckTable(config_.legacy_table, quoted_legacy_table_));
+  }
+  return absl::OkStatus();
 }
 
-absl::Status PostgresBatchSink::CheckTargetTable() {
-  const std::string table = config_.table;
-  ASSIGN_OR_RETURN(PGresult * found,
-                   Exec("SELECT to_regclass($1) IS NOT NULL", {quoted_table_.c_str()}));
+absl::Status PostgresBatchSink::CheckTable(const std::string& table, const std::string& quoted) {
+  ASSIGN_OR_RETURN(PGresult * found, Exec("SELECT to_regclass($1) IS NOT NULL", {quoted.c_str()}));
   const bool exists = std::strcmp(PQgetvalue(found, 0, 0), "t") == 0;
   PQclear(found);
   if (!exists) {
@@ -248,7 +255,7 @@ absl::Status PostgresBatchSink::CheckTargetTable() {
   ASSIGN_OR_RETURN(PGresult * cols,
                    Exec("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
                         "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
-                        {quoted_table_.c_str()}));
+                        {quoted.c_str()}));
   std::map<std::string, std::string> have;
   for (int i = 0; i < PQntuples(cols); ++i) have[PQgetvalue(cols, i, 0)] = PQgetvalue(cols, i, 1);
   PQclear(cols);
@@ -328,27 +335,40 @@ absl::StatusOr<WriteResult> PostgresBatchSink::Write(const Batch& batch) {
 absl::StatusOr<WriteResult> PostgresBatchSink::WriteOnce(const Batch& batch,
                                                          const std::vector<OffsetUpdate>& updates,
                                                          bool row_by_row) {
-  std::vector<const Message*> rows;
+  std::vector<const Message*> rows, legacy_rows;
   std::vector<Rejected> rejected;
   rows.reserve(batch.messages.size());
   WriteResult result;
+  int64_t skipped = 0;
   for (const Message& m : batch.messages) {
+    if (m.path == Path::kLegacy) {
+      ++result.legacy_items;
+      if (quoted_legacy_table_.empty()) {
+        // legacy_skip: the legacy system ingests it; only its offset moves.
+        ++skipped;
+        continue;
+      }
+    } else {
+      ++result.kafka_items;
+    }
     if (m.payload) {
       if (std::optional<Rejection> r = validator_.Check(*m.payload)) {
         rejected.push_back({&m, std::move(r->error), std::move(r->sqlstate)});
         continue;
       }
     }
-    rows.push_back(&m);
+    (m.path == Path::kLegacy ? legacy_rows : rows).push_back(&m);
   }
   RETURN_IF_ERROR(ExecCommand("BEGIN"));
   absl::Status s = [&]() -> absl::Status {
     // Offsets first: a fenced writer fails before sending any rows.
     RETURN_IF_ERROR(UpdateOffsets(updates));
     if (row_by_row) {
-      RETURN_IF_ERROR(InsertRowsOneByOne(rows, &rejected));
+      RETURN_IF_ERROR(InsertRowsOneByOne(rows, quoted_table_, &rejected));
+      RETURN_IF_ERROR(InsertRowsOneByOne(legacy_rows, quoted_legacy_table_, &rejected));
     } else {
-      RETURN_IF_ERROR(CopyRows(rows));
+      RETURN_IF_ERROR(CopyRows(rows, quoted_table_));
+      RETURN_IF_ERROR(CopyRows(legacy_rows, quoted_legacy_table_));
     }
     if (!rejected.empty()) RETURN_IF_ERROR(CopyDeadLetters(rejected));
     return absl::OkStatus();
@@ -358,9 +378,11 @@ absl::StatusOr<WriteResult> PostgresBatchSink::WriteOnce(const Batch& batch,
     return s;
   }
   result.dead_letters = static_cast<int64_t>(rejected.size());
-  result.rows_written = static_cast<int64_t>(batch.messages.size()) - result.dead_letters;
+  result.rows_written =
+      static_cast<int64_t>(batch.messages.size()) - result.dead_letters - skipped;
   for (const Message& m : batch.messages) {
     PartitionWrite& pw = result.partitions[m.topic_partition()];
+    if (m.path == Path::kLegacy && quoted_legacy_table_.empty()) continue;
     ++pw.rows;
     pw.bytes += static_cast<int64_t>(m.payload_size());
   }
@@ -417,7 +439,8 @@ absl::Status PostgresBatchSink::UpdateOffsets(const std::vector<OffsetUpdate>& u
       " moved since this worker read them; another worker owns them now"));
 }
 
-absl::Status PostgresBatchSink::CopyRows(const std::vector<const Message*>& rows) {
+absl::Status PostgresBatchSink::CopyRows(const std::vector<const Message*>& rows,
+                                         const std::string& quoted_table) {
   if (rows.empty()) return absl::OkStatus();
   const bool bytes = config_.payload_format == ::sluice::v1::PAYLOAD_FORMAT_BYTES;
   std::string data;
@@ -446,17 +469,18 @@ absl::Status PostgresBatchSink::CopyRows(const std::vector<const Message*>& rows
     }
     data.push_back('\n');
   }
-  return CopyBuffer(absl::StrCat("COPY ", quoted_table_,
+  return CopyBuffer(absl::StrCat("COPY ", quoted_table,
                                  " (topic, kafka_partition, kafka_offset, kafka_key, "
                                  "kafka_timestamp, payload) FROM STDIN"),
                     data);
 }
 
 absl::Status PostgresBatchSink::InsertRowsOneByOne(const std::vector<const Message*>& rows,
+                                                   const std::string& quoted_table,
                                                    std::vector<Rejected>* rejected) {
   const bool bytes = config_.payload_format == ::sluice::v1::PAYLOAD_FORMAT_BYTES;
   const std::string insert =
-      absl::StrCat("INSERT INTO ", quoted_table_,
+      absl::StrCat("INSERT INTO ", quoted_table,
                    " (topic, kafka_partition, kafka_offset, kafka_key, kafka_timestamp, payload) "
                    "VALUES ($1, $2, $3, $4, $5, $6)");
   for (const Message* m : rows) {

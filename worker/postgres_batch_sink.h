@@ -29,6 +29,10 @@ struct PostgresSinkConfig {
   ::sluice::v1::PayloadFormat payload_format = ::sluice::v1::PAYLOAD_FORMAT_JSON;
   // Create the target table when missing (the bookkeeping tables are always created).
   bool create_table = false;
+  // Under a rollout, where legacy-path items go: a table with the target's columns,
+  // written in the same transaction, or (legacy_skip) nowhere.
+  std::string legacy_table;
+  bool legacy_skip = false;
 };
 
 class PostgresBatchSink : public BatchSink {
@@ -63,7 +67,7 @@ class PostgresBatchSink : public BatchSink {
   absl::Status EnsureConnected();
   void Disconnect();
   absl::Status PrepareTables();
-  absl::Status CheckTargetTable();
+  absl::Status CheckTable(const std::string& table, const std::string& quoted);
 
   // Runs one statement; converts failures into canonical codes (see ErrorFromResult).
   absl::StatusOr<PGresult*> Exec(const std::string& sql, const std::vector<const char*>& params = {});
@@ -76,9 +80,9 @@ class PostgresBatchSink : public BatchSink {
                                         const std::vector<OffsetUpdate>& updates,
                                         bool row_by_row);
   absl::Status UpdateOffsets(const std::vector<OffsetUpdate>& updates);
-  absl::Status CopyRows(const std::vector<const Message*>& rows);
+  absl::Status CopyRows(const std::vector<const Message*>& rows, const std::string& quoted_table);
   absl::Status InsertRowsOneByOne(const std::vector<const Message*>& rows,
-                                  std::vector<Rejected>* rejected);
+                                  const std::string& quoted_table, std::vector<Rejected>* rejected);
   absl::Status CopyDeadLetters(const std::vector<Rejected>& rejected);
   absl::Status CopyBuffer(const std::string& copy_sql, const std::string& data);
   // After a commit whose outcome is unknown: reads the stored offsets to learn
@@ -87,6 +91,7 @@ class PostgresBatchSink : public BatchSink {
 
   const PostgresSinkConfig config_;
   std::string quoted_table_;
+  std::string quoted_legacy_table_;  // empty without a legacy table
   PGconn* conn_ = nullptr;
   OffsetFence fence_;
   PayloadValidator validator_;

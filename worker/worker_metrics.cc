@@ -41,6 +41,18 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, const std::string& 
                    .Name("sluice_batches_total")
                    .Help("Batches committed, by flush reason.")
                    .Register(registry)),
+      kafka_items_(BuildCounter()
+                       .Name("sluice_items_total")
+                       .Help("Committed items by rollout path: kafka (the pipeline's table) or "
+                             "legacy (skipped or written to the legacy table).")
+                       .Register(registry)
+                       .Add({{"pipeline", pipeline}, {"path", "kafka"}})),
+      legacy_items_(BuildCounter()
+                        .Name("sluice_items_total")
+                        .Help("Committed items by rollout path: kafka (the pipeline's table) or "
+                              "legacy (skipped or written to the legacy table).")
+                        .Register(registry)
+                        .Add({{"pipeline", pipeline}, {"path", "legacy"}})),
       retries_(BuildCounter()
                    .Name("sluice_write_retries_total")
                    .Help("Whole-batch write retries, by reason.")
@@ -70,6 +82,8 @@ void WorkerMetrics::BatchWritten(const Batch& batch, const WriteResult& result,
   rows_.Increment(static_cast<double>(result.rows_written));
   bytes_.Increment(static_cast<double>(result.bytes_written));
   dead_letters_.Increment(static_cast<double>(result.dead_letters));
+  kafka_items_.Increment(static_cast<double>(result.kafka_items));
+  legacy_items_.Increment(static_cast<double>(result.legacy_items));
   batches_.Add({{"pipeline", pipeline_}, {"reason", FlushReasonName(batch.reason)}}).Increment();
   batch_rows_.Observe(static_cast<double>(batch.messages.size()));
   write_seconds_.Observe(absl::ToDoubleSeconds(latency));

@@ -44,6 +44,8 @@ class WorkerMetrics {
   prometheus::Counter& dead_letters_;
   prometheus::Counter& fenced_;
   prometheus::Family<prometheus::Counter>& batches_;
+  prometheus::Counter& kafka_items_;
+  prometheus::Counter& legacy_items_;
   prometheus::Family<prometheus::Counter>& retries_;
   prometheus::Histogram& batch_rows_;
   prometheus::Histogram& write_seconds_;

@@ -80,13 +80,19 @@ TEST(AssignerTest, SameInputSameAssignment) {
 
 TEST(AssignmentVersionTest, ChangesWithContentNotOrder) {
   v1::Pipeline a = P("a", 1, 3), b = P("b", 1, 7);
-  const std::string v = AssignmentVersion({&a, &b}, false);
-  EXPECT_EQ(v, AssignmentVersion({&b, &a}, false));
+  const std::string v = AssignmentVersion({&a, &b}, {}, false);
+  EXPECT_EQ(v, AssignmentVersion({&b, &a}, {}, false));
   EXPECT_EQ(v.size(), 16u);
   v1::Pipeline a4 = P("a", 1, 4);
-  EXPECT_NE(v, AssignmentVersion({&a4, &b}, false));
-  EXPECT_NE(v, AssignmentVersion({&a, &b}, true));
-  EXPECT_NE(AssignmentVersion({}, false), AssignmentVersion({}, true));
+  EXPECT_NE(v, AssignmentVersion({&a4, &b}, {}, false));
+  EXPECT_NE(v, AssignmentVersion({&a, &b}, {}, true));
+  EXPECT_NE(AssignmentVersion({}, {}, false), AssignmentVersion({}, {}, true));
+  v1::Flag f1, f2;
+  f1.set_name("f");
+  f1.set_version(1);
+  f2.set_name("f");
+  f2.set_version(2);
+  EXPECT_NE(AssignmentVersion({&a}, {&f1}, false), AssignmentVersion({&a}, {&f2}, false));
 }
 
 }  // namespace

@@ -10,81 +10,10 @@
 #include "gtest/gtest.h"
 #include "sluice/v1/admin.grpc.pb.h"
 #include "tests/fixtures/controller_process.h"
-#include "tests/integration/worker_test_base.h"
+#include "tests/integration/control_plane_test_base.h"
 
 namespace sluice::testing {
 namespace {
-
-class ControlPlaneTest : public WorkerExactlyOnceTest {
- protected:
-  void SetUp() override {
-    WorkerExactlyOnceTest::SetUp();
-    if (HasFatalFailure()) return;
-    absl::StatusOr<std::unique_ptr<ControllerProcess>> c = ControllerProcess::Start(
-        db_, {"--stats-interval", "1s", "--worker-lease", "3s"});
-    ASSERT_TRUE(c.ok()) << c.status();
-    controller_ = std::move(*c);
-  }
-
-  std::unique_ptr<WorkerProcess> Worker(const std::string& id, std::vector<std::string> extra = {}) {
-    absl::StatusOr<std::unique_ptr<WorkerProcess>> w = WorkerProcess::StartControlled(
-        {kafka_->bootstrap(), controller_->address(), id, db_, std::move(extra)});
-    EXPECT_TRUE(w.ok()) << w.status();
-    return w.ok() ? std::move(*w) : nullptr;
-  }
-
-  CtlResult Ctl(const std::vector<std::string>& args) {
-    return Sluicectl(controller_->address(), args);
-  }
-
-  // sluicectl --json ARGS parsed into M; nullopt if it failed.
-  template <typename M>
-  std::optional<M> TryCtlJson(std::vector<std::string> args) {
-    args.insert(args.begin(), "--json");
-    CtlResult r = Ctl(args);
-    M m;
-    google::protobuf::util::JsonParseOptions options;
-    options.ignore_unknown_fields = true;
-    if (r.code != 0 || !google::protobuf::util::JsonStringToMessage(r.output, &m, options).ok()) {
-      return std::nullopt;
-    }
-    return m;
-  }
-
-  // As TryCtlJson, failing the test if the command fails.
-  template <typename M>
-  M CtlJson(std::vector<std::string> args) {
-    std::optional<M> m = TryCtlJson<M>(args);
-    EXPECT_TRUE(m.has_value()) << absl::StrJoin(args, " ") << " failed";
-    return m.value_or(M());
-  }
-
-  // Every assigned worker has applied `version` of the pipeline (ACKed).
-  bool AppliedEverywhere(const std::string& pipeline, uint64_t version, int workers) {
-    v1::PipelineStatus s = CtlJson<v1::PipelineStatus>({"pipelines", "status", pipeline});
-    int applied = 0;
-    for (const v1::PipelineWorkerStatus& w : s.workers()) {
-      if (w.applied_version() == version && w.nack_error().empty()) ++applied;
-    }
-    return applied == workers;
-  }
-
-  void CreateItems(std::vector<std::string> extra = {}) {
-    // The dev broker (librdkafka's mock) applies a LeaveGroup only when the member's
-    // session expires; a short session bounds how long a restarted or drained
-    // consumer's partitions wait.
-    std::vector<std::string> args = {"pipelines", "create", "items", "--topics", "items",
-                                     "--create-table", "--consumer-timeout", "0.15",
-                                     "--kafka-property", "fetch.wait.max.ms=50",
-                                     "--kafka-property", "session.timeout.ms=6000",
-                                     "--kafka-property", "heartbeat.interval.ms=500"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    CtlResult r = Ctl(args);
-    ASSERT_EQ(r.code, 0) << r.output;
-  }
-
-  std::unique_ptr<ControllerProcess> controller_;
-};
 
 TEST_F(ControlPlaneTest, PipelineCreatedWithSluicectlIsIngestedExactlyOnceByTwoWorkers) {
   auto w1 = Worker("w1");

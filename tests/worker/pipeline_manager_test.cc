@@ -32,7 +32,8 @@ TEST(OnlyLimitsDifferTest, BatchLimitsAreLiveEverythingElseRestarts) {
 // the NACK path without them.
 TEST(PipelineManagerTest, RefusedPipelinesAreReportedAndNotRun) {
   int calls = 0;
-  PipelineManager manager([&](const v1::PipelineConfig& c, uint64_t) {
+  PipelineManager manager([&](const v1::PipelineConfig& c, uint64_t,
+                              std::shared_ptr<const flags::FlagSchedule>) {
     ++calls;
     return absl::StatusOr<std::unique_ptr<PipelineRunner>>(
         absl::FailedPreconditionError("table " + c.name() + " does not exist"));

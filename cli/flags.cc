@@ -1,0 +1,173 @@
+// sluicectl flags list|get|create|set|history|eval|rollback
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "cli/cli_context.h"
+#include "cli/table_printer.h"
+
+namespace sluice::cli {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+std::string PercentText(uint32_t basis_points) {
+  return absl::StrFormat("%.2f%%", basis_points / 100.0);
+}
+
+absl::Time ToTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// The percentage in effect now and the next scheduled change, if any.
+std::pair<std::string, std::string> NowAndNext(const v1::Flag& f) {
+  const absl::Time now = absl::Now();
+  uint32_t current = 0;
+  std::string next = "-";
+  for (const v1::PercentageChange& c : f.schedule()) {
+    if (ToTime(c.effective_time()) <= now) {
+      current = c.basis_points();
+    } else if (next == "-") {
+      next = absl::StrCat(PercentText(c.basis_points()), " at ", FormatTime(c.effective_time()));
+    }
+  }
+  return {PercentText(current), next};
+}
+
+}  // namespace
+
+// "12.5" → 1250. Returns an error text naming --percent.
+std::string ParsePercent(const std::string& text, uint32_t* basis_points) {
+  std::vector<std::string> parts = absl::StrSplit(text, '.');
+  uint32_t whole = 0, fraction = 0;
+  if (parts.size() > 2 || !absl::SimpleAtoi(parts[0], &whole) ||
+      (parts.size() == 2 && (parts[1].empty() || parts[1].size() > 2 ||
+                             !absl::SimpleAtoi(parts[1], &fraction)))) {
+    return absl::StrCat("--percent: '", text,
+                        "' is not a percentage with at most 2 decimals (0.01% steps)");
+  }
+  if (parts.size() == 2 && parts[1].size() == 1) fraction *= 10;
+  *basis_points = whole * 100 + fraction;
+  return "";
+}
+
+int RunFlags(const CliContext& ctx) {
+  const std::vector<std::string>& pos = ctx.args().positional;
+  const CliArgs& a = ctx.args();
+  if (pos.size() < 2) return ctx.Usage("flags needs a verb: list|get|create|set|history|eval|rollback");
+  const std::string& verb = pos[1];
+  if (verb == "list") {
+    v1::ListFlagsResponse resp;
+    grpc::Status s = ctx.admin().ListFlags(ctx.Call().get(), {}, &resp);
+    if (!s.ok()) return ctx.Refused(s);
+    if (a.json) {
+      ctx.PrintJson(resp);
+      return kExitOk;
+    }
+    TablePrinter t({"NAME", "VERSION", "NOW", "NEXT", "SALT", "DESCRIPTION"});
+    for (const v1::Flag& f : resp.flags()) {
+      auto [now, next] = NowAndNext(f);
+      t.AddRow({f.name(), absl::StrCat(f.version()), now, next, f.salt(), f.description()});
+    }
+    t.Print(ctx.out());
+    return kExitOk;
+  }
+  if (verb == "eval") {
+    if (pos.size() != 4) return ctx.Usage("flags eval NAME KEY [--at TIME]");
+    v1::EvaluateFlagRequest req;
+    req.set_name(pos[2]);
+    req.set_key(pos[3]);
+    if (!a.at.empty()) {
+      absl::Time at;
+      std::string error;
+      if (!absl::ParseTime(absl::RFC3339_full, a.at, &at, &error)) {
+        return ctx.Usage(absl::StrCat("--at: '", a.at, "' is not an RFC 3339 time (", error, ")"));
+      }
+      *req.mutable_at() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(at));
+    }
+    v1::EvaluateFlagResponse resp;
+    grpc::Status s = ctx.admin().EvaluateFlag(ctx.Call().get(), req, &resp);
+    if (!s.ok()) return ctx.Refused(s);
+    if (a.json) {
+      ctx.PrintJson(resp);
+    } else {
+      ctx.out() << pos[3] << ": " << (resp.in_rollout() ? "kafka" : "legacy") << " (bucket "
+                << resp.bucket() << " " << (resp.in_rollout() ? "<" : ">=") << " "
+                << resp.basis_points() << " = " << PercentText(resp.basis_points()) << ")\n";
+    }
+    return kExitOk;
+  }
+  if (pos.size() != 3) return ctx.Usage(absl::StrCat("flags ", verb, " takes one NAME"));
+  const std::string& name = pos[2];
+  v1::Flag flag;
+  grpc::Status s;
+  if (verb == "get" || verb == "history") {
+    v1::GetFlagRequest req;
+    req.set_name(name);
+    s = ctx.admin().GetFlag(ctx.Call().get(), req, &flag);
+  } else if (verb == "create") {
+    v1::CreateFlagRequest req;
+    req.set_name(name);
+    req.set_description(a.description);
+    req.set_salt(a.salt);
+    s = ctx.admin().CreateFlag(ctx.Call().get(), req, &flag);
+  } else if (verb == "set") {
+    if (a.expected_version <= 0) return ctx.Usage("flags set needs --expected-version (from flags get)");
+    if (a.percent.empty()) return ctx.Usage("flags set needs --percent");
+    v1::SetFlagRequest req;
+    req.set_name(name);
+    req.set_expected_version(static_cast<uint64_t>(a.expected_version));
+    uint32_t bp = 0;
+    if (std::string e = ParsePercent(a.percent, &bp); !e.empty()) return ctx.Usage(e);
+    req.set_basis_points(bp);
+    if (!a.at.empty() && a.Given("in")) return ctx.Usage("give --at or --in, not both");
+    if (!a.at.empty()) {
+      absl::Time at;
+      std::string error;
+      if (!absl::ParseTime(absl::RFC3339_full, a.at, &at, &error)) {
+        return ctx.Usage(absl::StrCat("--at: '", a.at, "' is not an RFC 3339 time (", error, ")"));
+      }
+      *req.mutable_effective_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(at));
+    } else if (a.Given("in")) {
+      *req.mutable_effective_in() =
+          TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(a.in));
+    }
+    s = ctx.admin().SetFlag(ctx.Call().get(), req, &flag);
+  } else if (verb == "rollback") {
+    if (a.expected_version <= 0) {
+      return ctx.Usage("flags rollback needs --expected-version (from flags get)");
+    }
+    v1::RollbackFlagRequest req;
+    req.set_name(name);
+    req.set_expected_version(static_cast<uint64_t>(a.expected_version));
+    s = ctx.admin().RollbackFlag(ctx.Call().get(), req, &flag);
+  } else {
+    return ctx.Usage(absl::StrCat("unknown verb flags ", verb));
+  }
+  if (!s.ok()) return ctx.Refused(s);
+  if (a.json) {
+    ctx.PrintJson(flag);
+    return kExitOk;
+  }
+  if (verb == "history") {
+    TablePrinter t({"EFFECTIVE", "PERCENT", "STATE"});
+    const absl::Time now = absl::Now();
+    for (const v1::PercentageChange& c : flag.schedule()) {
+      t.AddRow({FormatTime(c.effective_time()), PercentText(c.basis_points()),
+                ToTime(c.effective_time()) <= now ? "effective" : "scheduled"});
+    }
+    ctx.out() << "flag " << flag.name() << " version " << flag.version() << "\n";
+    t.Print(ctx.out());
+    return kExitOk;
+  }
+  auto [now, next] = NowAndNext(flag);
+  TablePrinter t({"NAME", "VERSION", "NOW", "NEXT", "SALT", "DESCRIPTION"});
+  t.AddRow({flag.name(), absl::StrCat(flag.version()), now, next, flag.salt(), flag.description()});
+  t.Print(ctx.out());
+  return kExitOk;
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,264 @@
+// Percentage rollouts end to end: a flag ramps while items flow; every item lands
+// on exactly one path, the one its own Kafka timestamp says.
+#include <pqxx/pqxx>
+
+#include <map>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "flags/flag_schedule.h"
+#include "gtest/gtest.h"
+#include "tests/integration/control_plane_test_base.h"
+
+namespace sluice::testing {
+namespace {
+
+constexpr int kProjects = 120;
+
+DevKafka::Record Item(int seq, absl::Time timestamp) {
+  const int project = seq % kProjects;
+  return {absl::StrCat("p", project),
+          absl::StrCat("{\"project_id\":", project, ",\"seq\":", seq, "}"), timestamp};
+}
+
+struct Row {
+  bool kafka_path;  // raw_items (true) or legacy_items (false)
+  int project;
+  int seq;
+  absl::Time timestamp;
+};
+
+class RolloutTest : public ControlPlaneTest {
+ protected:
+  void CreateFlag() {
+    CtlResult r = Ctl({"flags", "create", "kafka-ingest", "--description", "move items to Kafka"});
+    ASSERT_EQ(r.code, 0) << r.output;
+  }
+
+  // Sets the flag `in` from now; returns the flag's new version.
+  v1::Flag Set(const std::string& percent, const std::string& in, uint64_t expected) {
+    CtlResult r = Ctl({"--json", "flags", "set", "kafka-ingest", "--percent", percent, "--in", in,
+                       "--expected-version", absl::StrCat(expected)});
+    EXPECT_EQ(r.code, 0) << r.output;
+    v1::Flag f;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(r.output, &f).ok()) << r.output;
+    return f;
+  }
+
+  // Both workers route with flag version `version`.
+  void WaitForFlag(const std::vector<WorkerProcess*>& workers, uint64_t version) {
+    ASSERT_TRUE(WaitFor([&] {
+      for (WorkerProcess* w : workers) {
+        if (!absl::StrContains(w->process().ReadLog(),
+                               absl::StrCat("flag kafka-ingest now at v", version))) {
+          return false;
+        }
+      }
+      return true;
+    }, absl::Seconds(30))) << "flag v" << version << " did not reach every worker";
+  }
+
+  std::vector<Row> Rows(bool with_legacy) {
+    std::vector<Row> out;
+    pqxx::connection c(db_.ConnectionString());
+    pqxx::nontransaction tx(c);
+    std::string sql =
+        "SELECT true, (payload->>'project_id')::int, (payload->>'seq')::int, "
+        "(extract(epoch FROM kafka_timestamp) * 1000)::bigint FROM raw_items";
+    if (with_legacy) {
+      sql += " UNION ALL SELECT false, (payload->>'project_id')::int, (payload->>'seq')::int, "
+             "(extract(epoch FROM kafka_timestamp) * 1000)::bigint FROM legacy_items";
+    }
+    for (const pqxx::row& r : tx.exec(sql)) {
+      out.push_back({r[0].as<bool>(), r[1].as<int>(), r[2].as<int>(),
+                     absl::FromUnixMillis(r[3].as<int64_t>())});
+    }
+    return out;
+  }
+
+  v1::Flag CurrentFlag() { return CtlJson<v1::Flag>({"flags", "get", "kafka-ingest"}); }
+};
+
+TEST_F(RolloutTest, RampAndRollbackWithALegacyTablePutEachItemInExactlyOneTable) {
+  CreateFlag();
+  auto w1 = Worker("w1");
+  auto w2 = Worker("w2");
+  CreateItems({"--desired-workers", "2", "--rollout-flag", "kafka-ingest", "--routing-key",
+               "json:project_id", "--legacy", "table:legacy_items"});
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 2); }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor([&] {
+    return w1->HttpGet("/ready") == "200 ready\n" && w2->HttpGet("/ready") == "200 ready\n";
+  }, absl::Seconds(60)));
+
+  // 0 → 25 → 50 → 100 %, a change every 2.5 s, then back to 50 %.
+  v1::Flag f = Set("25", "2.5s", 1);
+  f = Set("50", "5s", f.version());
+  f = Set("100", "7.5s", f.version());
+  const absl::Time top = absl::Now() + absl::Seconds(7.5);
+  WaitForFlag({w1.get(), w2.get()}, f.version());
+
+  // Produce continuously, stamped with the real time, across every change.
+  int seq = 0;
+  absl::Time rollback_at = absl::InfiniteFuture();
+  const absl::Time end = top + absl::Seconds(6);
+  while (absl::Now() < end) {
+    if (rollback_at == absl::InfiniteFuture() && absl::Now() > top + absl::Seconds(0.5)) {
+      CtlResult r = Ctl({"--json", "flags", "rollback", "kafka-ingest", "--expected-version",
+                         absl::StrCat(f.version())});
+      ASSERT_EQ(r.code, 0) << r.output;
+      rollback_at = absl::Now() + flag_lead_;
+    }
+    std::vector<DevKafka::Record> chunk;
+    for (int i = 0; i < 150; ++i) chunk.push_back(Item(seq++, absl::Now()));
+    ASSERT_TRUE(kafka_->ProduceRecords("items", chunk).ok());
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  const int produced = seq;
+  ASSERT_TRUE(WaitFor([&] {
+    return db_.QueryInt("SELECT (SELECT count(*) FROM raw_items) + "
+                        "(SELECT count(*) FROM legacy_items)") >= produced;
+  }, absl::Seconds(60)));
+
+  // Exactly once, in exactly one table.
+  EXPECT_EQ(db_.QueryInt("SELECT (SELECT count(*) FROM raw_items) + "
+                         "(SELECT count(*) FROM legacy_items)"),
+            produced);
+  EXPECT_EQ(db_.QueryInt("SELECT count(DISTINCT (kafka_partition, kafka_offset)) FROM (SELECT "
+                         "kafka_partition, kafka_offset FROM raw_items UNION ALL SELECT "
+                         "kafka_partition, kafka_offset FROM legacy_items) u"),
+            produced);
+  EXPECT_EQ(db_.QueryInt("SELECT coalesce(sum(next_offset), 0) FROM sluice_offsets"), produced);
+
+  // Each in the table its own timestamp says, per the final schedule.
+  const flags::FlagSchedule schedule(CurrentFlag());
+  std::vector<Row> rows = Rows(/*with_legacy=*/true);
+  ASSERT_EQ(static_cast<int>(rows.size()), produced);
+  std::map<uint32_t, int> kafka_by_percent, total_by_percent;
+  int misplaced = 0;
+  for (const Row& r : rows) {
+    const flags::Evaluation e = schedule.Evaluate(absl::StrCat(r.project), r.timestamp);
+    if (e.in_rollout != r.kafka_path) ++misplaced;
+    ++total_by_percent[e.basis_points];
+    if (r.kafka_path) ++kafka_by_percent[e.basis_points];
+  }
+  EXPECT_EQ(misplaced, 0);
+  // Every stage of the ramp saw items, and the split follows the percentage.
+  for (uint32_t bp : {0u, 2500u, 5000u, 10000u}) {
+    EXPECT_GT(total_by_percent[bp], 100) << bp;
+  }
+  EXPECT_EQ(kafka_by_percent[0], 0);
+  EXPECT_EQ(kafka_by_percent[10000], total_by_percent[10000]);
+
+  // During the rising ramp no key went back to legacy.
+  std::sort(rows.begin(), rows.end(),
+            [](const Row& a, const Row& b) { return a.timestamp < b.timestamp; });
+  std::set<int> on_kafka;
+  int moved_back = 0;
+  for (const Row& r : rows) {
+    if (r.timestamp >= rollback_at - absl::Seconds(1)) break;
+    if (r.kafka_path) {
+      on_kafka.insert(r.project);
+    } else if (on_kafka.count(r.project)) {
+      ++moved_back;
+    }
+  }
+  EXPECT_EQ(moved_back, 0);
+
+  // Per-path counts in the metrics.
+  const double kafka_items = w1->Metric("sluice_items_total{path=\"kafka\",pipeline=\"items\"}") +
+                             w2->Metric("sluice_items_total{path=\"kafka\",pipeline=\"items\"}");
+  const double legacy_items =
+      w1->Metric("sluice_items_total{path=\"legacy\",pipeline=\"items\"}") +
+      w2->Metric("sluice_items_total{path=\"legacy\",pipeline=\"items\"}");
+  EXPECT_EQ(kafka_items, db_.QueryInt("SELECT count(*) FROM raw_items"));
+  EXPECT_EQ(legacy_items, db_.QueryInt("SELECT count(*) FROM legacy_items"));
+}
+
+TEST_F(RolloutTest, SkipWritesExactlyTheInRolloutItemsByTimestamp) {
+  CreateFlag();
+  auto w = Worker("w1");
+  CreateItems({"--rollout-flag", "kafka-ingest", "--routing-key", "kafka-key", "--legacy",
+               "skip"});
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)));
+  const absl::Time t0 = absl::Now();
+  v1::Flag f = Set("30", "3s", 1);
+  f = Set("70", "6s", f.version());
+  WaitForFlag({w.get()}, f.version());
+  // Items stamped across the schedule (the worker already holds every change).
+  std::vector<DevKafka::Record> records;
+  for (int i = 0; i < 3000; ++i) records.push_back(Item(i, t0 + absl::Milliseconds(3 * i)));
+  ASSERT_TRUE(kafka_->ProduceRecords("items", records).ok());
+  const flags::FlagSchedule schedule(CurrentFlag());
+  std::set<int> expected;
+  for (int i = 0; i < 3000; ++i) {
+    if (schedule.Evaluate(records[i].key, records[i].timestamp).in_rollout) expected.insert(i);
+  }
+  ASSERT_GT(expected.size(), 500u);
+  ASSERT_LT(expected.size(), 2500u);
+  // All 3000 offsets are accounted for; only the in-rollout items are rows.
+  ASSERT_TRUE(WaitFor([&] {
+    return TablesExist() &&
+           db_.QueryInt("SELECT coalesce(sum(next_offset), 0) FROM sluice_offsets") == 3000;
+  }, absl::Seconds(60)));
+  std::set<int> got;
+  for (const Row& r : Rows(/*with_legacy=*/false)) got.insert(r.seq);
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items"), static_cast<int64_t>(expected.size()));
+  EXPECT_EQ(w->Metric("sluice_items_total{path=\"legacy\",pipeline=\"items\"}"),
+            3000 - static_cast<double>(expected.size()));
+}
+
+TEST_F(RolloutTest, RefusedChangesArePreciseAndChangeNothing) {
+  CreateFlag();
+  CtlResult too_much = Ctl({"flags", "set", "kafka-ingest", "--percent", "120",
+                            "--expected-version", "1"});
+  EXPECT_EQ(too_much.code, 1);
+  EXPECT_EQ(too_much.output,
+            "sluicectl: INVALID_ARGUMENT: basis_points: 12000 is more than 10000 (100%)\n");
+  CtlResult too_soon = Ctl({"flags", "set", "kafka-ingest", "--percent", "10", "--in", "1s",
+                            "--expected-version", "1"});
+  EXPECT_EQ(too_soon.code, 1);
+  EXPECT_EQ(too_soon.output,
+            "sluicectl: INVALID_ARGUMENT: effective_time: must be at least 2s from now (the "
+            "propagation lead), got 1s\n");
+  CtlResult unknown = Ctl({"flags", "set", "nope", "--percent", "10", "--expected-version", "1"});
+  EXPECT_EQ(unknown.output, "sluicectl: NOT_FOUND: flag nope not found\n");
+  ASSERT_EQ(Ctl({"flags", "set", "kafka-ingest", "--percent", "10", "--expected-version", "1"})
+                .code,
+            0);
+  CtlResult stale = Ctl({"flags", "set", "kafka-ingest", "--percent", "20",
+                         "--expected-version", "1"});
+  EXPECT_EQ(stale.output,
+            "sluicectl: ABORTED: flag kafka-ingest is at version 2, not expected_version 1; "
+            "read it again and retry\n");
+  CtlResult decimals = Ctl({"flags", "set", "kafka-ingest", "--percent", "12.345",
+                            "--expected-version", "2"});
+  EXPECT_EQ(decimals.code, 2);
+  CtlResult no_flag = Ctl({"pipelines", "create", "p", "--topics", "items", "--rollout-flag",
+                           "nope", "--routing-key", "kafka-key", "--legacy", "skip"});
+  EXPECT_EQ(no_flag.output, "sluicectl: INVALID_ARGUMENT: rollout.flag: no flag named nope\n");
+  CtlResult no_action = Ctl({"pipelines", "create", "p", "--topics", "items", "--rollout-flag",
+                             "kafka-ingest", "--routing-key", "kafka-key"});
+  EXPECT_EQ(no_action.output,
+            "sluicectl: INVALID_ARGUMENT: rollout.legacy_action: set skip or a legacy_table\n");
+  v1::Flag f = CurrentFlag();
+  EXPECT_EQ(f.version(), 2u);
+  ASSERT_EQ(f.schedule_size(), 1);
+  EXPECT_EQ(f.schedule(0).basis_points(), 1000u);
+  // Evaluation matches the shared library.
+  const absl::Time later = absl::Now() + absl::Minutes(1);
+  CtlResult eval = Ctl({"--json", "flags", "eval", "kafka-ingest", "p7", "--at",
+                        absl::FormatTime(absl::RFC3339_full, later, absl::UTCTimeZone())});
+  v1::EvaluateFlagResponse e;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(eval.output, &e).ok()) << eval.output;
+  const flags::Evaluation mine = flags::FlagSchedule(f).Evaluate("p7", later);
+  EXPECT_EQ(e.bucket(), mine.bucket);
+  EXPECT_EQ(e.basis_points(), 1000u);
+  EXPECT_EQ(e.in_rollout(), mine.in_rollout);
+  EXPECT_TRUE(absl::StrContains(Ctl({"audit", "list"}).output, "flag.set"));
+}
+
+}  // namespace
+}  // namespace sluice::testing

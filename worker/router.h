@@ -1,0 +1,44 @@
+// Decides, per item, whether it takes the Kafka path or the legacy path.
+#ifndef SLUICE_WORKER_ROUTER_H_
+#define SLUICE_WORKER_ROUTER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "flags/flag_schedule.h"
+#include "sluice/v1/pipeline.pb.h"
+#include "worker/message.h"
+
+namespace sluice::worker {
+
+// The routing key of an item: the Kafka key, or a top-level field of its JSON
+// payload (a string's value, any other value's JSON text). A missing key, field or
+// an unparsable payload gives "" — every evaluator does the same, so the item still
+// lands on exactly one path.
+std::string RoutingKey(const v1::Rollout& rollout, const Message& message);
+
+// Thread-safe: the ingest loop routes while the control client swaps schedules.
+class Router {
+ public:
+  Router(v1::Rollout rollout, std::shared_ptr<const flags::FlagSchedule> schedule);
+
+  // Evaluates the flag as of the item's Kafka timestamp (or `now` for an item
+  // without one) and sets message->path.
+  void Route(Message* message, absl::Time now) const;
+
+  // A new version of the flag's schedule (changes arrive ahead of their effective
+  // time, so items are routed the same whenever they are processed).
+  void SetSchedule(std::shared_ptr<const flags::FlagSchedule> schedule);
+  uint64_t schedule_version() const;
+
+ private:
+  const v1::Rollout rollout_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const flags::FlagSchedule> schedule_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace sluice::worker
+
+#endif  // SLUICE_WORKER_ROUTER_H_
