@@ -28,7 +28,7 @@ constexpr char kUsage[] = R"(usage: sluicectl [--controller HOST:PORT] [--json] 
   pipelines delete NAME --expected-version V
   pipelines validate NAME [any create flag]        (dry run)
   workers list | workers get|drain WORKER_ID
-  stats [--by worker|pipeline|version] [--window 5m]
+  stats [--by worker|pipeline|version|path] [--window 5m]
   offsets get PIPELINE
   offsets reset PIPELINE --topic T [--partition P] (--to N | --to-earliest)   (paused only)
   audit list [--limit N] [--target NAME]

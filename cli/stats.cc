@@ -18,8 +18,10 @@ int RunStats(const CliContext& ctx) {
     req.set_group_by(v1::STATS_GROUP_BY_PIPELINE);
   } else if (by == "version") {
     req.set_group_by(v1::STATS_GROUP_BY_VERSION);
+  } else if (by == "path") {
+    req.set_group_by(v1::STATS_GROUP_BY_PATH);
   } else {
-    return ctx.Usage(absl::StrCat("--by: '", by, "' is not worker, pipeline or version"));
+    return ctx.Usage(absl::StrCat("--by: '", by, "' is not worker, pipeline, version or path"));
   }
   *req.mutable_window() = google::protobuf::util::TimeUtil::MillisecondsToDuration(
       absl::ToInt64Milliseconds(ctx.args().window));
@@ -32,13 +34,22 @@ int RunStats(const CliContext& ctx) {
   }
   std::string header = by;
   for (char& c : header) c = static_cast<char>(toupper(c));
+  if (by == "path") {
+    TablePrinter t({"PATH", "ITEMS", "ITEMS/S"});
+    for (const v1::StatsRow& r : resp.rows()) {
+      t.AddRow({r.key(), absl::StrCat(r.rows()), absl::StrFormat("%.1f", r.rows_per_second())});
+    }
+    t.Print(ctx.out());
+    return kExitOk;
+  }
   TablePrinter t({header, "ROWS/S", "ROWS", "BYTES", "DEAD LETTERS", "RETRIES", "BATCHES",
-                  "P99 WRITE MS", "P99 FRESHNESS MS", "LAG"});
+                  "P99 WRITE MS", "P99 FRESHNESS MS", "LAG", "KAFKA PATH", "LEGACY PATH"});
   for (const v1::StatsRow& r : resp.rows()) {
     t.AddRow({r.key(), absl::StrFormat("%.1f", r.rows_per_second()), absl::StrCat(r.rows()),
               absl::StrCat(r.bytes()), absl::StrCat(r.dead_letters()), absl::StrCat(r.retries()),
               absl::StrCat(r.batches()), absl::StrFormat("%.1f", r.write_latency_p99_ms()),
-              absl::StrFormat("%.1f", r.freshness_p99_ms()), absl::StrCat(r.consumer_lag())});
+              absl::StrFormat("%.1f", r.freshness_p99_ms()), absl::StrCat(r.consumer_lag()),
+              absl::StrCat(r.kafka_path_items()), absl::StrCat(r.legacy_path_items())});
   }
   t.Print(ctx.out());
   return kExitOk;

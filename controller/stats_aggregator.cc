@@ -34,6 +34,17 @@ std::vector<v1::StatsRow> StatsAggregator::Query(v1::StatsGroupBy group_by,
   std::map<std::string, std::map<std::string, int64_t>> lag;
   for (const Sample& s : samples_) {
     if (s.at < since) continue;
+    if (group_by == v1::STATS_GROUP_BY_PATH) {
+      v1::StatsRow& kafka = rows["kafka"];
+      kafka.set_key("kafka");
+      kafka.set_rows(kafka.rows() + s.stats.kafka_path_items());
+      kafka.set_kafka_path_items(kafka.kafka_path_items() + s.stats.kafka_path_items());
+      v1::StatsRow& legacy = rows["legacy"];
+      legacy.set_key("legacy");
+      legacy.set_rows(legacy.rows() + s.stats.legacy_path_items());
+      legacy.set_legacy_path_items(legacy.legacy_path_items() + s.stats.legacy_path_items());
+      continue;
+    }
     std::string key;
     switch (group_by) {
       case v1::STATS_GROUP_BY_WORKER:
@@ -57,6 +68,8 @@ std::vector<v1::StatsRow> StatsAggregator::Query(v1::StatsGroupBy group_by,
       }
     }
     row.set_retries(row.retries() + s.stats.retries());
+    row.set_kafka_path_items(row.kafka_path_items() + s.stats.kafka_path_items());
+    row.set_legacy_path_items(row.legacy_path_items() + s.stats.legacy_path_items());
     row.set_batches(row.batches() + s.stats.batches());
     row.set_write_latency_p99_ms(
         std::max(row.write_latency_p99_ms(), s.stats.write_latency_p99_ms()));

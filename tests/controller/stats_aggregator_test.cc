@@ -49,6 +49,25 @@ TEST(StatsAggregatorTest, GroupsByWorkerPipelineAndVersion) {
   EXPECT_EQ(by_worker[1].batches(), 2u);
 }
 
+TEST(StatsAggregatorTest, GroupsByPath) {
+  ManualClock clock;
+  StatsAggregator stats(clock, absl::Hours(1));
+  v1::StatsReport r = Report(1, "items", 100);
+  r.mutable_pipelines(0)->set_kafka_path_items(60);
+  r.mutable_pipelines(0)->set_legacy_path_items(40);
+  ASSERT_TRUE(stats.Add("w1", "1.0", r));
+  auto by_path = stats.Query(v1::STATS_GROUP_BY_PATH, absl::Seconds(10));
+  ASSERT_EQ(by_path.size(), 2u);
+  EXPECT_EQ(by_path[0].key(), "kafka");
+  EXPECT_EQ(by_path[0].rows(), 60u);
+  EXPECT_DOUBLE_EQ(by_path[0].rows_per_second(), 6.0);
+  EXPECT_EQ(by_path[1].key(), "legacy");
+  EXPECT_EQ(by_path[1].rows(), 40u);
+  auto by_pipeline = stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Seconds(10));
+  EXPECT_EQ(by_pipeline[0].kafka_path_items(), 60u);
+  EXPECT_EQ(by_pipeline[0].legacy_path_items(), 40u);
+}
+
 TEST(StatsAggregatorTest, AReportIsCountedOnce) {
   ManualClock clock;
   StatsAggregator stats(clock, absl::Hours(1));

@@ -174,6 +174,13 @@ TEST_F(RolloutTest, RampAndRollbackWithALegacyTablePutEachItemInExactlyOneTable)
       w2->Metric("sluice_items_total{path=\"legacy\",pipeline=\"items\"}");
   EXPECT_EQ(kafka_items, db_.QueryInt("SELECT count(*) FROM raw_items"));
   EXPECT_EQ(legacy_items, db_.QueryInt("SELECT count(*) FROM legacy_items"));
+  // And in the stats stream, side by side by path.
+  ASSERT_TRUE(WaitFor([&] {
+    std::optional<v1::GetStatsResponse> s =
+        TryCtlJson<v1::GetStatsResponse>({"stats", "--by", "path", "--window", "10m"});
+    return s && s->rows_size() == 2 && s->rows(0).rows() == static_cast<uint64_t>(kafka_items) &&
+           s->rows(1).rows() == static_cast<uint64_t>(legacy_items);
+  }, absl::Seconds(20)));
 }
 
 TEST_F(RolloutTest, SkipWritesExactlyTheInRolloutItemsByTimestamp) {
