@@ -1,0 +1,184 @@
+// sluice-produce: a load generator that plays the API tier. It produces JSON items
+// for N projects at a set rate to a Kafka topic, keyed by project id, each stamped
+// with the time it was made. Given a controller and a flag, it also decides with
+// the shared flags library which path each item belongs to — the decision a legacy
+// system would make to skip what the Kafka path takes — and reports the counts.
+//
+//   sluice-produce --brokers HOST:PORT --topic items [--projects 100] [--rate 1000]
+//                  [--count N | --duration 30s] [--invalid-every N]
+//                  [--controller HOST:PORT --flag NAME]
+//
+// Prints a summary line on exit: "produced N items (K kafka path, L legacy path)",
+// and the same as JSON on the last line.
+#include <grpcpp/grpcpp.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/arg_parser.h"
+#include "flags/flag_schedule.h"
+#include "sluice/v1/admin.grpc.pb.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop = true; }
+
+struct ProduceOptions {
+  std::string brokers;
+  std::string topic = "items";
+  int64_t projects = 100;
+  int64_t rate = 1000;
+  int64_t count = 0;
+  absl::Duration duration = absl::ZeroDuration();
+  int64_t invalid_every = 0;
+  std::string controller;
+  std::string flag;
+};
+
+// Keeps the flag's schedule fresh by reading it from the controller once a second.
+class FlagRefresher {
+ public:
+  FlagRefresher(const std::string& controller, std::string flag)
+      : stub_(sluice::v1::Admin::NewStub(
+            grpc::CreateChannel(controller, grpc::InsecureChannelCredentials()))),
+        flag_(std::move(flag)) {}
+
+  // The newest schedule; refreshes when a second has passed. Null before the first read.
+  const sluice::flags::FlagSchedule* Get() {
+    if (absl::Now() >= next_refresh_) {
+      next_refresh_ = absl::Now() + absl::Seconds(1);
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      sluice::v1::GetFlagRequest req;
+      req.set_name(flag_);
+      sluice::v1::Flag f;
+      grpc::Status s = stub_->GetFlag(&ctx, req, &f);
+      if (s.ok()) {
+        schedule_ = std::make_unique<sluice::flags::FlagSchedule>(f);
+      } else if (!schedule_) {
+        std::fprintf(stderr, "sluice-produce: flag %s: %s\n", flag_.c_str(),
+                     s.error_message().c_str());
+      }
+    }
+    return schedule_.get();
+  }
+
+ private:
+  std::unique_ptr<sluice::v1::Admin::Stub> stub_;
+  std::string flag_;
+  absl::Time next_refresh_ = absl::InfinitePast();
+  std::unique_ptr<sluice::flags::FlagSchedule> schedule_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ProduceOptions o;
+  sluice::ArgParser p("sluice-produce");
+  p.AddString("brokers", &o.brokers, "Kafka bootstrap servers");
+  p.AddString("topic", &o.topic, "topic (default items)");
+  p.AddInt("projects", &o.projects, "number of project ids (default 100)");
+  p.AddInt("rate", &o.rate, "items per second (default 1000)");
+  p.AddInt("count", &o.count, "stop after this many items");
+  p.AddSeconds("duration", &o.duration, "stop after this long");
+  p.AddInt("invalid-every", &o.invalid_every, "make every Nth item malformed JSON");
+  p.AddString("controller", &o.controller, "controller, to evaluate --flag per item");
+  p.AddString("flag", &o.flag, "rollout flag to report paths for");
+  absl::Status parsed = p.Parse(argc, argv);
+  if (parsed.ok() && !p.help_requested()) {
+    if (o.brokers.empty()) parsed = absl::InvalidArgumentError("--brokers is required");
+    else if (o.projects < 1) parsed = absl::InvalidArgumentError("--projects: must be at least 1");
+    else if (o.rate < 1) parsed = absl::InvalidArgumentError("--rate: must be at least 1");
+    else if (o.flag.empty() != o.controller.empty())
+      parsed = absl::InvalidArgumentError("--flag and --controller go together");
+  }
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "sluice-produce: %s (see --help)\n", std::string(parsed.message()).c_str());
+    return 2;
+  }
+  if (p.help_requested()) {
+    std::cout << p.Usage();
+    return 0;
+  }
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  std::string error;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", o.brokers, error);
+  conf->set("linger.ms", "5", error);
+  conf->set("enable.idempotence", "true", error);
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
+  if (!producer) {
+    std::fprintf(stderr, "sluice-produce: %s\n", error.c_str());
+    return 1;
+  }
+  std::unique_ptr<FlagRefresher> flag;
+  if (!o.flag.empty()) flag = std::make_unique<FlagRefresher>(o.controller, o.flag);
+
+  std::mt19937 rng(7);
+  const char* events[] = {"page_view", "click", "signup", "purchase", "error"};
+  const absl::Time start = absl::Now();
+  int64_t produced = 0, kafka_path = 0, legacy_path = 0;
+  while (!g_stop) {
+    if (o.count > 0 && produced >= o.count) break;
+    if (o.duration > absl::ZeroDuration() && absl::Now() - start >= o.duration) break;
+    // Pace: item n is due at start + n / rate.
+    const absl::Time due = start + absl::Seconds(static_cast<double>(produced) / o.rate);
+    if (absl::Now() < due) {
+      producer->poll(0);
+      absl::SleepFor(std::min(due - absl::Now(), absl::Milliseconds(5)));
+      continue;
+    }
+    const int64_t project = static_cast<int64_t>(rng() % o.projects) + 1;
+    const absl::Time now = absl::Now();
+    std::string value = absl::StrCat(
+        "{\"project_id\":", project, ",\"item_id\":\"it-", produced, "\",\"event\":\"",
+        events[rng() % 5], "\",\"ts_ms\":", absl::ToUnixMillis(now), "}");
+    if (o.invalid_every > 0 && produced % o.invalid_every == o.invalid_every - 1) {
+      value.resize(value.size() / 2);
+    }
+    const std::string key = absl::StrCat(project);
+    if (flag) {
+      // The same decision the workers make: key and timestamp as they will see them.
+      const sluice::flags::FlagSchedule* schedule = flag->Get();
+      const bool kafka = schedule != nullptr &&
+                         schedule->Evaluate(key, absl::FromUnixMillis(absl::ToUnixMillis(now)))
+                             .in_rollout;
+      (kafka ? kafka_path : legacy_path)++;
+    }
+    RdKafka::ErrorCode err = producer->produce(
+        o.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
+        absl::ToUnixMillis(now), nullptr);
+    if (err == RdKafka::ERR__QUEUE_FULL) {
+      producer->poll(10);
+      continue;
+    }
+    if (err != RdKafka::ERR_NO_ERROR) {
+      std::fprintf(stderr, "sluice-produce: %s\n", RdKafka::err2str(err).c_str());
+      return 1;
+    }
+    ++produced;
+  }
+  if (producer->flush(30000) != RdKafka::ERR_NO_ERROR) {
+    std::fprintf(stderr, "sluice-produce: not every item was acknowledged\n");
+    return 1;
+  }
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::cout << "produced " << produced << " items in " << seconds << "s";
+  if (flag) std::cout << " (" << kafka_path << " kafka path, " << legacy_path << " legacy path)";
+  std::cout << "\n{\"produced\":" << produced << ",\"kafka_path\":" << kafka_path
+            << ",\"legacy_path\":" << legacy_path << "}\n";
+  return 0;
+}
