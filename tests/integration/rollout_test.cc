@@ -2,6 +2,8 @@
 // on exactly one path, the one its own Kafka timestamp says.
 #include <pqxx/pqxx>
 
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -215,6 +217,43 @@ TEST_F(RolloutTest, SkipWritesExactlyTheInRolloutItemsByTimestamp) {
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items"), static_cast<int64_t>(expected.size()));
   EXPECT_EQ(w->Metric("sluice_items_total{path=\"legacy\",pipeline=\"items\"}"),
             3000 - static_cast<double>(expected.size()));
+}
+
+// sluice-produce, playing the API tier, decides each item's path with the shared
+// library; the workers decide the same for every item.
+TEST_F(RolloutTest, ProducerAndWorkersAgreeOnEveryItem) {
+  CreateFlag();
+  auto w = Worker("w1");
+  CreateItems({"--rollout-flag", "kafka-ingest", "--routing-key", "kafka-key", "--legacy",
+               "table:legacy_items"});
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)));
+  v1::Flag f = Set("40", "2s", 1);
+  WaitForFlag({w.get()}, f.version());
+  absl::StatusOr<int> rc = RunCommand(
+      {RunfilePath("tools/produce/sluice-produce"), "--brokers", kafka_->bootstrap(), "--topic",
+       "items", "--projects", "300", "--rate", "2000", "--duration", "4s", "--controller",
+       controller_->address(), "--flag", "kafka-ingest"},
+      TestTempDir() + "/produce.out", absl::Seconds(60));
+  ASSERT_TRUE(rc.ok());
+  ASSERT_EQ(*rc, 0);
+  std::ifstream in(TestTempDir() + "/produce.out");
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  int64_t produced = 0, api_kafka = 0, api_legacy = 0;
+  ASSERT_EQ(std::sscanf(last.c_str(), "{\"produced\":%ld,\"kafka_path\":%ld,\"legacy_path\":%ld}",
+                        &produced, &api_kafka, &api_legacy),
+            3)
+      << last;
+  ASSERT_GT(api_kafka, 0);
+  ASSERT_GT(api_legacy, 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return db_.QueryInt("SELECT (SELECT count(*) FROM raw_items) + "
+                        "(SELECT count(*) FROM legacy_items)") >= produced;
+  }, absl::Seconds(60)));
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items"), api_kafka);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM legacy_items"), api_legacy);
 }
 
 TEST_F(RolloutTest, RefusedChangesArePreciseAndChangeNothing) {
