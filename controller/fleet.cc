@@ -51,6 +51,18 @@ void Fleet::SetFlags(std::vector<v1::Flag> flags) {
   BumpLocked();
 }
 
+v1::FlagSnapshot Fleet::FlagSnapshot() const {
+  absl::MutexLock lock(&mu_);
+  v1::FlagSnapshot out;
+  uint64_t revision = 0;
+  for (const auto& [name, f] : flags_) {
+    *out.add_flags() = f;
+    revision += f.version();
+  }
+  out.set_revision(revision);
+  return out;
+}
+
 uint64_t Fleet::Connect(const v1::Hello& hello) {
   absl::MutexLock lock(&mu_);
   Worker& w = workers_[hello.worker_id()];

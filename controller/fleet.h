@@ -35,6 +35,8 @@ class Fleet {
   void SetPipelines(std::vector<v1::Pipeline> pipelines);
   // The flags as stored (replaces the previous set).
   void SetFlags(std::vector<v1::Flag> flags);
+  // Every flag, with the revision of the set (the sum of their versions).
+  v1::FlagSnapshot FlagSnapshot() const;
 
   // A stream opened with `hello`. Returns the stream's id; an older stream of the
   // same worker is superseded (it sees IsCurrent() false and ends).

@@ -21,6 +21,7 @@
 #include "common/pg_conninfo.h"
 #include "controller/admin_service.h"
 #include "controller/controller_metrics.h"
+#include "controller/flags_service.h"
 #include "controller/fleet.h"
 #include "controller/state_store.h"
 #include "controller/stats_aggregator.h"
@@ -133,12 +134,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   WorkerControlService control(&fleet, &stats);
+  FlagsService flags_service(&fleet, clock);
 
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&control);
   builder.RegisterService(&admin);
+  builder.RegisterService(&flags_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     LOG(ERROR) << "cannot listen on " << o.listen;
@@ -161,6 +164,7 @@ int main(int argc, char** argv) {
   }
   LOG(INFO) << "shutting down";
   control.Shutdown();
+  flags_service.Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   return 0;
 }

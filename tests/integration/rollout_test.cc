@@ -10,7 +10,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include "flags/flag_client.h"
 #include "flags/flag_schedule.h"
+#include "sluice/v1/flags.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/integration/control_plane_test_base.h"
 
@@ -254,6 +259,52 @@ TEST_F(RolloutTest, ProducerAndWorkersAgreeOnEveryItem) {
   }, absl::Seconds(60)));
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items"), api_kafka);
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM legacy_items"), api_legacy);
+}
+
+// Other systems hold the flags through Flags.Watch (the client library) and get
+// the workers' decision locally, or ask Flags.Evaluate.
+TEST_F(RolloutTest, FlagClientFollowsChangesAndEvaluatesLikeTheController) {
+  CreateFlag();
+  flags::FlagClient client(controller_->address());
+  ASSERT_TRUE(client.WaitForSnapshot(absl::Seconds(10)));
+  const uint64_t first = client.revision();
+  EXPECT_EQ(client.Evaluate("nope", "k", absl::Now()).status().code(),
+            absl::StatusCode::kNotFound);
+  absl::StatusOr<flags::Evaluation> before = client.Evaluate("kafka-ingest", "p1", absl::Now());
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->basis_points, 0u);
+  v1::Flag f = Set("100", "2s", 1);
+  ASSERT_TRUE(WaitFor([&] { return client.revision() > first; }, absl::Seconds(10)));
+  const absl::Time later = absl::Now() + absl::Minutes(1);
+  absl::StatusOr<flags::Evaluation> after = client.Evaluate("kafka-ingest", "p1", later);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->basis_points, 10000u);
+  EXPECT_TRUE(after->in_rollout);
+  // The controller's Evaluate agrees, key by key.
+  auto stub = v1::Flags::NewStub(
+      grpc::CreateChannel(controller_->address(), grpc::InsecureChannelCredentials()));
+  for (int i = 0; i < 20; ++i) {
+    grpc::ClientContext ctx;
+    v1::EvaluateRequest req;
+    req.set_flag("kafka-ingest");
+    req.set_key(absl::StrCat("p", i));
+    *req.mutable_at() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+        absl::ToUnixMicros(absl::Now()));
+    v1::EvaluateResponse resp;
+    grpc::Status st = stub->Evaluate(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+    absl::StatusOr<flags::Evaluation> local = client.Evaluate(
+        "kafka-ingest", absl::StrCat("p", i),
+        absl::FromUnixMicros(google::protobuf::util::TimeUtil::TimestampToMicroseconds(req.at())));
+    ASSERT_TRUE(local.ok());
+    EXPECT_EQ(resp.bucket(), local->bucket);
+    EXPECT_EQ(resp.in_rollout(), local->in_rollout);
+  }
+  grpc::ClientContext ctx;
+  v1::EvaluateRequest unknown;
+  unknown.set_flag("nope");
+  v1::EvaluateResponse resp;
+  EXPECT_EQ(stub->Evaluate(&ctx, unknown, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(RolloutTest, RefusedChangesArePreciseAndChangeNothing) {

@@ -10,7 +10,6 @@
 //
 // Prints a summary line on exit: "produced N items (K kafka path, L legacy path)",
 // and the same as JSON on the last line.
-#include <grpcpp/grpcpp.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <signal.h>
 
@@ -23,8 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/arg_parser.h"
-#include "flags/flag_schedule.h"
-#include "sluice/v1/admin.grpc.pb.h"
+#include "flags/flag_client.h"
 
 namespace {
 
@@ -41,41 +39,6 @@ struct ProduceOptions {
   int64_t invalid_every = 0;
   std::string controller;
   std::string flag;
-};
-
-// Keeps the flag's schedule fresh by reading it from the controller once a second.
-class FlagRefresher {
- public:
-  FlagRefresher(const std::string& controller, std::string flag)
-      : stub_(sluice::v1::Admin::NewStub(
-            grpc::CreateChannel(controller, grpc::InsecureChannelCredentials()))),
-        flag_(std::move(flag)) {}
-
-  // The newest schedule; refreshes when a second has passed. Null before the first read.
-  const sluice::flags::FlagSchedule* Get() {
-    if (absl::Now() >= next_refresh_) {
-      next_refresh_ = absl::Now() + absl::Seconds(1);
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-      sluice::v1::GetFlagRequest req;
-      req.set_name(flag_);
-      sluice::v1::Flag f;
-      grpc::Status s = stub_->GetFlag(&ctx, req, &f);
-      if (s.ok()) {
-        schedule_ = std::make_unique<sluice::flags::FlagSchedule>(f);
-      } else if (!schedule_) {
-        std::fprintf(stderr, "sluice-produce: flag %s: %s\n", flag_.c_str(),
-                     s.error_message().c_str());
-      }
-    }
-    return schedule_.get();
-  }
-
- private:
-  std::unique_ptr<sluice::v1::Admin::Stub> stub_;
-  std::string flag_;
-  absl::Time next_refresh_ = absl::InfinitePast();
-  std::unique_ptr<sluice::flags::FlagSchedule> schedule_;
 };
 
 }  // namespace
@@ -123,8 +86,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sluice-produce: %s\n", error.c_str());
     return 1;
   }
-  std::unique_ptr<FlagRefresher> flag;
-  if (!o.flag.empty()) flag = std::make_unique<FlagRefresher>(o.controller, o.flag);
+  // The embeddable client keeps the flags current through Flags.Watch.
+  std::unique_ptr<sluice::flags::FlagClient> flags;
+  if (!o.flag.empty()) {
+    flags = std::make_unique<sluice::flags::FlagClient>(o.controller);
+    if (!flags->WaitForSnapshot(absl::Seconds(10))) {
+      std::fprintf(stderr, "sluice-produce: no flags from %s\n", o.controller.c_str());
+      return 1;
+    }
+  }
 
   std::mt19937 rng(7);
   const char* events[] = {"page_view", "click", "signup", "purchase", "error"};
@@ -149,13 +119,15 @@ int main(int argc, char** argv) {
       value.resize(value.size() / 2);
     }
     const std::string key = absl::StrCat(project);
-    if (flag) {
+    if (flags) {
       // The same decision the workers make: key and timestamp as they will see them.
-      const sluice::flags::FlagSchedule* schedule = flag->Get();
-      const bool kafka = schedule != nullptr &&
-                         schedule->Evaluate(key, absl::FromUnixMillis(absl::ToUnixMillis(now)))
-                             .in_rollout;
-      (kafka ? kafka_path : legacy_path)++;
+      absl::StatusOr<sluice::flags::Evaluation> e =
+          flags->Evaluate(o.flag, key, absl::FromUnixMillis(absl::ToUnixMillis(now)));
+      if (!e.ok()) {
+        std::fprintf(stderr, "sluice-produce: %s\n", std::string(e.status().message()).c_str());
+        return 1;
+      }
+      (e->in_rollout ? kafka_path : legacy_path)++;
     }
     RdKafka::ErrorCode err = producer->produce(
         o.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
@@ -177,7 +149,7 @@ int main(int argc, char** argv) {
   }
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   std::cout << "produced " << produced << " items in " << seconds << "s";
-  if (flag) std::cout << " (" << kafka_path << " kafka path, " << legacy_path << " legacy path)";
+  if (flags) std::cout << " (" << kafka_path << " kafka path, " << legacy_path << " legacy path)";
   std::cout << "\n{\"produced\":" << produced << ",\"kafka_path\":" << kafka_path
             << ",\"legacy_path\":" << legacy_path << "}\n";
   return 0;

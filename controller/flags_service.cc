@@ -1,0 +1,46 @@
+#include "controller/flags_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "flags/flag_schedule.h"
+
+namespace sluice::controller {
+
+void FlagsService::Shutdown() {
+  shutting_down_ = true;
+  fleet_->Notify();
+}
+
+grpc::Status FlagsService::Watch(grpc::ServerContext* ctx, const v1::WatchFlagsRequest* req,
+                                 grpc::ServerWriter<v1::FlagSnapshot>* writer) {
+  uint64_t held = req->since_revision();
+  uint64_t seen = 0;
+  while (!ctx->IsCancelled() && !shutting_down_) {
+    v1::FlagSnapshot snapshot = fleet_->FlagSnapshot();
+    if (snapshot.revision() != held) {
+      if (!writer->Write(snapshot)) break;
+      held = snapshot.revision();
+    }
+    seen = fleet_->WaitForChange(seen, absl::Seconds(1));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status FlagsService::Evaluate(grpc::ServerContext*, const v1::EvaluateRequest* req,
+                                    v1::EvaluateResponse* resp) {
+  // Keep the snapshot alive: flags() refers into it.
+  const v1::FlagSnapshot snapshot = fleet_->FlagSnapshot();
+  for (const v1::Flag& f : snapshot.flags()) {
+    if (f.name() != req->flag()) continue;
+    const absl::Time at = req->has_at() ? absl::FromUnixSeconds(req->at().seconds()) +
+                                              absl::Nanoseconds(req->at().nanos())
+                                        : clock_.Now();
+    const flags::Evaluation e = flags::FlagSchedule(f).Evaluate(req->key(), at);
+    resp->set_in_rollout(e.in_rollout);
+    resp->set_bucket(e.bucket);
+    resp->set_basis_points(e.basis_points);
+    return grpc::Status::OK;
+  }
+  return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("flag ", req->flag(), " not found"));
+}
+
+}  // namespace sluice::controller

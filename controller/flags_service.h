@@ -1,0 +1,35 @@
+// The Flags service: lets systems outside Sluice hold the same flag schedules as
+// the workers (Watch) or ask for a decision (Evaluate).
+#ifndef SLUICE_CONTROLLER_FLAGS_SERVICE_H_
+#define SLUICE_CONTROLLER_FLAGS_SERVICE_H_
+
+#include <atomic>
+
+#include "common/clock.h"
+#include "controller/fleet.h"
+#include "sluice/v1/flags.grpc.pb.h"
+
+namespace sluice::controller {
+
+class FlagsService final : public v1::Flags::Service {
+ public:
+  FlagsService(Fleet* fleet, const Clock& clock) : fleet_(fleet), clock_(clock) {}
+
+  // Sends the snapshot whenever its revision differs from what the watcher holds.
+  grpc::Status Watch(grpc::ServerContext* ctx, const v1::WatchFlagsRequest* req,
+                     grpc::ServerWriter<v1::FlagSnapshot>* writer) override;
+  grpc::Status Evaluate(grpc::ServerContext* ctx, const v1::EvaluateRequest* req,
+                        v1::EvaluateResponse* resp) override;
+
+  // Ends every open watch soon.
+  void Shutdown();
+
+ private:
+  Fleet* fleet_;
+  const Clock& clock_;
+  std::atomic<bool> shutting_down_{false};
+};
+
+}  // namespace sluice::controller
+
+#endif  // SLUICE_CONTROLLER_FLAGS_SERVICE_H_

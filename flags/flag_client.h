@@ -1,0 +1,56 @@
+// An embeddable client that keeps a local, always-current copy of the flags (via
+// Flags.Watch) and evaluates locally, so a producer or the legacy ingestion path
+// makes the same decision as the workers without a call per item.
+#ifndef SLUICE_FLAGS_FLAG_CLIENT_H_
+#define SLUICE_FLAGS_FLAG_CLIENT_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "flags/flag_schedule.h"
+
+namespace grpc {
+class ClientContext;
+}
+
+namespace sluice::flags {
+
+// Thread-safe. Watches in a background thread and reconnects with jittered
+// backoff; while the controller is unreachable it keeps evaluating with the last
+// schedules it received (changes take effect at least the propagation lead after
+// they are made, so a short outage does not change decisions).
+class FlagClient {
+ public:
+  explicit FlagClient(std::string controller_address);
+  ~FlagClient();
+
+  // True once the first snapshot has arrived (waits up to `timeout`).
+  bool WaitForSnapshot(absl::Duration timeout) const;
+  // NOT_FOUND for an unknown flag; UNAVAILABLE before the first snapshot.
+  absl::StatusOr<Evaluation> Evaluate(const std::string& flag, absl::string_view key,
+                                      absl::Time at) const;
+  // Revision of the flag set held (0 before the first snapshot).
+  uint64_t revision() const;
+
+ private:
+  void Run();
+
+  const std::string address_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<const FlagSchedule>> flags_ ABSL_GUARDED_BY(mu_);
+  uint64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
+  bool have_snapshot_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> stop_{false};
+  grpc::ClientContext* active_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::thread thread_;
+};
+
+}  // namespace sluice::flags
+
+#endif  // SLUICE_FLAGS_FLAG_CLIENT_H_
