@@ -48,7 +48,11 @@ struct CliArgs {
   int64_t limit = 20;
   std::string target;
   // flags
-  std::string description, salt, percent, at;
+  std::string description, salt, percent, at, ramp_to, step;
+  absl::Duration every = absl::ZeroDuration(), guard_window = absl::ZeroDuration(),
+                 max_freshness_p99 = absl::ZeroDuration();
+  double max_dead_letter_rate = 0, max_error_rate = 0;
+  bool rollback_on_breach = false;
   absl::Duration in = absl::ZeroDuration();
   // pipelines create/update: rollout
   std::string rollout_flag, routing_key, legacy;

@@ -104,7 +104,7 @@ int RunFlags(const CliContext& ctx) {
   const std::string& name = pos[2];
   v1::Flag flag;
   grpc::Status s;
-  if (verb == "get" || verb == "history") {
+  if (verb == "get" || verb == "history" || verb == "status") {
     v1::GetFlagRequest req;
     req.set_name(name);
     s = ctx.admin().GetFlag(ctx.Call().get(), req, &flag);
@@ -136,6 +136,32 @@ int RunFlags(const CliContext& ctx) {
           TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(a.in));
     }
     s = ctx.admin().SetFlag(ctx.Call().get(), req, &flag);
+  } else if (verb == "ramp") {
+    if (a.expected_version <= 0) return ctx.Usage("flags ramp needs --expected-version (from flags get)");
+    if (a.ramp_to.empty() || a.step.empty() || a.every == absl::ZeroDuration()) {
+      return ctx.Usage("flags ramp needs --to, --step and --every");
+    }
+    v1::RampFlagRequest req;
+    req.set_name(name);
+    req.set_expected_version(static_cast<uint64_t>(a.expected_version));
+    uint32_t to = 0, step = 0;
+    if (std::string e = ParsePercent(a.ramp_to, &to); !e.empty()) return ctx.Usage("--to" + e.substr(9));
+    if (std::string e = ParsePercent(a.step, &step); !e.empty()) {
+      return ctx.Usage("--step" + e.substr(9));
+    }
+    req.set_target_basis_points(to);
+    req.set_step_basis_points(step);
+    *req.mutable_every() = TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(a.every));
+    v1::RampGuards* g = req.mutable_guards();
+    g->set_max_dead_letter_rate(a.max_dead_letter_rate);
+    g->set_max_write_error_rate(a.max_error_rate);
+    g->set_max_freshness_p99_ms(absl::ToDoubleMilliseconds(a.max_freshness_p99));
+    g->set_rollback_on_breach(a.rollback_on_breach);
+    if (a.guard_window > absl::ZeroDuration()) {
+      *g->mutable_window() =
+          TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(a.guard_window));
+    }
+    s = ctx.admin().RampFlag(ctx.Call().get(), req, &flag);
   } else if (verb == "rollback") {
     if (a.expected_version <= 0) {
       return ctx.Usage("flags rollback needs --expected-version (from flags get)");
@@ -150,6 +176,32 @@ int RunFlags(const CliContext& ctx) {
   if (!s.ok()) return ctx.Refused(s);
   if (a.json) {
     ctx.PrintJson(flag);
+    return kExitOk;
+  }
+  if (verb == "status") {
+    auto [now_pct, next] = NowAndNext(flag);
+    ctx.out() << "flag " << flag.name() << " version " << flag.version() << ": " << now_pct
+              << " now, next " << next << "\n";
+    if (!flag.has_ramp()) {
+      ctx.out() << "no ramp\n";
+      return kExitOk;
+    }
+    const v1::Ramp& r = flag.ramp();
+    static const char* kStates[] = {"-", "running", "done", "halted"};
+    ctx.out() << "ramp: " << kStates[r.state()] << ", to " << PercentText(r.target_basis_points())
+              << " by " << PercentText(r.step_basis_points()) << " every "
+              << FormatDuration(r.every()) << ", last good " << PercentText(r.last_good_basis_points());
+    if (r.state() == v1::Ramp::STATE_RUNNING) ctx.out() << ", next step " << FormatTime(r.next_step_time());
+    ctx.out() << "\n";
+    const v1::RampGuards& g = r.guards();
+    ctx.out() << "guards: dead-letter rate <= "
+              << (g.max_dead_letter_rate() > 0 ? absl::StrCat(g.max_dead_letter_rate()) : "off")
+              << ", write error rate <= "
+              << (g.max_write_error_rate() > 0 ? absl::StrCat(g.max_write_error_rate()) : "off")
+              << ", p99 freshness <= "
+              << (g.max_freshness_p99_ms() > 0 ? absl::StrCat(g.max_freshness_p99_ms(), "ms") : "off")
+              << (g.rollback_on_breach() ? ", roll back on breach" : "") << "\n";
+    if (r.state() == v1::Ramp::STATE_HALTED) ctx.out() << "halted: " << r.halt_reason() << "\n";
     return kExitOk;
   }
   if (verb == "history") {

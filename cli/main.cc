@@ -7,6 +7,7 @@
 #include <iostream>
 #include <set>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cli/cli_context.h"
 #include "common/arg_parser.h"
@@ -37,6 +38,10 @@ constexpr char kUsage[] = R"(usage: sluicectl [--controller HOST:PORT] [--json] 
   flags set NAME --percent 12.5 [--at RFC3339 | --in 30s] --expected-version V
   flags rollback NAME --expected-version V
   flags eval NAME KEY [--at RFC3339]
+  flags ramp NAME --to 100 --step 10 --every 5m --expected-version V
+             [--max-dead-letter-rate 0.01] [--max-error-rate 0.1] [--max-freshness-p99 30s]
+             [--guard-window 5m] [--rollback-on-breach]
+  flags status NAME                             (the ramp, its guards, why it halted)
 
 Rollouts: pipelines create|update take --rollout-flag F --routing-key kafka-key|json:FIELD
 --legacy skip|table:NAME.
@@ -73,6 +78,22 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
     p.AddString("percent", &a->percent, "");
     p.AddString("at", &a->at, "");
     p.AddSeconds("in", &a->in, "");
+    p.AddString("to", &a->ramp_to, "");
+    p.AddString("step", &a->step, "");
+    p.AddSeconds("every", &a->every, "");
+    p.AddCustom("max-dead-letter-rate", [a](absl::string_view v) {
+      return absl::SimpleAtod(v, &a->max_dead_letter_rate)
+                 ? absl::OkStatus()
+                 : absl::InvalidArgumentError(absl::StrCat("'", v, "' is not a number"));
+    }, "");
+    p.AddCustom("max-error-rate", [a](absl::string_view v) {
+      return absl::SimpleAtod(v, &a->max_error_rate)
+                 ? absl::OkStatus()
+                 : absl::InvalidArgumentError(absl::StrCat("'", v, "' is not a number"));
+    }, "");
+    p.AddSeconds("max-freshness-p99", &a->max_freshness_p99, "");
+    p.AddSeconds("guard-window", &a->guard_window, "");
+    p.AddBool("rollback-on-breach", &a->rollback_on_breach, "");
     if (!all) p.AddInt("expected-version", &a->expected_version, "");
   }
   if (all || noun == "stats") {

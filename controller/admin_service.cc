@@ -314,7 +314,7 @@ grpc::Status AdminService::SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRe
       ScheduleChange(*current, req->basis_points(), effective, now, flag_lead_);
   if (!changed.ok()) return ToGrpcStatus(changed.status());
   absl::StatusOr<v1::Flag> stored =
-      store_->UpdateFlagSchedule(*changed, req->expected_version(), "flag.set", Actor(ctx));
+      store_->UpdateFlag(*changed, req->expected_version(), "flag.set", Actor(ctx));
   if (stored.ok()) *resp = *stored;
   return Reloaded(stored.status());
 }
@@ -331,7 +331,27 @@ grpc::Status AdminService::RollbackFlag(grpc::ServerContext* ctx,
   absl::StatusOr<v1::Flag> rolled = ScheduleRollback(*current, clock_.Now(), flag_lead_);
   if (!rolled.ok()) return ToGrpcStatus(rolled.status());
   absl::StatusOr<v1::Flag> stored =
-      store_->UpdateFlagSchedule(*rolled, req->expected_version(), "flag.rollback", Actor(ctx));
+      store_->UpdateFlag(*rolled, req->expected_version(), "flag.rollback", Actor(ctx));
+  if (stored.ok()) *resp = *stored;
+  return Reloaded(stored.status());
+}
+
+grpc::Status AdminService::RampFlag(grpc::ServerContext* ctx, const v1::RampFlagRequest* req,
+                                    v1::Flag* resp) {
+  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  if (req->expected_version() == 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "expected_version: must be the version you read (sluicectl flags get)"));
+  }
+  absl::StatusOr<v1::Flag> current = store_->GetFlag(req->name());
+  if (!current.ok()) return ToGrpcStatus(current.status());
+  absl::StatusOr<v1::Flag> ramped = StartRamp(
+      *current, req->target_basis_points(), req->step_basis_points(),
+      absl::Milliseconds(TimeUtil::DurationToMilliseconds(req->every())), req->guards(),
+      clock_.Now(), flag_lead_);
+  if (!ramped.ok()) return ToGrpcStatus(ramped.status());
+  absl::StatusOr<v1::Flag> stored =
+      store_->UpdateFlag(*ramped, req->expected_version(), "flag.ramp", Actor(ctx));
   if (stored.ok()) *resp = *stored;
   return Reloaded(stored.status());
 }

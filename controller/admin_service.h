@@ -64,6 +64,8 @@ class AdminService final : public v1::Admin::Service {
                             v1::Flag* resp) override;
   grpc::Status EvaluateFlag(grpc::ServerContext* ctx, const v1::EvaluateFlagRequest* req,
                             v1::EvaluateFlagResponse* resp) override;
+  grpc::Status RampFlag(grpc::ServerContext* ctx, const v1::RampFlagRequest* req,
+                        v1::Flag* resp) override;
 
  private:
   absl::Status Offsets(const std::string& pipeline, v1::GetOffsetsResponse* resp);

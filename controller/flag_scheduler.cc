@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "flags/bucketing.h"
+#include "flags/flag_schedule.h"
 
 namespace sluice::controller {
 namespace {
@@ -67,6 +68,92 @@ absl::StatusOr<v1::Flag> ScheduleRollback(const v1::Flag& flag, absl::Time now,
   v1::PercentageChange* c = out.add_schedule();
   *c->mutable_effective_time() = ToProto(horizon);
   c->set_basis_points(previous);
+  return out;
+}
+
+namespace {
+
+// The percentage the schedule ends at (its last change), 0 if empty.
+uint32_t LastScheduled(const v1::Flag& flag) {
+  return flag.schedule().empty() ? 0 : flag.schedule(flag.schedule_size() - 1).basis_points();
+}
+
+// Schedules the ramp's next step at `at` and updates its bookkeeping.
+void ScheduleStep(v1::Flag* flag, absl::Time at) {
+  v1::Ramp* ramp = flag->mutable_ramp();
+  const uint32_t next =
+      std::min(LastScheduled(*flag) + ramp->step_basis_points(), ramp->target_basis_points());
+  v1::PercentageChange* c = flag->add_schedule();
+  *c->mutable_effective_time() = ToProto(at);
+  c->set_basis_points(next);
+  SortSchedule(flag);
+  const absl::Duration every =
+      absl::Milliseconds(TimeUtil::DurationToMilliseconds(ramp->every()));
+  *ramp->mutable_next_step_time() = ToProto(at + every);
+  ramp->set_state(next >= ramp->target_basis_points() ? v1::Ramp::STATE_DONE
+                                                      : v1::Ramp::STATE_RUNNING);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Flag> StartRamp(const v1::Flag& flag, uint32_t target, uint32_t step,
+                                   absl::Duration every, const v1::RampGuards& guards,
+                                   absl::Time now, absl::Duration lead) {
+  if (target > flags::kFullRollout) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target_basis_points: ", target, " is more than 10000 (100%)"));
+  }
+  if (target <= LastScheduled(flag)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "target_basis_points: ", target, " is not above the last scheduled ",
+        LastScheduled(flag), " (a ramp only raises; use set or rollback to lower)"));
+  }
+  if (step == 0) return absl::InvalidArgumentError("step_basis_points: must be greater than 0");
+  if (every < lead) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "every: must be at least the propagation lead (", absl::FormatDuration(lead), ")"));
+  }
+  if (guards.max_dead_letter_rate() < 0 || guards.max_write_error_rate() < 0 ||
+      guards.max_freshness_p99_ms() < 0) {
+    return absl::InvalidArgumentError("guards: limits must not be negative");
+  }
+  v1::Flag out = flag;
+  v1::Ramp* ramp = out.mutable_ramp();
+  ramp->Clear();
+  ramp->set_target_basis_points(target);
+  ramp->set_step_basis_points(step);
+  *ramp->mutable_every() = TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(every));
+  *ramp->mutable_guards() = guards;
+  ramp->set_last_good_basis_points(flags::FlagSchedule(flag).BasisPointsAt(now));
+  ScheduleStep(&out, now + lead);
+  return out;
+}
+
+v1::Flag AdvanceRamp(const v1::Flag& flag, absl::Time now, absl::Duration lead) {
+  v1::Flag out = flag;
+  out.mutable_ramp()->set_last_good_basis_points(flags::FlagSchedule(flag).BasisPointsAt(now));
+  ScheduleStep(&out, now + lead);
+  return out;
+}
+
+v1::Flag HaltRamp(const v1::Flag& flag, const std::string& reason, absl::Time now,
+                  absl::Duration lead) {
+  v1::Flag out = flag;
+  v1::Ramp* ramp = out.mutable_ramp();
+  ramp->set_state(v1::Ramp::STATE_HALTED);
+  ramp->set_halt_reason(reason);
+  ramp->clear_next_step_time();
+  if (ramp->guards().rollback_on_breach()) {
+    const absl::Time horizon = now + lead;
+    out.clear_schedule();
+    for (const v1::PercentageChange& c : flag.schedule()) {
+      if (ToTime(c.effective_time()) <= horizon) *out.add_schedule() = c;
+    }
+    v1::PercentageChange* c = out.add_schedule();
+    *c->mutable_effective_time() = ToProto(horizon);
+    c->set_basis_points(ramp->last_good_basis_points());
+    SortSchedule(&out);
+  }
   return out;
 }
 

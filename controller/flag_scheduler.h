@@ -22,6 +22,24 @@ absl::StatusOr<v1::Flag> ScheduleChange(const v1::Flag& flag, uint32_t basis_poi
 absl::StatusOr<v1::Flag> ScheduleRollback(const v1::Flag& flag, absl::Time now,
                                           absl::Duration lead);
 
+// Starts a ramp towards `target` in steps of `step` every `every`: schedules the
+// first step at now + lead. INVALID_ARGUMENT names the field (target above 100% or
+// not above the last scheduled percentage, step 0, every shorter than the lead,
+// negative guards).
+absl::StatusOr<v1::Flag> StartRamp(const v1::Flag& flag, uint32_t target, uint32_t step,
+                                   absl::Duration every, const v1::RampGuards& guards,
+                                   absl::Time now, absl::Duration lead);
+
+// The next step of a running ramp whose guards held: records the percentage in
+// effect now as the last good one and schedules the next at now + lead (DONE when
+// that reaches the target).
+v1::Flag AdvanceRamp(const v1::Flag& flag, absl::Time now, absl::Duration lead);
+
+// A guard broke: HALTED with `reason`; with rollback_on_breach, changes beyond
+// now + lead are cancelled and the last good percentage is scheduled at now + lead.
+v1::Flag HaltRamp(const v1::Flag& flag, const std::string& reason, absl::Time now,
+                  absl::Duration lead);
+
 }  // namespace sluice::controller
 
 #endif  // SLUICE_CONTROLLER_FLAG_SCHEDULER_H_

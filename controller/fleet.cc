@@ -63,6 +63,15 @@ v1::FlagSnapshot Fleet::FlagSnapshot() const {
   return out;
 }
 
+std::set<std::string> Fleet::PipelinesUsingFlag(const std::string& flag) const {
+  absl::MutexLock lock(&mu_);
+  std::set<std::string> out;
+  for (const auto& [name, p] : pipelines_) {
+    if (p.config().has_rollout() && p.config().rollout().flag() == flag) out.insert(name);
+  }
+  return out;
+}
+
 uint64_t Fleet::Connect(const v1::Hello& hello) {
   absl::MutexLock lock(&mu_);
   Worker& w = workers_[hello.worker_id()];

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,8 @@ class Fleet {
   void SetFlags(std::vector<v1::Flag> flags);
   // Every flag, with the revision of the set (the sum of their versions).
   v1::FlagSnapshot FlagSnapshot() const;
+  // Names of the pipelines whose rollout uses `flag`.
+  std::set<std::string> PipelinesUsingFlag(const std::string& flag) const;
 
   // A stream opened with `hello`. Returns the stream's id; an older stream of the
   // same worker is superseded (it sees IsCurrent() false and ends).

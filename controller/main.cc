@@ -23,6 +23,7 @@
 #include "controller/controller_metrics.h"
 #include "controller/flags_service.h"
 #include "controller/fleet.h"
+#include "controller/ramp_scheduler.h"
 #include "controller/state_store.h"
 #include "controller/stats_aggregator.h"
 #include "controller/worker_control_service.h"
@@ -135,6 +136,8 @@ int main(int argc, char** argv) {
   }
   WorkerControlService control(&fleet, &stats);
   FlagsService flags_service(&fleet, clock);
+  RampScheduler ramps(store.get(), &fleet, &stats, clock, o.flag_lead,
+                      [&admin] { return admin.ReloadPipelines(); });
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -156,9 +159,10 @@ int main(int argc, char** argv) {
   LOG(INFO) << "sluice-controller listening on " << o.listen << " (port " << port
             << "); metrics on port " << (*http)->port();
 
-  // Leases and the rate gauges, once a second.
+  // Leases, ramps and the rate gauges, once a second.
   while (!g_stop) {
     fleet.ExpireLeases();
+    ramps.Tick();
     metrics.SetRowsPerSecond(stats.RowsPerSecond(absl::Minutes(1)));
     absl::SleepFor(absl::Seconds(1));
   }

@@ -389,7 +389,7 @@ absl::StatusOr<v1::Flag> StateStore::CreateFlag(const v1::Flag& flag, const std:
   return out;
 }
 
-absl::StatusOr<v1::Flag> StateStore::UpdateFlagSchedule(const v1::Flag& flag,
+absl::StatusOr<v1::Flag> StateStore::UpdateFlag(const v1::Flag& flag,
                                                         uint64_t expected_version,
                                                         const std::string& action,
                                                         const std::string& actor) {
@@ -403,6 +403,7 @@ absl::StatusOr<v1::Flag> StateStore::UpdateFlagSchedule(const v1::Flag& flag,
     }
     out = current;
     *out.mutable_schedule() = flag.schedule();
+    *out.mutable_ramp() = flag.ramp();
     out.set_version(current.version() + 1);
     WriteFlag(tx, out, /*insert=*/false, actor);
     AuditIn(tx, actor, action, flag.name(), FlagToJson(current), FlagToJson(out));

@@ -49,9 +49,9 @@ class StateStore {
   absl::StatusOr<std::vector<v1::Flag>> ListFlags();
   absl::StatusOr<v1::Flag> GetFlag(const std::string& name);
   absl::StatusOr<v1::Flag> CreateFlag(const v1::Flag& flag, const std::string& actor);
-  // Replaces the flag's schedule if its version is still `expected_version`;
-  // `action` names the change in the audit log (flag.set, flag.rollback).
-  absl::StatusOr<v1::Flag> UpdateFlagSchedule(const v1::Flag& flag, uint64_t expected_version,
+  // Replaces the flag's schedule and ramp if its version is still `expected_version`;
+  // `action` names the change in the audit log (flag.set, flag.rollback, flag.ramp...).
+  absl::StatusOr<v1::Flag> UpdateFlag(const v1::Flag& flag, uint64_t expected_version,
                                               const std::string& action,
                                               const std::string& actor);
 

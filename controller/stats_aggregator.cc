@@ -86,6 +86,22 @@ std::vector<v1::StatsRow> StatsAggregator::Query(v1::StatsGroupBy group_by,
   return out;
 }
 
+StatsAggregator::PathHealth StatsAggregator::Health(const std::set<std::string>& pipelines,
+                                                    absl::Duration window) const {
+  absl::MutexLock lock(&mu_);
+  const absl::Time since = clock_.Now() - window;
+  PathHealth h;
+  for (const Sample& s : samples_) {
+    if (s.at < since || pipelines.count(s.stats.pipeline()) == 0) continue;
+    h.kafka_items += s.stats.kafka_path_items();
+    for (const v1::PartitionStats& p : s.stats.partitions()) h.dead_letters += p.dead_letters();
+    h.retries += s.stats.retries();
+    h.batches += s.stats.batches();
+    h.freshness_p99_ms = std::max(h.freshness_p99_ms, s.stats.freshness_p99_ms());
+  }
+  return h;
+}
+
 std::map<std::pair<std::string, std::string>, double> StatsAggregator::RowsPerSecond(
     absl::Duration window) const {
   absl::MutexLock lock(&mu_);

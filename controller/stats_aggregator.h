@@ -4,6 +4,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,16 @@ class StatsAggregator {
 
   // One row per worker, pipeline or build version over the last `window`.
   std::vector<v1::StatsRow> Query(v1::StatsGroupBy group_by, absl::Duration window) const;
+
+  // What the ramp guards look at: the Kafka path of `pipelines` over `window`.
+  struct PathHealth {
+    uint64_t kafka_items = 0;
+    uint64_t dead_letters = 0;
+    uint64_t retries = 0;
+    uint64_t batches = 0;
+    double freshness_p99_ms = 0;  // the largest reported
+  };
+  PathHealth Health(const std::set<std::string>& pipelines, absl::Duration window) const;
 
   // rows/s over `window` by (pipeline, build version), for the controller's metrics.
   std::map<std::pair<std::string, std::string>, double> RowsPerSecond(absl::Duration window) const;

@@ -261,6 +261,54 @@ TEST_F(RolloutTest, ProducerAndWorkersAgreeOnEveryItem) {
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM legacy_items"), api_legacy);
 }
 
+// A guarded ramp moves on while the Kafka path is healthy; dead letters injected
+// above the guard halt it and roll it back to the last percentage that held.
+TEST_F(RolloutTest, GuardBreachedByDeadLettersHaltsTheRampAndRollsBack) {
+  CreateFlag();
+  auto w = Worker("w1");
+  CreateItems({"--rollout-flag", "kafka-ingest", "--routing-key", "kafka-key", "--legacy",
+               "skip"});
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor([&] { return w->HttpGet("/ready") == "200 ready\n"; }, absl::Seconds(60)));
+  CtlResult ramp = Ctl({"flags", "ramp", "kafka-ingest", "--to", "100", "--step", "25", "--every",
+                        "3s", "--guard-window", "3s", "--max-dead-letter-rate", "0.05",
+                        "--rollback-on-breach", "--expected-version", "1"});
+  ASSERT_EQ(ramp.code, 0) << ramp.output;
+  int seq = 0;
+  auto produce = [&](int n, bool valid) {
+    std::vector<DevKafka::Record> chunk;
+    for (int i = 0; i < n; ++i) {
+      DevKafka::Record r = Item(seq++, absl::Now());
+      if (!valid) r.value = "{\"project_id\": broken";
+      chunk.push_back(r);
+    }
+    return kafka_->ProduceRecords("items", chunk);
+  };
+  // Healthy traffic: the ramp takes at least one step past 25%.
+  ASSERT_TRUE(WaitFor([&] {
+    EXPECT_TRUE(produce(100, true).ok());
+    return CurrentFlag().ramp().last_good_basis_points() >= 2500;
+  }, absl::Seconds(30), absl::Milliseconds(200)));
+  EXPECT_EQ(CurrentFlag().ramp().state(), v1::Ramp::STATE_RUNNING);
+  const uint32_t last_good = CurrentFlag().ramp().last_good_basis_points();
+  // Now most items are broken: the dead-letter guard breaks.
+  ASSERT_TRUE(WaitFor([&] {
+    EXPECT_TRUE(produce(100, false).ok());
+    return CurrentFlag().ramp().state() == v1::Ramp::STATE_HALTED;
+  }, absl::Seconds(30), absl::Milliseconds(200)));
+  v1::Flag f = CurrentFlag();
+  EXPECT_TRUE(absl::StartsWith(f.ramp().halt_reason(), "dead-letter rate ")) << f.ramp().halt_reason();
+  EXPECT_GE(f.ramp().last_good_basis_points(), last_good);
+  // Rolled back: once the lead has passed, the last good percentage is in effect.
+  const flags::FlagSchedule schedule(f);
+  EXPECT_EQ(schedule.BasisPointsAt(absl::Now() + absl::Seconds(10)),
+            f.ramp().last_good_basis_points());
+  EXPECT_LT(schedule.BasisPointsAt(absl::Now() + absl::Seconds(10)), 10000u);
+  CtlResult status = Ctl({"flags", "status", "kafka-ingest"});
+  EXPECT_TRUE(absl::StrContains(status.output, "halted: dead-letter rate")) << status.output;
+  EXPECT_TRUE(absl::StrContains(Ctl({"audit", "list"}).output, "flag.ramp.halt"));
+}
+
 // Other systems hold the flags through Flags.Watch (the client library) and get
 // the workers' decision locally, or ask Flags.Evaluate.
 TEST_F(RolloutTest, FlagClientFollowsChangesAndEvaluatesLikeTheController) {

@@ -1,0 +1,124 @@
+#include "controller/flag_scheduler.h"
+
+#include "controller/ramp_scheduler.h"
+#include "flags/flag_schedule.h"
+#include "gtest/gtest.h"
+
+namespace sluice::controller {
+namespace {
+
+const absl::Time kNow = absl::FromUnixSeconds(1000000);
+const absl::Duration kLead = absl::Seconds(30);
+
+uint32_t At(const v1::Flag& f, absl::Duration from_now) {
+  return flags::FlagSchedule(f).BasisPointsAt(kNow + from_now);
+}
+
+v1::Flag Named() {
+  v1::Flag f;
+  f.set_name("kafka-ingest");
+  f.set_salt("kafka-ingest");
+  return f;
+}
+
+TEST(ScheduleChangeTest, AddsAChangeNoSoonerThanTheLead) {
+  absl::StatusOr<v1::Flag> f = ScheduleChange(Named(), 1250, kNow + kLead, kNow, kLead);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(At(*f, kLead - absl::Seconds(1)), 0u);
+  EXPECT_EQ(At(*f, kLead), 1250u);
+  EXPECT_EQ(ScheduleChange(Named(), 10001, kNow + kLead, kNow, kLead).status().message(),
+            "basis_points: 10001 is more than 10000 (100%)");
+  EXPECT_EQ(ScheduleChange(Named(), 100, kNow + absl::Seconds(29), kNow, kLead).status().message(),
+            "effective_time: must be at least 30s from now (the propagation lead), got 29s");
+}
+
+TEST(ScheduleRollbackTest, ReturnsToThePreviousPercentAndKeepsTheLead) {
+  v1::Flag f = *ScheduleChange(Named(), 2500, kNow + kLead, kNow, kLead);
+  f = *ScheduleChange(f, 5000, kNow + absl::Minutes(2), kNow, kLead);
+  f = *ScheduleChange(f, 10000, kNow + absl::Minutes(10), kNow, kLead);
+  // Five minutes on: 50% holds, 100% is still to come.
+  const absl::Time later = kNow + absl::Minutes(5);
+  absl::StatusOr<v1::Flag> r = ScheduleRollback(f, later, kLead);
+  ASSERT_TRUE(r.ok());
+  const flags::FlagSchedule s(*r);
+  EXPECT_EQ(s.BasisPointsAt(later), 5000u);                   // nothing inside the lead moved
+  EXPECT_EQ(s.BasisPointsAt(later + kLead), 2500u);           // back to before the latest change
+  EXPECT_EQ(s.BasisPointsAt(kNow + absl::Minutes(11)), 2500u);  // the 100% step is cancelled
+  EXPECT_EQ(ScheduleRollback(Named(), kNow, kLead).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(RampTest, StepsUntilTheTargetAndRemembersTheLastGoodPercent) {
+  v1::RampGuards guards;
+  absl::StatusOr<v1::Flag> f =
+      StartRamp(Named(), 10000, 4000, absl::Minutes(1), guards, kNow, kLead);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->ramp().state(), v1::Ramp::STATE_RUNNING);
+  EXPECT_EQ(At(*f, kLead), 4000u);
+  EXPECT_EQ(f->ramp().last_good_basis_points(), 0u);
+  v1::Flag g = AdvanceRamp(*f, kNow + absl::Minutes(2), kLead);
+  EXPECT_EQ(g.ramp().last_good_basis_points(), 4000u);
+  EXPECT_EQ(At(g, absl::Minutes(2) + kLead), 8000u);
+  EXPECT_EQ(g.ramp().state(), v1::Ramp::STATE_RUNNING);
+  v1::Flag h = AdvanceRamp(g, kNow + absl::Minutes(4), kLead);
+  EXPECT_EQ(At(h, absl::Minutes(4) + kLead), 10000u);  // capped at the target
+  EXPECT_EQ(h.ramp().state(), v1::Ramp::STATE_DONE);
+}
+
+TEST(RampTest, RefusesBadRamps) {
+  v1::RampGuards guards;
+  EXPECT_EQ(StartRamp(Named(), 20000, 10, absl::Minutes(1), guards, kNow, kLead).status().message(),
+            "target_basis_points: 20000 is more than 10000 (100%)");
+  EXPECT_EQ(StartRamp(Named(), 5000, 0, absl::Minutes(1), guards, kNow, kLead).status().message(),
+            "step_basis_points: must be greater than 0");
+  EXPECT_EQ(StartRamp(Named(), 5000, 10, absl::Seconds(5), guards, kNow, kLead).status().message(),
+            "every: must be at least the propagation lead (30s)");
+  v1::Flag at50 = *ScheduleChange(Named(), 5000, kNow + kLead, kNow, kLead);
+  EXPECT_EQ(StartRamp(at50, 5000, 10, absl::Minutes(1), guards, kNow, kLead).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RampTest, HaltRollsBackToTheLastGoodPercent) {
+  v1::RampGuards guards;
+  guards.set_rollback_on_breach(true);
+  v1::Flag f = *StartRamp(Named(), 10000, 2500, absl::Minutes(1), guards, kNow, kLead);
+  f = AdvanceRamp(f, kNow + absl::Minutes(2), kLead);  // 25% held; 50% scheduled
+  const absl::Time breach = kNow + absl::Minutes(3);
+  v1::Flag h = HaltRamp(f, "dead-letter rate too high", breach, kLead);
+  EXPECT_EQ(h.ramp().state(), v1::Ramp::STATE_HALTED);
+  EXPECT_EQ(h.ramp().halt_reason(), "dead-letter rate too high");
+  EXPECT_EQ(flags::FlagSchedule(h).BasisPointsAt(breach), 5000u);
+  EXPECT_EQ(flags::FlagSchedule(h).BasisPointsAt(breach + kLead), 2500u);
+  // Without rollback the percentage stays where it is.
+  f.mutable_ramp()->mutable_guards()->set_rollback_on_breach(false);
+  EXPECT_EQ(flags::FlagSchedule(HaltRamp(f, "x", breach, kLead)).BasisPointsAt(breach + kLead),
+            5000u);
+}
+
+TEST(BrokenGuardTest, NamesTheGuardAndTheValue) {
+  v1::RampGuards g;
+  g.set_max_dead_letter_rate(0.01);
+  g.set_max_write_error_rate(0.5);
+  g.set_max_freshness_p99_ms(2000);
+  StatsAggregator::PathHealth h;
+  EXPECT_EQ(BrokenGuard(g, h, absl::Minutes(1)), std::nullopt);  // no data, no verdict
+  h.kafka_items = 1000;
+  h.dead_letters = 10;
+  h.batches = 10;
+  h.retries = 5;
+  h.freshness_p99_ms = 1500;
+  EXPECT_EQ(BrokenGuard(g, h, absl::Minutes(1)), std::nullopt);
+  h.dead_letters = 50;
+  EXPECT_EQ(BrokenGuard(g, h, absl::Minutes(1)),
+            "dead-letter rate 0.0500 > 0.0100 (50 of 1000 items) over the last 1m");
+  h.dead_letters = 0;
+  h.retries = 8;
+  EXPECT_EQ(BrokenGuard(g, h, absl::Minutes(1)),
+            "write error rate 0.8000 > 0.5000 (8 retries, 10 batches) over the last 1m");
+  h.retries = 0;
+  h.freshness_p99_ms = 2500;
+  EXPECT_EQ(BrokenGuard(g, h, absl::Minutes(1)), "p99 freshness 2500ms > 2000ms over the last 1m");
+}
+
+}  // namespace
+}  // namespace sluice::controller
