@@ -35,9 +35,12 @@ int RunStats(const CliContext& ctx) {
   std::string header = by;
   for (char& c : header) c = static_cast<char>(toupper(c));
   if (by == "path") {
-    TablePrinter t({"PATH", "ITEMS", "ITEMS/S"});
+    TablePrinter t({"PATH", "ITEMS/S", "ITEMS", "DEAD LETTERS", "P99 WRITE MS",
+                    "P99 FRESHNESS MS"});
     for (const v1::StatsRow& r : resp.rows()) {
-      t.AddRow({r.key(), absl::StrCat(r.rows()), absl::StrFormat("%.1f", r.rows_per_second())});
+      t.AddRow({r.key(), absl::StrFormat("%.1f", r.rows_per_second()), absl::StrCat(r.rows()),
+                absl::StrCat(r.dead_letters()), absl::StrFormat("%.1f", r.write_latency_p99_ms()),
+                absl::StrFormat("%.1f", r.freshness_p99_ms())});
     }
     t.Print(ctx.out());
     return kExitOk;

@@ -35,14 +35,16 @@ std::vector<v1::StatsRow> StatsAggregator::Query(v1::StatsGroupBy group_by,
   for (const Sample& s : samples_) {
     if (s.at < since) continue;
     if (group_by == v1::STATS_GROUP_BY_PATH) {
-      v1::StatsRow& kafka = rows["kafka"];
-      kafka.set_key("kafka");
-      kafka.set_rows(kafka.rows() + s.stats.kafka_path_items());
-      kafka.set_kafka_path_items(kafka.kafka_path_items() + s.stats.kafka_path_items());
-      v1::StatsRow& legacy = rows["legacy"];
-      legacy.set_key("legacy");
-      legacy.set_rows(legacy.rows() + s.stats.legacy_path_items());
-      legacy.set_legacy_path_items(legacy.legacy_path_items() + s.stats.legacy_path_items());
+      for (const v1::PathStats& p : s.stats.paths()) {
+        v1::StatsRow& row = rows[p.path()];
+        row.set_key(p.path());
+        row.set_rows(row.rows() + p.items());
+        row.set_dead_letters(row.dead_letters() + p.dead_letters());
+        row.set_write_latency_p99_ms(std::max(row.write_latency_p99_ms(), p.write_latency_p99_ms()));
+        row.set_freshness_p99_ms(std::max(row.freshness_p99_ms(), p.freshness_p99_ms()));
+        if (p.path() == "kafka") row.set_kafka_path_items(row.kafka_path_items() + p.items());
+        if (p.path() == "legacy") row.set_legacy_path_items(row.legacy_path_items() + p.items());
+      }
       continue;
     }
     std::string key;
@@ -93,11 +95,14 @@ StatsAggregator::PathHealth StatsAggregator::Health(const std::set<std::string>&
   PathHealth h;
   for (const Sample& s : samples_) {
     if (s.at < since || pipelines.count(s.stats.pipeline()) == 0) continue;
-    h.kafka_items += s.stats.kafka_path_items();
-    for (const v1::PartitionStats& p : s.stats.partitions()) h.dead_letters += p.dead_letters();
+    for (const v1::PathStats& p : s.stats.paths()) {
+      if (p.path() != "kafka") continue;
+      h.kafka_items += p.items();
+      h.dead_letters += p.dead_letters();
+      h.freshness_p99_ms = std::max(h.freshness_p99_ms, p.freshness_p99_ms());
+    }
     h.retries += s.stats.retries();
     h.batches += s.stats.batches();
-    h.freshness_p99_ms = std::max(h.freshness_p99_ms, s.stats.freshness_p99_ms());
   }
   return h;
 }

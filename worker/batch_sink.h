@@ -27,6 +27,9 @@ struct WriteResult {
   // Items by rollout path (dead letters included; all Kafka without a rollout).
   int64_t kafka_items = 0;
   int64_t legacy_items = 0;
+  // Dead letters by path.
+  int64_t kafka_dead_letters = 0;
+  int64_t legacy_dead_letters = 0;
 };
 
 // Writes batches exactly once: rows, dead letters and next offsets in one

@@ -15,10 +15,31 @@ double Quantile(std::vector<double> samples, double q) {
 void PipelineStats::BatchCommitted(const Batch& batch, const WriteResult& result,
                                    absl::Duration latency, absl::Time now) {
   absl::Time oldest = absl::InfiniteFuture();
+  absl::Time oldest_by_path[2] = {absl::InfiniteFuture(), absl::InfiniteFuture()};
   for (const Message& m : batch.messages) {
-    if (m.timestamp) oldest = std::min(oldest, *m.timestamp);
+    if (!m.timestamp) continue;
+    oldest = std::min(oldest, *m.timestamp);
+    absl::Time& o = oldest_by_path[m.path == Path::kLegacy ? 1 : 0];
+    o = std::min(o, *m.timestamp);
   }
   absl::MutexLock lock(&mu_);
+  const struct {
+    const char* name;
+    int64_t items;
+    int64_t dead_letters;
+    absl::Time oldest;
+  } by_path[] = {{"kafka", result.kafka_items, result.kafka_dead_letters, oldest_by_path[0]},
+                 {"legacy", result.legacy_items, result.legacy_dead_letters, oldest_by_path[1]}};
+  for (const auto& p : by_path) {
+    if (p.items == 0) continue;
+    PathTotals& t = paths_[p.name];
+    t.items += static_cast<uint64_t>(p.items);
+    t.dead_letters += static_cast<uint64_t>(p.dead_letters);
+    t.latency_ms.push_back(absl::ToDoubleMilliseconds(latency));
+    if (p.oldest != absl::InfiniteFuture()) {
+      t.freshness_ms.push_back(absl::ToDoubleMilliseconds(now - p.oldest));
+    }
+  }
   for (const auto& [tp, pw] : result.partitions) {
     PartitionWrite& total = partitions_[tp];
     total.rows += pw.rows;
@@ -74,6 +95,15 @@ v1::PipelineStats PipelineStats::Take(const std::string& pipeline, uint64_t vers
   out.set_retries(retries_);
   out.set_kafka_path_items(kafka_items_);
   out.set_legacy_path_items(legacy_items_);
+  for (const auto& [name, t] : paths_) {
+    v1::PathStats* p = out.add_paths();
+    p->set_path(name);
+    p->set_items(t.items);
+    p->set_dead_letters(t.dead_letters);
+    p->set_write_latency_p99_ms(Quantile(t.latency_ms, 0.99));
+    p->set_freshness_p99_ms(Quantile(t.freshness_ms, 0.99));
+  }
+  paths_.clear();
   out.set_write_latency_p50_ms(Quantile(latency_ms_, 0.5));
   out.set_write_latency_p99_ms(Quantile(latency_ms_, 0.99));
   out.set_freshness_p99_ms(Quantile(freshness_ms_, 0.99));

@@ -36,6 +36,14 @@ class PipelineStats {
   uint64_t retries_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t kafka_items_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t legacy_items_ ABSL_GUARDED_BY(mu_) = 0;
+  // Per path ("kafka", "legacy"): items, dead letters, latency and freshness samples.
+  struct PathTotals {
+    uint64_t items = 0;
+    uint64_t dead_letters = 0;
+    std::vector<double> latency_ms;
+    std::vector<double> freshness_ms;
+  };
+  std::map<std::string, PathTotals> paths_ ABSL_GUARDED_BY(mu_);
   std::vector<double> latency_ms_ ABSL_GUARDED_BY(mu_);
   // Per batch: how old its oldest message was at commit.
   std::vector<double> freshness_ms_ ABSL_GUARDED_BY(mu_);

@@ -387,6 +387,7 @@ absl::StatusOr<WriteResult> PostgresBatchSink::WriteOnce(const Batch& batch,
     pw.bytes += static_cast<int64_t>(m.payload_size());
   }
   for (const Rejected& r : rejected) {
+    ++(r.message->path == Path::kLegacy ? result.legacy_dead_letters : result.kafka_dead_letters);
     PartitionWrite& pw = result.partitions[r.message->topic_partition()];
     --pw.rows;
     pw.bytes -= static_cast<int64_t>(r.message->payload_size());

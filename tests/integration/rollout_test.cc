@@ -186,8 +186,12 @@ TEST_F(RolloutTest, RampAndRollbackWithALegacyTablePutEachItemInExactlyOneTable)
     std::optional<v1::GetStatsResponse> s =
         TryCtlJson<v1::GetStatsResponse>({"stats", "--by", "path", "--window", "10m"});
     return s && s->rows_size() == 2 && s->rows(0).rows() == static_cast<uint64_t>(kafka_items) &&
-           s->rows(1).rows() == static_cast<uint64_t>(legacy_items);
+           s->rows(1).rows() == static_cast<uint64_t>(legacy_items) &&
+           s->rows(0).freshness_p99_ms() > 0 && s->rows(1).freshness_p99_ms() > 0 &&
+           s->rows(0).write_latency_p99_ms() > 0 && s->rows(1).write_latency_p99_ms() > 0;
   }, absl::Seconds(20)));
+  CtlResult table = Ctl({"stats", "--by", "path"});
+  EXPECT_TRUE(absl::StrContains(table.output, "P99 FRESHNESS MS")) << table.output;
 }
 
 TEST_F(RolloutTest, SkipWritesExactlyTheInRolloutItemsByTimestamp) {
