@@ -1,6 +1,7 @@
 // sluicectl flags list|get|create|set|history|eval|rollback
 #include <google/protobuf/util/time_util.h>
 
+#include "common/proto_time.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -18,17 +19,13 @@ std::string PercentText(uint32_t basis_points) {
   return absl::StrFormat("%.2f%%", basis_points / 100.0);
 }
 
-absl::Time ToTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
 // The percentage in effect now and the next scheduled change, if any.
 std::pair<std::string, std::string> NowAndNext(const v1::Flag& f) {
   const absl::Time now = absl::Now();
   uint32_t current = 0;
   std::string next = "-";
   for (const v1::PercentageChange& c : f.schedule()) {
-    if (ToTime(c.effective_time()) <= now) {
+    if (ToAbslTime(c.effective_time()) <= now) {
       current = c.basis_points();
     } else if (next == "-") {
       next = absl::StrCat(PercentText(c.basis_points()), " at ", FormatTime(c.effective_time()));
@@ -86,7 +83,7 @@ int RunFlags(const CliContext& ctx) {
       if (!absl::ParseTime(absl::RFC3339_full, a.at, &at, &error)) {
         return ctx.Usage(absl::StrCat("--at: '", a.at, "' is not an RFC 3339 time (", error, ")"));
       }
-      *req.mutable_at() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(at));
+      *req.mutable_at() = ToProtoTimestamp(at);
     }
     v1::EvaluateFlagResponse resp;
     grpc::Status s = ctx.admin().EvaluateFlag(ctx.Call().get(), req, &resp);
@@ -130,10 +127,9 @@ int RunFlags(const CliContext& ctx) {
       if (!absl::ParseTime(absl::RFC3339_full, a.at, &at, &error)) {
         return ctx.Usage(absl::StrCat("--at: '", a.at, "' is not an RFC 3339 time (", error, ")"));
       }
-      *req.mutable_effective_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(at));
+      *req.mutable_effective_time() = ToProtoTimestamp(at);
     } else if (a.Given("in")) {
-      *req.mutable_effective_in() =
-          TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(a.in));
+      *req.mutable_effective_in() = ToProtoDuration(a.in);
     }
     s = ctx.admin().SetFlag(ctx.Call().get(), req, &flag);
   } else if (verb == "ramp") {
@@ -151,15 +147,14 @@ int RunFlags(const CliContext& ctx) {
     }
     req.set_target_basis_points(to);
     req.set_step_basis_points(step);
-    *req.mutable_every() = TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(a.every));
+    *req.mutable_every() = ToProtoDuration(a.every);
     v1::RampGuards* g = req.mutable_guards();
     g->set_max_dead_letter_rate(a.max_dead_letter_rate);
     g->set_max_write_error_rate(a.max_error_rate);
     g->set_max_freshness_p99_ms(absl::ToDoubleMilliseconds(a.max_freshness_p99));
     g->set_rollback_on_breach(a.rollback_on_breach);
     if (a.guard_window > absl::ZeroDuration()) {
-      *g->mutable_window() =
-          TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(a.guard_window));
+      *g->mutable_window() = ToProtoDuration(a.guard_window);
     }
     s = ctx.admin().RampFlag(ctx.Call().get(), req, &flag);
   } else if (verb == "rollback") {
@@ -209,7 +204,7 @@ int RunFlags(const CliContext& ctx) {
     const absl::Time now = absl::Now();
     for (const v1::PercentageChange& c : flag.schedule()) {
       t.AddRow({FormatTime(c.effective_time()), PercentText(c.basis_points()),
-                ToTime(c.effective_time()) <= now ? "effective" : "scheduled"});
+                ToAbslTime(c.effective_time()) <= now ? "effective" : "scheduled"});
     }
     ctx.out() << "flag " << flag.name() << " version " << flag.version() << "\n";
     t.Print(ctx.out());

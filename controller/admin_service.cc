@@ -1,3 +1,4 @@
+#include "common/proto_time.h"
 #include "controller/admin_service.h"
 
 #include <google/protobuf/util/time_util.h>
@@ -31,8 +32,13 @@ absl::Status RequireName(const std::string& name, const char* field) {
   return absl::OkStatus();
 }
 
-absl::Time ToTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+// Updates and deletes must name the version they read.
+absl::Status RequireExpectedVersion(uint64_t expected_version, const char* read_with) {
+  if (expected_version == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected_version: must be the version you read (sluicectl ", read_with, ")"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -95,9 +101,8 @@ grpc::Status AdminService::ListPipelines(grpc::ServerContext*, const v1::ListPip
 grpc::Status AdminService::UpdatePipeline(grpc::ServerContext* ctx,
                                           const v1::UpdatePipelineRequest* req,
                                           v1::Pipeline* resp) {
-  if (req->expected_version() == 0) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        "expected_version: must be the version you read (sluicectl pipelines get)"));
+  if (absl::Status s = RequireExpectedVersion(req->expected_version(), "pipelines get"); !s.ok()) {
+    return ToGrpcStatus(s);
   }
   absl::StatusOr<v1::PipelineConfig> config = CheckedPipeline(req->config());
   if (!config.ok()) return ToGrpcStatus(config.status());
@@ -111,9 +116,8 @@ grpc::Status AdminService::DeletePipeline(grpc::ServerContext* ctx,
                                           const v1::DeletePipelineRequest* req,
                                           v1::DeletePipelineResponse*) {
   if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
-  if (req->expected_version() == 0) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        "expected_version: must be the version you read (sluicectl pipelines get)"));
+  if (absl::Status s = RequireExpectedVersion(req->expected_version(), "pipelines get"); !s.ok()) {
+    return ToGrpcStatus(s);
   }
   return Reloaded(store_->DeletePipeline(req->name(), req->expected_version(), Actor(ctx)));
 }
@@ -297,18 +301,17 @@ grpc::Status AdminService::ListFlags(grpc::ServerContext*, const v1::ListFlagsRe
 grpc::Status AdminService::SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRequest* req,
                                    v1::Flag* resp) {
   if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
-  if (req->expected_version() == 0) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        "expected_version: must be the version you read (sluicectl flags get)"));
+  if (absl::Status s = RequireExpectedVersion(req->expected_version(), "flags get"); !s.ok()) {
+    return ToGrpcStatus(s);
   }
   absl::StatusOr<v1::Flag> current = store_->GetFlag(req->name());
   if (!current.ok()) return ToGrpcStatus(current.status());
   const absl::Time now = clock_.Now();
   absl::Time effective = now + flag_lead_;
   if (req->has_effective_time()) {
-    effective = ToTime(req->effective_time());
+    effective = ToAbslTime(req->effective_time());
   } else if (req->has_effective_in()) {
-    effective = now + absl::Milliseconds(TimeUtil::DurationToMilliseconds(req->effective_in()));
+    effective = now + ToAbslDuration(req->effective_in());
   }
   absl::StatusOr<v1::Flag> changed =
       ScheduleChange(*current, req->basis_points(), effective, now, flag_lead_);
@@ -322,9 +325,8 @@ grpc::Status AdminService::SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRe
 grpc::Status AdminService::RollbackFlag(grpc::ServerContext* ctx,
                                         const v1::RollbackFlagRequest* req, v1::Flag* resp) {
   if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
-  if (req->expected_version() == 0) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        "expected_version: must be the version you read (sluicectl flags get)"));
+  if (absl::Status s = RequireExpectedVersion(req->expected_version(), "flags get"); !s.ok()) {
+    return ToGrpcStatus(s);
   }
   absl::StatusOr<v1::Flag> current = store_->GetFlag(req->name());
   if (!current.ok()) return ToGrpcStatus(current.status());
@@ -339,15 +341,14 @@ grpc::Status AdminService::RollbackFlag(grpc::ServerContext* ctx,
 grpc::Status AdminService::RampFlag(grpc::ServerContext* ctx, const v1::RampFlagRequest* req,
                                     v1::Flag* resp) {
   if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
-  if (req->expected_version() == 0) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        "expected_version: must be the version you read (sluicectl flags get)"));
+  if (absl::Status s = RequireExpectedVersion(req->expected_version(), "flags get"); !s.ok()) {
+    return ToGrpcStatus(s);
   }
   absl::StatusOr<v1::Flag> current = store_->GetFlag(req->name());
   if (!current.ok()) return ToGrpcStatus(current.status());
   absl::StatusOr<v1::Flag> ramped = StartRamp(
       *current, req->target_basis_points(), req->step_basis_points(),
-      absl::Milliseconds(TimeUtil::DurationToMilliseconds(req->every())), req->guards(),
+      ToAbslDuration(req->every()), req->guards(),
       clock_.Now(), flag_lead_);
   if (!ramped.ok()) return ToGrpcStatus(ramped.status());
   absl::StatusOr<v1::Flag> stored =
@@ -361,7 +362,7 @@ grpc::Status AdminService::EvaluateFlag(grpc::ServerContext*, const v1::Evaluate
   if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Flag> flag = store_->GetFlag(req->name());
   if (!flag.ok()) return ToGrpcStatus(flag.status());
-  const absl::Time at = req->has_at() ? ToTime(req->at()) : clock_.Now();
+  const absl::Time at = req->has_at() ? ToAbslTime(req->at()) : clock_.Now();
   const flags::Evaluation e = flags::FlagSchedule(*flag).Evaluate(req->key(), at);
   resp->set_in_rollout(e.in_rollout);
   resp->set_bucket(e.bucket);

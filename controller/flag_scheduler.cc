@@ -1,3 +1,4 @@
+#include "common/proto_time.h"
 #include "controller/flag_scheduler.h"
 
 #include <google/protobuf/util/time_util.h>
@@ -13,18 +14,21 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-absl::Time ToTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+// The changes of `flag` effective at or before `horizon` (what evaluators may
+// already hold and so must never change), in time order.
+v1::Flag KeepChangesUpTo(const v1::Flag& flag, absl::Time horizon) {
+  v1::Flag out = flag;
+  out.clear_schedule();
+  for (const v1::PercentageChange& c : flag.schedule()) {
+    if (ToAbslTime(c.effective_time()) <= horizon) *out.add_schedule() = c;
+  }
+  return out;
 }
 
 void SortSchedule(v1::Flag* flag) {
   std::stable_sort(flag->mutable_schedule()->begin(), flag->mutable_schedule()->end(),
                    [](const v1::PercentageChange& a, const v1::PercentageChange& b) {
-                     return ToTime(a.effective_time()) < ToTime(b.effective_time());
+                     return ToAbslTime(a.effective_time()) < ToAbslTime(b.effective_time());
                    });
 }
 
@@ -44,7 +48,7 @@ absl::StatusOr<v1::Flag> ScheduleChange(const v1::Flag& flag, uint32_t basis_poi
   }
   v1::Flag out = flag;
   v1::PercentageChange* c = out.add_schedule();
-  *c->mutable_effective_time() = ToProto(effective);
+  *c->mutable_effective_time() = ToProtoTimestamp(effective);
   c->set_basis_points(basis_points);
   SortSchedule(&out);
   return out;
@@ -53,11 +57,7 @@ absl::StatusOr<v1::Flag> ScheduleChange(const v1::Flag& flag, uint32_t basis_poi
 absl::StatusOr<v1::Flag> ScheduleRollback(const v1::Flag& flag, absl::Time now,
                                           absl::Duration lead) {
   const absl::Time horizon = now + lead;
-  v1::Flag out = flag;
-  out.clear_schedule();
-  for (const v1::PercentageChange& c : flag.schedule()) {
-    if (ToTime(c.effective_time()) <= horizon) *out.add_schedule() = c;
-  }
+  v1::Flag out = KeepChangesUpTo(flag, horizon);
   SortSchedule(&out);
   if (out.schedule().empty()) {
     return absl::FailedPreconditionError(
@@ -66,7 +66,7 @@ absl::StatusOr<v1::Flag> ScheduleRollback(const v1::Flag& flag, absl::Time now,
   const int n = out.schedule_size();
   const uint32_t previous = n >= 2 ? out.schedule(n - 2).basis_points() : 0;
   v1::PercentageChange* c = out.add_schedule();
-  *c->mutable_effective_time() = ToProto(horizon);
+  *c->mutable_effective_time() = ToProtoTimestamp(horizon);
   c->set_basis_points(previous);
   return out;
 }
@@ -84,12 +84,11 @@ void ScheduleStep(v1::Flag* flag, absl::Time at) {
   const uint32_t next =
       std::min(LastScheduled(*flag) + ramp->step_basis_points(), ramp->target_basis_points());
   v1::PercentageChange* c = flag->add_schedule();
-  *c->mutable_effective_time() = ToProto(at);
+  *c->mutable_effective_time() = ToProtoTimestamp(at);
   c->set_basis_points(next);
   SortSchedule(flag);
-  const absl::Duration every =
-      absl::Milliseconds(TimeUtil::DurationToMilliseconds(ramp->every()));
-  *ramp->mutable_next_step_time() = ToProto(at + every);
+  const absl::Duration every = ToAbslDuration(ramp->every());
+  *ramp->mutable_next_step_time() = ToProtoTimestamp(at + every);
   ramp->set_state(next >= ramp->target_basis_points() ? v1::Ramp::STATE_DONE
                                                       : v1::Ramp::STATE_RUNNING);
 }
@@ -122,7 +121,7 @@ absl::StatusOr<v1::Flag> StartRamp(const v1::Flag& flag, uint32_t target, uint32
   ramp->Clear();
   ramp->set_target_basis_points(target);
   ramp->set_step_basis_points(step);
-  *ramp->mutable_every() = TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(every));
+  *ramp->mutable_every() = ToProtoDuration(every);
   *ramp->mutable_guards() = guards;
   ramp->set_last_good_basis_points(flags::FlagSchedule(flag).BasisPointsAt(now));
   ScheduleStep(&out, now + lead);
@@ -145,12 +144,10 @@ v1::Flag HaltRamp(const v1::Flag& flag, const std::string& reason, absl::Time no
   ramp->clear_next_step_time();
   if (ramp->guards().rollback_on_breach()) {
     const absl::Time horizon = now + lead;
-    out.clear_schedule();
-    for (const v1::PercentageChange& c : flag.schedule()) {
-      if (ToTime(c.effective_time()) <= horizon) *out.add_schedule() = c;
-    }
+    out = KeepChangesUpTo(out, horizon);  // keeps the halted ramp
+    ramp = out.mutable_ramp();
     v1::PercentageChange* c = out.add_schedule();
-    *c->mutable_effective_time() = ToProto(horizon);
+    *c->mutable_effective_time() = ToProtoTimestamp(horizon);
     c->set_basis_points(ramp->last_good_basis_points());
     SortSchedule(&out);
   }

@@ -1,3 +1,4 @@
+#include "common/proto_time.h"
 #include "controller/flags_service.h"
 
 #include "absl/strings/str_cat.h"
@@ -31,9 +32,7 @@ grpc::Status FlagsService::Evaluate(grpc::ServerContext*, const v1::EvaluateRequ
   const v1::FlagSnapshot snapshot = fleet_->FlagSnapshot();
   for (const v1::Flag& f : snapshot.flags()) {
     if (f.name() != req->flag()) continue;
-    const absl::Time at = req->has_at() ? absl::FromUnixSeconds(req->at().seconds()) +
-                                              absl::Nanoseconds(req->at().nanos())
-                                        : clock_.Now();
+    const absl::Time at = req->has_at() ? ToAbslTime(req->at()) : clock_.Now();
     const flags::Evaluation e = flags::FlagSchedule(f).Evaluate(req->key(), at);
     resp->set_in_rollout(e.in_rollout);
     resp->set_bucket(e.bucket);

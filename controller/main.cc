@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/secret_file.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/arg_parser.h"
@@ -84,15 +85,13 @@ int main(int argc, char** argv) {
   }
   std::string password;
   if (!o.db_password_file.empty()) {
-    std::ifstream in(o.db_password_file);
-    if (!in) {
-      std::fprintf(stderr, "sluice-controller: --db-password-file: cannot read %s\n",
-                   o.db_password_file.c_str());
+    absl::StatusOr<std::string> secret = sluice::ReadSecretFile(o.db_password_file);
+    if (!secret.ok()) {
+      std::fprintf(stderr, "sluice-controller: --db-password-file: %s\n",
+                   std::string(secret.status().message()).c_str());
       return 2;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    password = std::string(absl::StripTrailingAsciiWhitespace(ss.str()));
+    password = *secret;
   } else if (const char* env = std::getenv("PGPASSWORD")) {
     password = env;
   }

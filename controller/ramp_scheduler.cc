@@ -1,14 +1,11 @@
+#include "common/proto_time.h"
 #include "controller/ramp_scheduler.h"
-
-#include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_format.h"
 #include "controller/flag_scheduler.h"
 #include "glog/logging.h"
 
 namespace sluice::controller {
-
-using google::protobuf::util::TimeUtil;
 
 std::optional<std::string> BrokenGuard(const v1::RampGuards& guards,
                                        const StatsAggregator::PathHealth& h,
@@ -41,11 +38,8 @@ void RampScheduler::Tick() {
   for (const v1::Flag& flag : snapshot.flags()) {
     const v1::Ramp& ramp = flag.ramp();
     if (ramp.state() != v1::Ramp::STATE_RUNNING) continue;
-    const absl::Duration every = absl::Milliseconds(TimeUtil::DurationToMilliseconds(ramp.every()));
-    const absl::Duration window =
-        ramp.guards().has_window()
-            ? absl::Milliseconds(TimeUtil::DurationToMilliseconds(ramp.guards().window()))
-            : every;
+    const absl::Duration window = ToAbslDuration(
+        ramp.guards().has_window() ? ramp.guards().window() : ramp.every());
     const StatsAggregator::PathHealth health =
         stats_->Health(fleet_->PipelinesUsingFlag(flag.name()), window);
     std::optional<v1::Flag> changed;
@@ -54,7 +48,7 @@ void RampScheduler::Tick() {
       LOG(WARNING) << "ramp of flag " << flag.name() << " halted: " << *broken;
       changed = HaltRamp(flag, *broken, now, lead_);
       action = "flag.ramp.halt";
-    } else if (now >= absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(ramp.next_step_time()))) {
+    } else if (now >= ToAbslTime(ramp.next_step_time())) {
       changed = AdvanceRamp(flag, now, lead_);
       action = "flag.ramp.step";
     }

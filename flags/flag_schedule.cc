@@ -1,3 +1,4 @@
+#include "common/proto_time.h"
 #include "flags/flag_schedule.h"
 
 #include <algorithm>
@@ -9,9 +10,7 @@ namespace sluice::flags {
 FlagSchedule::FlagSchedule(const v1::Flag& flag)
     : name_(flag.name()), salt_(flag.salt()), version_(flag.version()) {
   for (const v1::PercentageChange& c : flag.schedule()) {
-    const absl::Time at = absl::FromUnixSeconds(c.effective_time().seconds()) +
-                          absl::Nanoseconds(c.effective_time().nanos());
-    changes_.emplace_back(at, std::min(c.basis_points(), kFullRollout));
+    changes_.emplace_back(ToAbslTime(c.effective_time()), std::min(c.basis_points(), kFullRollout));
   }
   // Stable: of two changes at the same instant, the later one in the list wins.
   std::stable_sort(changes_.begin(), changes_.end(),

@@ -1,3 +1,4 @@
+#include "common/secret_file.h"
 #include "worker/worker_options.h"
 
 #include <fstream>
@@ -123,14 +124,12 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   }
 
   if (!password_file.empty()) {
-    std::ifstream in(password_file);
-    if (!in) {
+    absl::StatusOr<std::string> password = ReadSecretFile(password_file);
+    if (!password.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--db-password-file: cannot read ", password_file));
+          absl::StrCat("--db-password-file: ", password.status().message()));
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    o.postgres.connection.password = std::string(absl::StripTrailingAsciiWhitespace(ss.str()));
+    o.postgres.connection.password = *password;
   } else if (!password_flag.empty()) {
     o.postgres.connection.password = password_flag;
     o.warnings.push_back(
