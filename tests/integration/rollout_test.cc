@@ -13,6 +13,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include "common/proto_time.h"
 #include "flags/flag_client.h"
 #include "flags/flag_schedule.h"
 #include "sluice/v1/flags.grpc.pb.h"
@@ -99,11 +100,12 @@ TEST_F(RolloutTest, RampAndRollbackWithALegacyTablePutEachItemInExactlyOneTable)
     return w1->HttpGet("/ready") == "200 ready\n" && w2->HttpGet("/ready") == "200 ready\n";
   }, absl::Seconds(60)));
 
-  // 0 → 25 → 50 → 100 %, a change every 2.5 s, then back to 50 %.
-  v1::Flag f = Set("25", "2.5s", 1);
-  f = Set("50", "5s", f.version());
-  f = Set("100", "7.5s", f.version());
-  const absl::Time top = absl::Now() + absl::Seconds(7.5);
+  // 0 → 25 → 50 → 100 %, a change every 3 s, then back to 50 %.
+  v1::Flag f = Set("25", "4s", 1);
+  f = Set("50", "7s", f.version());
+  f = Set("100", "10s", f.version());
+  ASSERT_EQ(f.schedule_size(), 3);
+  const absl::Time top = ToAbslTime(f.schedule(2).effective_time());
   WaitForFlag({w1.get(), w2.get()}, f.version());
 
   // Produce continuously, stamped with the real time, across every change.
