@@ -57,6 +57,32 @@ v1::WorkerMessage ControlClient::NextStats() {
   return msg;
 }
 
+v1::WorkerMessage ControlClient::ApplyAndAnswer(const v1::Assignment& a) {
+  std::vector<v1::PipelineError> errors = handler_->Apply(a);
+  v1::WorkerMessage answer;
+  if (errors.empty()) {
+    answer.mutable_ack()->set_config_version(a.config_version());
+    answer.mutable_ack()->set_nonce(a.nonce());
+    nacked_.reset();
+    absl::MutexLock lock(&mu_);
+    last_applied_ = a.config_version();
+    return answer;
+  }
+  v1::Nack* nack = answer.mutable_nack();
+  nack->set_config_version(a.config_version());
+  nack->set_nonce(a.nonce());
+  std::vector<std::string> parts;
+  for (v1::PipelineError& e : errors) {
+    parts.push_back(e.error_detail());
+    *nack->add_pipeline_errors() = std::move(e);
+  }
+  nack->set_error_detail(absl::StrJoin(parts, "; "));
+  // last_applied_ stays: it is retried every nack_retry_interval, and after a
+  // reconnect the controller sends this version again.
+  nacked_ = a;
+  return answer;
+}
+
 void ControlClient::RunStream(const std::atomic<bool>& stop) {
   std::shared_ptr<grpc::Channel> channel =
       grpc::CreateChannel(config_.controller_address, grpc::InsecureChannelCredentials());
@@ -91,10 +117,20 @@ void ControlClient::RunStream(const std::atomic<bool>& stop) {
       absl::MutexLock lock(&mu_);
       return stats_interval_;
     }();
+    absl::Time next_retry = absl::Now() + config_.nack_retry_interval;
     while (!done) {
       if (stop) {
         ctx.TryCancel();
         break;
+      }
+      if (absl::Now() >= next_retry && connected_) {
+        next_retry = absl::Now() + config_.nack_retry_interval;
+        absl::MutexLock lock(&apply_mu_);
+        if (nacked_) {
+          const v1::Assignment retry = *nacked_;
+          LOG(INFO) << "retrying NACKed assignment " << retry.config_version();
+          if (!write(ApplyAndAnswer(retry))) break;
+        }
       }
       if (absl::Now() >= next_stats && connected_) {
         v1::WorkerMessage stats = NextStats();
@@ -120,25 +156,10 @@ void ControlClient::RunStream(const std::atomic<bool>& stop) {
       const int64_t ms = TimeUtil::DurationToMilliseconds(a.stats_interval());
       if (ms > 0) stats_interval_ = absl::Milliseconds(ms);
     }
-    std::vector<v1::PipelineError> errors = handler_->Apply(a);
     v1::WorkerMessage answer;
-    if (errors.empty()) {
-      answer.mutable_ack()->set_config_version(a.config_version());
-      answer.mutable_ack()->set_nonce(a.nonce());
-      absl::MutexLock lock(&mu_);
-      last_applied_ = a.config_version();
-    } else {
-      v1::Nack* nack = answer.mutable_nack();
-      nack->set_config_version(a.config_version());
-      nack->set_nonce(a.nonce());
-      std::vector<std::string> parts;
-      for (v1::PipelineError& e : errors) {
-        parts.push_back(e.error_detail());
-        *nack->add_pipeline_errors() = std::move(e);
-      }
-      nack->set_error_detail(absl::StrJoin(parts, "; "));
-      // last_applied_ stays: on reconnect the controller sends this version again
-      // and the worker tries once more (the table may exist by then).
+    {
+      absl::MutexLock lock(&apply_mu_);
+      answer = ApplyAndAnswer(a);
     }
     if (!write(answer)) break;
   }

@@ -24,6 +24,9 @@ struct ControlClientConfig {
   absl::Duration backoff_max = absl::Seconds(10);
   // Until an Assignment says otherwise.
   absl::Duration default_stats_interval = absl::Seconds(5);
+  // How often a NACKed assignment is tried again (the table may exist by then, or
+  // PostgreSQL be back); it is ACKed once it applies.
+  absl::Duration nack_retry_interval = absl::Seconds(10);
 };
 
 class ControlClient {
@@ -43,6 +46,10 @@ class ControlClient {
   // The next report to send: a report whose send failed is sent again first,
   // with its sequence number, so the controller counts it once.
   v1::WorkerMessage NextStats();
+  // Applies `assignment` and builds the Ack or Nack. Serialised by apply_mu_, so a
+  // retry never races a newer assignment.
+  v1::WorkerMessage ApplyAndAnswer(const v1::Assignment& assignment)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
 
   const ControlClientConfig config_;
   AssignmentHandler* handler_;
@@ -52,6 +59,9 @@ class ControlClient {
   absl::Duration stats_interval_ ABSL_GUARDED_BY(mu_);
   std::optional<v1::WorkerMessage> unsent_stats_ ABSL_GUARDED_BY(mu_);
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex apply_mu_;
+  // The last assignment, while it stands NACKed.
+  std::optional<v1::Assignment> nacked_ ABSL_GUARDED_BY(apply_mu_);
 };
 
 }  // namespace sluice::worker

@@ -59,6 +59,7 @@ int RunWithController(const WorkerOptions& options, const std::string& version,
   control.hello.set_build_version(version);
   control.hello.set_host(host);
   control.hello.set_pid(getpid());
+  control.nack_retry_interval = options.nack_retry_interval;
   ControlClient client(control, &manager);
 
   absl::StatusOr<std::unique_ptr<sluice::HttpServer>> http = sluice::HttpServer::Start(

@@ -51,6 +51,8 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   p.AddString("controller", &o.controller_address,
               "HOST:PORT of sluice-controller: take pipelines from it instead of flags");
   p.AddString("worker-id", &o.worker_id, "identity towards the controller (default: host name)");
+  p.AddSeconds("nack-retry-interval", &o.nack_retry_interval,
+               "how often a refused (NACKed) assignment is tried again (default 10s)");
   RETURN_IF_ERROR(p.Parse(argc, argv));
   o.usage = p.Usage();
   if (p.help_requested()) {

@@ -26,6 +26,8 @@ struct WorkerOptions {
   std::string controller_address;
   // Stable identity towards the controller (default: host name).
   std::string worker_id;
+  // How often a NACKed assignment is tried again.
+  absl::Duration nack_retry_interval = absl::Seconds(10);
   std::string version_label;
   // Warnings to print once logging is up (e.g. a password given on argv).
   std::vector<std::string> warnings;

@@ -65,7 +65,7 @@ TEST_F(ControlPlaneTest, ConsumerTimeoutChangeIsAckedAndFollowedWithoutRestart) 
 }
 
 TEST_F(ControlPlaneTest, MissingTableIsNackedAndOtherPipelinesKeepRunning) {
-  auto w = Worker("w1");
+  auto w = Worker("w1", {"--nack-retry-interval", "1s"});
   CreateItems();
   CtlResult r = Ctl({"pipelines", "create", "broken", "--topics", "items", "--table",
                      "missing_table"});
@@ -84,6 +84,14 @@ TEST_F(ControlPlaneTest, MissingTableIsNackedAndOtherPipelinesKeepRunning) {
   ExpectExactlyOnce(3000);
   v1::WorkerInfo info = CtlJson<v1::WorkerInfo>({"workers", "get", "w1"});
   EXPECT_TRUE(absl::StrContains(info.last_nack(), "missing_table")) << info.last_nack();
+  // Once the table exists, the worker's retry applies the same assignment and ACKs
+  // it, without a reconnect or a new push.
+  ASSERT_EQ(db_.Exec("CREATE TABLE missing_table (LIKE raw_items INCLUDING ALL)"), "");
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("broken", 1, 1); }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor([&] { return db_.QueryInt("SELECT count(*) FROM missing_table") == 3000; },
+                      absl::Seconds(60)));
+  EXPECT_EQ(CtlJson<v1::WorkerInfo>({"workers", "get", "w1"}).last_nack(), "");
+  EXPECT_TRUE(absl::StrContains(w->process().ReadLog(), "retrying NACKed assignment"));
 }
 
 TEST_F(ControlPlaneTest, StaleVersionsAndInvalidValuesAreRefusedPrecisely) {
