@@ -235,6 +235,13 @@ absl::StatusOr<v1::Pipeline> StateStore::UpdatePipeline(const v1::PipelineConfig
   RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
     v1::Pipeline current = LockPipeline(tx, config.name());
     CheckVersion(current, expected_version);
+    // The group keys the stored offsets: a new group would read the topics again
+    // from the start into the same table.
+    if (config.consumer_group() != current.config().consumer_group()) {
+      throw StatusError{absl::InvalidArgumentError(absl::StrCat(
+          "consumer_group: cannot change from ", current.config().consumer_group(),
+          " (the stored offsets belong to it); create a new pipeline instead"))};
+    }
     out = WriteVersion(tx, config, current.version() + 1, current.paused(), false, actor);
     AuditIn(tx, actor, "pipeline.update", config.name(), PipelineJson(current), PipelineJson(out));
   }));

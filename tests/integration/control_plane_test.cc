@@ -109,6 +109,12 @@ TEST_F(ControlPlaneTest, StaleVersionsAndInvalidValuesAreRefusedPrecisely) {
   EXPECT_EQ(p.version(), 2u);
   EXPECT_EQ(p.config().batch().max_rows(), 500u);
 
+  CtlResult regroup = Ctl({"pipelines", "update", "items", "--expected-version", "2", "--group",
+                           "other"});
+  EXPECT_EQ(regroup.code, 1);
+  EXPECT_EQ(regroup.output,
+            "sluicectl: INVALID_ARGUMENT: consumer_group: cannot change from sluice-items (the "
+            "stored offsets belong to it); create a new pipeline instead\n");
   CtlResult empty = Ctl({"pipelines", "create", "x", "--topics", ","});
   EXPECT_EQ(empty.code, 1);
   EXPECT_EQ(empty.output, "sluicectl: INVALID_ARGUMENT: topics: must not be empty\n");
