@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "tests/fixtures/dev_kafka.h"
 #include "tests/fixtures/postgres_server.h"
+#include "tests/fixtures/prometheus_server.h"
 #include "tests/fixtures/wait.h"
 #include "tests/fixtures/worker_process.h"
 #include "tests/integration/worker_test_base.h"
@@ -114,6 +115,26 @@ TEST_F(WorkerExactlyOnceTest, InvalidJsonGoesToDeadLetters) {
                          "convert_from(kafka_key, 'UTF8') LIKE 'bad-%'"),
             0);
   EXPECT_EQ(worker->Metric("sluice_dead_letters_total{"), 100);
+}
+
+// A real Prometheus scrapes the worker: the exposition parses, and the counters
+// it stores match what landed.
+TEST_F(WorkerExactlyOnceTest, PrometheusScrapesTheWorker) {
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 2000, /*invalid_every=*/100)).ok());
+  auto worker = StartWorker("worker-prom");
+  ASSERT_NE(worker, nullptr);
+  ExpectExactlyOnce(2000);
+  absl::StatusOr<std::unique_ptr<PrometheusServer>> prometheus =
+      PrometheusServer::Start({absl::StrCat("127.0.0.1:", worker->metrics_port())});
+  ASSERT_TRUE(prometheus.ok()) << prometheus.status();
+  ASSERT_TRUE(WaitFor([&] {
+    return (*prometheus)->QueryScalar("sum(sluice_rows_written_total)") == 1980;
+  }, absl::Seconds(30)));
+  EXPECT_EQ((*prometheus)->QueryScalar("up{job=\"sluice\"}"), 1);
+  EXPECT_EQ((*prometheus)->QueryScalar("sum(sluice_dead_letters_total)"), 20);
+  EXPECT_EQ((*prometheus)->QueryScalar("sum(sluice_items_total{path=\"kafka\"})"), 2000);
+  EXPECT_EQ((*prometheus)->QueryScalar("sluice_build_info"), 1);
+  EXPECT_GT((*prometheus)->QueryScalar("sum(sluice_batch_write_duration_seconds_count)").value_or(0), 0);
 }
 
 // Bad flags: one clear line and exit code 2, before connecting anywhere.
