@@ -1,5 +1,7 @@
 #include "controller/controller_metrics.h"
 
+#include "flags/flag_schedule.h"
+
 namespace sluice::controller {
 
 ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
@@ -32,7 +34,29 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                            .Name("sluice_controller_rows_per_second")
                            .Help("Rows/s over the last minute from worker stats, by pipeline "
                                  "and build version.")
-                           .Register(registry)) {}
+                           .Register(registry)),
+      flag_percent_(prometheus::BuildGauge()
+                        .Name("sluice_controller_flag_percent")
+                        .Help("Percentage of keys in each flag's rollout, in effect now.")
+                        .Register(registry)),
+      ramp_state_(prometheus::BuildGauge()
+                      .Name("sluice_controller_ramp_state")
+                      .Help("1 for the state each flag's ramp is in (running, done, halted).")
+                      .Register(registry)) {}
+
+void ControllerMetrics::SetFlags(const v1::FlagSnapshot& flags, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  static const char* kStates[] = {"running", "done", "halted"};
+  for (const v1::Flag& f : flags.flags()) {
+    flag_percent_.Add({{"flag", f.name()}})
+        .Set(flags::FlagSchedule(f).BasisPointsAt(now) / 100.0);
+    if (!f.has_ramp()) continue;
+    for (int i = 0; i < 3; ++i) {
+      ramp_state_.Add({{"flag", f.name()}, {"state", kStates[i]}})
+          .Set(static_cast<int>(f.ramp().state()) == i + 1 ? 1 : 0);
+    }
+  }
+}
 
 void ControllerMetrics::SetWorkersConnected(const std::map<std::string, int>& by_build_version) {
   absl::MutexLock lock(&mu_);

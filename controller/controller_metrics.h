@@ -12,6 +12,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "sluice/v1/flags.pb.h"
 
 namespace sluice::controller {
 
@@ -27,6 +28,10 @@ class ControllerMetrics {
     push_ack_seconds_.Observe(absl::ToDoubleSeconds(since_push));
   }
   void NackReceived() { nacks_.Increment(); }
+  // Each flag's percentage in effect now, and its ramp's state (1 for the current
+  // state of running/done/halted, 0 for the others).
+  void SetFlags(const v1::FlagSnapshot& flags, absl::Time now);
+
   // Aggregated rows/s over the last minute by (pipeline, version).
   void SetRowsPerSecond(const std::map<std::pair<std::string, std::string>, double>& rates);
 
@@ -41,6 +46,8 @@ class ControllerMetrics {
   prometheus::Family<prometheus::Gauge>& rows_per_second_;
   std::map<std::pair<std::string, std::string>, prometheus::Gauge*> rate_gauges_
       ABSL_GUARDED_BY(mu_);
+  prometheus::Family<prometheus::Gauge>& flag_percent_;
+  prometheus::Family<prometheus::Gauge>& ramp_state_;
 };
 
 }  // namespace sluice::controller

@@ -162,6 +162,7 @@ int main(int argc, char** argv) {
   while (!g_stop) {
     fleet.ExpireLeases();
     ramps.Tick();
+    metrics.SetFlags(fleet.FlagSnapshot(), clock.Now());
     metrics.SetRowsPerSecond(stats.RowsPerSecond(absl::Minutes(1)));
     absl::SleepFor(absl::Seconds(1));
   }

@@ -313,6 +313,13 @@ TEST_F(RolloutTest, GuardBreachedByDeadLettersHaltsTheRampAndRollsBack) {
   CtlResult status = Ctl({"flags", "status", "kafka-ingest"});
   EXPECT_TRUE(absl::StrContains(status.output, "halted: dead-letter rate")) << status.output;
   EXPECT_TRUE(absl::StrContains(Ctl({"audit", "list"}).output, "flag.ramp.halt"));
+  // The controller's metrics show the halt and, after the lead, the rolled-back percentage.
+  const int port = controller_->metrics_port();
+  ASSERT_TRUE(WaitFor([&] {
+    return ScrapeMetric(port, "sluice_controller_ramp_state{flag=\"kafka-ingest\",state=\"halted\"}") == 1 &&
+           ScrapeMetric(port, "sluice_controller_flag_percent{flag=\"kafka-ingest\"}") ==
+               f.ramp().last_good_basis_points() / 100.0;
+  }, absl::Seconds(15)));
 }
 
 // Other systems hold the flags through Flags.Watch (the client library) and get
