@@ -49,6 +49,9 @@ class BatchSink {
   // Forgets the fence of `partitions` (they were revoked).
   virtual void ReleasePartitions(const std::vector<TopicPartition>& partitions) = 0;
 
+  // Whether the partition is claimed (assigned to this writer and not fenced).
+  virtual bool IsClaimed(const TopicPartition& partition) const = 0;
+
   // The fence position (stored next offset) of a claimed partition, if known.
   virtual std::optional<int64_t> FencePosition(const TopicPartition& partition) const = 0;
 

@@ -71,7 +71,9 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
       break;
     }
     if (!polled->empty()) deps_.metrics->MessagesConsumed(polled->size());
+    skip_rest_of_poll_.clear();
     for (Message& m : *polled) {
+      if (!Keep(m)) continue;
       if (deps_.router != nullptr) deps_.router->Route(&m, now);
       if (std::optional<FlushReason> full = batcher_.Add(std::move(m))) Flush(*full);
     }
@@ -136,12 +138,18 @@ bool IngestLoop::Flush(FlushReason reason) {
   }
 }
 
+bool IngestLoop::Keep(const Message& message) const {
+  const TopicPartition tp = message.topic_partition();
+  return skip_rest_of_poll_.count(tp) == 0 && deps_.sink->IsClaimed(tp);
+}
+
 void IngestLoop::RewindAfterFence(const Batch& batch) {
   const std::vector<TopicPartition> fenced = deps_.sink->LastFencedPartitions();
   if (!fenced.empty()) deps_.source->Pause(fenced);
   OffsetMap rewind;
   for (const Message& m : batch.messages) {
     const TopicPartition tp = m.topic_partition();
+    skip_rest_of_poll_.insert(tp);
     if (std::find(fenced.begin(), fenced.end(), tp) != fenced.end()) continue;
     auto [it, inserted] = rewind.emplace(tp, m.offset);
     if (!inserted) it->second = std::min(it->second, m.offset);

@@ -3,6 +3,7 @@
 #define SLUICE_WORKER_INGEST_LOOP_H_
 
 #include <atomic>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,10 @@ class IngestLoop : public RebalanceHandler {
   // the others back to the first message of the dropped batch.
   void RewindAfterFence(const Batch& batch);
   bool GiveUp() const;
+  // False for messages that must not be batched: of a partition this writer does
+  // not hold (fenced or revoked), or of the rest of a poll after a fence (they are
+  // read again from the rewind point).
+  bool Keep(const Message& message) const;
 
   const IngestLoopDeps deps_;
   const IngestLoopConfig config_;
@@ -80,6 +85,8 @@ class IngestLoop : public RebalanceHandler {
   absl::Time stop_deadline_ = absl::InfiniteFuture();
   std::atomic<bool> db_ok_{false};
   absl::Time next_lag_update_ = absl::InfinitePast();
+  // Partitions of a dropped batch, during the rest of the poll that dropped it.
+  std::set<TopicPartition> skip_rest_of_poll_;
   absl::Mutex limits_mu_;
   std::optional<BatchLimits> new_limits_ ABSL_GUARDED_BY(limits_mu_);
 };

@@ -48,6 +48,9 @@ class PostgresBatchSink : public BatchSink {
   absl::StatusOr<OffsetMap> ClaimPartitions(
       const std::vector<TopicPartition>& partitions) override;
   void ReleasePartitions(const std::vector<TopicPartition>& partitions) override;
+  bool IsClaimed(const TopicPartition& partition) const override {
+    return fence_.IsClaimed(partition);
+  }
   std::optional<int64_t> FencePosition(const TopicPartition& partition) const override;
   absl::StatusOr<WriteResult> Write(const Batch& batch) override;
   std::vector<TopicPartition> LastFencedPartitions() const override { return last_fenced_; }

@@ -33,6 +33,7 @@ class FakeBatchSink : public worker::BatchSink {
     for (const auto& tp : partitions) fence_.Release(tp);
     released_.insert(released_.end(), partitions.begin(), partitions.end());
   }
+  bool IsClaimed(const worker::TopicPartition& tp) const override { return fence_.IsClaimed(tp); }
   std::optional<int64_t> FencePosition(const worker::TopicPartition& tp) const override {
     return fence_.Position(tp);
   }

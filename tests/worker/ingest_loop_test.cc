@@ -132,6 +132,27 @@ TEST_F(IngestLoopTest, FencedBatchIsDroppedAndTheRestRewound) {
   EXPECT_TRUE(source_.commits().empty());
 }
 
+// Regression: after a fence in the middle of a poll, the rest of that poll's
+// messages of the batch's partitions must not reach the next batch (the fenced
+// partition is no longer ours; the others are read again from the rewind point).
+TEST_F(IngestLoopTest, RestOfThePollIsDroppedAfterAFence) {
+  Assign();
+  sink_.FailNextWrites({absl::AbortedError("fenced: items/0")});
+  sink_.SetFencedPartitions({kP0});
+  std::vector<Message> poll = {Msg(kP0, 10), Msg(kP0, 11), Msg(kP1, 20),  // fills the batch
+                               Msg(kP0, 12), Msg(kP1, 21)};               // same poll, after it
+  source_.AddStep({nullptr, poll});
+  // The re-read of kP1 after the seek.
+  source_.AddStep({nullptr, Msgs(kP1, 20, 2)});
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(sink_.written().size(), 1u);
+  const Batch& b = sink_.written()[0];
+  ASSERT_EQ(b.messages.size(), 2u);
+  EXPECT_EQ(b.messages[0].offset, 20);
+  EXPECT_EQ(b.messages[1].offset, 21);
+  EXPECT_EQ(b.next_offsets, (OffsetMap{{kP1, 22}}));
+}
+
 TEST_F(IngestLoopTest, AssignmentStartsAtTheStoredOffsets) {
   sink_.SetStored({{kP0, 42}});
   OffsetMap start;
