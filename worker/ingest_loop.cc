@@ -72,8 +72,20 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
     }
     if (!polled->empty()) deps_.metrics->MessagesConsumed(polled->size());
     skip_rest_of_poll_.clear();
+    // Messages come in runs per partition: decide Keep() once per run.
+    // (The topic is copied once per run: the message itself moves into the batcher.)
+    std::string run_topic;
+    int32_t run_partition = -1;
+    uint64_t run_epoch = 0;
+    bool run_keep = false;
     for (Message& m : *polled) {
-      if (!Keep(m)) continue;
+      if (m.partition != run_partition || m.topic != run_topic || run_epoch != skip_epoch_) {
+        run_keep = Keep(m);
+        run_topic = m.topic;
+        run_partition = m.partition;
+        run_epoch = skip_epoch_;
+      }
+      if (!run_keep) continue;
       if (deps_.router != nullptr) deps_.router->Route(&m, now);
       if (std::optional<FlushReason> full = batcher_.Add(std::move(m))) Flush(*full);
     }
@@ -149,7 +161,7 @@ void IngestLoop::RewindAfterFence(const Batch& batch) {
   OffsetMap rewind;
   for (const Message& m : batch.messages) {
     const TopicPartition tp = m.topic_partition();
-    skip_rest_of_poll_.insert(tp);
+    if (skip_rest_of_poll_.insert(tp).second) ++skip_epoch_;
     if (std::find(fenced.begin(), fenced.end(), tp) != fenced.end()) continue;
     auto [it, inserted] = rewind.emplace(tp, m.offset);
     if (!inserted) it->second = std::min(it->second, m.offset);

@@ -87,6 +87,8 @@ class IngestLoop : public RebalanceHandler {
   absl::Time next_lag_update_ = absl::InfinitePast();
   // Partitions of a dropped batch, during the rest of the poll that dropped it.
   std::set<TopicPartition> skip_rest_of_poll_;
+  // Bumped when skip_rest_of_poll_ changes, so a cached Keep() decision is redone.
+  uint64_t skip_epoch_ = 0;
   absl::Mutex limits_mu_;
   std::optional<BatchLimits> new_limits_ ABSL_GUARDED_BY(limits_mu_);
 };

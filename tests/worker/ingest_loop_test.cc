@@ -139,8 +139,10 @@ TEST_F(IngestLoopTest, RestOfThePollIsDroppedAfterAFence) {
   Assign();
   sink_.FailNextWrites({absl::AbortedError("fenced: items/0")});
   sink_.SetFencedPartitions({kP0});
+  // kP1:21 continues the run of kP1:20, whose flush was fenced: it must be dropped
+  // even though its partition did not change.
   std::vector<Message> poll = {Msg(kP0, 10), Msg(kP0, 11), Msg(kP1, 20),  // fills the batch
-                               Msg(kP0, 12), Msg(kP1, 21)};               // same poll, after it
+                               Msg(kP1, 21), Msg(kP0, 12)};               // same poll, after it
   source_.AddStep({nullptr, poll});
   // The re-read of kP1 after the seek.
   source_.AddStep({nullptr, Msgs(kP1, 20, 2)});
