@@ -44,6 +44,7 @@ struct CliArgs {
   std::string topic;
   int64_t partition = -1, to = -1;
   bool to_earliest = false;
+  bool to_latest = false;
   // audit
   int64_t limit = 20;
   std::string target;

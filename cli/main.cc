@@ -31,7 +31,7 @@ constexpr char kUsage[] = R"(usage: sluicectl [--controller HOST:PORT] [--json] 
   workers list | workers get|drain WORKER_ID
   stats [--by worker|pipeline|version|path] [--window 5m]
   offsets get PIPELINE
-  offsets reset PIPELINE --topic T [--partition P] (--to N | --to-earliest)   (paused only)
+  offsets reset PIPELINE --topic T [--partition P] (--to N | --to-earliest | --to-latest)   (paused only)
   audit list [--limit N] [--target NAME]
   flags list | flags get|history NAME
   flags create NAME [--description D] [--salt S]
@@ -105,6 +105,7 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
     p.AddInt("partition", &a->partition, "");
     p.AddInt("to", &a->to, "");
     p.AddBool("to-earliest", &a->to_earliest, "");
+    p.AddBool("to-latest", &a->to_latest, "");
   }
   if (all || noun == "audit") {
     p.AddInt("limit", &a->limit, "");

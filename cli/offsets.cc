@@ -1,4 +1,5 @@
-// sluicectl offsets get PIPELINE | offsets reset PIPELINE --topic T [--partition P] --to N|--to-earliest
+// sluicectl offsets get PIPELINE | offsets reset PIPELINE --topic T [--partition P]
+//   --to N | --to-earliest | --to-latest
 #include "absl/strings/str_cat.h"
 #include "cli/cli_context.h"
 #include "cli/table_printer.h"
@@ -9,7 +10,7 @@ int RunOffsets(const CliContext& ctx) {
   const std::vector<std::string>& pos = ctx.args().positional;
   if (pos.size() != 3 || (pos[1] != "get" && pos[1] != "reset")) {
     return ctx.Usage("offsets get PIPELINE | offsets reset PIPELINE --topic T [--partition P] "
-                     "(--to N | --to-earliest)");
+                     "(--to N | --to-earliest | --to-latest)");
   }
   v1::GetOffsetsResponse resp;
   grpc::Status s;
@@ -20,12 +21,21 @@ int RunOffsets(const CliContext& ctx) {
   } else {
     const CliArgs& a = ctx.args();
     if (a.topic.empty()) return ctx.Usage("offsets reset needs --topic");
-    if (a.to_earliest == (a.to >= 0)) return ctx.Usage("offsets reset needs one of --to N, --to-earliest");
+    if (int(a.to_earliest) + int(a.to_latest) + int(a.to >= 0) != 1) {
+      return ctx.Usage("offsets reset needs one of --to N, --to-earliest, --to-latest");
+    }
     v1::ResetOffsetsRequest req;
     req.set_pipeline(pos[2]);
     req.set_topic(a.topic);
     req.set_partition(static_cast<int32_t>(a.partition));
-    req.set_next_offset(a.to_earliest ? -1 : a.to);
+    if (a.to_earliest) {
+      req.set_position(v1::RESET_POSITION_EARLIEST);
+    } else if (a.to_latest) {
+      req.set_position(v1::RESET_POSITION_LATEST);
+    } else {
+      req.set_position(v1::RESET_POSITION_OFFSET);
+      req.set_next_offset(a.to);
+    }
     s = ctx.admin().ResetOffsets(ctx.Call().get(), req, &resp);
   }
   if (!s.ok()) return ctx.Refused(s);
@@ -37,7 +47,10 @@ int RunOffsets(const CliContext& ctx) {
             << "\n";
   TablePrinter t({"TOPIC", "PARTITION", "NEXT OFFSET", "UPDATED"});
   for (const v1::PartitionOffset& o : resp.offsets()) {
-    t.AddRow({o.topic(), absl::StrCat(o.partition()), absl::StrCat(o.next_offset()),
+    const std::string next = o.next_offset() == -2   ? "earliest"
+                             : o.next_offset() == -1 ? "latest"
+                                                     : absl::StrCat(o.next_offset());
+    t.AddRow({o.topic(), absl::StrCat(o.partition()), next,
               FormatTime(o.updated_at())});
   }
   t.Print(ctx.out());

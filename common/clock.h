@@ -13,12 +13,16 @@ class Clock {
   virtual ~Clock() = default;
   // The current time.
   virtual absl::Time Now() const = 0;
+  // Blocks the caller for `d` of this clock's time. Retry and backoff waits go
+  // through here, so a test's manual clock turns them into instant time jumps.
+  virtual void SleepFor(absl::Duration d) const = 0;
 };
 
 // The system's wall clock.
 class RealClock : public Clock {
  public:
   absl::Time Now() const override { return absl::Now(); }
+  void SleepFor(absl::Duration d) const override { absl::SleepFor(d); }
 };
 
 }  // namespace sluice

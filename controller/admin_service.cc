@@ -246,12 +246,34 @@ grpc::Status AdminService::ResetOffsets(grpc::ServerContext* ctx,
   if (req->partition() < -1) {
     return ToGrpcStatus(absl::InvalidArgumentError("partition: must be >= 0, or -1 for all"));
   }
-  if (req->next_offset() < -1) {
-    return ToGrpcStatus(
-        absl::InvalidArgumentError("next_offset: must be >= 0, or -1 to delete the offset"));
+  // What sluice_offsets will hold: an offset, or Kafka's logical -2 (earliest) / -1 (latest).
+  int64_t stored = 0;
+  switch (req->position()) {
+    case v1::RESET_POSITION_EARLIEST:
+      stored = -2;
+      break;
+    case v1::RESET_POSITION_LATEST:
+      stored = -1;
+      break;
+    case v1::RESET_POSITION_OFFSET:
+      if (req->next_offset() < 0) {
+        return ToGrpcStatus(absl::InvalidArgumentError("next_offset: must be >= 0"));
+      }
+      stored = req->next_offset();
+      break;
+    case v1::RESET_POSITION_UNSPECIFIED:
+      // Older clients: -1 meant "back to the start" (the row was deleted).
+      if (req->next_offset() < -1) {
+        return ToGrpcStatus(
+            absl::InvalidArgumentError("next_offset: must be >= 0, or -1 for the earliest"));
+      }
+      stored = req->next_offset() == -1 ? -2 : req->next_offset();
+      break;
+    default:
+      return ToGrpcStatus(absl::InvalidArgumentError("position: unknown value"));
   }
   absl::Status reset = store_->ResetOffsets(req->pipeline(), req->topic(), req->partition(),
-                                            req->next_offset(), Actor(ctx));
+                                            stored, Actor(ctx));
   if (!reset.ok()) return ToGrpcStatus(reset);
   return ToGrpcStatus(Offsets(req->pipeline(), resp));
 }

@@ -455,12 +455,10 @@ absl::Status StateStore::ResetOffsets(const std::string& pipeline, const std::st
         "kafka_partition), '') FROM sluice_offsets WHERE consumer_group = $1 AND topic = $2 AND "
         "($3 < 0 OR kafka_partition = $3)",
         group, topic, partition);
-    if (next_offset < 0) {
-      tx.exec_params(
-          "DELETE FROM sluice_offsets WHERE consumer_group = $1 AND topic = $2 AND "
-          "($3 < 0 OR kafka_partition = $3)",
-          group, topic, partition);
-    } else if (partition < 0) {
+    // A symbolic position (-2 earliest, -1 latest) is stored as such: the worker
+    // that next assigns the partition resolves it. Deleting the row instead would
+    // let the position fall back to wherever the consumer group stood in Kafka.
+    if (partition < 0) {
       tx.exec_params(
           "UPDATE sluice_offsets SET next_offset = $3, updated_at = now() WHERE "
           "consumer_group = $1 AND topic = $2",
@@ -475,7 +473,9 @@ absl::Status StateStore::ResetOffsets(const std::string& pipeline, const std::st
     AuditIn(tx, actor, "offsets.reset", pipeline,
             absl::StrCat(topic, ":", before[0][0].as<std::string>()),
             absl::StrCat(topic, ":", partition < 0 ? "*" : std::to_string(partition), "=",
-                         next_offset < 0 ? std::string("deleted") : std::to_string(next_offset)));
+                         next_offset == -2   ? std::string("earliest")
+                         : next_offset == -1 ? std::string("latest")
+                                             : std::to_string(next_offset)));
   });
 }
 

@@ -18,6 +18,9 @@ struct Batch {
   int64_t bytes = 0;
   // Per partition, one past the highest offset in the batch.
   OffsetMap next_offsets;
+  // Per partition, the stream position the batch's first message of it continues
+  // from: the stored offset the batch must find (the fence refuses any other).
+  OffsetMap continues_from;
   // When the first message entered the batch.
   absl::Time opened_at;
   FlushReason reason = ::sluice::v1::FLUSH_REASON_UNSPECIFIED;

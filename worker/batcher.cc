@@ -1,5 +1,6 @@
 #include "worker/batcher.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace sluice::worker {
@@ -23,10 +24,15 @@ const char* FlushReasonName(FlushReason reason) {
 
 Batcher::Batcher(const Clock& clock, BatchLimits limits) : clock_(clock), limits_(limits) {}
 
-std::optional<FlushReason> Batcher::Add(Message message) {
-  if (open_.messages.empty()) open_.opened_at = clock_.Now();
+std::optional<FlushReason> Batcher::Add(Message message, int64_t continues_from) {
+  if (open_.messages.empty()) {
+    open_.opened_at = clock_.Now();
+    open_.messages.reserve(static_cast<size_t>(std::min<int64_t>(limits_.max_rows, 1 << 16)));
+  }
   open_.bytes += static_cast<int64_t>(message.payload_size());
-  int64_t& next = open_.next_offsets[message.topic_partition()];
+  TopicPartition tp = message.topic_partition();
+  open_.continues_from.emplace(tp, continues_from);
+  int64_t& next = open_.next_offsets[std::move(tp)];
   next = std::max(next, message.offset + 1);
   open_.messages.push_back(std::move(message));
   if (static_cast<int64_t>(open_.messages.size()) >= limits_.max_rows) {

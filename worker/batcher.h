@@ -22,9 +22,14 @@ class Batcher {
  public:
   Batcher(const Clock& clock, BatchLimits limits);
 
-  // Adds a message. Returns ROWS or BYTES when the batch has reached that limit
-  // and must be written now.
-  std::optional<FlushReason> Add(Message message);
+  // Adds a message that continues its partition's stream from `continues_from`
+  // (recorded for the partition's first message in the batch). Returns ROWS or
+  // BYTES when the batch has reached that limit and must be written now.
+  std::optional<FlushReason> Add(Message message, int64_t continues_from);
+  // Whether the open batch holds messages of `partition`.
+  bool Holds(const TopicPartition& partition) const {
+    return open_.next_offsets.count(partition) > 0;
+  }
 
   // When the open batch's oldest message reaches the consumer timeout;
   // absl::InfiniteFuture() while the batch is empty.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "glog/logging.h"
 
 namespace sluice::worker {
@@ -19,8 +20,37 @@ const char* RetryReason(const absl::Status& s) {
   }
 }
 
+// The error rule: these may go away by themselves (or by an operator fixing the
+// database) while the same batch is retried; anything else will not.
+bool IsTransient(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kResourceExhausted:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::vector<TopicPartition> PartitionsOf(const Batch& batch) {
+  std::vector<TopicPartition> out;
+  out.reserve(batch.next_offsets.size());
+  for (const auto& [tp, next] : batch.next_offsets) out.push_back(tp);
+  return out;
+}
+
+std::string Describe(const std::vector<TopicPartition>& partitions) {
+  std::vector<std::string> names;
+  names.reserve(partitions.size());
+  for (const TopicPartition& tp : partitions) names.push_back(tp.ToString());
+  return absl::StrJoin(names, ", ");
+}
+
 constexpr absl::Duration kMaxPollWait = absl::Milliseconds(100);
 constexpr absl::Duration kLagUpdateInterval = absl::Seconds(1);
+constexpr absl::Duration kSleepSlice = absl::Milliseconds(50);
 constexpr size_t kMaxPollMessages = 5000;
 
 }  // namespace
@@ -32,11 +62,33 @@ IngestLoop::IngestLoop(IngestLoopDeps deps, IngestLoopConfig config)
       backoff_(config_.retry_initial, config_.retry_max) {}
 
 absl::Status IngestLoop::Ready() const {
-  if (!db_ok_.load()) return absl::UnavailableError("PostgreSQL is not reachable");
+  {
+    absl::MutexLock lock(&status_mu_);
+    if (!paused_reason_.empty()) {
+      return absl::UnavailableError(absl::StrCat("paused: ", paused_reason_));
+    }
+    if (!stalled_.empty()) {
+      return absl::UnavailableError(absl::StrCat(
+          "partition ", stalled_.begin()->first.ToString(), " stalled: ", stalled_.begin()->second,
+          stalled_.size() > 1 ? absl::StrCat(" (and ", stalled_.size() - 1, " more)") : ""));
+    }
+    if (failing_since_ && deps_.clock->Now() - *failing_since_ >= config_.unready_after) {
+      return absl::UnavailableError(
+          absl::StrCat("failing for ",
+                       absl::FormatDuration(absl::Trunc(deps_.clock->Now() - *failing_since_,
+                                                        absl::Seconds(1))),
+                       ": ", last_error_));
+    }
+  }
   if (deps_.source->AssignedPartitionCount() == 0) {
     return absl::UnavailableError("no Kafka partitions assigned");
   }
   return absl::OkStatus();
+}
+
+std::string IngestLoop::PausedReason() const {
+  absl::MutexLock lock(&status_mu_);
+  return paused_reason_;
 }
 
 void IngestLoop::UpdateLimits(const BatchLimits& limits) {
@@ -44,11 +96,45 @@ void IngestLoop::UpdateLimits(const BatchLimits& limits) {
   new_limits_ = limits;
 }
 
-bool IngestLoop::GiveUp() const { return deps_.clock->Now() >= stop_deadline_; }
+bool IngestLoop::StopDeadlinePassed() {
+  if (stop_ == nullptr || !stop_->load()) return false;
+  const absl::Time now = deps_.clock->Now();
+  if (stop_deadline_ == absl::InfiniteFuture()) stop_deadline_ = now + config_.shutdown_timeout;
+  return now >= stop_deadline_;
+}
+
+void IngestLoop::SleepUnlessStopping(absl::Duration delay) {
+  const absl::Time until = deps_.clock->Now() + delay;
+  while (!StopDeadlinePassed()) {
+    const absl::Time now = deps_.clock->Now();
+    if (now >= until) return;
+    absl::Duration slice = std::min(until - now, kSleepSlice);
+    if (stop_deadline_ != absl::InfiniteFuture()) slice = std::min(slice, stop_deadline_ - now);
+    deps_.clock->SleepFor(slice);
+  }
+}
+
+void IngestLoop::NoteFailure(const absl::Status& status) {
+  absl::MutexLock lock(&status_mu_);
+  if (!failing_since_) failing_since_ = deps_.clock->Now();
+  last_error_ = std::string(status.message());
+}
+
+void IngestLoop::NoteSuccess() {
+  absl::MutexLock lock(&status_mu_);
+  failing_since_.reset();
+  last_error_.clear();
+}
+
+std::vector<TopicPartition> IngestLoop::Assigned() const {
+  std::vector<TopicPartition> out;
+  out.reserve(partitions_.size());
+  for (const auto& [tp, state] : partitions_) out.push_back(tp);
+  return out;
+}
 
 absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
   stop_ = &stop;
-  db_ok_ = true;  // The sink connected when it was created.
   absl::Status status = deps_.source->Subscribe(config_.topics, this);
   if (!status.ok()) return status;
   while (!stop.load()) {
@@ -59,6 +145,7 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
         new_limits_.reset();
       }
     }
+    ReclaimDue();
     const absl::Time now = deps_.clock->Now();
     const absl::Duration wait = std::clamp(batcher_.deadline() - now, absl::ZeroDuration(),
                                            kMaxPollWait);
@@ -70,25 +157,30 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
       status = polled.status();
       break;
     }
-    if (!polled->empty()) deps_.metrics->MessagesConsumed(polled->size());
-    skip_rest_of_poll_.clear();
-    // Messages come in runs per partition: decide Keep() once per run.
-    // (The topic is copied once per run: the message itself moves into the batcher.)
+    // Messages come in runs per partition: look the partition up once per run.
+    size_t accepted = 0;
     std::string run_topic;
     int32_t run_partition = -1;
     uint64_t run_epoch = 0;
-    bool run_keep = false;
+    PartitionState* state = nullptr;
     for (Message& m : *polled) {
-      if (m.partition != run_partition || m.topic != run_topic || run_epoch != skip_epoch_) {
-        run_keep = Keep(m);
+      if (m.partition != run_partition || m.topic != run_topic || run_epoch != partitions_epoch_) {
+        auto it = partitions_.find(m.topic_partition());
+        state = it == partitions_.end() ? nullptr : &it->second;
         run_topic = m.topic;
         run_partition = m.partition;
-        run_epoch = skip_epoch_;
+        run_epoch = partitions_epoch_;
       }
-      if (!run_keep) continue;
+      int64_t continues_from = 0;
+      if (state == nullptr || paused_ || !Accept(m, state, &continues_from)) continue;
+      ++accepted;
       if (deps_.router != nullptr) deps_.router->Route(&m, now);
-      if (std::optional<FlushReason> full = batcher_.Add(std::move(m))) Flush(*full);
+      if (std::optional<FlushReason> full = batcher_.Add(std::move(m), continues_from)) {
+        Flush(*full);
+      }
     }
+    if (accepted > 0) deps_.metrics->MessagesConsumed(accepted);
+    if (polled->size() > accepted) deps_.metrics->MessagesDiscarded(polled->size() - accepted);
     if (std::optional<FlushReason> due = batcher_.CheckTimeout()) Flush(*due);
     if (now >= next_lag_update_) {
       const std::vector<PartitionLag> lag = deps_.source->Lag();
@@ -98,8 +190,11 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
     }
   }
   // Shutting down: write what is open, then leave the group (which revokes).
-  stop_deadline_ = deps_.clock->Now() + config_.shutdown_timeout;
-  bool flushed = Flush(::sluice::v1::FLUSH_REASON_SHUTDOWN);
+  StopDeadlinePassed();  // arms the deadline
+  if (stop_deadline_ == absl::InfiniteFuture()) {
+    stop_deadline_ = deps_.clock->Now() + config_.shutdown_timeout;
+  }
+  bool flushed = Flush(::sluice::v1::FLUSH_REASON_SHUTDOWN) && !abandoned_;
   absl::Status closed = deps_.source->Close();
   if (!closed.ok()) LOG(WARNING) << closed.message();
   if (!status.ok()) return status;
@@ -111,92 +206,251 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
   return absl::OkStatus();
 }
 
+bool IngestLoop::Accept(const Message& message, PartitionState* state, int64_t* continues_from) {
+  if (state->needs_reclaim || !state->stalled.empty()) return false;
+  if (state->resync) {
+    // Right after an assign or seek: the stream restarts at `cursor`. A message
+    // fetched before the seek is not part of it, even if its offset is higher.
+    const bool exact = !IsSymbolicOffset(state->cursor) && message.offset == state->cursor;
+    const bool starts = message.starts_stream &&
+                        (IsSymbolicOffset(state->cursor) || message.offset >= state->cursor);
+    if (!exact && !starts) return false;
+    state->resync = false;
+  } else if (message.offset < state->cursor) {
+    return false;  // batched already
+  }
+  *continues_from = state->cursor;
+  state->cursor = message.offset + 1;
+  return true;
+}
+
 bool IngestLoop::Flush(FlushReason reason) {
   if (batcher_.empty()) return true;
   Batch batch = batcher_.Take(reason);
+  absl::StatusOr<std::vector<OffsetUpdate>> plan = fence_.Plan(batch);
+  if (!plan.ok()) {
+    // A bug upstream let a message through that does not continue its partition:
+    // writing would lose or repeat data. Drop it all and start again from PostgreSQL.
+    LOG(ERROR) << "refusing a batch of " << batch.messages.size()
+               << " messages: " << plan.status().message();
+    deps_.metrics->BatchFenced();
+    ScheduleReclaim(PartitionsOf(batch), absl::ZeroDuration());
+    return true;
+  }
   const absl::Time start = deps_.clock->Now();
   backoff_.Reset();
   while (true) {
-    absl::StatusOr<WriteResult> result = deps_.sink->Write(batch);
-    if (result.ok()) {
-      db_ok_ = true;
+    absl::StatusOr<WriteResult> result = deps_.sink->Write(batch, *plan);
+    if (result.ok() && result->fenced.empty()) {
+      fence_.Advance(*plan);
+      NoteSuccess();
+      for (const auto& [tp, next] : batch.next_offsets) {
+        auto it = partitions_.find(tp);
+        if (it != partitions_.end()) it->second.reclaim_failures = 0;
+      }
       const absl::Time now = deps_.clock->Now();
       deps_.metrics->BatchWritten(batch, *result, now - start);
       if (deps_.stats != nullptr) deps_.stats->BatchCommitted(batch, *result, now - start, now);
       deps_.source->CommitAsync(batch.next_offsets);
       return true;
     }
-    if (absl::IsAborted(result.status())) {
-      LOG(WARNING) << "dropping batch of " << batch.messages.size()
-                   << " messages: " << result.status().message();
+    if (result.ok()) {
+      NoteSuccess();
+      LOG(WARNING) << "dropping a batch of " << batch.messages.size()
+                   << " messages: the stored offsets of " << Describe(result->fenced)
+                   << " moved since this worker read them (another worker wrote them); "
+                      "claiming its partitions again";
       deps_.metrics->BatchFenced();
-      RewindAfterFence(batch);
+      int refusals = 0;
+      for (const TopicPartition& tp : result->fenced) {
+        auto it = partitions_.find(tp);
+        if (it != partitions_.end()) refusals = std::max(refusals, ++it->second.reclaim_failures);
+      }
+      // A zombie keeps being fenced until the group takes the partition away:
+      // space its attempts out.
+      const absl::Duration delay =
+          refusals <= 1 ? absl::ZeroDuration()
+                        : std::min(config_.retry_max, config_.retry_initial * (1 << std::min(refusals, 16)));
+      ScheduleReclaim(PartitionsOf(batch), delay);
       return true;
     }
-    db_ok_ = !absl::IsUnavailable(result.status());
-    deps_.metrics->WriteRetried(RetryReason(result.status()));
+    const absl::Status& error = result.status();
+    if (!IsTransient(error)) {
+      PauseForever(absl::StrCat("writing a batch of ", batch.messages.size(),
+                                " messages failed and retrying cannot help: ", error.message()));
+      return true;
+    }
+    NoteFailure(error);
+    deps_.metrics->WriteRetried(RetryReason(error));
     if (deps_.stats != nullptr) deps_.stats->Retried();
-    if (GiveUp()) {
+    if (StopDeadlinePassed()) {
       LOG(ERROR) << "giving up on a batch of " << batch.messages.size()
-                 << " messages at shutdown: " << result.status().message();
+                 << " messages at shutdown: " << error.message();
+      abandoned_ = true;
       return false;
     }
     const absl::Duration delay = backoff_.NextDelay();
     LOG(WARNING) << "writing batch of " << batch.messages.size() << " messages failed ("
-                 << result.status().message() << "); retry " << backoff_.attempts() << " in "
+                 << error.message() << "); retry " << backoff_.attempts() << " in "
                  << absl::FormatDuration(delay);
-    absl::SleepFor(std::min(delay, std::max(absl::ZeroDuration(),
-                                            stop_deadline_ - deps_.clock->Now())));
+    SleepUnlessStopping(delay);
   }
 }
 
-bool IngestLoop::Keep(const Message& message) const {
-  const TopicPartition tp = message.topic_partition();
-  return skip_rest_of_poll_.count(tp) == 0 && deps_.sink->IsClaimed(tp);
+void IngestLoop::ScheduleReclaim(const std::vector<TopicPartition>& partitions,
+                                 absl::Duration delay) {
+  const absl::Time at = deps_.clock->Now() + delay;
+  for (const TopicPartition& tp : partitions) {
+    auto it = partitions_.find(tp);
+    if (it == partitions_.end()) continue;  // revoked meanwhile
+    it->second.needs_reclaim = true;
+    it->second.reclaim_at = at;
+  }
+  ++partitions_epoch_;
 }
 
-void IngestLoop::RewindAfterFence(const Batch& batch) {
-  const std::vector<TopicPartition> fenced = deps_.sink->LastFencedPartitions();
-  if (!fenced.empty()) deps_.source->Pause(fenced);
-  OffsetMap rewind;
-  for (const Message& m : batch.messages) {
-    const TopicPartition tp = m.topic_partition();
-    if (skip_rest_of_poll_.insert(tp).second) ++skip_epoch_;
-    if (std::find(fenced.begin(), fenced.end(), tp) != fenced.end()) continue;
-    auto [it, inserted] = rewind.emplace(tp, m.offset);
-    if (!inserted) it->second = std::min(it->second, m.offset);
+void IngestLoop::ReclaimDue() {
+  const absl::Time now = deps_.clock->Now();
+  std::vector<TopicPartition> due;
+  for (const auto& [tp, state] : partitions_) {
+    if (state.needs_reclaim && state.reclaim_at <= now) due.push_back(tp);
   }
-  absl::Status s = deps_.source->Seek(rewind);
-  if (!s.ok()) LOG(ERROR) << "rewinding after a fenced batch: " << s.message();
+  if (due.empty()) return;
+  ++partitions_epoch_;
+  auto retry_later = [&](const std::vector<TopicPartition>& tps) {
+    for (const TopicPartition& tp : tps) {
+      PartitionState& state = partitions_[tp];
+      ++state.reclaim_failures;
+      state.reclaim_at =
+          now + std::min(config_.retry_max,
+                         config_.retry_initial * (1 << std::min(state.reclaim_failures, 16)));
+    }
+  };
+  absl::StatusOr<OffsetMap> stored = deps_.sink->ReadOffsets(due);
+  if (!stored.ok()) {
+    NoteFailure(stored.status());
+    LOG(WARNING) << "reading the stored offsets of " << Describe(due)
+                 << " failed: " << stored.status().message();
+    retry_later(due);
+    return;
+  }
+  OffsetMap seek;
+  for (const TopicPartition& tp : due) {
+    PartitionState& state = partitions_[tp];
+    auto it = stored->find(tp);
+    const std::optional<int64_t> row =
+        it == stored->end() ? std::nullopt : std::optional<int64_t>(it->second);
+    if (!state.stalled.empty() && row == state.stalled_at_stored) {
+      state.reclaim_at = now + config_.stall_recheck_interval;  // nobody fixed it yet
+      continue;
+    }
+    const int64_t start = row.value_or(config_.unstored_start);
+    fence_.Claim(tp, row, start);
+    seek[tp] = start;
+  }
+  if (seek.empty()) return;
+  absl::Status sought = deps_.source->Seek(seek);
+  if (!sought.ok()) {
+    LOG(WARNING) << "moving the source back to the stored offsets failed (" << sought.message()
+                 << "); trying again";
+    std::vector<TopicPartition> tps;
+    for (const auto& [tp, offset] : seek) tps.push_back(tp);
+    retry_later(tps);
+    return;
+  }
+  absl::MutexLock lock(&status_mu_);
+  for (const auto& [tp, start] : seek) {
+    PartitionState& state = partitions_[tp];
+    const int failures = state.reclaim_failures;
+    state = PartitionState{};
+    state.cursor = start;
+    state.reclaim_failures = failures;
+    stalled_.erase(tp);
+    LOG(INFO) << "reading " << tp.ToString() << " again from its stored offset "
+              << DescribeOffset(start);
+  }
+  deps_.metrics->SetStalledPartitions(static_cast<int>(stalled_.size()));
+}
+
+void IngestLoop::PauseForever(const std::string& reason) {
+  LOG(ERROR) << "pausing the pipeline: " << reason;
+  paused_ = true;
+  {
+    absl::MutexLock lock(&status_mu_);
+    paused_reason_ = reason;
+  }
+  deps_.metrics->SetPaused(true);
+  deps_.source->Pause(Assigned());
 }
 
 OffsetMap IngestLoop::OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) {
+  if (paused_) return {};  // not read: the pipeline is paused
   ExponentialBackoff backoff(config_.retry_initial, config_.retry_max);
+  absl::StatusOr<OffsetMap> stored;
   while (true) {
-    absl::StatusOr<OffsetMap> stored = deps_.sink->ClaimPartitions(partitions);
-    if (stored.ok()) {
-      db_ok_ = true;
-      return *stored;
-    }
-    db_ok_ = false;
-    if (stop_ != nullptr && stop_->load()) {
+    stored = deps_.sink->ReadOffsets(partitions);
+    if (stored.ok()) break;
+    NoteFailure(stored.status());
+    if (StopDeadlinePassed() || (stop_ != nullptr && stop_->load())) {
       // Without the stored offsets these partitions cannot be read safely: the
-      // loop is stopping anyway, so pause them rather than guess.
-      deps_.source->Pause(partitions);
+      // loop is stopping anyway, so leave them unread rather than guess.
       return {};
     }
     const absl::Duration delay = backoff.NextDelay();
     LOG(WARNING) << "reading stored offsets failed (" << stored.status().message()
                  << "); retry in " << absl::FormatDuration(delay);
-    absl::SleepFor(delay);
+    SleepUnlessStopping(delay);
   }
+  OffsetMap start;
+  for (const TopicPartition& tp : partitions) {
+    auto it = stored->find(tp);
+    const std::optional<int64_t> row =
+        it == stored->end() ? std::nullopt : std::optional<int64_t>(it->second);
+    const int64_t from = row.value_or(config_.unstored_start);
+    fence_.Claim(tp, row, from);
+    PartitionState state;
+    state.cursor = from;
+    partitions_[tp] = state;
+    start[tp] = from;
+  }
+  ++partitions_epoch_;
+  return start;
 }
 
 void IngestLoop::OnPartitionsRevoked(const std::vector<TopicPartition>& partitions, bool lost) {
   // The whole open batch goes: simpler than splitting it, and the rest of it is
-  // still ours to write.
+  // still ours to write. (When `lost`, the write is fenced if another worker has
+  // written these partitions meanwhile.)
   Flush(::sluice::v1::FLUSH_REASON_REVOKE);
-  deps_.sink->ReleasePartitions(partitions);
+  absl::MutexLock lock(&status_mu_);
+  for (const TopicPartition& tp : partitions) {
+    fence_.Release(tp);
+    partitions_.erase(tp);
+    stalled_.erase(tp);
+  }
+  ++partitions_epoch_;
+  deps_.metrics->SetStalledPartitions(static_cast<int>(stalled_.size()));
+}
+
+void IngestLoop::OnPartitionStalled(const TopicPartition& partition, const std::string& reason) {
+  auto it = partitions_.find(partition);
+  if (it == partitions_.end()) return;
+  LOG(ERROR) << "partition " << partition.ToString() << " stalled: " << reason;
+  PartitionState& state = it->second;
+  state.stalled = reason;
+  state.stalled_at_stored = fence_.Position(partition);
+  state.needs_reclaim = true;
+  state.reclaim_at = deps_.clock->Now() + config_.stall_recheck_interval;
+  ++partitions_epoch_;
+  absl::MutexLock lock(&status_mu_);
+  stalled_[partition] = reason;
+  deps_.metrics->SetStalledPartitions(static_cast<int>(stalled_.size()));
+}
+
+void IngestLoop::OnMessagesExpired(const TopicPartition& partition, int64_t from, int64_t to) {
+  LOG(WARNING) << "retention deleted offsets " << from << ".." << to - 1 << " of "
+               << partition.ToString() << " before they were read; continuing at " << to;
+  if (from >= 0 && to > from) deps_.metrics->MessagesExpired(to - from);
 }
 
 }  // namespace sluice::worker

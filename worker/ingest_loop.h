@@ -3,7 +3,8 @@
 #define SLUICE_WORKER_INGEST_LOOP_H_
 
 #include <atomic>
-#include <set>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "worker/batch_sink.h"
 #include "worker/batcher.h"
 #include "worker/message_source.h"
+#include "worker/offset_fence.h"
 #include "worker/pipeline_stats.h"
 #include "worker/router.h"
 #include "worker/worker_metrics.h"
@@ -28,6 +30,14 @@ struct IngestLoopConfig {
   absl::Duration retry_max = absl::Seconds(10);
   // After a stop request, how long the final flush may keep retrying.
   absl::Duration shutdown_timeout = absl::Seconds(15);
+  // Where a partition without a stored offset starts: kOffsetBeginning or
+  // kOffsetEnd (the pipeline's auto.offset.reset).
+  int64_t unstored_start = kOffsetBeginning;
+  // How long transient errors may go on before Ready() reports them.
+  absl::Duration unready_after = absl::Seconds(30);
+  // How often a stalled partition's stored offset is read again (an operator may
+  // have reset it).
+  absl::Duration stall_recheck_interval = absl::Seconds(10);
 };
 
 // Everything the loop uses, owned elsewhere and outliving it.
@@ -43,8 +53,18 @@ struct IngestLoopDeps {
 };
 
 // Runs until asked to stop, then writes the open batch, leaves the group and returns.
-// Batches are retried until they commit (or are fenced); a message is never dropped
-// without its offset staying behind in PostgreSQL, so the next owner re-reads it.
+//
+// Offsets: PostgreSQL's sluice_offsets is the only source of truth. A partition is
+// read from its stored offset (or `unstored_start`), every batch must continue
+// exactly from the stored offset of each of its partitions (OffsetFence), and a
+// message that does not continue its partition's stream is never batched. When a
+// batch is fenced or refused, it is dropped and its partitions are claimed again:
+// stored offsets re-read, the source moved there.
+//
+// Errors follow one rule: transient ones (UNAVAILABLE, FAILED_PRECONDITION) are
+// retried with backoff, counted, and reported by Ready() once they have lasted
+// `unready_after`; permanent ones pause the pipeline (nothing more is written,
+// nothing is acknowledged) with the reason in Ready() and a metric.
 class IngestLoop : public RebalanceHandler {
  public:
   IngestLoop(IngestLoopDeps deps, IngestLoopConfig config);
@@ -54,41 +74,82 @@ class IngestLoop : public RebalanceHandler {
   // written within the shutdown timeout (it is then re-read by the next owner).
   absl::Status Run(const std::atomic<bool>& stop);
 
-  // OK when partitions are assigned and the last database operation succeeded.
-  // Thread-safe.
+  // OK when partitions are assigned and nothing is failing, paused or stalled;
+  // otherwise UNAVAILABLE with the reason. Thread-safe.
   absl::Status Ready() const;
+
+  // The permanent error that paused the pipeline; empty while it runs. Thread-safe.
+  std::string PausedReason() const;
 
   // New limits take effect from the next message added (no restart). Thread-safe.
   void UpdateLimits(const BatchLimits& limits);
 
   OffsetMap OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) override;
   void OnPartitionsRevoked(const std::vector<TopicPartition>& partitions, bool lost) override;
+  void OnPartitionStalled(const TopicPartition& partition, const std::string& reason) override;
+  void OnMessagesExpired(const TopicPartition& partition, int64_t from, int64_t to) override;
 
  private:
-  // Writes the open batch until it commits, is fenced, or stopping runs out of time.
-  // Returns false only when it gave up (stop deadline).
+  // Where the loop stands with one assigned partition.
+  struct PartitionState {
+    // The next offset the source's stream is expected to deliver (or a symbolic
+    // start): messages below it were batched already or are stale.
+    int64_t cursor = 0;
+    // Set after an assign or seek: only a message that starts the source's new
+    // stream (or sits exactly at `cursor`) is accepted next.
+    bool resync = true;
+    // Its stored offset must be read again and the source moved there, at
+    // `reclaim_at`; until then its messages are not batched.
+    bool needs_reclaim = false;
+    absl::Time reclaim_at = absl::InfinitePast();
+    int reclaim_failures = 0;
+    // Non-empty: paused by the source with this reason (see OnPartitionStalled);
+    // `stalled_at_stored` is the stored offset it stalled at.
+    std::string stalled;
+    std::optional<int64_t> stalled_at_stored;
+  };
+
+  // Writes the open batch until it commits, is fenced or refused, pauses the
+  // pipeline, or stopping runs out of time. Returns false only when it gave up.
   bool Flush(FlushReason reason);
-  // A fenced batch was dropped: pause the partitions now owned elsewhere and move
-  // the others back to the first message of the dropped batch.
-  void RewindAfterFence(const Batch& batch);
-  bool GiveUp() const;
-  // False for messages that must not be batched: of a partition this writer does
-  // not hold (fenced or revoked), or of the rest of a poll after a fence (they are
-  // read again from the rewind point).
-  bool Keep(const Message& message) const;
+  // Whether `message` continues its partition's stream; advances the cursor.
+  bool Accept(const Message& message, PartitionState* state, int64_t* continues_from);
+  // Drops what the loop holds of `partitions` and schedules them to be claimed again.
+  void ScheduleReclaim(const std::vector<TopicPartition>& partitions, absl::Duration delay);
+  // Claims the partitions whose reclaim is due: reads their stored offsets, seeks.
+  void ReclaimDue();
+  // Stops writing: a permanent error. Pauses every assigned partition.
+  void PauseForever(const std::string& reason);
+  // Sleeps through `clock`, waking early when the stop deadline passes.
+  void SleepUnlessStopping(absl::Duration delay);
+  bool StopDeadlinePassed();
+  void NoteFailure(const absl::Status& status);
+  void NoteSuccess();
+  std::vector<TopicPartition> Assigned() const;
 
   const IngestLoopDeps deps_;
   const IngestLoopConfig config_;
   Batcher batcher_;
+  OffsetFence fence_;
   ExponentialBackoff backoff_;
   const std::atomic<bool>* stop_ = nullptr;
   absl::Time stop_deadline_ = absl::InfiniteFuture();
-  std::atomic<bool> db_ok_{false};
   absl::Time next_lag_update_ = absl::InfinitePast();
-  // Partitions of a dropped batch, during the rest of the poll that dropped it.
-  std::set<TopicPartition> skip_rest_of_poll_;
-  // Bumped when skip_rest_of_poll_ changes, so a cached Keep() decision is redone.
-  uint64_t skip_epoch_ = 0;
+  absl::Time next_reclaim_check_ = absl::InfinitePast();
+  std::map<TopicPartition, PartitionState> partitions_;
+  // Bumped whenever partitions_ changes shape, so a cached lookup is redone.
+  uint64_t partitions_epoch_ = 0;
+  bool paused_ = false;
+  // A batch was given up at shutdown: its messages are read again by the next owner.
+  bool abandoned_ = false;
+
+  // What Ready() reports, shared with other threads.
+  mutable absl::Mutex status_mu_;
+  std::optional<absl::Time> failing_since_ ABSL_GUARDED_BY(status_mu_);
+  std::string last_error_ ABSL_GUARDED_BY(status_mu_);
+  std::string paused_reason_ ABSL_GUARDED_BY(status_mu_);
+  std::map<TopicPartition, std::string> stalled_ ABSL_GUARDED_BY(status_mu_);
+
   absl::Mutex limits_mu_;
   std::optional<BatchLimits> new_limits_ ABSL_GUARDED_BY(limits_mu_);
 };

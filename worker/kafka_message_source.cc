@@ -116,6 +116,18 @@ absl::Status CheckTopicsExist(const KafkaSourceConfig& config,
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> StartForUnstoredPartitions(
+    const std::map<std::string, std::string>& properties) {
+  auto it = properties.find("auto.offset.reset");
+  if (it == properties.end()) return kOffsetBeginning;
+  const std::string& v = it->second;
+  if (v == "earliest" || v == "smallest" || v == "beginning") return kOffsetBeginning;
+  if (v == "latest" || v == "largest" || v == "end") return kOffsetEnd;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "kafka property auto.offset.reset=", v, ": must be earliest or latest (where a partition "
+      "without an offset stored in PostgreSQL starts)"));
+}
+
 absl::StatusOr<std::unique_ptr<KafkaMessageSource>> KafkaMessageSource::Create(
     KafkaSourceConfig config) {
   std::unique_ptr<KafkaMessageSource> source(new KafkaMessageSource());
@@ -136,6 +148,12 @@ absl::StatusOr<std::unique_ptr<KafkaMessageSource>> KafkaMessageSource::Create(
       {"statistics.interval.ms", "5000"},
   };
   for (const auto& [k, v] : config.properties) props[k] = v;
+  if (absl::StatusOr<int64_t> start = StartForUnstoredPartitions(props); !start.ok()) {
+    return start.status();
+  }
+  // Sluice starts every partition at an explicit position (see
+  // StartForUnstoredPartitions); librdkafka must never pick one by itself.
+  props["auto.offset.reset"] = "error";
   for (const auto& [k, v] : props) {
     if (conf->set(k, v, error) != RdKafka::Conf::CONF_OK) {
       return absl::InvalidArgumentError(absl::StrCat("kafka property ", k, "=", v, ": ", error));
@@ -175,11 +193,19 @@ void KafkaMessageSource::HandleRebalance(int error_code, void* partitions_vector
   const std::vector<TopicPartition> tps = ToTopicPartitions(partitions);
   if (error_code == RdKafka::ERR__ASSIGN_PARTITIONS) {
     OffsetMap start = handler_ ? handler_->OnPartitionsAssigned(tps) : OffsetMap();
+    std::vector<TopicPartition> unread;
     for (RdKafka::TopicPartition* p : partitions) {
-      auto it = start.find({p->topic(), p->partition()});
-      // No stored offset: let auto.offset.reset decide (not Kafka's committed
-      // offset, which may be ahead of what PostgreSQL holds).
-      p->set_offset(it != start.end() ? it->second : RdKafka::Topic::OFFSET_INVALID);
+      const TopicPartition tp{p->topic(), p->partition()};
+      auto it = start.find(tp);
+      // Always an explicit position: never the group's committed offset in Kafka,
+      // which may be ahead of what PostgreSQL holds.
+      if (it != start.end()) {
+        p->set_offset(it->second);
+        fresh_.insert(tp);
+      } else {
+        p->set_offset(RdKafka::Topic::OFFSET_INVALID);
+        unread.push_back(tp);
+      }
     }
     RdKafka::Error* e = nullptr;
     RdKafka::ErrorCode err = RdKafka::ERR_NO_ERROR;
@@ -196,13 +222,19 @@ void KafkaMessageSource::HandleRebalance(int error_code, void* partitions_vector
     }
     assigned_count_ += cooperative ? static_cast<int>(partitions.size())
                                    : static_cast<int>(partitions.size()) - assigned_count_;
+    // The handler could not say where to start: do not let librdkafka guess.
+    if (!unread.empty()) Pause(unread);
     LOG(INFO) << "assigned " << Describe(tps);
     return;
   }
   // Revoked (or lost): write out what is held for these partitions first.
   const bool lost = consumer_->assignment_lost();
   if (handler_) handler_->OnPartitionsRevoked(tps, lost);
-  revoked_in_poll_.insert(revoked_in_poll_.end(), tps.begin(), tps.end());
+  // The new owner reads these from the stored offsets; drop our copies. Only what
+  // was collected so far: an eager rebalance may assign them back within the
+  // same Poll(), and what is fetched after that is ours.
+  DropCollected(tps);
+  for (const TopicPartition& tp : tps) fresh_.erase(tp);
   if (cooperative) {
     if (RdKafka::Error* e = consumer_->incremental_unassign(partitions)) {
       LOG(ERROR) << "incremental_unassign: " << e->str();
@@ -249,44 +281,85 @@ void KafkaMessageSource::HandleStats(const std::string& json) {
 absl::StatusOr<std::vector<Message>> KafkaMessageSource::Poll(size_t max_messages,
                                                              absl::Duration timeout) {
   std::vector<Message> out;
-  revoked_in_poll_.clear();
-  int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(timeout));
+  out.reserve(std::min<size_t>(max_messages, 1024));
+  polling_ = &out;
+  const int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(timeout));
+  absl::Status status = absl::OkStatus();
   while (out.size() < max_messages) {
     std::unique_ptr<RdKafka::Message> m(consumer_->consume(out.empty() ? wait_ms : 0));
     if (!m) break;
     if (m->err() == RdKafka::ERR__TIMED_OUT) break;
     if (m->err() == RdKafka::ERR__PARTITION_EOF) continue;
+    if (m->err() == RdKafka::ERR__AUTO_OFFSET_RESET) {
+      HandleOutOfRange({m->topic_name(), m->partition()}, m->offset());
+      continue;
+    }
     if (m->err() != RdKafka::ERR_NO_ERROR) {
       if (!fatal_error_.empty()) {
-        return absl::UnavailableError(absl::StrCat("kafka: ", fatal_error_));
+        status = absl::UnavailableError(absl::StrCat("kafka: ", fatal_error_));
+        break;
       }
       LOG(WARNING) << "kafka consume: " << m->errstr();
       if (out.empty()) break;
       continue;
     }
-    Message msg;
+    Message& msg = out.emplace_back();
     msg.topic = m->topic_name();
     msg.partition = m->partition();
     msg.offset = m->offset();
+    if (!fresh_.empty() && fresh_.erase(TopicPartition{msg.topic, msg.partition}) > 0) {
+      msg.starts_stream = true;
+    }
     if (const std::string* key = m->key()) msg.key = *key;
     if (m->payload() != nullptr) {
-      msg.payload = std::string(static_cast<const char*>(m->payload()), m->len());
+      msg.payload.emplace(static_cast<const char*>(m->payload()), m->len());
     }
     const RdKafka::MessageTimestamp ts = m->timestamp();
     if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
       msg.timestamp = absl::FromUnixMillis(ts.timestamp);
     }
-    out.push_back(std::move(msg));
   }
-  if (!revoked_in_poll_.empty()) {
-    // The new owner reads these from the stored offsets; drop our copies.
-    auto revoked = [this](const Message& m) {
-      return std::find(revoked_in_poll_.begin(), revoked_in_poll_.end(), m.topic_partition()) !=
-             revoked_in_poll_.end();
-    };
-    out.erase(std::remove_if(out.begin(), out.end(), revoked), out.end());
-  }
+  polling_ = nullptr;
+  if (!status.ok()) return status;
   return out;
+}
+
+void KafkaMessageSource::DropCollected(const std::vector<TopicPartition>& partitions) {
+  if (polling_ == nullptr || polling_->empty()) return;
+  auto dropped = [&](const Message& m) {
+    return std::find(partitions.begin(), partitions.end(), m.topic_partition()) !=
+           partitions.end();
+  };
+  polling_->erase(std::remove_if(polling_->begin(), polling_->end(), dropped), polling_->end());
+}
+
+void KafkaMessageSource::HandleOutOfRange(const TopicPartition& tp, int64_t offset) {
+  int64_t low = -1, high = -1;
+  RdKafka::ErrorCode err =
+      consumer_->query_watermark_offsets(tp.topic, tp.partition, &low, &high, 5000);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    Pause({tp});
+    if (handler_) {
+      handler_->OnPartitionStalled(
+          tp, absl::StrCat("offset ", offset, " is out of range and the log's bounds could not "
+                           "be read: ", RdKafka::err2str(err)));
+    }
+    return;
+  }
+  if (offset >= 0 && offset < low) {
+    absl::Status sought = Seek({{tp, low}});
+    if (!sought.ok()) LOG(WARNING) << sought.message();
+    if (handler_) handler_->OnMessagesExpired(tp, offset, low);
+    return;
+  }
+  Pause({tp});
+  if (handler_) {
+    handler_->OnPartitionStalled(
+        tp, absl::StrCat("its stored offset ", offset, " is beyond the end of the log (offsets ",
+                         low, "..", high, "): the topic was recreated or the offset set too far; "
+                         "nothing is read until the stored offset is reset "
+                         "(sluicectl offsets reset)"));
+  }
 }
 
 void KafkaMessageSource::CommitAsync(const OffsetMap& next_offsets) {
@@ -299,23 +372,68 @@ void KafkaMessageSource::CommitAsync(const OffsetMap& next_offsets) {
 }
 
 absl::Status KafkaMessageSource::Seek(const OffsetMap& next_offsets) {
+  std::vector<TopicPartition> sought;
+  for (const auto& [tp, offset] : next_offsets) sought.push_back(tp);
+  DropCollected(sought);
   for (const auto& [tp, offset] : next_offsets) {
     std::unique_ptr<RdKafka::TopicPartition> p(
         RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
     RdKafka::ErrorCode err = consumer_->seek(*p, 5000);
+    // A partition whose fetching stopped (its position was out of range) cannot
+    // be sought, only assigned again.
+    if (err == RdKafka::ERR__STATE) err = static_cast<RdKafka::ErrorCode>(Reassign(tp, offset));
     if (err != RdKafka::ERR_NO_ERROR) {
-      return absl::UnavailableError(
-          absl::StrCat("seeking ", tp.ToString(), " to ", offset, ": ", RdKafka::err2str(err)));
+      return absl::UnavailableError(absl::StrCat("seeking ", tp.ToString(), " to ",
+                                                 DescribeOffset(offset), ": ",
+                                                 RdKafka::err2str(err)));
     }
+    fresh_.insert(tp);
   }
+  Resume(sought);
   return absl::OkStatus();
 }
 
+int KafkaMessageSource::Reassign(const TopicPartition& tp, int64_t offset) {
+  if (consumer_->rebalance_protocol() == "COOPERATIVE") {
+    PartitionList one = MakePartitionList({{tp, offset}});
+    if (RdKafka::Error* e = consumer_->incremental_unassign(one.list)) {
+      const RdKafka::ErrorCode code = e->code();
+      delete e;
+      return code;
+    }
+    if (RdKafka::Error* e = consumer_->incremental_assign(one.list)) {
+      const RdKafka::ErrorCode code = e->code();
+      delete e;
+      return code;
+    }
+    return RdKafka::ERR_NO_ERROR;
+  }
+  // Eager: the whole assignment again, the other partitions at their positions.
+  PartitionList all;
+  RdKafka::ErrorCode err = consumer_->assignment(all.list);
+  if (err != RdKafka::ERR_NO_ERROR) return err;
+  err = consumer_->position(all.list);
+  if (err != RdKafka::ERR_NO_ERROR) return err;
+  for (RdKafka::TopicPartition* p : all.list) {
+    if (p->topic() == tp.topic && p->partition() == tp.partition) p->set_offset(offset);
+  }
+  return consumer_->assign(all.list);
+}
+
 void KafkaMessageSource::Pause(const std::vector<TopicPartition>& partitions) {
+  if (partitions.empty()) return;
   OffsetMap offsets;
   for (const TopicPartition& tp : partitions) offsets[tp] = RdKafka::Topic::OFFSET_INVALID;
   PartitionList list = MakePartitionList(offsets);
   consumer_->pause(list.list);
+}
+
+void KafkaMessageSource::Resume(const std::vector<TopicPartition>& partitions) {
+  if (partitions.empty()) return;
+  OffsetMap offsets;
+  for (const TopicPartition& tp : partitions) offsets[tp] = RdKafka::Topic::OFFSET_INVALID;
+  PartitionList list = MakePartitionList(offsets);
+  consumer_->resume(list.list);
 }
 
 absl::Status KafkaMessageSource::Close() {

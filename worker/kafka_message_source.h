@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,15 @@ struct KafkaSourceConfig {
 absl::Status CheckTopicsExist(const KafkaSourceConfig& config,
                               const std::vector<std::string>& topics, absl::Duration timeout);
 
+// Where a partition without a stored offset starts, from the auto.offset.reset
+// property ("earliest" unless set): kOffsetBeginning or kOffsetEnd. Sluice
+// resolves auto.offset.reset itself; librdkafka gets "error", so that it never
+// falls back to the group's offsets in Kafka (PostgreSQL holds the real ones) and
+// an out-of-range position is reported instead of silently moved.
+// INVALID_ARGUMENT for any other value.
+absl::StatusOr<int64_t> StartForUnstoredPartitions(
+    const std::map<std::string, std::string>& properties);
+
 class KafkaMessageSource : public MessageSource {
  public:
   // Builds the consumer. INVALID_ARGUMENT names the property librdkafka refused.
@@ -45,6 +55,7 @@ class KafkaMessageSource : public MessageSource {
   void CommitAsync(const OffsetMap& next_offsets) override;
   absl::Status Seek(const OffsetMap& next_offsets) override;
   void Pause(const std::vector<TopicPartition>& partitions) override;
+  void Resume(const std::vector<TopicPartition>& partitions);
   absl::Status Close() override;
   std::vector<PartitionLag> Lag() const override;
   int AssignedPartitionCount() const override { return assigned_count_.load(); }
@@ -56,13 +67,23 @@ class KafkaMessageSource : public MessageSource {
   // Called from the librdkafka callbacks (on the Poll() thread).
   void HandleRebalance(int error_code, void* partitions_vector);
   void HandleStats(const std::string& json);
+  // librdkafka could not fetch from `offset` (out of range): below the log start,
+  // retention took the data, so move on to the start; beyond the end, stall.
+  void HandleOutOfRange(const TopicPartition& tp, int64_t offset);
+  // Assigns `tp` again at `offset` (an RdKafka::ErrorCode).
+  int Reassign(const TopicPartition& tp, int64_t offset);
+  // Drops the messages of `partitions` collected so far by the running Poll().
+  void DropCollected(const std::vector<TopicPartition>& partitions);
 
   std::unique_ptr<Callbacks> callbacks_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   RebalanceHandler* handler_ = nullptr;
   bool closed_ = false;
-  // Partitions revoked during the current Poll(): their messages are dropped.
-  std::vector<TopicPartition> revoked_in_poll_;
+  // The output of the running Poll(), so a revoke or seek inside it can drop what
+  // was collected before; null outside Poll().
+  std::vector<Message>* polling_ = nullptr;
+  // Partitions assigned or sought whose next message starts a new stream.
+  std::set<TopicPartition> fresh_;
   std::atomic<int> assigned_count_{0};
   std::string fatal_error_;
 

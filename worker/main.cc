@@ -19,7 +19,7 @@
 #include "worker/pipeline_manager.h"
 #include "worker/pipeline_runner.h"
 #include "worker/kafka_message_source.h"
-#include "worker/postgres_batch_sink.h"
+#include "worker/postgres/postgres_batch_sink.h"
 #include "worker/worker_metrics.h"
 #include "worker/worker_options.h"
 
@@ -49,6 +49,7 @@ int RunWithController(const WorkerOptions& options, const std::string& version,
   env.registry = registry.get();
   env.clock = &clock;
   env.shutdown_timeout = options.loop.shutdown_timeout;
+  env.unready_after = options.loop.unready_after;
   PipelineManager manager([&env](const sluice::v1::PipelineConfig& config, uint64_t v,
                                   std::shared_ptr<const sluice::flags::FlagSchedule> flag) {
     return PipelineRunner::Start(env, config, v, std::move(flag));
@@ -144,6 +145,13 @@ int main(int argc, char** argv) {
   if (options->help) {
     std::cout << options->usage;
     return 0;
+  }
+  if (absl::StatusOr<int64_t> start = StartForUnstoredPartitions(options->kafka.properties);
+      start.ok()) {
+    options->loop.unstored_start = *start;
+  } else {
+    std::fprintf(stderr, "sluice-worker: %s\n", std::string(start.status().message()).c_str());
+    return 2;
   }
   FLAGS_logtostderr = true;
   google::InitGoogleLogging("sluice-worker");

@@ -30,6 +30,19 @@ struct TopicPartition {
 // Next offset to read, per partition (the Kafka convention: last processed + 1).
 using OffsetMap = std::map<TopicPartition, int64_t>;
 
+// Symbolic positions: Kafka's logical offsets. `sluice_offsets` may hold them
+// (written by `offsets reset --to-earliest/--to-latest`); a worker resolves them
+// when it assigns the partition.
+inline constexpr int64_t kOffsetBeginning = -2;
+inline constexpr int64_t kOffsetEnd = -1;
+inline bool IsSymbolicOffset(int64_t offset) { return offset < 0; }
+// "earliest", "latest" or the number.
+inline std::string DescribeOffset(int64_t offset) {
+  if (offset == kOffsetBeginning) return "earliest";
+  if (offset == kOffsetEnd) return "latest";
+  return std::to_string(offset);
+}
+
 // Which ingestion path an item belongs to under a percentage rollout.
 enum class Path { kKafka, kLegacy };
 
@@ -46,6 +59,11 @@ struct Message {
   std::optional<absl::Time> timestamp;
   // Set by the router; every item takes the Kafka path without a rollout.
   Path path = Path::kKafka;
+  // Set by the source on the first message it returns for the partition after the
+  // partition was assigned or sought: only such a message may lie beyond the
+  // position it was sent to (the broker skips offsets that compaction, retention or
+  // transaction markers took). Every later message continues the same stream.
+  bool starts_stream = false;
 
   TopicPartition topic_partition() const { return {topic, partition}; }
   size_t payload_size() const { return payload ? payload->size() : 0; }

@@ -19,8 +19,9 @@ class RebalanceHandler {
  public:
   virtual ~RebalanceHandler() = default;
 
-  // Partitions were assigned to this consumer. Returns the next offset to read for
-  // each; a partition left out of the map starts at auto.offset.reset.
+  // Partitions were assigned to this consumer. Returns the position to read each
+  // from: an offset, or kOffsetBeginning / kOffsetEnd. A partition left out of the
+  // map is not read until it is sought (the handler could not tell where to start).
   // May block (it reads offsets from the database).
   virtual OffsetMap OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) = 0;
 
@@ -28,6 +29,15 @@ class RebalanceHandler {
   // someone else (the session timed out): writing them will be fenced.
   // The handler writes out what it holds for them before returning.
   virtual void OnPartitionsRevoked(const std::vector<TopicPartition>& partitions, bool lost) = 0;
+
+  // The partition's position lies beyond the end of its log (the topic was
+  // recreated, or an offset was reset too far). The source has paused it; reading
+  // it from anywhere else could skip or repeat data, so it waits for an operator.
+  virtual void OnPartitionStalled(const TopicPartition& partition, const std::string& reason) = 0;
+
+  // The partition's position was below the start of its log: retention deleted
+  // `[from, to)` before it was read. The source moved on to `to`.
+  virtual void OnMessagesExpired(const TopicPartition& partition, int64_t from, int64_t to) = 0;
 };
 
 // Consumer lag of one partition, as last reported by the client.
@@ -48,7 +58,10 @@ class MessageSource {
                                  RebalanceHandler* handler) = 0;
 
   // Returns up to `max_messages`, waiting at most `timeout` for the first one.
-  // Never returns messages of a partition revoked during the call.
+  // Messages of a partition come in offset order, one continuous stream from the
+  // position it was assigned or sought to; the first of each stream has
+  // `starts_stream` set. A revoke or Seek() of a partition during the call drops
+  // that partition's messages collected before it.
   // Returns UNAVAILABLE on a fatal client error.
   virtual absl::StatusOr<std::vector<Message>> Poll(size_t max_messages,
                                                     absl::Duration timeout) = 0;
@@ -57,10 +70,12 @@ class MessageSource {
   // so that standard lag tools see it. The durable offsets live in PostgreSQL.
   virtual void CommitAsync(const OffsetMap& next_offsets) = 0;
 
-  // Moves the read position of assigned partitions (after a dropped batch).
+  // Moves the read position of assigned partitions (offsets or kOffsetBeginning /
+  // kOffsetEnd) and resumes fetching them if they were paused. The next message
+  // returned for each starts a new stream.
   virtual absl::Status Seek(const OffsetMap& next_offsets) = 0;
 
-  // Stops fetching `partitions` until they are assigned again.
+  // Stops fetching `partitions` until they are sought or assigned again.
   virtual void Pause(const std::vector<TopicPartition>& partitions) = 0;
 
   // Leaves the group (revoking through the handler) and releases the client.

@@ -65,9 +65,13 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Start(
   r->metrics_ = std::make_unique<WorkerMetrics>(*env.registry, config.name());
 
   IngestLoopConfig loop;
+  absl::StatusOr<int64_t> unstored_start = StartForUnstoredPartitions(kafka.properties);
+  if (!unstored_start.ok()) return Annotate(unstored_start.status(), context);
+  loop.unstored_start = *unstored_start;
   loop.topics = topics;
   loop.limits = LimitsFromProto(config.batch());
   loop.shutdown_timeout = env.shutdown_timeout;
+  loop.unready_after = env.unready_after;
   r->loop_ = std::make_unique<IngestLoop>(
       IngestLoopDeps{r->source_.get(), r->sink_.get(), env.clock, r->metrics_.get(), &r->stats_,
                      r->router_.get()},
@@ -89,6 +93,7 @@ void PipelineRunner::Stop() {
   if (!thread_.joinable()) return;
   stop_ = true;
   thread_.join();
+  metrics_->Stopped();
   LOG(INFO) << "stopped pipeline " << config_.name() << " v" << version_;
 }
 

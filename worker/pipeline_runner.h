@@ -15,7 +15,7 @@
 #include "worker/ingest_loop.h"
 #include "worker/kafka_message_source.h"
 #include "worker/pipeline_stats.h"
-#include "worker/postgres_batch_sink.h"
+#include "worker/postgres/postgres_batch_sink.h"
 #include "worker/router.h"
 #include "worker/worker_metrics.h"
 
@@ -31,6 +31,7 @@ struct RunnerEnvironment {
   prometheus::Registry* registry = nullptr;
   const Clock* clock = nullptr;
   absl::Duration shutdown_timeout = absl::Seconds(15);
+  absl::Duration unready_after = absl::Seconds(30);
 };
 
 BatchLimits LimitsFromProto(const v1::BatchLimits& limits);

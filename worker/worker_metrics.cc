@@ -17,6 +17,29 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, const std::string& 
                     .Help("Kafka messages handed to the batcher.")
                     .Register(registry)
                     .Add({{"pipeline", pipeline}})),
+      discarded_(BuildCounter()
+                     .Name("sluice_messages_discarded_total")
+                     .Help("Kafka messages fetched but not batched; they are read again (after "
+                           "a fenced batch, a rewind, or of a partition no longer held).")
+                     .Register(registry)
+                     .Add({{"pipeline", pipeline}})),
+      expired_(BuildCounter()
+                   .Name("sluice_messages_expired_total")
+                   .Help("Kafka messages deleted by the topic's retention before they were read.")
+                   .Register(registry)
+                   .Add({{"pipeline", pipeline}})),
+      stalled_family_(BuildGauge()
+                          .Name("sluice_partitions_stalled")
+                          .Help("Partitions paused until an operator acts (their stored offset "
+                                "lies beyond the end of the log).")
+                          .Register(registry)),
+      stalled_(stalled_family_.Add({{"pipeline", pipeline}})),
+      paused_family_(BuildGauge()
+                         .Name("sluice_pipeline_paused")
+                         .Help("1 while the pipeline is paused by a permanent error (the reason "
+                               "is in /ready and the logs).")
+                         .Register(registry)),
+      paused_(paused_family_.Add({{"pipeline", pipeline}})),
       rows_(BuildCounter()
                 .Name("sluice_rows_written_total")
                 .Help("Rows committed to the target table.")
@@ -76,6 +99,16 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, const std::string& 
                .Name("sluice_consumer_lag_messages")
                .Help("Messages between the partition's high watermark and the consumer position.")
                .Register(registry)) {}
+
+void WorkerMetrics::Stopped() {
+  // A stopped pipeline has no lag. Called when its loop has ended and before a
+  // replacement starts (PipelineManager stops a runner first), so no other object
+  // holds these gauges: prometheus-cpp hands out one object per label set.
+  for (auto& [tp, g] : lag_gauges_) lag_.Remove(g);
+  lag_gauges_.clear();
+  stalled_.Set(0);
+  paused_.Set(0);
+}
 
 void WorkerMetrics::BatchWritten(const Batch& batch, const WriteResult& result,
                                  absl::Duration latency) {

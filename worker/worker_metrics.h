@@ -24,8 +24,19 @@ namespace sluice::worker {
 class WorkerMetrics {
  public:
   WorkerMetrics(prometheus::Registry& registry, const std::string& pipeline);
+  // The pipeline's loop has ended: removes its lag series and zeroes the
+  // stalled and paused gauges. Call from the thread that ran the loop, after it.
+  void Stopped();
 
+  // Messages handed to the batcher.
   void MessagesConsumed(size_t n) { consumed_.Increment(static_cast<double>(n)); }
+  // Messages fetched but not batched (read again later: after a fence, a rewind,
+  // or of a partition no longer held).
+  void MessagesDiscarded(size_t n) { discarded_.Increment(static_cast<double>(n)); }
+  // Messages retention deleted before they were read.
+  void MessagesExpired(int64_t n) { expired_.Increment(static_cast<double>(n)); }
+  void SetStalledPartitions(int n) { stalled_.Set(n); }
+  void SetPaused(bool paused) { paused_.Set(paused ? 1 : 0); }
   void BatchWritten(const Batch& batch, const WriteResult& result, absl::Duration latency);
   // reason: "unavailable", "precondition", "internal".
   void WriteRetried(const std::string& reason);
@@ -39,6 +50,12 @@ class WorkerMetrics {
   prometheus::Registry& registry_;
   const std::string pipeline_;
   prometheus::Counter& consumed_;
+  prometheus::Counter& discarded_;
+  prometheus::Counter& expired_;
+  prometheus::Family<prometheus::Gauge>& stalled_family_;
+  prometheus::Gauge& stalled_;
+  prometheus::Family<prometheus::Gauge>& paused_family_;
+  prometheus::Gauge& paused_;
   prometheus::Counter& rows_;
   prometheus::Counter& bytes_;
   prometheus::Counter& dead_letters_;

@@ -43,6 +43,8 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   p.AddBytes("batch-max-bytes", &max_bytes, "payload bytes per batch (default 16MiB)");
   p.AddSeconds("shutdown-timeout", &o.loop.shutdown_timeout,
                "how long the last batch may retry after SIGTERM (default 15s)");
+  p.AddSeconds("unready-after", &o.loop.unready_after,
+               "how long transient errors may last before /ready reports them (default 30s)");
   p.AddString("metrics-address", &o.metrics_address,
               "HOST:PORT serving /metrics, /healthz, /ready (default 0.0.0.0:9187)");
   p.AddString("pipeline-name", &o.pipeline_name, "name in metrics (default: the group)");

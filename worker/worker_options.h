@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "worker/ingest_loop.h"
 #include "worker/kafka_message_source.h"
-#include "worker/postgres_batch_sink.h"
+#include "worker/postgres/postgres_batch_sink.h"
 
 namespace sluice::worker {
 

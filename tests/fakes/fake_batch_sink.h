@@ -1,12 +1,13 @@
-// A BatchSink that records batches and fails on demand.
+// A BatchSink that keeps stored offsets in memory, applies the compare-and-sets
+// like the real one, records committed batches and fails on demand.
 #ifndef SLUICE_TESTS_FAKES_FAKE_BATCH_SINK_H_
 #define SLUICE_TESTS_FAKES_FAKE_BATCH_SINK_H_
 
 #include <deque>
+#include <functional>
 #include <vector>
 
 #include "worker/batch_sink.h"
-#include "worker/offset_fence.h"
 
 namespace sluice::testing {
 
@@ -16,39 +17,55 @@ class FakeBatchSink : public worker::BatchSink {
   void FailNextWrites(std::vector<absl::Status> errors) {
     for (auto& e : errors) failures_.push_back(e);
   }
-  void SetFencedPartitions(std::vector<worker::TopicPartition> fenced) { fenced_ = fenced; }
+  // The next ReadOffsets() calls return these errors, in order.
+  void FailNextReads(std::vector<absl::Status> errors) {
+    for (auto& e : errors) read_failures_.push_back(e);
+  }
+  // Runs at the start of every Write() with the attempt number (from 1).
+  void OnWrite(std::function<void(int)> f) { on_write_ = std::move(f); }
+  // What sluice_offsets holds (another writer may "move" it between calls).
   void SetStored(const worker::OffsetMap& stored) { stored_ = stored; }
+  void SetStored(const worker::TopicPartition& tp, int64_t next) { stored_[tp] = next; }
+  const worker::OffsetMap& stored() const { return stored_; }
 
-  absl::StatusOr<worker::OffsetMap> ClaimPartitions(
+  absl::StatusOr<worker::OffsetMap> ReadOffsets(
       const std::vector<worker::TopicPartition>& partitions) override {
+    ++reads_;
+    if (!read_failures_.empty()) {
+      absl::Status s = read_failures_.front();
+      read_failures_.pop_front();
+      return s;
+    }
     worker::OffsetMap out;
     for (const auto& tp : partitions) {
       auto it = stored_.find(tp);
-      fence_.Claim(tp, it == stored_.end() ? std::nullopt : std::optional<int64_t>(it->second));
       if (it != stored_.end()) out[tp] = it->second;
     }
     return out;
   }
-  void ReleasePartitions(const std::vector<worker::TopicPartition>& partitions) override {
-    for (const auto& tp : partitions) fence_.Release(tp);
-    released_.insert(released_.end(), partitions.begin(), partitions.end());
-  }
-  bool IsClaimed(const worker::TopicPartition& tp) const override { return fence_.IsClaimed(tp); }
-  std::optional<int64_t> FencePosition(const worker::TopicPartition& tp) const override {
-    return fence_.Position(tp);
-  }
-  absl::StatusOr<worker::WriteResult> Write(const worker::Batch& batch) override {
+
+  absl::StatusOr<worker::WriteResult> Write(
+      const worker::Batch& batch, const std::vector<worker::OffsetUpdate>& updates) override {
     ++attempts_;
-    absl::StatusOr<std::vector<worker::OffsetUpdate>> plan = fence_.Plan(batch.next_offsets);
-    if (!plan.ok()) return plan.status();
+    if (on_write_) on_write_(attempts_);
     if (!failures_.empty()) {
       absl::Status s = failures_.front();
       failures_.pop_front();
       return s;
     }
-    fence_.Advance(*plan);
+    worker::WriteResult result;
+    for (const worker::OffsetUpdate& u : updates) {
+      auto it = stored_.find(u.partition);
+      const std::optional<int64_t> have =
+          it == stored_.end() ? std::nullopt : std::optional<int64_t>(it->second);
+      if (have != u.expected) result.fenced.push_back(u.partition);
+    }
+    if (!result.fenced.empty()) return result;
+    for (const worker::OffsetUpdate& u : updates) stored_[u.partition] = u.next;
     written_.push_back(batch);
-    worker::WriteResult result{static_cast<int64_t>(batch.messages.size()), 0, batch.bytes, {}};
+    result.rows_written = static_cast<int64_t>(batch.messages.size());
+    result.bytes_written = batch.bytes;
+    result.kafka_items = result.rows_written;
     for (const worker::Message& m : batch.messages) {
       worker::PartitionWrite& pw = result.partitions[m.topic_partition()];
       ++pw.rows;
@@ -56,20 +73,29 @@ class FakeBatchSink : public worker::BatchSink {
     }
     return result;
   }
-  std::vector<worker::TopicPartition> LastFencedPartitions() const override { return fenced_; }
 
   const std::vector<worker::Batch>& written() const { return written_; }
-  const std::vector<worker::TopicPartition>& released() const { return released_; }
+  // Every offset written, per partition, in order.
+  std::vector<int64_t> WrittenOffsets(const worker::TopicPartition& tp) const {
+    std::vector<int64_t> out;
+    for (const worker::Batch& b : written_) {
+      for (const worker::Message& m : b.messages) {
+        if (m.topic_partition() == tp) out.push_back(m.offset);
+      }
+    }
+    return out;
+  }
   int attempts() const { return attempts_; }
+  int reads() const { return reads_; }
 
  private:
-  worker::OffsetFence fence_;
   worker::OffsetMap stored_;
   std::deque<absl::Status> failures_;
-  std::vector<worker::TopicPartition> fenced_;
+  std::deque<absl::Status> read_failures_;
   std::vector<worker::Batch> written_;
-  std::vector<worker::TopicPartition> released_;
   int attempts_ = 0;
+  int reads_ = 0;
+  std::function<void(int)> on_write_;
 };
 
 }  // namespace sluice::testing

@@ -18,10 +18,21 @@ class ManualClock : public Clock {
     absl::MutexLock lock(&mu_);
     now_ += d;
   }
+  // Never blocks: sleeping moves the clock, and is recorded.
+  void SleepFor(absl::Duration d) const override {
+    absl::MutexLock lock(&mu_);
+    now_ += d;
+    slept_ += d;
+  }
+  absl::Duration slept() const {
+    absl::MutexLock lock(&mu_);
+    return slept_;
+  }
 
  private:
   mutable absl::Mutex mu_;
-  absl::Time now_;
+  mutable absl::Time now_;
+  mutable absl::Duration slept_;
 };
 
 }  // namespace sluice::testing

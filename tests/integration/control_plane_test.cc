@@ -307,5 +307,38 @@ TEST_F(ControlPlaneTest, OffsetsAreReadAndResetOnlyWhilePaused) {
             "sluicectl: INVALID_ARGUMENT: topic: 'other' is not consumed by pipeline items\n");
 }
 
+// Regression (issue 7.1): pause, offsets reset --to-earliest, TRUNCATE, resume
+// ingested 0 rows: the reset deleted the rows and librdkafka then fell back to
+// the group's committed Kafka offsets. The reset now stores the position it means.
+TEST_F(ControlPlaneTest, AReplayIngestsEverythingAgainExactlyOnce) {
+  auto w = Worker("w1");
+  CreateItems();
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 800, 50)).ok());
+  ExpectExactlyOnce(800);
+  ASSERT_EQ(Ctl({"pipelines", "pause", "items"}).code, 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return absl::StrContains(w->process().ReadLog(), "stopped pipeline items");
+  }, absl::Seconds(30)));
+  CtlResult reset = Ctl({"offsets", "reset", "items", "--topic", "items", "--to-earliest"});
+  ASSERT_EQ(reset.code, 0) << reset.output;
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_offsets WHERE next_offset = -2"), 8);
+  EXPECT_TRUE(absl::StrContains(reset.output, "earliest")) << reset.output;
+  EXPECT_TRUE(absl::StrContains(Ctl({"audit", "list"}).output, "items:*=earliest"));
+  ASSERT_EQ(db_.Exec("TRUNCATE raw_items"), "");
+  ASSERT_EQ(Ctl({"pipelines", "resume", "items"}).code, 0);
+  // Every row again, once; the dead letters are written again idempotently.
+  ExpectExactlyOnce(800);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters"), 16);
+
+  // --to-latest stores the end position, resolved by the worker on assign.
+  ASSERT_EQ(Ctl({"pipelines", "pause", "items"}).code, 0);
+  CtlResult latest = Ctl({"offsets", "reset", "items", "--topic", "items", "--to-latest"});
+  ASSERT_EQ(latest.code, 0) << latest.output;
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_offsets WHERE next_offset = -1"), 8);
+  EXPECT_EQ(Ctl({"offsets", "reset", "items", "--topic", "items", "--to-latest", "--to", "3"})
+                .code,
+            2);
+}
+
 }  // namespace
 }  // namespace sluice::testing

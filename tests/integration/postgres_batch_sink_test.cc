@@ -1,6 +1,8 @@
 // PostgresBatchSink against a real PostgreSQL: the transaction, the fence,
-// dead letters, the row-by-row fallback and the table checks.
-#include "worker/postgres_batch_sink.h"
+// dead letters, the isolation of refused rows, the error kinds and the table checks.
+#include "worker/postgres/postgres_batch_sink.h"
+
+#include "worker/offset_fence.h"
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -26,6 +28,39 @@ Batch MakeBatch(const TopicPartition& tp, int64_t first, int n, const std::strin
   return b;
 }
 
+// A sink with the fence the ingest loop keeps for it.
+class Writer {
+ public:
+  explicit Writer(std::unique_ptr<PostgresBatchSink> sink) : sink_(std::move(sink)) {}
+  absl::StatusOr<OffsetMap> Claim(const std::vector<TopicPartition>& partitions) {
+    absl::StatusOr<OffsetMap> stored = sink_->ReadOffsets(partitions);
+    if (!stored.ok()) return stored;
+    for (const TopicPartition& tp : partitions) {
+      auto it = stored->find(tp);
+      const std::optional<int64_t> row =
+          it == stored->end() ? std::nullopt : std::optional<int64_t>(it->second);
+      fence_.Claim(tp, row, row.value_or(kOffsetBeginning));
+    }
+    return stored;
+  }
+  // Writes `batch` as continuing from the claimed positions.
+  absl::StatusOr<WriteResult> Write(Batch batch) {
+    for (const auto& [tp, next] : batch.next_offsets) {
+      batch.continues_from[tp] = fence_.Position(tp).value_or(0);
+    }
+    absl::StatusOr<std::vector<OffsetUpdate>> plan = fence_.Plan(batch);
+    if (!plan.ok()) return plan.status();
+    absl::StatusOr<WriteResult> r = sink_->Write(batch, *plan);
+    if (r.ok() && r->fenced.empty()) fence_.Advance(*plan);
+    return r;
+  }
+  PostgresBatchSink* operator->() { return sink_.get(); }
+
+ private:
+  std::unique_ptr<PostgresBatchSink> sink_;
+  OffsetFence fence_;
+};
+
 class PostgresBatchSinkTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -48,12 +83,12 @@ class PostgresBatchSinkTest : public ::testing::Test {
     return c;
   }
 
-  std::unique_ptr<PostgresBatchSink> NewSink(PostgresSinkConfig config) {
+  std::unique_ptr<Writer> NewSink(PostgresSinkConfig config) {
     absl::StatusOr<std::unique_ptr<PostgresBatchSink>> s = PostgresBatchSink::Create(config);
     EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? std::move(*s) : nullptr;
+    return s.ok() ? std::make_unique<Writer>(std::move(*s)) : nullptr;
   }
-  std::unique_ptr<PostgresBatchSink> NewSink() { return NewSink(Config()); }
+  std::unique_ptr<Writer> NewSink() { return NewSink(Config()); }
 
   std::unique_ptr<PostgresServer> pg_;
   PgDatabase db_;
@@ -61,7 +96,7 @@ class PostgresBatchSinkTest : public ::testing::Test {
 
 TEST_F(PostgresBatchSinkTest, WritesRowsAndOffsetsInOneTransaction) {
   auto sink = NewSink();
-  ASSERT_TRUE(sink->ClaimPartitions({kP0, kP1}).ok());
+  ASSERT_TRUE(sink->Claim({kP0, kP1}).ok());
   Batch b = MakeBatch(kP0, 0, 5);
   Batch b1 = MakeBatch(kP1, 0, 3);
   b.messages.insert(b.messages.end(), b1.messages.begin(), b1.messages.end());
@@ -80,7 +115,7 @@ TEST_F(PostgresBatchSinkTest, WritesRowsAndOffsetsInOneTransaction) {
             1);
   // A new claim reads the stored offsets back.
   auto other = NewSink();
-  absl::StatusOr<OffsetMap> stored = other->ClaimPartitions({kP0, kP1});
+  absl::StatusOr<OffsetMap> stored = other->Claim({kP0, kP1});
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(*stored, (OffsetMap{{kP0, 5}, {kP1, 3}}));
 }
@@ -89,45 +124,41 @@ TEST_F(PostgresBatchSinkTest, WritesRowsAndOffsetsInOneTransaction) {
 TEST_F(PostgresBatchSinkTest, StaleWriterIsFenced) {
   auto old_owner = NewSink();
   auto new_owner = NewSink();
-  ASSERT_TRUE(old_owner->ClaimPartitions({kP0}).ok());
+  ASSERT_TRUE(old_owner->Claim({kP0}).ok());
   ASSERT_TRUE(old_owner->Write(MakeBatch(kP0, 0, 10, "old")).ok());
   // The partition moves: the new owner reads offset 10 and writes on.
-  absl::StatusOr<OffsetMap> claimed = new_owner->ClaimPartitions({kP0});
+  absl::StatusOr<OffsetMap> claimed = new_owner->Claim({kP0});
   ASSERT_TRUE(claimed.ok());
   EXPECT_EQ(claimed->at(kP0), 10);
   ASSERT_TRUE(new_owner->Write(MakeBatch(kP0, 10, 5, "new")).ok());
   // The old owner, unaware, writes the same range: fenced, nothing written.
   absl::StatusOr<WriteResult> stale = old_owner->Write(MakeBatch(kP0, 10, 8, "old"));
-  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
-  EXPECT_EQ(stale.status().message(),
-            "fenced: the stored offsets of items/0 moved since this worker read them; "
-            "another worker owns them now");
-  EXPECT_EQ(old_owner->LastFencedPartitions(), (std::vector<TopicPartition>{kP0}));
-  EXPECT_EQ(old_owner->FencePosition(kP0), std::nullopt);  // released
+  ASSERT_TRUE(stale.ok()) << stale.status();
+  EXPECT_EQ(stale->fenced, (std::vector<TopicPartition>{kP0}));
+  EXPECT_EQ(stale->rows_written, 0);
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items"), 15);
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items WHERE kafka_offset >= 10 AND "
                          "payload->>'tag' = 'old'"),
             0);
   EXPECT_EQ(db_.QueryInt("SELECT next_offset FROM sluice_offsets"), 15);
-  // Later writes of the stale owner are refused before reaching the database.
-  absl::StatusOr<WriteResult> later = old_owner->Write(MakeBatch(kP0, 18, 1, "old"));
-  EXPECT_EQ(later.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 // Two first-time owners race for a partition with no stored offset: one wins.
 TEST_F(PostgresBatchSinkTest, FirstWritersRaceAndOneIsFenced) {
   auto a = NewSink();
   auto b = NewSink();
-  ASSERT_TRUE(a->ClaimPartitions({kP0}).ok());
-  ASSERT_TRUE(b->ClaimPartitions({kP0}).ok());
+  ASSERT_TRUE(a->Claim({kP0}).ok());
+  ASSERT_TRUE(b->Claim({kP0}).ok());
   ASSERT_TRUE(a->Write(MakeBatch(kP0, 0, 4, "a")).ok());
-  EXPECT_EQ(b->Write(MakeBatch(kP0, 0, 6, "b")).status().code(), absl::StatusCode::kAborted);
+  absl::StatusOr<WriteResult> lost = b->Write(MakeBatch(kP0, 0, 6, "b"));
+  ASSERT_TRUE(lost.ok()) << lost.status();
+  EXPECT_EQ(lost->fenced, (std::vector<TopicPartition>{kP0}));
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items"), 4);
 }
 
 TEST_F(PostgresBatchSinkTest, InvalidPayloadsBecomeDeadLettersInTheSameTransaction) {
   auto sink = NewSink();
-  ASSERT_TRUE(sink->ClaimPartitions({kP0}).ok());
+  ASSERT_TRUE(sink->Claim({kP0}).ok());
   Batch b = MakeBatch(kP0, 0, 4);
   b.messages[1].payload = "{not json";
   b.messages[2].payload = std::nullopt;  // tombstone: stored as NULL
@@ -144,14 +175,14 @@ TEST_F(PostgresBatchSinkTest, InvalidPayloadsBecomeDeadLettersInTheSameTransacti
   EXPECT_EQ(db_.QueryInt("SELECT next_offset FROM sluice_offsets"), 4);
 }
 
-// Rows the validator cannot predict (here a CHECK constraint) are isolated row by
-// row: they become dead letters with PostgreSQL's own error, the rest lands.
+// Rows the validator cannot predict (here a CHECK constraint) are isolated by
+// bisection: they become dead letters with PostgreSQL's own error, the rest lands.
 TEST_F(PostgresBatchSinkTest, RowsPostgresRefusesAreIsolated) {
   auto sink = NewSink();
   ASSERT_EQ(db_.Exec("ALTER TABLE raw_items ADD CONSTRAINT no_seven "
                      "CHECK (payload->>'offset' <> '7')"),
             "");
-  ASSERT_TRUE(sink->ClaimPartitions({kP0}).ok());
+  ASSERT_TRUE(sink->Claim({kP0}).ok());
   absl::StatusOr<WriteResult> r = sink->Write(MakeBatch(kP0, 0, 10));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->rows_written, 9);
@@ -168,7 +199,7 @@ TEST_F(PostgresBatchSinkTest, TextAndBytesFormats) {
   text.table = "raw_text";
   text.payload_format = ::sluice::v1::PAYLOAD_FORMAT_TEXT;
   auto t = NewSink(text);
-  ASSERT_TRUE(t->ClaimPartitions({kP0}).ok());
+  ASSERT_TRUE(t->Claim({kP0}).ok());
   Batch b = MakeBatch(kP0, 0, 3);
   b.messages[0].payload = "tab\there\nnewline \\ backslash";
   b.messages[1].payload = "bad \xff utf8";
@@ -183,7 +214,7 @@ TEST_F(PostgresBatchSinkTest, TextAndBytesFormats) {
   bytes.consumer_group = "g2";
   bytes.payload_format = ::sluice::v1::PAYLOAD_FORMAT_BYTES;
   auto y = NewSink(bytes);
-  ASSERT_TRUE(y->ClaimPartitions({kP0}).ok());
+  ASSERT_TRUE(y->Claim({kP0}).ok());
   Batch raw = MakeBatch(kP0, 0, 1);
   raw.messages[0].payload = std::string("\x00\xff\t\\", 4);
   ASSERT_TRUE(y->Write(raw).ok());
@@ -224,10 +255,111 @@ TEST_F(PostgresBatchSinkTest, UnreachableDatabaseIsUnavailable) {
   EXPECT_NE(s.status().message().find("cannot connect to PostgreSQL at"), std::string::npos);
 }
 
+// Regression (issue 7.5): re-reading an offset that was dead-lettered before (a
+// replay after `offsets reset`) failed with 23505 on sluice_dead_letters forever.
+TEST_F(PostgresBatchSinkTest, DeadLettersAreIdempotent) {
+  auto sink = NewSink();
+  ASSERT_TRUE(sink->Claim({kP0}).ok());
+  Batch b = MakeBatch(kP0, 0, 3);
+  b.messages[1].payload = "{not json";
+  ASSERT_TRUE(sink->Write(b).ok());
+  // The replay: offsets reset to the earliest position, the table truncated.
+  ASSERT_EQ(db_.Exec("UPDATE sluice_offsets SET next_offset = -2; TRUNCATE raw_items"), "");
+  auto replay = NewSink();
+  absl::StatusOr<OffsetMap> stored = replay->Claim({kP0});
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->at(kP0), kOffsetBeginning);
+  absl::StatusOr<WriteResult> again = replay->Write(b);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->dead_letters, 1);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters"), 1);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items"), 2);
+  EXPECT_EQ(db_.QueryInt("SELECT next_offset FROM sluice_offsets"), 3);
+}
+
+// Regression (issue 7.7): row errors outside SQLSTATE classes 22 and 23 were
+// retried forever: an index row too large (54000), an exception raised by a
+// trigger (P0001), a deferred constraint failing at COMMIT (23505 at commit).
+TEST_F(PostgresBatchSinkTest, RowErrorsOfAnyRowClassBecomeDeadLetters) {
+  auto sink = NewSink();
+  ASSERT_EQ(db_.Exec(R"sql(
+      CREATE INDEX raw_items_payload_text ON raw_items ((payload->>'big'));
+      CREATE FUNCTION refuse_three() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.payload->>'offset' = '3' THEN RAISE EXCEPTION 'offset three is refused'; END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER refuse_three BEFORE INSERT ON raw_items
+        FOR EACH ROW EXECUTE FUNCTION refuse_three();
+      ALTER TABLE raw_items ADD COLUMN tag text GENERATED ALWAYS AS (payload->>'tag') STORED;
+      ALTER TABLE raw_items ADD CONSTRAINT unique_tag UNIQUE (tag)
+        DEFERRABLE INITIALLY DEFERRED;)sql"),
+            "");
+  ASSERT_TRUE(sink->Claim({kP0}).ok());
+  Batch b = MakeBatch(kP0, 0, 8);
+  for (int i = 0; i < 8; ++i) {
+    b.messages[i].payload = absl::StrCat("{\"offset\":", i, ",\"tag\":\"t", i, "\"}");
+  }
+  // Incompressible, so the index entry cannot fit a btree page.
+  std::string big;
+  uint32_t x = 12345;
+  for (int i = 0; i < 9000; ++i) {
+    x = x * 1103515245 + 12345;
+    big.push_back("0123456789abcdefghijklmnopqrstuv"[(x >> 16) & 31]);
+  }
+  b.messages[1].payload =
+      absl::StrCat("{\"offset\":1,\"tag\":\"t1\",\"big\":\"", big, "\"}");
+  b.messages[6].payload = "{\"offset\":6,\"tag\":\"t5\"}";  // duplicates offset 5's tag
+  absl::StatusOr<WriteResult> r = sink->Write(b);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->dead_letters, 3);
+  EXPECT_EQ(r->rows_written, 5);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters WHERE kafka_offset = 1 AND "
+                         "sqlstate = '54000'"),
+            1);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters WHERE kafka_offset = 3 AND "
+                         "sqlstate = 'P0001' AND error = 'offset three is refused'"),
+            1);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters WHERE kafka_offset = 6 AND "
+                         "sqlstate = '23505'"),
+            1);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items"), 5);
+  EXPECT_EQ(db_.QueryInt("SELECT next_offset FROM sluice_offsets"), 8);
+}
+
+// Issue 7.10: the session has a lock timeout, so a stuck lock is a transient
+// error, not a hang.
+TEST_F(PostgresBatchSinkTest, ALockHeldTooLongIsATransientError) {
+  PostgresSinkConfig c = Config();
+  c.connection.lock_timeout_ms = 300;
+  auto sink = NewSink(c);
+  ASSERT_TRUE(sink->Claim({kP0}).ok());
+  ASSERT_TRUE(sink->Write(MakeBatch(kP0, 0, 2)).ok());
+  PgDatabase::Session holder = db_.OpenSession();
+  ASSERT_EQ(holder.Exec("BEGIN; SELECT * FROM sluice_offsets FOR UPDATE"), "");
+  const absl::Time start = absl::Now();
+  absl::StatusOr<WriteResult> r = sink->Write(MakeBatch(kP0, 2, 2));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_NE(r.status().message().find("[SQLSTATE 55P03]"), std::string::npos) << r.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  ASSERT_EQ(holder.Exec("ROLLBACK"), "");
+  ASSERT_TRUE(sink->Write(MakeBatch(kP0, 2, 2)).ok());
+  EXPECT_EQ(db_.QueryInt("SELECT next_offset FROM sluice_offsets"), 4);
+}
+
+TEST_F(PostgresBatchSinkTest, AMissingTableIsAPreconditionErrorMidRun) {
+  auto sink = NewSink();
+  ASSERT_TRUE(sink->Claim({kP0}).ok());
+  ASSERT_EQ(db_.Exec("DROP TABLE raw_items"), "");
+  absl::StatusOr<WriteResult> r = sink->Write(MakeBatch(kP0, 0, 2));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_NE(r.status().message().find("[SQLSTATE 42P01]"), std::string::npos) << r.status();
+}
+
 // A lost connection mid-write is UNAVAILABLE; the retried batch then commits once.
 TEST_F(PostgresBatchSinkTest, RetryAfterConnectionLossCommitsOnce) {
   auto sink = NewSink();
-  ASSERT_TRUE(sink->ClaimPartitions({kP0}).ok());
+  ASSERT_TRUE(sink->Claim({kP0}).ok());
   ASSERT_TRUE(sink->Write(MakeBatch(kP0, 0, 5)).ok());
   ASSERT_EQ(db_.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
                      "current_database() AND pid <> pg_backend_pid()"),

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "tests/fixtures/dev_kafka.h"
 #include "tests/fixtures/postgres_server.h"
@@ -99,6 +100,64 @@ TEST_F(WorkerExactlyOnceTest, KilledWorkerIsReplacedWithoutLossOrDuplicates) {
   EXPECT_EQ(b->Metric("sluice_rows_written_total{"), 50000 - at_kill);
 }
 
+// Regression (issue 7.1): with no stored row the source assigned
+// OFFSET_INVALID, which librdkafka resolves to the group's committed Kafka offset,
+// so a group reused with a fresh sluice_offsets read nothing. PostgreSQL is the
+// only source of truth: a partition without a row starts at auto.offset.reset.
+TEST_F(WorkerExactlyOnceTest, AReusedGroupWithFreshOffsetsStartsAtAutoOffsetReset) {
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 500)).ok());
+  {
+    auto first = StartWorker("worker-r1");
+    ASSERT_NE(first, nullptr);
+    ExpectExactlyOnce(500);
+    first->process().Signal(SIGTERM);
+    ASSERT_EQ(first->process().Wait(absl::Seconds(30)), 0);
+  }
+  // Kafka knows the group's progress; PostgreSQL forgets it.
+  absl::StatusOr<std::vector<int64_t>> committed = kafka_->CommittedOffsets("it-group", "items", 8);
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  int64_t sum = 0;
+  for (int64_t o : *committed) sum += std::max<int64_t>(o, 0);
+  EXPECT_EQ(sum, 500);
+  ASSERT_EQ(db_.Exec("DELETE FROM sluice_offsets; TRUNCATE raw_items"), "");
+  auto second = StartWorker("worker-r2");
+  ASSERT_NE(second, nullptr);
+  ExpectExactlyOnce(500);
+}
+
+// Regression (issue 7.6): a stored offset ahead of the log end (topic recreated,
+// offset reset too far) failed "offset would move" forever while /ready said 200.
+// The partition now stalls visibly, the others go on, and a reset resumes it.
+TEST_F(WorkerExactlyOnceTest, AStoredOffsetBeyondTheLogEndStallsThePartitionVisibly) {
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 400)).ok());
+  ASSERT_EQ(db_.Exec(std::string(R"sql(
+      CREATE TABLE IF NOT EXISTS sluice_offsets (consumer_group text NOT NULL,
+        topic text NOT NULL, kafka_partition integer NOT NULL, next_offset bigint NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (consumer_group, topic, kafka_partition));
+      INSERT INTO sluice_offsets VALUES ('it-group', 'items', 0, 1000000, now());)sql")),
+            "");
+  auto w = StartWorker("worker-s1");
+  ASSERT_NE(w, nullptr);
+  const std::string stalled =
+      "503 not ready: partition items/0 stalled: its stored offset 1000000 is beyond the end of the log";
+  ASSERT_TRUE(WaitFor([&] { return absl::StartsWith(w->HttpGet("/ready"), stalled); },
+                      absl::Seconds(60)))
+      << w->HttpGet("/ready");
+  EXPECT_EQ(w->Metric("sluice_partitions_stalled{pipeline=\"it-group\"}"), 1);
+  // The other partitions are ingested meanwhile; partition 0 is not.
+  ASSERT_TRUE(WaitFor([&] { return TablesExist() && Landed() > 0; }, absl::Seconds(60)));
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items WHERE kafka_partition = 0"), 0);
+  EXPECT_EQ(db_.QueryInt("SELECT next_offset FROM sluice_offsets WHERE kafka_partition = 0"),
+            1000000);
+  // The operator resets it (offsets reset --to-earliest stores -2).
+  ASSERT_EQ(db_.Exec("UPDATE sluice_offsets SET next_offset = -2 WHERE kafka_partition = 0"), "");
+  ExpectExactlyOnce(400);
+  ASSERT_TRUE(WaitFor([&] { return w->HttpGet("/ready") == "200 ready\n"; }, absl::Seconds(30)))
+      << w->HttpGet("/ready");
+  EXPECT_EQ(w->Metric("sluice_partitions_stalled{pipeline=\"it-group\"}"), 0);
+}
+
 // (d) 1% invalid JSON: exactly those go to the dead letters, with the reason.
 TEST_F(WorkerExactlyOnceTest, InvalidJsonGoesToDeadLetters) {
   ASSERT_TRUE(kafka_->Produce("items", Items(0, 10000, /*invalid_every=*/100)).ok());
@@ -169,7 +228,7 @@ TEST(WorkerPostgresRestartTest, RestartMidStreamLosesAndDuplicatesNothing) {
   ASSERT_TRUE(kafka.ok()) << kafka.status();
   ASSERT_TRUE((*kafka)->Produce("items", Items(0, 20000)).ok());
   WorkerArgs args{(*kafka)->bootstrap(), "items", "restart-group", *db,
-                  {"--create-table", "--batch-max-rows", "300"}};
+                  {"--create-table", "--batch-max-rows", "300", "--unready-after", "1s"}};
   absl::StatusOr<std::unique_ptr<WorkerProcess>> w = WorkerProcess::Start(args, "worker-e");
   ASSERT_TRUE(w.ok());
   auto landed = [&] {
@@ -184,7 +243,11 @@ TEST(WorkerPostgresRestartTest, RestartMidStreamLosesAndDuplicatesNothing) {
   ASSERT_TRUE(WaitFor(
       [&] { return (*w)->Metric("sluice_write_retries_total{pipeline=\"restart-group\",reason=\"unavailable\"}") > 0; },
       absl::Seconds(30)));
-  EXPECT_EQ((*w)->HttpGet("/ready"), "503 not ready: PostgreSQL is not reachable\n");
+  // Once the outage has lasted --unready-after, /ready says so, with the error.
+  ASSERT_TRUE(WaitFor([&] {
+    return absl::StartsWith((*w)->HttpGet("/ready"), "503 not ready: failing for ");
+  }, absl::Seconds(30))) << (*w)->HttpGet("/ready");
+  EXPECT_TRUE(absl::StrContains((*w)->HttpGet("/ready"), "PostgreSQL")) << (*w)->HttpGet("/ready");
   ASSERT_TRUE((*pg)->Start().ok());
   ASSERT_TRUE(WaitFor([&] { return landed() >= 30000; }, absl::Seconds(90)))
       << "landed " << landed();

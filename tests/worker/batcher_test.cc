@@ -15,9 +15,9 @@ Message Msg(int32_t partition, int64_t offset, size_t bytes = 10) {
 TEST(BatcherTest, FlushesOnRowLimit) {
   ManualClock clock;
   Batcher b(clock, {3, 1 << 20, absl::Seconds(1)});
-  EXPECT_EQ(b.Add(Msg(0, 0)), std::nullopt);
-  EXPECT_EQ(b.Add(Msg(0, 1)), std::nullopt);
-  EXPECT_EQ(b.Add(Msg(1, 7)), ::sluice::v1::FLUSH_REASON_ROWS);
+  EXPECT_EQ(b.Add(Msg(0, 0), 0), std::nullopt);
+  EXPECT_EQ(b.Add(Msg(0, 1), 0), std::nullopt);
+  EXPECT_EQ(b.Add(Msg(1, 7), 0), ::sluice::v1::FLUSH_REASON_ROWS);
   Batch batch = b.Take(::sluice::v1::FLUSH_REASON_ROWS);
   EXPECT_EQ(batch.messages.size(), 3u);
   EXPECT_EQ(batch.reason, ::sluice::v1::FLUSH_REASON_ROWS);
@@ -29,9 +29,9 @@ TEST(BatcherTest, FlushesOnRowLimit) {
 TEST(BatcherTest, FlushesOnByteLimit) {
   ManualClock clock;
   Batcher b(clock, {1000, 25, absl::Seconds(1)});
-  EXPECT_EQ(b.Add(Msg(0, 0, 10)), std::nullopt);
-  EXPECT_EQ(b.Add(Msg(0, 1, 10)), std::nullopt);
-  EXPECT_EQ(b.Add(Msg(0, 2, 10)), ::sluice::v1::FLUSH_REASON_BYTES);
+  EXPECT_EQ(b.Add(Msg(0, 0, 10), 0), std::nullopt);
+  EXPECT_EQ(b.Add(Msg(0, 1, 10), 0), std::nullopt);
+  EXPECT_EQ(b.Add(Msg(0, 2, 10), 0), ::sluice::v1::FLUSH_REASON_BYTES);
   EXPECT_EQ(b.Take(::sluice::v1::FLUSH_REASON_BYTES).bytes, 30);
 }
 
@@ -41,9 +41,9 @@ TEST(BatcherTest, FlushesWhenOldestMessageReachesConsumerTimeout) {
   EXPECT_EQ(b.deadline(), absl::InfiniteFuture());
   EXPECT_EQ(b.CheckTimeout(), std::nullopt);
   const absl::Time first = clock.Now();
-  b.Add(Msg(0, 0));
+  b.Add(Msg(0, 0), 0);
   clock.Advance(absl::Milliseconds(100));
-  b.Add(Msg(0, 1));  // a later message does not extend the wait of the first
+  b.Add(Msg(0, 1), 0);  // a later message does not extend the wait of the first
   EXPECT_EQ(b.deadline(), first + absl::Milliseconds(150));
   EXPECT_EQ(b.CheckTimeout(), std::nullopt);
   clock.Advance(absl::Milliseconds(49));
@@ -58,16 +58,16 @@ TEST(BatcherTest, FlushesWhenOldestMessageReachesConsumerTimeout) {
 TEST(BatcherTest, NewLimitsApplyToTheNextAdd) {
   ManualClock clock;
   Batcher b(clock, {10, 1 << 20, absl::Seconds(1)});
-  b.Add(Msg(0, 0));
+  b.Add(Msg(0, 0), 0);
   b.set_limits({2, 1 << 20, absl::Seconds(1)});
-  EXPECT_EQ(b.Add(Msg(0, 1)), ::sluice::v1::FLUSH_REASON_ROWS);
+  EXPECT_EQ(b.Add(Msg(0, 1), 0), ::sluice::v1::FLUSH_REASON_ROWS);
 }
 
 TEST(BatcherTest, TombstonesCountNoBytes) {
   ManualClock clock;
   Batcher b(clock, {10, 5, absl::Seconds(1)});
   Message tombstone{"t", 0, 0, std::string("k"), std::nullopt, std::nullopt};
-  EXPECT_EQ(b.Add(tombstone), std::nullopt);
+  EXPECT_EQ(b.Add(tombstone, 0), std::nullopt);
   EXPECT_EQ(b.Take(::sluice::v1::FLUSH_REASON_SHUTDOWN).bytes, 0);
 }
 

@@ -1,10 +1,13 @@
-// The ingest loop against fakes: flush reasons, retries, revokes, fencing.
+// The ingest loop against fakes: flush reasons, retries, revokes, fencing, the
+// offset source of truth and the error rule.
 #include "worker/ingest_loop.h"
 
 #include <atomic>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
 #include "tests/fakes/fake_batch_sink.h"
 #include "tests/fakes/fake_message_source.h"
 #include "tests/fakes/manual_clock.h"
@@ -20,7 +23,12 @@ const TopicPartition kP0{"items", 0};
 const TopicPartition kP1{"items", 1};
 
 Message Msg(const TopicPartition& tp, int64_t offset) {
-  return Message{tp.topic, tp.partition, offset, std::nullopt, std::string("{}"), std::nullopt};
+  Message m;
+  m.topic = tp.topic;
+  m.partition = tp.partition;
+  m.offset = offset;
+  m.payload = "{}";
+  return m;
 }
 
 std::vector<Message> Msgs(const TopicPartition& tp, int64_t first, int n) {
@@ -29,24 +37,31 @@ std::vector<Message> Msgs(const TopicPartition& tp, int64_t first, int n) {
   return out;
 }
 
+std::vector<int64_t> Range(int64_t first, int64_t last) {
+  std::vector<int64_t> out;
+  for (int64_t o = first; o <= last; ++o) out.push_back(o);
+  return out;
+}
+
 class IngestLoopTest : public ::testing::Test {
  protected:
   IngestLoopTest() : metrics_(registry_, "test") {
     config_.topics = {"items"};
     config_.limits = {3, 1 << 20, absl::Milliseconds(150)};
-    config_.retry_initial = absl::Microseconds(10);
-    config_.retry_max = absl::Microseconds(100);
+    config_.retry_initial = absl::Milliseconds(100);
+    config_.retry_max = absl::Seconds(10);
     source_.OnExhausted([this] { stop_ = true; });
   }
 
   // First poll: the group assigns both partitions.
   void Assign() {
-    source_.AddStep({[](RebalanceHandler* h) { h->OnPartitionsAssigned({kP0, kP1}); }, {}});
+    source_.AddStep({[this](RebalanceHandler*) { source_.Assign({kP0, kP1}); }, {}});
   }
 
   absl::Status Run() {
-    IngestLoop loop({&source_, &sink_, &clock_, &metrics_}, config_);
-    return loop.Run(stop_);
+    loop_ = std::make_unique<IngestLoop>(IngestLoopDeps{&source_, &sink_, &clock_, &metrics_},
+                                         config_);
+    return loop_->Run(stop_);
   }
 
   std::vector<FlushReason> Reasons() const {
@@ -55,16 +70,22 @@ class IngestLoopTest : public ::testing::Test {
     return out;
   }
 
+  std::string Metrics() {
+    return prometheus::TextSerializer().Serialize(registry_.Collect());
+  }
+
   prometheus::Registry registry_;
   WorkerMetrics metrics_;
   IngestLoopConfig config_;
   ManualClock clock_;
   FakeMessageSource source_;
   FakeBatchSink sink_;
+  std::unique_ptr<IngestLoop> loop_;
   std::atomic<bool> stop_{false};
 };
 
 TEST_F(IngestLoopTest, FlushesOnRowsAndAtShutdown) {
+  sink_.SetStored(kP0, 0);
   Assign();
   source_.AddStep({nullptr, Msgs(kP0, 0, 7)});
   ASSERT_TRUE(Run().ok());
@@ -75,6 +96,7 @@ TEST_F(IngestLoopTest, FlushesOnRowsAndAtShutdown) {
   ASSERT_EQ(source_.commits().size(), 3u);
   EXPECT_EQ(source_.commits()[0].at(kP0), 3);
   EXPECT_EQ(source_.commits()[2].at(kP0), 7);
+  EXPECT_EQ(sink_.stored().at(kP0), 7);
   EXPECT_TRUE(source_.closed());
 }
 
@@ -94,13 +116,14 @@ TEST_F(IngestLoopTest, FlushesOnConsumerTimeout) {
   EXPECT_LE(source_.polls()[2], absl::Milliseconds(150));
 }
 
-TEST_F(IngestLoopTest, FlushesOnRevokeAndReleasesThePartitions) {
+TEST_F(IngestLoopTest, FlushesOnRevokeAndForgetsThePartitions) {
   Assign();
   source_.AddStep({nullptr, Msgs(kP0, 0, 2)});
-  source_.AddStep({[](RebalanceHandler* h) { h->OnPartitionsRevoked({kP0}, false); }, {}});
+  source_.AddStep({[](RebalanceHandler* h) { h->OnPartitionsRevoked({kP0}, false); },
+                   Msgs(kP0, 2, 1)});  // fetched before the revoke: not ours any more
   ASSERT_TRUE(Run().ok());
   EXPECT_EQ(Reasons(), (std::vector<FlushReason>{::sluice::v1::FLUSH_REASON_REVOKE}));
-  EXPECT_EQ(sink_.released(), (std::vector<TopicPartition>{kP0}));
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(0, 1));
 }
 
 TEST_F(IngestLoopTest, RetriesTransientErrorsWithTheSameBatch) {
@@ -113,65 +136,274 @@ TEST_F(IngestLoopTest, RetriesTransientErrorsWithTheSameBatch) {
   ASSERT_EQ(sink_.written().size(), 1u);
   EXPECT_EQ(sink_.written()[0].messages.size(), 3u);
   EXPECT_EQ(source_.commits().size(), 1u);
+  // The waits went through the clock: no real time passed.
+  EXPECT_GE(clock_.slept(), absl::Milliseconds(100));
 }
 
-TEST_F(IngestLoopTest, FencedBatchIsDroppedAndTheRestRewound) {
+// Issue 7.1: PostgreSQL is the only source of truth. With no stored row a
+// partition starts explicitly at auto.offset.reset (never at Kafka's committed
+// offset); a stored symbolic position (offsets reset --to-earliest) is honoured.
+TEST_F(IngestLoopTest, StartsFromPostgresOrExplicitlyAtTheResetPosition) {
+  sink_.SetStored(kP0, 42);
+  sink_.SetStored(kP1, kOffsetBeginning);
   Assign();
-  sink_.FailNextWrites({absl::AbortedError("fenced: items/0")});
-  sink_.SetFencedPartitions({kP0});
-  std::vector<Message> batch = Msgs(kP0, 10, 1);
-  batch.push_back(Msg(kP1, 20));
-  batch.push_back(Msg(kP1, 21));
-  source_.AddStep({nullptr, batch});
   ASSERT_TRUE(Run().ok());
-  EXPECT_TRUE(sink_.written().empty());
-  EXPECT_EQ(sink_.attempts(), 1);  // never retried
-  EXPECT_EQ(source_.paused(), (std::vector<TopicPartition>{kP0}));
-  ASSERT_EQ(source_.seeks().size(), 1u);
-  EXPECT_EQ(source_.seeks()[0], (OffsetMap{{kP1, 20}}));
-  EXPECT_TRUE(source_.commits().empty());
+  ASSERT_EQ(source_.assigned().size(), 1u);
+  EXPECT_EQ(source_.assigned()[0], (OffsetMap{{kP0, 42}, {kP1, kOffsetBeginning}}));
+
+  const TopicPartition p2{"items", 2};
+  config_.unstored_start = kOffsetEnd;
+  FakeMessageSource fresh;
+  fresh.OnExhausted([this] { stop_ = true; });
+  fresh.AddStep({[&](RebalanceHandler*) { fresh.Assign({p2}); }, {}});
+  stop_ = false;
+  IngestLoop loop({&fresh, &sink_, &clock_, &metrics_}, config_);
+  ASSERT_TRUE(loop.Run(stop_).ok());
+  EXPECT_EQ(fresh.assigned()[0], (OffsetMap{{p2, kOffsetEnd}}));
+}
+
+TEST_F(IngestLoopTest, AReplayFromTheEarliestPositionIsWrittenAgain) {
+  sink_.SetStored(kP0, kOffsetBeginning);  // offsets reset --to-earliest
+  Assign();
+  source_.AddStep({nullptr, Msgs(kP0, 5, 3)});  // the log starts at 5 (retention)
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(5, 7));
+  EXPECT_EQ(sink_.stored().at(kP0), 8);
+}
+
+// Issue 7.4: a fenced partition used to be paused and never resumed.
+TEST_F(IngestLoopTest, AFencedBatchIsDroppedAndItsPartitionsClaimedAgain) {
+  sink_.SetStored({{kP0, 10}, {kP1, 20}});
+  Assign();
+  std::vector<Message> poll = {Msg(kP0, 10), Msg(kP1, 20), Msg(kP1, 21)};
+  source_.AddStep({[this](RebalanceHandler*) { sink_.SetStored(kP0, 15); },  // another writer
+                   poll});
+  // After the fence: the loop re-reads 15 for kP0 and 20 for kP1 and seeks there.
+  source_.AddStep({nullptr, {}});
+  source_.AddStep({nullptr, {Msg(kP0, 15), Msg(kP0, 16), Msg(kP0, 17)}});
+  source_.AddStep({nullptr, Msgs(kP1, 20, 3)});
+  ASSERT_TRUE(Run().ok());
+  EXPECT_TRUE(source_.paused().empty());
+  ASSERT_FALSE(source_.seeks().empty());
+  EXPECT_EQ(source_.seeks()[0], (OffsetMap{{kP0, 15}, {kP1, 20}}));
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(15, 17));
+  EXPECT_EQ(sink_.WrittenOffsets(kP1), Range(20, 22));
+  EXPECT_EQ(sink_.stored(), (OffsetMap{{kP0, 18}, {kP1, 23}}));
+}
+
+// Regression (issue 7.2): when the revoke callback's flush was fenced inside a
+// poll, the rewind of the other partitions was forgotten as soon as the poll
+// returned: P1:21-23, fetched before the callback, committed next offset 24 and
+// P1:20 was never written.
+TEST_F(IngestLoopTest, AFenceInsideAPollKeepsTheRewind) {
+  sink_.SetStored({{kP0, 10}, {kP1, 20}});
+  Assign();
+  source_.AddStep({nullptr, {Msg(kP0, 10), Msg(kP1, 20)}});  // open batch, 2 of 3 rows
+  FakeMessageSource::Step fenced_in_poll;
+  fenced_in_poll.collected_before = {Msg(kP1, 21), Msg(kP1, 22), Msg(kP1, 23)};
+  fenced_in_poll.before = [this](RebalanceHandler* h) {
+    sink_.SetStored(kP0, 12);  // another worker took kP0 and wrote
+    h->OnPartitionsRevoked({kP0}, /*lost=*/true);
+  };
+  source_.AddStep(fenced_in_poll);
+  source_.AddStep({nullptr, Msgs(kP1, 20, 4)});  // read again from the stored 20
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(sink_.WrittenOffsets(kP1), Range(20, 23));
+  EXPECT_EQ(sink_.stored().at(kP1), 24);
+  EXPECT_EQ(sink_.stored().at(kP0), 12);  // the other worker's
 }
 
 // Regression: after a fence in the middle of a poll, the rest of that poll's
-// messages of the batch's partitions must not reach the next batch (the fenced
-// partition is no longer ours; the others are read again from the rewind point).
+// messages of the batch's partitions must not reach the next batch (they are read
+// again from the stored offsets).
 TEST_F(IngestLoopTest, RestOfThePollIsDroppedAfterAFence) {
+  sink_.SetStored({{kP0, 10}, {kP1, 20}});
   Assign();
-  sink_.FailNextWrites({absl::AbortedError("fenced: items/0")});
-  sink_.SetFencedPartitions({kP0});
-  // kP1:21 continues the run of kP1:20, whose flush was fenced: it must be dropped
-  // even though its partition did not change.
   std::vector<Message> poll = {Msg(kP0, 10), Msg(kP0, 11), Msg(kP1, 20),  // fills the batch
                                Msg(kP1, 21), Msg(kP0, 12)};               // same poll, after it
-  source_.AddStep({nullptr, poll});
-  // The re-read of kP1 after the seek.
-  source_.AddStep({nullptr, Msgs(kP1, 20, 2)});
+  source_.AddStep({[this](RebalanceHandler*) { sink_.SetStored(kP0, 30); }, poll});
+  source_.AddStep({nullptr, Msgs(kP1, 20, 2)});  // the re-read of kP1 after the seek
   ASSERT_TRUE(Run().ok());
-  ASSERT_EQ(sink_.written().size(), 1u);
-  const Batch& b = sink_.written()[0];
-  ASSERT_EQ(b.messages.size(), 2u);
-  EXPECT_EQ(b.messages[0].offset, 20);
-  EXPECT_EQ(b.messages[1].offset, 21);
-  EXPECT_EQ(b.next_offsets, (OffsetMap{{kP1, 22}}));
+  EXPECT_EQ(sink_.WrittenOffsets(kP1), Range(20, 21));
+  EXPECT_TRUE(sink_.WrittenOffsets(kP0).empty());
+  EXPECT_EQ(sink_.stored().at(kP1), 22);
 }
 
-TEST_F(IngestLoopTest, AssignmentStartsAtTheStoredOffsets) {
-  sink_.SetStored({{kP0, 42}});
-  OffsetMap start;
-  source_.AddStep({[&](RebalanceHandler* h) { start = h->OnPartitionsAssigned({kP0, kP1}); }, {}});
+// A message that does not continue its partition's stream (fetched before a seek,
+// so not the first the broker returned after it) is never batched: batching it
+// would let the batch skip the offsets between the seek position and it.
+TEST_F(IngestLoopTest, AMessageFromBeforeASeekIsNotBatched) {
+  sink_.SetStored({{kP0, 10}});
+  Assign();
+  source_.AddStep({[this](RebalanceHandler*) { sink_.SetStored(kP0, 11); }, Msgs(kP0, 10, 3)});
+  source_.AddStep({nullptr, {}});  // fenced: the loop claims kP0 again and seeks it to 11
+  FakeMessageSource::Step stale;
+  stale.stale = true;
+  stale.messages = {Msg(kP0, 13)};
+  source_.AddStep(stale);
+  source_.AddStep({nullptr, Msgs(kP0, 11, 3)});
   ASSERT_TRUE(Run().ok());
-  EXPECT_EQ(start, (OffsetMap{{kP0, 42}}));  // kP1 has none: auto.offset.reset decides
+  EXPECT_EQ(source_.seeks(), (std::vector<OffsetMap>{{{kP0, 11}}}));
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(11, 13));
+  EXPECT_EQ(sink_.stored().at(kP0), 14);
 }
 
-TEST_F(IngestLoopTest, ShutdownGivesUpAfterTheTimeoutWithoutCommitting) {
+TEST_F(IngestLoopTest, TheFirstMessageAfterAnAssignMayStartAboveTheStoredOffset) {
+  FakeBatchSink sink;
+  sink.SetStored(kP0, 10);
+  FakeMessageSource source;
+  source.OnExhausted([this] { stop_ = true; });
+  source.AddStep({[&](RebalanceHandler*) { source.Assign({kP0}); }, {}});
+  FakeMessageSource::Step s2;
+  s2.messages = {Msg(kP0, 12), Msg(kP0, 13)};  // 12 starts the stream (10, 11 compacted)
+  source.AddStep(s2);
+  IngestLoop loop({&source, &sink, &clock_, &metrics_}, config_);
+  ASSERT_TRUE(loop.Run(stop_).ok());
+  EXPECT_EQ(sink.WrittenOffsets(kP0), (std::vector<int64_t>{12, 13}));
+  EXPECT_EQ(sink.stored().at(kP0), 14);
+}
+
+// Issue 7.9: Stop was ignored while a write was retrying (15,116 attempts in 3 s
+// with shutdown_timeout=0, and Run had not returned).
+TEST_F(IngestLoopTest, StopIsHonouredWhileAWriteIsRetrying) {
   config_.shutdown_timeout = absl::ZeroDuration();
   Assign();
+  std::vector<absl::Status> down(1000, absl::UnavailableError("connection refused"));
+  sink_.FailNextWrites(down);
+  sink_.OnWrite([this](int attempt) {
+    if (attempt == 5) stop_ = true;  // SIGTERM arrives while retrying
+  });
+  source_.AddStep({nullptr, Msgs(kP0, 0, 3)});
+  absl::Status s = Run();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(sink_.attempts(), 5);
+  EXPECT_TRUE(sink_.written().empty());
+  EXPECT_TRUE(source_.commits().empty());
+  EXPECT_TRUE(source_.closed());
+}
+
+TEST_F(IngestLoopTest, ShutdownRetriesForTheShutdownTimeoutThenGivesUp) {
+  config_.shutdown_timeout = absl::Seconds(3);
+  Assign();
   source_.AddStep({nullptr, Msgs(kP0, 0, 1)});
-  sink_.FailNextWrites({absl::UnavailableError("down")});
+  std::vector<absl::Status> down(1000, absl::UnavailableError("down"));
+  sink_.FailNextWrites(down);
+  const absl::Time start = clock_.Now();
   absl::Status s = Run();
   EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_TRUE(sink_.written().empty());
-  EXPECT_TRUE(source_.commits().empty());
+  // Retries went on for the shutdown timeout, no longer.
+  EXPECT_GE(clock_.Now() - start, absl::Seconds(3));
+  EXPECT_LE(clock_.Now() - start, absl::Seconds(4));
+  EXPECT_LT(sink_.attempts(), 20);
+}
+
+// Issue 7.8: a transient error is retried and counted, and /ready reports it
+// once it has lasted `unready_after`.
+TEST_F(IngestLoopTest, ATransientErrorTurnsReadyAfterTheBoundedTime) {
+  config_.unready_after = absl::Seconds(30);
+  Assign();
+  std::vector<absl::Status> down(12, absl::UnavailableError("connection refused"));
+  sink_.FailNextWrites(down);
+  std::vector<std::string> ready;
+  sink_.OnWrite([&](int attempt) {
+    if (attempt == 2 || attempt == 12) ready.push_back(std::string(loop_->Ready().message()));
+  });
+  source_.AddStep({nullptr, Msgs(kP0, 0, 3)});
+  source_.AddStep({[&](RebalanceHandler*) { ready.push_back(loop_->Ready().ToString()); }, {}});
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(ready.size(), 3u);
+  EXPECT_EQ(ready[0], "");  // a blip does not flip readiness
+  EXPECT_TRUE(absl::StartsWith(ready[1], "failing for ")) << ready[1];
+  EXPECT_TRUE(absl::EndsWith(ready[1], ": connection refused")) << ready[1];
+  EXPECT_EQ(ready[2], "OK");  // written at last
+  EXPECT_NE(Metrics().find("sluice_write_retries_total{pipeline=\"test\",reason=\"unavailable\"} 12"),
+            std::string::npos);
+}
+
+// Issue 7.7/7.8: an error retrying cannot fix pauses the pipeline with the reason.
+TEST_F(IngestLoopTest, APermanentErrorPausesThePipelineWithTheReason) {
+  Assign();
+  sink_.FailNextWrites({absl::InternalError("COPY: index corrupted [SQLSTATE XX002]")});
+  source_.AddStep({nullptr, Msgs(kP0, 0, 3)});
+  source_.AddStep({nullptr, Msgs(kP0, 3, 3)});
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(sink_.attempts(), 1);
+  EXPECT_TRUE(sink_.written().empty());
+  EXPECT_EQ(loop_->PausedReason(),
+            "writing a batch of 3 messages failed and retrying cannot help: COPY: index "
+            "corrupted [SQLSTATE XX002]");
+  EXPECT_EQ(loop_->Ready().message(), "paused: " + loop_->PausedReason());
+  EXPECT_EQ(source_.paused(), (std::vector<TopicPartition>{kP0, kP1}));
+  EXPECT_NE(Metrics().find("sluice_pipeline_paused{pipeline=\"test\"} 1"), std::string::npos);
+}
+
+// Issue 7.6: a stored offset beyond the log end failed "offset would move" forever.
+// Now the source stalls the partition; the loop reports it and resumes when the
+// stored offset is reset.
+TEST_F(IngestLoopTest, AStalledPartitionWaitsForItsStoredOffsetToBeReset) {
+  config_.stall_recheck_interval = absl::Seconds(10);
+  sink_.SetStored({{kP0, 500}});
+  Assign();
+  std::string while_stalled;
+  source_.AddStep({[&](RebalanceHandler* h) {
+                     h->OnPartitionStalled(kP0, "its stored offset 500 is beyond the end");
+                   },
+                   {}});
+  source_.AddStep({[&](RebalanceHandler*) {
+                     while_stalled = std::string(loop_->Ready().message());
+                     clock_.Advance(absl::Seconds(11));  // recheck: nothing changed yet
+                   },
+                   {}});
+  source_.AddStep({[&](RebalanceHandler*) {
+                     sink_.SetStored(kP0, kOffsetBeginning);  // the operator resets it
+                     clock_.Advance(absl::Seconds(11));
+                   },
+                   {}});
+  source_.AddStep({nullptr, {}});
+  source_.AddStep({nullptr, Msgs(kP0, 0, 3)});
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(while_stalled, "partition items/0 stalled: its stored offset 500 is beyond the end");
+  ASSERT_EQ(source_.seeks().size(), 1u);
+  EXPECT_EQ(source_.seeks()[0], (OffsetMap{{kP0, kOffsetBeginning}}));
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(0, 2));
+  EXPECT_TRUE(loop_->Ready().ok());
+}
+
+TEST_F(IngestLoopTest, AFailedSeekIsRetriedAndNothingIsBatchedMeanwhile) {
+  sink_.SetStored({{kP0, 10}});
+  Assign();
+  source_.AddStep({[this](RebalanceHandler*) { sink_.SetStored(kP0, 12); }, Msgs(kP0, 10, 3)});
+  source_.FailNextSeeks({absl::UnavailableError("seek timed out")});
+  source_.AddStep({nullptr, Msgs(kP0, 13, 2)});  // the old stream goes on: not batched
+  source_.AddStep({[this](RebalanceHandler*) { clock_.Advance(absl::Seconds(1)); }, {}});
+  source_.AddStep({nullptr, Msgs(kP0, 12, 3)});
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(12, 14));
+}
+
+TEST_F(IngestLoopTest, DiscardedMessagesAreNotCountedAsConsumed) {
+  sink_.SetStored({{kP0, 0}});
+  Assign();
+  source_.AddStep({nullptr, Msgs(kP0, 0, 3)});
+  source_.AddStep({nullptr, Msgs(TopicPartition{"items", 9}, 0, 2)});  // not assigned here
+  ASSERT_TRUE(Run().ok());
+  const std::string m = Metrics();
+  EXPECT_NE(m.find("sluice_messages_consumed_total{pipeline=\"test\"} 3"), std::string::npos) << m;
+  EXPECT_NE(m.find("sluice_messages_discarded_total{pipeline=\"test\"} 2"), std::string::npos) << m;
+}
+
+TEST_F(IngestLoopTest, StopWhileOffsetsCannotBeReadLeavesPartitionsUnread) {
+  std::vector<absl::Status> down(100, absl::UnavailableError("down"));
+  sink_.FailNextReads(down);
+  OffsetMap start = {{kP0, 123}};
+  source_.AddStep({[&](RebalanceHandler* h) {
+                     stop_ = true;
+                     start = h->OnPartitionsAssigned({kP0});
+                   },
+                   {}});
+  ASSERT_TRUE(Run().ok());
+  EXPECT_TRUE(start.empty());
 }
 
 }  // namespace
