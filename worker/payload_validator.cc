@@ -58,9 +58,13 @@ std::optional<Rejection> PayloadValidator::Check(absl::string_view payload) {
       auto error = json_->parser.parse(payload.data(), payload.size()).get(doc);
       if (error == simdjson::UTF8_ERROR ||
           (error && !simdjson::validate_utf8(payload.data(), payload.size()))) {
-        return Rejection{absl::StrCat("invalid input syntax for type json: ",
-                                      simdjson::error_message(simdjson::UTF8_ERROR)),
-                         kInvalidTextRepresentation};
+        // The server checks the encoding before any type sees the text.
+        return Rejection{"invalid byte sequence for encoding \"UTF8\"",
+                         kCharacterNotInRepertoire};
+      }
+      if (error && payload.find('\0') != absl::string_view::npos) {
+        return Rejection{"invalid byte sequence for encoding \"UTF8\": 0x00",
+                         kCharacterNotInRepertoire};
       }
       if (error) {
         // simdjson refuses more than PostgreSQL does (integers beyond 64 bits, numbers
