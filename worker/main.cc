@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/backoff.h"
@@ -147,7 +148,10 @@ int RunStandalone(const WorkerOptions& options, const std::string& version,
       LOG(ERROR) << created.status().message();
       return 1;
     }
-    readiness.NotRunning(absl::StrCat("waiting for PostgreSQL: ", created.status().message()));
+    // libpq's messages span lines; /ready answers in one.
+    readiness.NotRunning(absl::StrCat(
+        "waiting for PostgreSQL: ",
+        absl::StrReplaceAll(created.status().message(), {{"\n\t", " "}, {"\n", " "}})));
     const absl::Duration delay = backoff.NextDelay();
     LOG(WARNING) << created.status().message() << "; retrying in " << absl::FormatDuration(delay);
     SleepUnlessStopped(delay);

@@ -109,8 +109,9 @@ TEST(WorkerStartupTest, HealthzAndReadyAnswerWhilePostgresIsDown) {
       << (*w)->process().ReadLog();
   ASSERT_TRUE(WaitFor(
       [&] {
-        return absl::StartsWith((*w)->HttpGet("/ready"),
-                                "503 not ready: waiting for PostgreSQL: ") &&
+        const std::string ready = (*w)->HttpGet("/ready");
+        return absl::StartsWith(ready, "503 not ready: waiting for PostgreSQL: cannot connect") &&
+               ready.find('\n') == ready.size() - 1 &&
                absl::StrContains((*w)->process().ReadLog(), "retrying in");
       },
       absl::Seconds(20)))
