@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/backoff.h"
+#include "common/grpc_status.h"
 #include "glog/logging.h"
 #include "sluice/v1/control.grpc.pb.h"
 
@@ -29,12 +30,35 @@ std::string ControlClient::last_applied_config_version() const {
   return last_applied_;
 }
 
-void ControlClient::Run(const std::atomic<bool>& stop) {
+namespace {
+
+// Stream endings that a retry cannot change: the peer is no Sluice controller, or
+// it refuses this worker.
+bool IsPermanent(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kUnimplemented:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+absl::Status ControlClient::Run(const std::atomic<bool>& stop) {
   ExponentialBackoff backoff(config_.backoff_initial, config_.backoff_max);
   while (!stop) {
     const absl::Time started = absl::Now();
-    RunStream(stop);
+    const absl::Status ended = RunStream(stop);
     if (stop) break;
+    if (IsPermanent(ended)) {
+      return absl::Status(ended.code(), absl::StrCat("controller ", config_.controller_address,
+                                                     " refused this worker: ", ended.message()));
+    }
     // A stream that lived a while was healthy: start the backoff over.
     if (absl::Now() - started > absl::Seconds(10)) backoff.Reset();
     const absl::Duration delay = backoff.NextDelay();
@@ -43,6 +67,7 @@ void ControlClient::Run(const std::atomic<bool>& stop) {
     const absl::Time until = absl::Now() + delay;
     while (!stop && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
   }
+  return absl::OkStatus();
 }
 
 v1::WorkerMessage ControlClient::NextStats() {
@@ -83,7 +108,7 @@ v1::WorkerMessage ControlClient::ApplyAndAnswer(const v1::Assignment& a) {
   return answer;
 }
 
-void ControlClient::RunStream(const std::atomic<bool>& stop) {
+absl::Status ControlClient::RunStream(const std::atomic<bool>& stop) {
   std::shared_ptr<grpc::Channel> channel =
       grpc::CreateChannel(config_.controller_address, grpc::InsecureChannelCredentials());
   std::unique_ptr<v1::WorkerControl::Stub> stub = v1::WorkerControl::NewStub(channel);
@@ -99,10 +124,7 @@ void ControlClient::RunStream(const std::atomic<bool>& stop) {
   v1::WorkerMessage hello;
   *hello.mutable_hello() = config_.hello;
   hello.mutable_hello()->set_last_applied_config_version(last_applied_config_version());
-  if (!write(hello)) {
-    stream->Finish();
-    return;
-  }
+  if (!write(hello)) return FromGrpcStatus(stream->Finish());
   // The controller sends its initial metadata once it has taken the Hello.
   stream->WaitForInitialMetadata();
   if (ctx.GetServerInitialMetadata().count("x-sluice-controller") > 0) {
@@ -170,6 +192,7 @@ void ControlClient::RunStream(const std::atomic<bool>& stop) {
   if (!status.ok() && !stop) {
     LOG(WARNING) << "controller stream ended: " << status.error_message();
   }
+  return FromGrpcStatus(status);
 }
 
 }  // namespace sluice::worker

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "sluice/v1/control.pb.h"
@@ -34,15 +35,19 @@ class ControlClient {
   ControlClient(ControlClientConfig config, AssignmentHandler* handler);
 
   // Keeps a stream open until `stop`; while the controller is unreachable the
-  // worker goes on with what it runs. Blocks.
-  void Run(const std::atomic<bool>& stop);
+  // worker goes on with what it runs. Blocks. Returns OK after `stop`; or, at once,
+  // the status of a stream the controller refused for good (UNIMPLEMENTED: the
+  // address is not a Sluice controller; INVALID_ARGUMENT, FAILED_PRECONDITION,
+  // PERMISSION_DENIED, UNAUTHENTICATED: it will not take this worker), which no
+  // retry would change.
+  absl::Status Run(const std::atomic<bool>& stop);
 
   bool connected() const { return connected_.load(); }
   std::string last_applied_config_version() const;
 
  private:
-  // One stream's life; returns when it ends.
-  void RunStream(const std::atomic<bool>& stop);
+  // One stream's life; returns how it ended.
+  absl::Status RunStream(const std::atomic<bool>& stop);
   // The next report to send: a report whose send failed is sent again first,
   // with its sequence number, so the controller counts it once.
   v1::WorkerMessage NextStats();

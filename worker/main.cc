@@ -6,9 +6,14 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
+#include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/http_server.h"
@@ -32,6 +37,37 @@ namespace {
 std::atomic<bool> g_stop{false};
 
 void OnSignal(int) { g_stop.store(true); }
+
+// Sleeps `d`, waking early when asked to stop.
+void SleepUnlessStopped(absl::Duration d) {
+  const absl::Time until = absl::Now() + d;
+  while (!g_stop.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+}
+
+// What /ready answers while the worker starts and stops: the reason the pipeline
+// does not run yet, then the running pipeline's own answer. Thread-safe: CivetWeb's
+// threads call Check().
+class Readiness {
+ public:
+  void NotRunning(const std::string& reason) {
+    absl::MutexLock lock(&mu_);
+    check_ = [reason] { return absl::UnavailableError(reason); };
+  }
+  void Running(std::function<absl::Status()> check) {
+    absl::MutexLock lock(&mu_);
+    check_ = std::move(check);
+  }
+  absl::Status Check() const {
+    absl::MutexLock lock(&mu_);
+    return check_();
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::function<absl::Status()> check_ ABSL_GUARDED_BY(mu_) = [] {
+    return absl::UnavailableError("starting");
+  };
+};
 
 }  // namespace
 
@@ -72,8 +108,12 @@ int RunWithController(const WorkerOptions& options, const std::string& version,
   LOG(INFO) << "sluice-worker " << version << " (" << control.hello.worker_id()
             << ") taking pipelines from " << options.controller_address << "; metrics on port "
             << (*http)->port();
-  client.Run(g_stop);
+  const absl::Status status = client.Run(g_stop);
   manager.StopAll();
+  if (!status.ok()) {
+    LOG(ERROR) << status.message();
+    return 1;
+  }
   LOG(INFO) << "stopped cleanly";
   return 0;
 }
@@ -81,6 +121,20 @@ int RunWithController(const WorkerOptions& options, const std::string& version,
 // Standalone mode: one pipeline from flags.
 int RunStandalone(const WorkerOptions& options, const std::string& version,
                   std::shared_ptr<prometheus::Registry> registry, const sluice::Clock& clock) {
+  // The endpoints come first: /healthz answers while PostgreSQL is awaited, and
+  // /ready says what the worker waits for.
+  Readiness readiness;
+  readiness.NotRunning("waiting for PostgreSQL: connecting");
+  absl::StatusOr<std::unique_ptr<sluice::HttpServer>> http = sluice::HttpServer::Start(
+      options.metrics_address, registry, [&readiness]() { return readiness.Check(); });
+  if (!http.ok()) {
+    LOG(ERROR) << http.status().message();
+    return 1;
+  }
+  LOG(INFO) << "sluice-worker " << version << " consuming " << options.kafka.brokers
+            << " group " << options.kafka.group_id << " into " << options.postgres.table
+            << "; metrics on port " << (*http)->port();
+
   // PostgreSQL may still be starting: wait for it (a missing table is final).
   sluice::ExponentialBackoff backoff(absl::Milliseconds(200), absl::Seconds(10));
   std::unique_ptr<PostgresBatchSink> sink;
@@ -95,9 +149,13 @@ int RunStandalone(const WorkerOptions& options, const std::string& version,
       LOG(ERROR) << created.status().message();
       return 1;
     }
+    // libpq's messages span lines; /ready answers in one.
+    readiness.NotRunning(absl::StrCat(
+        "waiting for PostgreSQL: ",
+        absl::StrReplaceAll(created.status().message(), {{"\n\t", " "}, {"\n", " "}})));
     const absl::Duration delay = backoff.NextDelay();
     LOG(WARNING) << created.status().message() << "; retrying in " << absl::FormatDuration(delay);
-    absl::SleepFor(delay);
+    SleepUnlessStopped(delay);
   }
   if (!sink) return 0;
 
@@ -110,18 +168,10 @@ int RunStandalone(const WorkerOptions& options, const std::string& version,
 
   WorkerMetrics metrics(*registry, options.pipeline_name);
   IngestLoop loop({source->get(), sink.get(), &clock, &metrics}, options.loop);
-
-  absl::StatusOr<std::unique_ptr<sluice::HttpServer>> http = sluice::HttpServer::Start(
-      options.metrics_address, registry, [&loop]() { return loop.Ready(); });
-  if (!http.ok()) {
-    LOG(ERROR) << http.status().message();
-    return 1;
-  }
-  LOG(INFO) << "sluice-worker " << version << " consuming " << options.kafka.brokers
-            << " group " << options.kafka.group_id << " into " << options.postgres.table
-            << "; metrics on port " << (*http)->port();
-
+  readiness.Running([&loop]() { return loop.Ready(); });
   absl::Status status = loop.Run(g_stop);
+  // The loop goes before the HTTP server: /ready must not reach it any more.
+  readiness.NotRunning(status.ok() ? "stopping" : std::string(status.message()));
   if (!status.ok()) {
     LOG(ERROR) << status.message();
     return 1;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "simdjson.h"
+#include "worker/json_syntax.h"
 
 namespace sluice::worker {
 namespace {
@@ -55,10 +56,24 @@ std::optional<Rejection> PayloadValidator::Check(absl::string_view payload) {
     default: {
       simdjson::dom::element doc;
       auto error = json_->parser.parse(payload.data(), payload.size()).get(doc);
+      if (error == simdjson::UTF8_ERROR ||
+          (error && !simdjson::validate_utf8(payload.data(), payload.size()))) {
+        // The server checks the encoding before any type sees the text.
+        return Rejection{"invalid byte sequence for encoding \"UTF8\"",
+                         kCharacterNotInRepertoire};
+      }
+      if (error && payload.find('\0') != absl::string_view::npos) {
+        return Rejection{"invalid byte sequence for encoding \"UTF8\": 0x00",
+                         kCharacterNotInRepertoire};
+      }
       if (error) {
-        return Rejection{absl::StrCat("invalid input syntax for type json: ",
-                                      simdjson::error_message(error)),
-                         kInvalidTextRepresentation};
+        // simdjson refuses more than PostgreSQL does (integers beyond 64 bits, numbers
+        // beyond double range, nesting beyond 1,024, its capacity): only a syntax
+        // error that jsonb's grammar sees too may keep a payload from COPY.
+        if (absl::Status syntax = CheckJsonSyntax(payload); !syntax.ok()) {
+          return Rejection{absl::StrCat("invalid input syntax for type json: ", syntax.message()),
+                           kInvalidTextRepresentation};
+        }
       }
       // jsonb stores text without NUL characters and refuses the escape that makes one.
       if (HasNulEscape(payload)) {

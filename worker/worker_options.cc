@@ -9,8 +9,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/arg_parser.h"
+#include "common/batch_limits.h"
+#include "common/host_port.h"
 #include "common/identifiers.h"
 #include "common/status_macros.h"
+#include "worker/kafka_properties.h"
 
 namespace sluice::worker {
 
@@ -68,6 +71,8 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   };
   RETURN_IF_ERROR(required("kafka-brokers", o.kafka.brokers));
   RETURN_IF_ERROR(required("db-name", o.postgres.connection.dbname));
+  // README: "--db-user" has no default (libpq would take the OS user, rarely the role meant).
+  RETURN_IF_ERROR(required("db-user", o.postgres.connection.user));
   if (!o.controller_address.empty()) {
     // The pipeline comes from the controller; flags that define one would be ignored.
     for (const char* flag : {"kafka-topics", "kafka-group", "table", "create-table",
@@ -90,6 +95,12 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   if (o.loop.topics.empty() && o.controller_address.empty()) {
     return absl::InvalidArgumentError("--kafka-topics is empty");
   }
+  for (const std::string& t : o.loop.topics) {
+    // librdkafka would take "^x" as a regex subscription.
+    if (absl::Status s = CheckTopicName(t); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--kafka-topics: ", s.message()));
+    }
+  }
   for (const std::string& prop : properties) {
     std::pair<std::string, std::string> kv = absl::StrSplit(prop, absl::MaxSplits('=', 1));
     if (kv.first.empty() || prop.find('=') == std::string::npos) {
@@ -97,6 +108,12 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
           absl::StrCat("--kafka-property: '", prop, "' is not key=value"));
     }
     o.kafka.properties[kv.first] = kv.second;
+  }
+  if (absl::Status s = CheckKafkaProperties(o.kafka.properties); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--kafka-property: ", s.message()));
+  }
+  if (absl::Status s = CheckHostPort(o.metrics_address); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--metrics-address: ", s.message()));
   }
   if (db_port < 1 || db_port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("--db-port: ", db_port, " is not a port"));
@@ -108,10 +125,32 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   if (max_bytes < 1) {
     return absl::InvalidArgumentError(absl::StrCat("--batch-max-bytes: must be at least 1"));
   }
+  if (max_rows > kMaxBatchRows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--batch-max-rows: must be at most ", kMaxBatchRows));
+  }
+  if (max_bytes > kMaxBatchBytes) {
+    return absl::InvalidArgumentError("--batch-max-bytes: must be at most 1GiB");
+  }
   o.loop.limits.max_rows = max_rows;
   o.loop.limits.max_bytes = max_bytes;
-  if (o.loop.limits.consumer_timeout <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("--consumer-timeout: must be greater than 0");
+  // Zero is allowed where it means "do not wait" (shutdown); nowhere is a wait
+  // beyond an hour anything but a typo ("1e300").
+  struct Wait {
+    const char* flag;
+    absl::Duration value;
+    bool zero_ok;
+  };
+  for (const Wait& w : {Wait{"consumer-timeout", o.loop.limits.consumer_timeout, false},
+                        Wait{"shutdown-timeout", o.loop.shutdown_timeout, true},
+                        Wait{"unready-after", o.loop.unready_after, true},
+                        Wait{"nack-retry-interval", o.nack_retry_interval, false}}) {
+    if (!w.zero_ok && w.value <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", w.flag, ": must be greater than 0"));
+    }
+    if (w.value > kMaxConsumerTimeout) {
+      return absl::InvalidArgumentError(absl::StrCat("--", w.flag, ": must be at most 1h"));
+    }
   }
   if (payload_format == "json") {
     o.postgres.payload_format = ::sluice::v1::PAYLOAD_FORMAT_JSON;

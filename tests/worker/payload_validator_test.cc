@@ -30,7 +30,39 @@ TEST(PayloadValidatorTest, JsonRefusesWhatJsonbRefuses) {
   EXPECT_EQ(r->error, "unsupported Unicode escape sequence: \\u0000 cannot be converted to text");
   r = v.Check("{\"bad utf8\": \"\xff\xfe\"}");
   ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->sqlstate, "22021");  // as PostgreSQL's encoding check codes it
+  EXPECT_EQ(r->error, "invalid byte sequence for encoding \"UTF8\"");
+}
+
+// Issue 7 item 3: simdjson refuses these, PostgreSQL's jsonb stores them.
+TEST(PayloadValidatorTest, JsonAcceptsWhatJsonbAcceptsBeyondSimdjsonLimits) {
+  PayloadValidator v(::sluice::v1::PAYLOAD_FORMAT_JSON);
+  EXPECT_EQ(v.Check(R"({"id":1234567890123456789012345})"), std::nullopt);
+  EXPECT_EQ(v.Check("-98765432109876543210"), std::nullopt);
+  EXPECT_EQ(v.Check("1e400"), std::nullopt);
+  EXPECT_EQ(v.Check(R"({"tiny": -1e-400})"), std::nullopt);
+  const std::string deep = std::string(1025, '[') + std::string(1025, ']');
+  EXPECT_EQ(v.Check(deep), std::nullopt);
+  const std::string deeper = std::string(5000, '[') + "1" + std::string(5000, ']');
+  EXPECT_EQ(v.Check(deeper), std::nullopt);
+}
+
+// The fallback behind simdjson's limits still refuses what jsonb refuses.
+TEST(PayloadValidatorTest, JsonBeyondSimdjsonLimitsStillRefusesSyntaxErrors) {
+  PayloadValidator v(::sluice::v1::PAYLOAD_FORMAT_JSON);
+  std::optional<Rejection> r = v.Check("[1234567890123456789012345,]");
+  ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->sqlstate, "22P02");
+  EXPECT_EQ(r->error, "invalid input syntax for type json: expected a value at byte 27");
+  r = v.Check(std::string(1025, '[') + std::string(1024, ']'));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->error, "invalid input syntax for type json: unexpected end of input");
+  r = v.Check("[01]");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->sqlstate, "22P02");
+  r = v.Check("[1e400, \"\\u0000\"]");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->sqlstate, "22P05");
 }
 
 TEST(PayloadValidatorTest, TextRefusesInvalidUtf8AndNul) {

@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace sluice::worker {
@@ -99,12 +100,82 @@ INSTANTIATE_TEST_SUITE_P(
                 "--db-password-file: cannot read /nonexistent/pw"},
         BadCase{{"--kafka-topics", "a", "--kafka-group", "g", "--db-name", "d"},
                 "--kafka-brokers is required"},
-        BadCase{{"--kafka-brokers", "k", "--kafka-group", "g", "--db-name", "d"},
+        BadCase{{"--kafka-brokers", "k", "--kafka-group", "g", "--db-user", "u", "--db-name", "d"},
                 "--kafka-topics is required"},
-        BadCase{{"--kafka-brokers", "k", "--kafka-topics", "a", "--db-name", "d"},
+        BadCase{{"--kafka-brokers", "k", "--kafka-topics", "a", "--db-user", "u", "--db-name", "d"},
                 "--kafka-group is required"},
         BadCase{{"--kafka-brokers", "k", "--kafka-topics", "a", "--kafka-group", "g"},
-                "--db-name is required"}));
+                "--db-name is required"},
+        // Issue 7 item 15: librdkafka's refusals come before connecting, not after.
+        BadCase{With({"--kafka-property", "no.such.property=1"}),
+                "--kafka-property: No such configuration property: \"no.such.property\""},
+        BadCase{With({"--kafka-property", "fetch.wait.max.ms=soon"}),
+                "--kafka-property: Invalid value for configuration property "
+                "\"fetch.wait.max.ms\""},
+        BadCase{With({"--kafka-property", "auto.offset.reset=sideways"}),
+                "--kafka-property: Invalid value \"sideways\" for configuration property "
+                "\"auto.offset.reset\""},
+        BadCase{With({"--metrics-address", "9187"}),
+                "--metrics-address: '9187' is not HOST:PORT"},
+        BadCase{With({"--metrics-address", "0.0.0.0:"}),
+                "--metrics-address: '0.0.0.0:' is not HOST:PORT"},
+        BadCase{With({"--metrics-address", ":9187"}),
+                "--metrics-address: ':9187' is not HOST:PORT"},
+        BadCase{With({"--metrics-address", "0.0.0.0:0"}),
+                "--metrics-address: port 0 is not in 1..65535"},
+        BadCase{With({"--metrics-address", "0.0.0.0:70000"}),
+                "--metrics-address: port 70000 is not in 1..65535"},
+        BadCase{With({"--metrics-address", "0.0.0.0:91x7"}),
+                "--metrics-address: '0.0.0.0:91x7' is not HOST:PORT"},
+        BadCase{With({"--metrics-address", "host name:9187"}),
+                "--metrics-address: 'host name:9187' is not HOST:PORT"},
+        BadCase{With({"--metrics-address", "[::1:9187"}),
+                "--metrics-address: '[::1:9187' is not HOST:PORT"},
+        BadCase{{"--kafka-brokers", "k", "--kafka-topics", "^x", "--kafka-group", "g",
+                 "--db-user", "u", "--db-name", "d"},
+                "--kafka-topics: '^x' is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)"},
+        BadCase{{"--kafka-brokers", "k", "--kafka-topics", "a,..", "--kafka-group", "g",
+                 "--db-user", "u", "--db-name", "d"},
+                "--kafka-topics: '..' is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)"},
+        BadCase{{"--kafka-brokers", "k", "--kafka-topics", std::string(250, 't'),
+                 "--kafka-group", "g", "--db-user", "u", "--db-name", "d"},
+                absl::StrCat("--kafka-topics: '", std::string(250, 't'),
+                             "' is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)")},
+        BadCase{{"--kafka-brokers", "k", "--kafka-topics", "a", "--kafka-group", "g",
+                 "--db-name", "d"},
+                "--db-user is required"},
+        BadCase{{"--controller", "ctl:7400", "--kafka-brokers", "k", "--db-name", "d"},
+                "--db-user is required"},
+        BadCase{With({"--consumer-timeout", "1e300"}),
+                "--consumer-timeout: must be at most 1h"},
+        BadCase{With({"--consumer-timeout", "3601"}), "--consumer-timeout: must be at most 1h"},
+        BadCase{With({"--shutdown-timeout", "1e300"}), "--shutdown-timeout: must be at most 1h"},
+        BadCase{With({"--batch-max-rows", "1000001"}),
+                "--batch-max-rows: must be at most 1000000"},
+        BadCase{With({"--batch-max-bytes", "2GiB"}), "--batch-max-bytes: must be at most 1GiB"},
+        BadCase{{"--controller", "ctl:7400", "--kafka-brokers", "k", "--db-user", "u",
+                 "--db-name", "d", "--nack-retry-interval", "0"},
+                "--nack-retry-interval: must be greater than 0"},
+        BadCase{{"--controller", "ctl:7400", "--kafka-brokers", "k", "--db-user", "u",
+                 "--db-name", "d", "--nack-retry-interval", "2h"},
+                "--nack-retry-interval: must be at most 1h"},
+        BadCase{{"--controller", "ctl:7400", "--kafka-brokers", "k", "--db-user", "u",
+                 "--db-name", "d", "--kafka-property", "bogus=1"},
+                "--kafka-property: No such configuration property: \"bogus\""}));
+
+TEST(WorkerOptionsTest, AcceptsTheLimitsThemselves) {
+  absl::StatusOr<WorkerOptions> o =
+      Parse(With({"--consumer-timeout", "1h", "--shutdown-timeout", "0", "--batch-max-rows",
+                  "1000000", "--batch-max-bytes", "1GiB", "--metrics-address", "[::1]:65535",
+                  "--kafka-topics", std::string(249, 't') + ",a.b_c-D9",
+                  "--kafka-property", "auto.offset.reset=earliest"}));
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->loop.limits.consumer_timeout, absl::Hours(1));
+  EXPECT_EQ(o->loop.shutdown_timeout, absl::ZeroDuration());
+  EXPECT_EQ(o->metrics_address, "[::1]:65535");
+  o = Parse(With({"--metrics-address", "metrics-host.example:1"}));
+  ASSERT_TRUE(o.ok()) << o.status();
+}
 
 TEST(WorkerOptionsTest, PasswordFromEnvironment) {
   absl::StatusOr<WorkerOptions> o = Parse(Base(), [](const std::string& name) {
@@ -135,12 +206,12 @@ TEST(WorkerOptionsTest, PasswordOnArgvWarns) {
 TEST(WorkerOptionsTest, ControllerModeTakesNoPipelineFlags) {
   absl::StatusOr<WorkerOptions> o =
       Parse({"--controller", "ctl:7400", "--worker-id", "w1", "--kafka-brokers", "k:9092",
-             "--db-name", "d"});
+             "--db-user", "u", "--db-name", "d"});
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->controller_address, "ctl:7400");
   EXPECT_EQ(o->worker_id, "w1");
-  o = Parse({"--controller", "ctl:7400", "--kafka-brokers", "k", "--db-name", "d",
-             "--kafka-topics", "a"});
+  o = Parse({"--controller", "ctl:7400", "--kafka-brokers", "k", "--db-user", "u", "--db-name",
+             "d", "--kafka-topics", "a"});
   EXPECT_EQ(o.status().message(),
             "--kafka-topics cannot be combined with --controller (pipelines come from the "
             "controller)");
