@@ -88,4 +88,15 @@ std::string FormatBytes(uint64_t bytes) {
   return absl::StrCat(bytes, "B");
 }
 
+bool ParseKeyForm(const std::string& text, v1::RoutingKeyForm* form) {
+  if (text == "raw") {
+    *form = v1::ROUTING_KEY_FORM_RAW_JSON;
+  } else if (text == "minified") {
+    *form = v1::ROUTING_KEY_FORM_MINIFIED;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 }  // namespace sluice::cli

@@ -57,7 +57,15 @@ struct CliArgs {
   absl::Duration in = absl::ZeroDuration();
   // pipelines create/update: rollout
   std::string rollout_flag, routing_key, legacy;
+  // pipelines create/update and flags eval: "raw" or "minified" (see RoutingKeyForm)
+  std::string key_form;
+  // flags eval: an item's JSON payload to read the key from (with --routing-key json:F)
+  std::string payload;
 };
+
+// "raw" → ROUTING_KEY_FORM_RAW_JSON, "minified" → ROUTING_KEY_FORM_MINIFIED; false
+// for anything else.
+bool ParseKeyForm(const std::string& text, v1::RoutingKeyForm* form);
 
 class CliContext {
  public:

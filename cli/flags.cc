@@ -2,6 +2,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "common/proto_time.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -9,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "cli/cli_context.h"
 #include "cli/table_printer.h"
+#include "flags/routing_key.h"
 
 namespace sluice::cli {
 namespace {
@@ -73,10 +75,25 @@ int RunFlags(const CliContext& ctx) {
     return kExitOk;
   }
   if (verb == "eval") {
-    if (pos.size() != 4) return ctx.Usage("flags eval NAME KEY [--at TIME]");
+    // The key is given, or read from a payload by the rule the workers use.
+    std::string key;
+    if (a.Given("payload")) {
+      if (pos.size() != 3) return ctx.Usage("flags eval NAME takes a KEY or --payload, not both");
+      if (!absl::StartsWith(a.routing_key, "json:") || a.routing_key.size() == 5) {
+        return ctx.Usage("--payload needs --routing-key json:FIELD");
+      }
+      v1::RoutingKeyForm form = v1::ROUTING_KEY_FORM_RAW_JSON;
+      if (!a.key_form.empty() && !ParseKeyForm(a.key_form, &form)) {
+        return ctx.Usage(absl::StrCat("--key-form: '", a.key_form, "' is not raw or minified"));
+      }
+      key = flags::JsonFieldKey(a.payload, a.routing_key.substr(5), form);
+    } else {
+      if (pos.size() != 4) return ctx.Usage("flags eval NAME KEY [--at TIME]");
+      key = pos[3];
+    }
     v1::EvaluateFlagRequest req;
     req.set_name(pos[2]);
-    req.set_key(pos[3]);
+    req.set_key(key);
     if (!a.at.empty()) {
       absl::Time at;
       std::string error;
@@ -91,7 +108,7 @@ int RunFlags(const CliContext& ctx) {
     if (a.json) {
       ctx.PrintJson(resp);
     } else {
-      ctx.out() << pos[3] << ": " << (resp.in_rollout() ? "kafka" : "legacy") << " (bucket "
+      ctx.out() << key << ": " << (resp.in_rollout() ? "kafka" : "legacy") << " (bucket "
                 << resp.bucket() << " " << (resp.in_rollout() ? "<" : ">=") << " "
                 << resp.basis_points() << " = " << PercentText(resp.basis_points()) << ")\n";
     }

@@ -38,6 +38,7 @@ constexpr char kUsage[] = R"(usage: sluicectl [--controller HOST:PORT] [--json] 
   flags set NAME --percent 12.5 [--at RFC3339 | --in 30s] --expected-version V
   flags rollback NAME --expected-version V
   flags eval NAME KEY [--at RFC3339]
+  flags eval NAME --payload JSON --routing-key json:FIELD [--key-form raw|minified] [--at ...]
   flags ramp NAME --to 100 --step 10 --every 5m --expected-version V
              [--max-dead-letter-rate 0.01] [--max-error-rate 0.1] [--max-freshness-p99 30s]
              [--guard-window 5m] [--rollback-on-breach]
@@ -71,6 +72,7 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
     p.AddString("rollout-flag", &a->rollout_flag, "");
     p.AddString("routing-key", &a->routing_key, "");
     p.AddString("legacy", &a->legacy, "");
+    p.AddString("key-form", &a->key_form, "");
   }
   if (all || noun == "flags") {
     p.AddString("description", &a->description, "");
@@ -94,7 +96,12 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
     p.AddSeconds("max-freshness-p99", &a->max_freshness_p99, "");
     p.AddSeconds("guard-window", &a->guard_window, "");
     p.AddBool("rollback-on-breach", &a->rollback_on_breach, "");
-    if (!all) p.AddInt("expected-version", &a->expected_version, "");
+    p.AddString("payload", &a->payload, "");
+    if (!all) {
+      p.AddInt("expected-version", &a->expected_version, "");
+      p.AddString("routing-key", &a->routing_key, "");
+      p.AddString("key-form", &a->key_form, "");
+    }
   }
   if (all || noun == "stats") {
     p.AddString("by", &a->by, "");

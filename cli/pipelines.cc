@@ -71,6 +71,13 @@ std::string ApplyFlags(const CliArgs& a, v1::PipelineConfig* config) {
     } else if (!a.routing_key.empty()) {
       return absl::StrCat("--routing-key: '", a.routing_key, "' is not kafka-key or json:FIELD");
     }
+    if (!a.key_form.empty()) {
+      v1::RoutingKeyForm form;
+      if (!ParseKeyForm(a.key_form, &form)) {
+        return absl::StrCat("--key-form: '", a.key_form, "' is not raw or minified");
+      }
+      r->set_key_form(form);
+    }
     if (a.legacy == "skip") {
       r->set_skip(true);
     } else if (absl::StartsWith(a.legacy, "table:")) {

@@ -43,9 +43,11 @@ absl::Status RequireExpectedVersion(uint64_t expected_version, const char* read_
 
 }  // namespace
 
-absl::StatusOr<v1::PipelineConfig> AdminService::CheckedPipeline(v1::PipelineConfig config) {
+absl::StatusOr<v1::PipelineConfig> AdminService::CheckedPipeline(
+    v1::PipelineConfig config, const v1::PipelineConfig* stored) {
   ApplyPipelineDefaults(&config);
   RETURN_IF_ERROR(ValidatePipelineConfig(config));
+  RETURN_IF_ERROR(SettleKeyForm(stored, &config));
   if (config.has_rollout()) {
     absl::StatusOr<v1::Flag> flag = store_->GetFlag(config.rollout().flag());
     if (absl::IsNotFound(flag.status())) {
@@ -75,7 +77,7 @@ grpc::Status AdminService::Reloaded(const absl::Status& write) {
 grpc::Status AdminService::CreatePipeline(grpc::ServerContext* ctx,
                                           const v1::CreatePipelineRequest* req,
                                           v1::Pipeline* resp) {
-  absl::StatusOr<v1::PipelineConfig> config = CheckedPipeline(req->config());
+  absl::StatusOr<v1::PipelineConfig> config = CheckedPipeline(req->config(), nullptr);
   if (!config.ok()) return ToGrpcStatus(config.status());
   absl::StatusOr<v1::Pipeline> created = store_->CreatePipeline(*config, Actor(ctx));
   if (created.ok()) *resp = *created;
@@ -104,7 +106,12 @@ grpc::Status AdminService::UpdatePipeline(grpc::ServerContext* ctx,
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "pipelines get"); !s.ok()) {
     return ToGrpcStatus(s);
   }
-  absl::StatusOr<v1::PipelineConfig> config = CheckedPipeline(req->config());
+  // The stored config decides the key form; a concurrent change fails the update's
+  // expected_version check anyway.
+  absl::StatusOr<v1::Pipeline> stored = store_->GetPipeline(req->config().name());
+  if (!stored.ok() && !absl::IsNotFound(stored.status())) return ToGrpcStatus(stored.status());
+  absl::StatusOr<v1::PipelineConfig> config =
+      CheckedPipeline(req->config(), stored.ok() ? &stored->config() : nullptr);
   if (!config.ok()) return ToGrpcStatus(config.status());
   absl::StatusOr<v1::Pipeline> updated =
       store_->UpdatePipeline(*config, req->expected_version(), Actor(ctx));
@@ -125,10 +132,11 @@ grpc::Status AdminService::DeletePipeline(grpc::ServerContext* ctx,
 grpc::Status AdminService::ValidatePipeline(grpc::ServerContext*,
                                             const v1::ValidatePipelineRequest* req,
                                             v1::ValidatePipelineResponse* resp) {
-  absl::StatusOr<v1::PipelineConfig> config = CheckedPipeline(req->config());
+  absl::StatusOr<v1::Pipeline> current = store_->GetPipeline(req->config().name());
+  absl::StatusOr<v1::PipelineConfig> config =
+      CheckedPipeline(req->config(), current.ok() ? &current->config() : nullptr);
   resp->set_valid(config.ok());
   if (!config.ok()) resp->set_error(std::string(config.status().message()));
-  absl::StatusOr<v1::Pipeline> current = store_->GetPipeline(req->config().name());
   if (current.ok()) {
     resp->set_exists(true);
     resp->set_current_version(current->version());

@@ -70,7 +70,9 @@ class AdminService final : public v1::Admin::Service {
  private:
   absl::Status Offsets(const std::string& pipeline, v1::GetOffsetsResponse* resp);
   // Defaults, validation, and the rollout's flag must exist.
-  absl::StatusOr<v1::PipelineConfig> CheckedPipeline(v1::PipelineConfig config);
+  // `stored`: the pipeline's stored config, null when it does not exist yet.
+  absl::StatusOr<v1::PipelineConfig> CheckedPipeline(v1::PipelineConfig config,
+                                                     const v1::PipelineConfig* stored);
   // After a successful write: the fleet sees the new pipelines.
   grpc::Status Reloaded(const absl::Status& write);
 

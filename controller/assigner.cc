@@ -8,20 +8,31 @@
 
 namespace sluice::controller {
 
+bool CanRun(const WorkerCandidate& worker, const v1::PipelineConfig& config) {
+  if (!config.has_rollout() || !config.rollout().has_json_field()) return true;
+  const v1::RoutingKeyForm form = config.rollout().key_form();
+  if (form == v1::ROUTING_KEY_FORM_UNSPECIFIED || form == v1::ROUTING_KEY_FORM_MINIFIED) {
+    return true;
+  }
+  return std::find(worker.routing_key_forms.begin(), worker.routing_key_forms.end(), form) !=
+         worker.routing_key_forms.end();
+}
+
 std::map<std::string, std::vector<std::string>> AssignPipelines(
     const std::vector<v1::Pipeline>& pipelines, const std::vector<WorkerCandidate>& workers) {
   std::map<std::string, std::vector<std::string>> out;
-  std::vector<std::string> eligible;
+  std::vector<const WorkerCandidate*> eligible;
   for (const WorkerCandidate& w : workers) {
     out[w.worker_id];
-    if (!w.draining) eligible.push_back(w.worker_id);
+    if (!w.draining) eligible.push_back(&w);
   }
   for (const v1::Pipeline& p : pipelines) {
     if (p.paused()) continue;
     const std::string& name = p.config().name();
     std::vector<std::pair<uint64_t, std::string>> ranked;
-    for (const std::string& id : eligible) {
-      ranked.emplace_back(StableHash64(absl::StrCat(name, "/", id)), id);
+    for (const WorkerCandidate* w : eligible) {
+      if (!CanRun(*w, p.config())) continue;
+      ranked.emplace_back(StableHash64(absl::StrCat(name, "/", w->worker_id)), w->worker_id);
     }
     std::sort(ranked.rbegin(), ranked.rend());
     const size_t n = std::min<size_t>(std::max<uint32_t>(p.config().desired_workers(), 1),

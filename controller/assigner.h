@@ -15,10 +15,18 @@ struct WorkerCandidate {
   std::string worker_id;
   // Draining workers get nothing.
   bool draining = false;
+  // The routing key forms the worker announced in its Hello (beyond MINIFIED).
+  std::vector<v1::RoutingKeyForm> routing_key_forms;
 };
 
+// Whether `worker` routes `config` as the controller means it: a json_field rollout
+// whose key_form is neither UNSPECIFIED nor MINIFIED needs a worker that announced
+// that form. A worker built before the form would ignore the unknown field and
+// route by MINIFIED, putting items on another path than the other evaluators.
+bool CanRun(const WorkerCandidate& worker, const v1::PipelineConfig& config);
+
 // For every running (not paused) pipeline, picks its desired_workers workers among
-// the non-draining candidates by rendezvous hashing (highest hash of
+// the non-draining candidates that CanRun it (none: the pipeline waits unassigned) by rendezvous hashing (highest hash of
 // "pipeline/worker" wins): stable, so a worker joining or leaving moves only the
 // pipelines it wins or held, and spread evenly across workers. Inside a pipeline,
 // the Kafka consumer group balances partitions among the picked workers.

@@ -19,7 +19,13 @@ void Fleet::RecomputeLocked() {
   std::vector<v1::Pipeline> pipelines;
   for (const auto& [name, p] : pipelines_) pipelines.push_back(p);
   std::vector<WorkerCandidate> candidates;
-  for (const auto& [id, w] : workers_) candidates.push_back({id, w.draining});
+  for (const auto& [id, w] : workers_) {
+    WorkerCandidate c{id, w.draining, {}};
+    for (int form : w.hello.routing_key_forms()) {
+      c.routing_key_forms.push_back(static_cast<v1::RoutingKeyForm>(form));
+    }
+    candidates.push_back(std::move(c));
+  }
   assignments_ = AssignPipelines(pipelines, candidates);
   UpdateGaugesLocked();
   BumpLocked();

@@ -20,7 +20,38 @@ absl::Status Field(const std::string& field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
 }
 
+bool HasJsonField(const v1::PipelineConfig& c) {
+  return c.has_rollout() && c.rollout().has_json_field();
+}
+
+// UNSPECIFIED (pipelines stored before key forms) has always meant MINIFIED.
+v1::RoutingKeyForm Effective(v1::RoutingKeyForm form) {
+  return form == v1::ROUTING_KEY_FORM_UNSPECIFIED ? v1::ROUTING_KEY_FORM_MINIFIED : form;
+}
+
 }  // namespace
+
+absl::Status SettleKeyForm(const v1::PipelineConfig* stored, v1::PipelineConfig* config) {
+  if (!HasJsonField(*config)) return absl::OkStatus();
+  v1::Rollout* r = config->mutable_rollout();
+  if (stored == nullptr || !HasJsonField(*stored)) {
+    if (r->key_form() == v1::ROUTING_KEY_FORM_UNSPECIFIED) {
+      r->set_key_form(v1::ROUTING_KEY_FORM_RAW_JSON);
+    }
+    return absl::OkStatus();
+  }
+  const v1::RoutingKeyForm kept = Effective(stored->rollout().key_form());
+  if (r->key_form() != v1::ROUTING_KEY_FORM_UNSPECIFIED && Effective(r->key_form()) != kept) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "rollout.key_form: pipeline ", config->name(), " routes by ",
+        v1::RoutingKeyForm_Name(kept), "; changing it would move items between paths, so "
+        "create a new pipeline for ", v1::RoutingKeyForm_IsValid(r->key_form())
+                                          ? v1::RoutingKeyForm_Name(r->key_form())
+                                          : absl::StrCat(static_cast<int>(r->key_form()))));
+  }
+  r->set_key_form(kept);
+  return absl::OkStatus();
+}
 
 void ApplyPipelineDefaults(v1::PipelineConfig* c) {
   if (c->consumer_group().empty() && !c->name().empty()) {
@@ -83,6 +114,12 @@ absl::Status ValidatePipelineConfig(const v1::PipelineConfig& c) {
     if (r.routing_key_case() == v1::Rollout::ROUTING_KEY_NOT_SET ||
         (r.has_json_field() && r.json_field().empty())) {
       return Field("rollout.routing_key", "set kafka_key or a json_field");
+    }
+    if (!v1::RoutingKeyForm_IsValid(r.key_form())) {
+      return Field("rollout.key_form", absl::StrCat("unknown value ", static_cast<int>(r.key_form())));
+    }
+    if (r.has_kafka_key() && r.key_form() != v1::ROUTING_KEY_FORM_UNSPECIFIED) {
+      return Field("rollout.key_form", "applies only to a json_field routing key");
     }
     if (r.legacy_action_case() == v1::Rollout::LEGACY_ACTION_NOT_SET) {
       return Field("rollout.legacy_action", "set skip or a legacy_table");

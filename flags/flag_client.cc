@@ -61,7 +61,7 @@ bool FlagClient::WaitForSnapshot(absl::Duration timeout) const {
 }
 
 absl::StatusOr<Evaluation> FlagClient::Evaluate(const std::string& flag, absl::string_view key,
-                                                absl::Time at) const {
+                                                std::optional<absl::Time> at) const {
   std::shared_ptr<const FlagSchedule> schedule;
   {
     absl::MutexLock lock(&mu_);
@@ -72,7 +72,7 @@ absl::StatusOr<Evaluation> FlagClient::Evaluate(const std::string& flag, absl::s
     if (it == flags_.end()) return absl::NotFoundError(absl::StrCat("flag ", flag, " not found"));
     schedule = it->second;
   }
-  return schedule->Evaluate(key, at);
+  return schedule->EvaluateItem(key, at);
 }
 
 uint64_t FlagClient::revision() const {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -32,9 +33,12 @@ class FlagClient {
 
   // True once the first snapshot has arrived (waits up to `timeout`).
   bool WaitForSnapshot(absl::Duration timeout) const;
-  // NOT_FOUND for an unknown flag; UNAVAILABLE before the first snapshot.
+  // The decision for an item with routing key `key` (see routing_key.h) and Kafka
+  // timestamp `at` (nullopt for an item without one: the legacy path, as
+  // FlagSchedule::EvaluateItem says). NOT_FOUND for an unknown flag; UNAVAILABLE
+  // before the first snapshot.
   absl::StatusOr<Evaluation> Evaluate(const std::string& flag, absl::string_view key,
-                                      absl::Time at) const;
+                                      std::optional<absl::Time> at) const;
   // Revision of the flag set held (0 before the first snapshot).
   uint64_t revision() const;
 

@@ -5,6 +5,7 @@
 #define SLUICE_FLAGS_FLAG_SCHEDULE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,13 @@ class FlagSchedule {
   // (0 before the first).
   uint32_t BasisPointsAt(absl::Time t) const;
   Evaluation Evaluate(absl::string_view key, absl::Time t) const;
+  // An item's decision: as of its timestamp; an item without one is evaluated as
+  // of the beginning of time, where every flag is at 0% (the legacy path). That is
+  // the only instant whose percentage no later change can alter, so every
+  // evaluator, now or on a re-read, decides the same.
+  Evaluation EvaluateItem(absl::string_view key, std::optional<absl::Time> timestamp) const {
+    return Evaluate(key, timestamp.value_or(absl::InfinitePast()));
+  }
 
   const std::string& name() const { return name_; }
   uint64_t version() const { return version_; }

@@ -21,9 +21,15 @@ ControlClient::ControlClient(ControlClientConfig config, AssignmentHandler* hand
     : config_(std::move(config)),
       handler_(handler),
       stats_interval_(config_.default_stats_interval),
+      next_stats_collection_(absl::Now() + config_.default_stats_interval),
       // Sequence numbers grow across restarts of the worker too: start from the
       // clock, in units far finer than a report interval.
-      next_sequence_(static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())) * 1000) {}
+      outbox_(static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())) * 1000) {}
+
+std::vector<v1::PipelineStats> ControlClient::pending_stats() const {
+  absl::MutexLock lock(&mu_);
+  return outbox_.pending();
+}
 
 std::string ControlClient::last_applied_config_version() const {
   absl::MutexLock lock(&mu_);
@@ -65,21 +71,48 @@ absl::Status ControlClient::Run(const std::atomic<bool>& stop) {
     LOG(WARNING) << "controller " << config_.controller_address << " unreachable; retrying in "
                  << absl::FormatDuration(delay) << " (pipelines keep running)";
     const absl::Time until = absl::Now() + delay;
-    while (!stop && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+    while (!stop && absl::Now() < until) {
+      CollectStatsIfDue();
+      absl::SleepFor(std::min(absl::Milliseconds(50), stats_interval()));
+    }
   }
   return absl::OkStatus();
 }
 
-v1::WorkerMessage ControlClient::NextStats() {
+absl::Duration ControlClient::stats_interval() const {
   absl::MutexLock lock(&mu_);
-  if (unsent_stats_) return *unsent_stats_;
+  return stats_interval_;
+}
+
+void ControlClient::CollectStatsIfDue() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (absl::Now() < next_stats_collection_) return;
+    next_stats_collection_ = absl::Now() + stats_interval_;
+  }
+  // Outside mu_: the handler takes its own locks. Only this thread or the stream's
+  // side thread (never both at once) collects.
+  std::vector<v1::PipelineStats> deltas = handler_->TakeStats();
+  absl::MutexLock lock(&mu_);
+  outbox_.Add(std::move(deltas));
+}
+
+template <typename Write>
+bool ControlClient::SendStats(const Write& write) {
+  bool resend;
   v1::WorkerMessage msg;
-  v1::StatsReport* report = msg.mutable_stats();
-  report->set_sequence(next_sequence_++);
-  *report->mutable_interval_end() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now()));
-  for (v1::PipelineStats& p : handler_->TakeStats()) *report->add_pipelines() = std::move(p);
-  unsent_stats_ = msg;
-  return msg;
+  {
+    absl::MutexLock lock(&mu_);
+    resend = outbox_.has_in_flight();
+    *msg.mutable_stats() = outbox_.Next(absl::Now());
+  }
+  if (!write(msg)) return false;
+  {
+    absl::MutexLock lock(&mu_);
+    outbox_.Sent();
+  }
+  // After a resend, what piled up meanwhile goes out at once.
+  return resend ? SendStats(write) : true;
 }
 
 v1::WorkerMessage ControlClient::ApplyAndAnswer(const v1::Assignment& a) {
@@ -135,10 +168,6 @@ absl::Status ControlClient::RunStream(const std::atomic<bool>& stop) {
   // Side threads: stats every interval, and cancelling the stream on stop.
   std::atomic<bool> done{false};
   std::thread side([&] {
-    absl::Time next_stats = absl::Now() + [&] {
-      absl::MutexLock lock(&mu_);
-      return stats_interval_;
-    }();
     absl::Time next_retry = absl::Now() + config_.nack_retry_interval;
     while (!done) {
       if (stop) {
@@ -154,16 +183,16 @@ absl::Status ControlClient::RunStream(const std::atomic<bool>& stop) {
           if (!write(ApplyAndAnswer(retry))) break;
         }
       }
-      if (absl::Now() >= next_stats && connected_) {
-        v1::WorkerMessage stats = NextStats();
-        if (!write(stats)) break;
-        {
-          absl::MutexLock lock(&mu_);
-          unsent_stats_.reset();
-          next_stats = absl::Now() + stats_interval_;
-        }
+      bool due;
+      {
+        absl::MutexLock lock(&mu_);
+        due = absl::Now() >= next_stats_collection_;
       }
-      absl::SleepFor(absl::Milliseconds(50));
+      if (due) {
+        CollectStatsIfDue();
+        if (connected_ && !SendStats(write)) break;
+      }
+      absl::SleepFor(std::min(absl::Milliseconds(50), stats_interval()));
     }
   });
 

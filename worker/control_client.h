@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "sluice/v1/control.pb.h"
 #include "worker/assignment_handler.h"
+#include "worker/stats_outbox.h"
 
 namespace sluice::worker {
 
@@ -44,13 +45,21 @@ class ControlClient {
 
   bool connected() const { return connected_.load(); }
   std::string last_applied_config_version() const;
+  // Stats taken from the pipelines and not yet in a report: one entry per
+  // pipeline version however long the controller has been away.
+  std::vector<v1::PipelineStats> pending_stats() const;
 
  private:
+  absl::Duration stats_interval() const;
   // One stream's life; returns how it ended.
   absl::Status RunStream(const std::atomic<bool>& stop);
-  // The next report to send: a report whose send failed is sent again first,
-  // with its sequence number, so the controller counts it once.
-  v1::WorkerMessage NextStats();
+  // Every stats interval, connected or not, takes the pipelines' deltas into the
+  // outbox, so they are folded there rather than piling up in the pipelines.
+  void CollectStatsIfDue();
+  // Sends the outbox's report (again, unchanged, if its last write failed; then
+  // the folded pending deltas). False when a write failed.
+  template <typename Write>
+  bool SendStats(const Write& write);
   // Applies `assignment` and builds the Ack or Nack. Serialised by apply_mu_, so a
   // retry never races a newer assignment.
   v1::WorkerMessage ApplyAndAnswer(const v1::Assignment& assignment)
@@ -62,8 +71,8 @@ class ControlClient {
   mutable absl::Mutex mu_;
   std::string last_applied_ ABSL_GUARDED_BY(mu_);
   absl::Duration stats_interval_ ABSL_GUARDED_BY(mu_);
-  std::optional<v1::WorkerMessage> unsent_stats_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_sequence_ ABSL_GUARDED_BY(mu_);
+  absl::Time next_stats_collection_ ABSL_GUARDED_BY(mu_);
+  StatsOutbox outbox_ ABSL_GUARDED_BY(mu_);
   absl::Mutex apply_mu_;
   // The last assignment, while it stands NACKed.
   std::optional<v1::Assignment> nacked_ ABSL_GUARDED_BY(apply_mu_);

@@ -17,6 +17,7 @@
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/http_server.h"
+#include "flags/routing_key.h"
 #include "glog/logging.h"
 #include "prometheus/registry.h"
 #include "worker/control_client.h"
@@ -96,6 +97,11 @@ int RunWithController(const WorkerOptions& options, const std::string& version,
   control.hello.set_build_version(version);
   control.hello.set_host(host);
   control.hello.set_pid(getpid());
+  // The controller gives a pipeline that routes by a newer key form only to
+  // workers that say they compute it.
+  for (sluice::v1::RoutingKeyForm form : sluice::flags::ExtraKeyForms()) {
+    control.hello.add_routing_key_forms(form);
+  }
   control.nack_retry_interval = options.nack_retry_interval;
   ControlClient client(control, &manager);
 

@@ -33,6 +33,8 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Start(
       return absl::FailedPreconditionError(absl::StrCat(
           context, ": rollout flag ", config.rollout().flag(), " did not come with the assignment"));
     }
+    // A key form this build does not know is refused (NACK), never guessed.
+    RETURN_IF_ERROR(Annotate(CheckRoutable(config.rollout()), context));
     r->router_ = std::make_unique<Router>(config.rollout(), std::move(flag));
   }
 

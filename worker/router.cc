@@ -1,36 +1,35 @@
 #include "worker/router.h"
 
-#include "simdjson.h"
+#include "absl/strings/str_cat.h"
+#include "flags/routing_key.h"
 
 namespace sluice::worker {
 
 std::string RoutingKey(const v1::Rollout& rollout, const Message& message) {
-  if (rollout.has_json_field()) {
-    if (!message.payload) return "";
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    if (parser.parse(message.payload->data(), message.payload->size()).get(doc)) return "";
-    simdjson::dom::element value;
-    if (doc[rollout.json_field()].get(value)) return "";
-    std::string_view text;
-    if (!value.get(text)) return std::string(text);
-    return simdjson::minify(value);
+  return flags::RoutingKeyOf(rollout, message.key, message.payload);
+}
+
+absl::Status CheckRoutable(const v1::Rollout& rollout) {
+  if (rollout.has_json_field() && !flags::SupportsKeyForm(rollout.key_form())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("rollout.key_form ", static_cast<int>(rollout.key_form()),
+                     " is not supported by this worker build; upgrade the worker"));
   }
-  return message.key.value_or("");
+  return absl::OkStatus();
 }
 
 Router::Router(v1::Rollout rollout, std::shared_ptr<const flags::FlagSchedule> schedule)
     : rollout_(std::move(rollout)), schedule_(std::move(schedule)) {}
 
-void Router::Route(Message* message, absl::Time now) const {
+bool Router::Route(Message* message) const {
   std::shared_ptr<const flags::FlagSchedule> schedule;
   {
     absl::MutexLock lock(&mu_);
     schedule = schedule_;
   }
-  const flags::Evaluation e =
-      schedule->Evaluate(RoutingKey(rollout_, *message), message->timestamp.value_or(now));
+  const flags::Evaluation e = schedule->EvaluateItem(RoutingKey(rollout_, *message), message->timestamp);
   message->path = e.in_rollout ? Path::kKafka : Path::kLegacy;
+  return message->timestamp.has_value();
 }
 
 void Router::SetSchedule(std::shared_ptr<const flags::FlagSchedule> schedule) {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "flags/flag_schedule.h"
@@ -13,20 +14,27 @@
 
 namespace sluice::worker {
 
-// The routing key of an item: the Kafka key, or a top-level field of its JSON
-// payload (a string's value, any other value's JSON text). A missing key, field or
+// The routing key of an item (flags::RoutingKeyOf): the Kafka key, or a top-level
+// field of its JSON payload read in the rollout's key_form. A missing key, field or
 // an unparsable payload gives "" — every evaluator does the same, so the item still
 // lands on exactly one path.
 std::string RoutingKey(const v1::Rollout& rollout, const Message& message);
+
+// OK when this build routes by `rollout` exactly as the controller means it;
+// FAILED_PRECONDITION naming the field otherwise (a key_form newer than the
+// worker), so the pipeline is NACKed rather than routed by another rule.
+absl::Status CheckRoutable(const v1::Rollout& rollout);
 
 // Thread-safe: the ingest loop routes while the control client swaps schedules.
 class Router {
  public:
   Router(v1::Rollout rollout, std::shared_ptr<const flags::FlagSchedule> schedule);
 
-  // Evaluates the flag as of the item's Kafka timestamp (or `now` for an item
-  // without one) and sets message->path.
-  void Route(Message* message, absl::Time now) const;
+  // Evaluates the flag as of the item's Kafka timestamp and sets message->path.
+  // An item without a timestamp takes the legacy path (the flag as of the beginning
+  // of time, FlagSchedule::EvaluateItem). Returns whether the item had a timestamp,
+  // for sluice_items_without_timestamp_total.
+  bool Route(Message* message) const;
 
   // A new version of the flag's schedule (changes arrive ahead of their effective
   // time, so items are routed the same whenever they are processed).

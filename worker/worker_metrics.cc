@@ -60,6 +60,12 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, const std::string& 
                   .Help("Batches dropped because another worker owns a partition.")
                   .Register(registry)
                   .Add({{"pipeline", pipeline}})),
+      without_timestamp_(BuildCounter()
+                             .Name("sluice_items_without_timestamp_total")
+                             .Help("Consumed items without a Kafka timestamp; under a rollout "
+                                   "they take the legacy path.")
+                             .Register(registry)
+                             .Add({{"pipeline", pipeline}})),
       batches_(BuildCounter()
                    .Name("sluice_batches_total")
                    .Help("Batches committed, by flush reason.")

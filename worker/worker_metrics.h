@@ -41,6 +41,8 @@ class WorkerMetrics {
   // reason: "unavailable", "precondition", "internal".
   void WriteRetried(const std::string& reason);
   void BatchFenced() { fenced_.Increment(); }
+  // Items of a poll that had no Kafka timestamp (Router::Route returned false).
+  void ItemsWithoutTimestamp(size_t n) { without_timestamp_.Increment(static_cast<double>(n)); }
   void SetLag(const std::vector<PartitionLag>& lag);
 
   // Registers sluice_build_info{version} = 1.
@@ -60,6 +62,7 @@ class WorkerMetrics {
   prometheus::Counter& bytes_;
   prometheus::Counter& dead_letters_;
   prometheus::Counter& fenced_;
+  prometheus::Counter& without_timestamp_;
   prometheus::Family<prometheus::Counter>& batches_;
   prometheus::Counter& kafka_items_;
   prometheus::Counter& legacy_items_;

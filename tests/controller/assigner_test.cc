@@ -95,5 +95,38 @@ TEST(AssignmentVersionTest, ChangesWithContentNotOrder) {
   EXPECT_NE(AssignmentVersion({&a}, {&f1}, false), AssignmentVersion({&a}, {&f2}, false));
 }
 
+v1::Pipeline JsonRollout(const std::string& name, v1::RoutingKeyForm form, uint32_t desired) {
+  v1::Pipeline p = P(name, desired);
+  v1::Rollout* r = p.mutable_config()->mutable_rollout();
+  r->set_flag("kafka-ingest");
+  r->set_json_field("project_id");
+  r->set_key_form(form);
+  r->set_skip(true);
+  return p;
+}
+
+TEST(AssignerTest, RawJsonKeysGoOnlyToWorkersThatAnnounceThem) {
+  // A rolling upgrade: w0 and w2 are old builds, w1 announces RAW_JSON.
+  std::vector<WorkerCandidate> workers = Workers(3);
+  workers[1].routing_key_forms = {v1::ROUTING_KEY_FORM_RAW_JSON};
+  auto a = AssignPipelines({JsonRollout("raw", v1::ROUTING_KEY_FORM_RAW_JSON, 3),
+                            JsonRollout("old", v1::ROUTING_KEY_FORM_UNSPECIFIED, 3),
+                            JsonRollout("min", v1::ROUTING_KEY_FORM_MINIFIED, 3)},
+                           workers);
+  EXPECT_EQ(a.at("w0"), (std::vector<std::string>{"old", "min"}));
+  EXPECT_EQ(a.at("w1"), (std::vector<std::string>{"raw", "old", "min"}));
+  EXPECT_EQ(a.at("w2"), (std::vector<std::string>{"old", "min"}));
+}
+
+TEST(AssignerTest, RawJsonPipelineWaitsWhileOnlyOldWorkersExist) {
+  auto a = AssignPipelines({JsonRollout("raw", v1::ROUTING_KEY_FORM_RAW_JSON, 1)}, Workers(2));
+  EXPECT_EQ(Count(a, "raw"), 0);
+  WorkerCandidate kafka_key_only{"w", false, {}};
+  v1::Pipeline by_kafka_key = P("k");
+  by_kafka_key.mutable_config()->mutable_rollout()->set_kafka_key(true);
+  EXPECT_TRUE(CanRun(kafka_key_only, by_kafka_key.config()));
+  EXPECT_FALSE(CanRun(kafka_key_only, JsonRollout("raw", v1::ROUTING_KEY_FORM_RAW_JSON, 1).config()));
+}
+
 }  // namespace
 }  // namespace sluice::controller

@@ -118,5 +118,27 @@ TEST_F(FleetTest, GenerationMovesOnChanges) {
   EXPECT_EQ(fleet_.WaitForChange(fleet_.generation(), absl::Milliseconds(1)), fleet_.generation());
 }
 
+TEST_F(FleetTest, PipelinesRoutedByRawJsonAreAssignedOnlyToWorkersThatAnnounceIt) {
+  v1::Pipeline raw = P("raw", 1);
+  v1::Rollout* r = raw.mutable_config()->mutable_rollout();
+  r->set_flag("kafka-ingest");
+  r->set_json_field("project_id");
+  r->set_key_form(v1::ROUTING_KEY_FORM_RAW_JSON);
+  r->set_skip(true);
+  fleet_.SetPipelines({raw});
+  fleet_.Connect(Hello("old"));
+  EXPECT_EQ(fleet_.AssignmentFor("old").pipelines_size(), 0);
+  v1::Hello upgraded = Hello("new");
+  upgraded.add_routing_key_forms(v1::ROUTING_KEY_FORM_RAW_JSON);
+  fleet_.Connect(upgraded);
+  EXPECT_EQ(fleet_.AssignmentFor("old").pipelines_size(), 0);
+  ASSERT_EQ(fleet_.AssignmentFor("new").pipelines_size(), 1);
+  EXPECT_EQ(fleet_.AssignmentFor("new").pipelines(0).config().rollout().key_form(),
+            v1::ROUTING_KEY_FORM_RAW_JSON);
+  // The same worker id rolled back to an old build loses the pipeline.
+  fleet_.Connect(Hello("new"));
+  EXPECT_EQ(fleet_.AssignmentFor("new").pipelines_size(), 0);
+}
+
 }  // namespace
 }  // namespace sluice::controller

@@ -57,5 +57,72 @@ TEST(PipelineValidatorTest, ErrorsNameTheField) {
   }
 }
 
+v1::PipelineConfig WithJsonField(v1::RoutingKeyForm form) {
+  v1::PipelineConfig c = Valid();
+  v1::Rollout* r = c.mutable_rollout();
+  r->set_flag("kafka-ingest");
+  r->set_json_field("project_id");
+  r->set_key_form(form);
+  r->set_skip(true);
+  return c;
+}
+
+TEST(PipelineValidatorTest, KeyFormMustBeKnownAndOnlyWithAJsonField) {
+  v1::PipelineConfig c = WithJsonField(static_cast<v1::RoutingKeyForm>(9));
+  absl::Status s = ValidatePipelineConfig(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "rollout.key_form: unknown value 9");
+  c = WithJsonField(v1::ROUTING_KEY_FORM_RAW_JSON);
+  EXPECT_TRUE(ValidatePipelineConfig(c).ok());
+  c.mutable_rollout()->set_kafka_key(true);
+  s = ValidatePipelineConfig(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "rollout.key_form: applies only to a json_field routing key");
+}
+
+TEST(SettleKeyFormTest, NewPipelinesGetRawJsonUnlessTheyNameAForm) {
+  v1::PipelineConfig c = WithJsonField(v1::ROUTING_KEY_FORM_UNSPECIFIED);
+  ASSERT_TRUE(SettleKeyForm(nullptr, &c).ok());
+  EXPECT_EQ(c.rollout().key_form(), v1::ROUTING_KEY_FORM_RAW_JSON);
+  c = WithJsonField(v1::ROUTING_KEY_FORM_MINIFIED);
+  ASSERT_TRUE(SettleKeyForm(nullptr, &c).ok());
+  EXPECT_EQ(c.rollout().key_form(), v1::ROUTING_KEY_FORM_MINIFIED);
+  // A pipeline that gains its json_field now is new to key forms too.
+  v1::PipelineConfig stored = Valid();
+  c = WithJsonField(v1::ROUTING_KEY_FORM_UNSPECIFIED);
+  ASSERT_TRUE(SettleKeyForm(&stored, &c).ok());
+  EXPECT_EQ(c.rollout().key_form(), v1::ROUTING_KEY_FORM_RAW_JSON);
+  // kafka_key rollouts have no form.
+  c = Valid();
+  c.mutable_rollout()->set_kafka_key(true);
+  ASSERT_TRUE(SettleKeyForm(nullptr, &c).ok());
+  EXPECT_EQ(c.rollout().key_form(), v1::ROUTING_KEY_FORM_UNSPECIFIED);
+}
+
+TEST(SettleKeyFormTest, StoredPipelinesKeepTheirFormThroughUpdates) {
+  // Stored before key forms existed: an update that names no form keeps MINIFIED,
+  // written out explicitly.
+  const v1::PipelineConfig old_stored = WithJsonField(v1::ROUTING_KEY_FORM_UNSPECIFIED);
+  v1::PipelineConfig c = WithJsonField(v1::ROUTING_KEY_FORM_UNSPECIFIED);
+  c.mutable_batch()->set_max_rows(500);
+  ASSERT_TRUE(SettleKeyForm(&old_stored, &c).ok());
+  EXPECT_EQ(c.rollout().key_form(), v1::ROUTING_KEY_FORM_MINIFIED);
+  c = WithJsonField(v1::ROUTING_KEY_FORM_MINIFIED);
+  EXPECT_TRUE(SettleKeyForm(&old_stored, &c).ok());
+  c = WithJsonField(v1::ROUTING_KEY_FORM_RAW_JSON);
+  absl::Status s = SettleKeyForm(&old_stored, &c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(),
+            "rollout.key_form: pipeline items routes by ROUTING_KEY_FORM_MINIFIED; changing it "
+            "would move items between paths, so create a new pipeline for "
+            "ROUTING_KEY_FORM_RAW_JSON");
+  const v1::PipelineConfig raw_stored = WithJsonField(v1::ROUTING_KEY_FORM_RAW_JSON);
+  c = WithJsonField(v1::ROUTING_KEY_FORM_UNSPECIFIED);
+  ASSERT_TRUE(SettleKeyForm(&raw_stored, &c).ok());
+  EXPECT_EQ(c.rollout().key_form(), v1::ROUTING_KEY_FORM_RAW_JSON);
+  c = WithJsonField(v1::ROUTING_KEY_FORM_MINIFIED);
+  EXPECT_EQ(SettleKeyForm(&raw_stored, &c).code(), absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace sluice::controller

@@ -1,0 +1,200 @@
+#include "worker/router.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "flags/bucketing.h"
+#include "flags/routing_key.h"
+#include "gtest/gtest.h"
+
+namespace sluice::worker {
+namespace {
+
+v1::Rollout JsonRollout(v1::RoutingKeyForm form) {
+  v1::Rollout r;
+  r.set_flag("kafka-ingest");
+  r.set_json_field("k");
+  r.set_key_form(form);
+  r.set_skip(true);
+  return r;
+}
+
+std::string Key(v1::RoutingKeyForm form, std::string payload) {
+  Message m;
+  m.payload = std::move(payload);
+  return RoutingKey(JsonRollout(form), m);
+}
+
+std::string Raw(std::string payload) { return Key(v1::ROUTING_KEY_FORM_RAW_JSON, std::move(payload)); }
+
+TEST(RoutingKeyTest, RawFormKeepsEveryNumberSpellingAsWritten) {
+  EXPECT_EQ(Raw(R"({"k":1.5e3})"), "1.5e3");
+  EXPECT_EQ(Raw(R"({"k":1500})"), "1500");
+  EXPECT_EQ(Raw(R"({"k":-0})"), "-0");
+  EXPECT_EQ(Raw(R"({"k":1E+3})"), "1E+3");
+  EXPECT_EQ(Raw(R"({"k":3.0})"), "3.0");
+  EXPECT_EQ(Raw(R"({"k":0.1})"), "0.1");
+  EXPECT_EQ(Raw(R"({"k":18446744073709551615})"), "18446744073709551615");
+  EXPECT_EQ(Raw(R"({"k":-9223372036854775808})"), "-9223372036854775808");
+  EXPECT_EQ(Raw(R"({"k":1234567890123456789012345})"), "1234567890123456789012345");
+  EXPECT_EQ(Raw(R"({"k":1e400})"), "1e400");
+  // The value's own bytes: no whitespace around it, and one spelling never
+  // collides with another.
+  EXPECT_EQ(Raw("{ \"k\" :\t 1.5e3\n , \"x\": 1 }"), "1.5e3");
+  EXPECT_NE(Raw(R"({"k":1500})"), Raw(R"({"k":1.5e3})"));
+}
+
+TEST(RoutingKeyTest, RawFormKeepsObjectsArraysAndLiteralsWithInnerWhitespace) {
+  EXPECT_EQ(Raw(R"({"k":{"b": 1, "a" :[1, 2.50]}})"), R"({"b": 1, "a" :[1, 2.50]})");
+  EXPECT_EQ(Raw(R"({"k":{"b":1,"a":[1,2.50]}})"), R"({"b":1,"a":[1,2.50]})");
+  EXPECT_EQ(Raw(R"({"k": [ ] })"), "[ ]");
+  EXPECT_EQ(Raw(R"({"k":[[{"x":[null,"a\"b"]}],{}]})"), R"([[{"x":[null,"a\"b"]}],{}])");
+  EXPECT_EQ(Raw(R"({"k":true})"), "true");
+  EXPECT_EQ(Raw(R"({"k":false})"), "false");
+  EXPECT_EQ(Raw(R"({"k":null})"), "null");
+}
+
+TEST(RoutingKeyTest, RawFormDecodesStringsAndMemberNames) {
+  EXPECT_EQ(Raw(R"({"k":"p-17"})"), "p-17");
+  EXPECT_EQ(Raw(R"({"k":"s\u00e9\n\/\\"})"), "s\xc3\xa9\n/\\");
+  EXPECT_EQ(Raw(R"({"k":"\ud83d\ude00"})"), "\xf0\x9f\x98\x80");
+  EXPECT_EQ(Raw(R"({"\u006b":"escaped name"})"), "escaped name");
+  EXPECT_EQ(Raw(R"({"k":""})"), "");
+  // Of duplicate names the last counts, as in jsonb, Python and JavaScript.
+  EXPECT_EQ(Raw(R"({"k":1,"k":2})"), "2");
+}
+
+TEST(RoutingKeyTest, RawFormGivesEmptyKeyForWhatIsNotAJsonObjectWithTheField) {
+  for (const std::string& payload : std::vector<std::string>{
+           "", "   ", R"([1])", R"("k")", R"({"x":1})", R"({"k":01})", R"({"k":1.})",
+           R"({"k":.5})", R"({"k":+1})", R"({"k":1e})", R"({"k":1,})", R"({"k":[1,]})",
+           R"({"k":1} x)", R"({"k":tru})", R"({"k":"\ud800"})", R"({"k":"\udc00x"})",
+           R"({"k":"\x"})", "{\"k\":\"a\tb\"}", "{\"k\":\"\xff\"}", "\xef\xbb\xbf{\"k\":1}",
+           R"({"k":{"a" 1}})", R"({'k':1})", R"({"k":NaN})", R"({"k":[1} })"}) {
+    EXPECT_EQ(Raw(payload), "") << payload;
+  }
+  Message no_payload;
+  EXPECT_EQ(RoutingKey(JsonRollout(v1::ROUTING_KEY_FORM_RAW_JSON), no_payload), "");
+}
+
+TEST(RoutingKeyTest, RawFormReadsDeepNestingWithoutRecursion) {
+  const int depth = 200000;
+  std::string payload = "{\"k\":" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  EXPECT_EQ(Raw(payload).size(), 2u * depth);
+  payload.pop_back();
+  payload.pop_back();
+  EXPECT_EQ(Raw(payload + "}"), "");
+}
+
+// Keys and buckets computed by the worker before key forms existed (recorded from
+// commit 51fb9f2): pipelines stored without a key_form, or with MINIFIED, must
+// keep every item on the path it had.
+TEST(RoutingKeyTest, OldFormPipelinesKeepExactlyTheirOldKeysAndBuckets) {
+  struct Golden {
+    const char* payload;
+    const char* key;
+    uint32_t bucket;
+  };
+  const Golden golden[] = {
+      {R"({"k":1.5e3})", "1500.0", 7982},
+      {R"({"k":1500})", "1500", 9415},
+      {R"({"k":-0})", "0", 4550},
+      {R"({"k":1E+3})", "1000.0", 868},
+      {R"({"k":0.1})", "0.1", 3316},
+      {R"({"k":3.0})", "3.0", 3005},
+      {R"({"k":18446744073709551615})", "18446744073709551615", 4601},
+      {R"({"k":-9223372036854775808})", "-9223372036854775808", 6023},
+      {R"({"k":12345678901234567890})", "12345678901234567890", 8082},
+      {R"({"k":1234567890123456789012345})", "", 7507},
+      {R"({"k":1e400})", "", 7507},
+      {R"({"k":{"b": 1, "a" :[1, 2.50]}})", R"({"b":1,"a":[1,2.5]})", 8604},
+      {R"({"k": [ ] })", "[]", 9903},
+      {R"({"k":true})", "true", 5740},
+      {R"({"k":null})", "null", 6153},
+      {R"({"k":"s\u00e9"})", "s\xc3\xa9", 2940},
+      {R"({"k":1,"k":2})", "1", 2310},
+      {R"([1])", "", 7507},
+  };
+  for (v1::RoutingKeyForm form : {v1::ROUTING_KEY_FORM_UNSPECIFIED, v1::ROUTING_KEY_FORM_MINIFIED}) {
+    for (const Golden& g : golden) {
+      const std::string key = Key(form, g.payload);
+      EXPECT_EQ(key, g.key) << g.payload;
+      EXPECT_EQ(flags::RolloutBucket("kafka-ingest", key), g.bucket) << g.payload;
+    }
+  }
+}
+
+TEST(RoutingKeyTest, FormsDisagreeOnNumbersSoTheFormBelongsToThePipeline) {
+  EXPECT_NE(flags::RolloutBucket("kafka-ingest", Key(v1::ROUTING_KEY_FORM_MINIFIED, R"({"k":1.5e3})")),
+            flags::RolloutBucket("kafka-ingest", Raw(R"({"k":1.5e3})")));
+  // Where both forms give the same text (strings, plain integers), so do buckets.
+  EXPECT_EQ(Key(v1::ROUTING_KEY_FORM_MINIFIED, R"({"k":1500})"), Raw(R"({"k":1500})"));
+  EXPECT_EQ(Key(v1::ROUTING_KEY_FORM_MINIFIED, R"({"k":"p-1"})"), Raw(R"({"k":"p-1"})"));
+}
+
+TEST(RoutingKeyTest, KafkaKeyIgnoresTheForm) {
+  v1::Rollout r;
+  r.set_kafka_key(true);
+  r.set_key_form(v1::ROUTING_KEY_FORM_RAW_JSON);
+  Message m;
+  m.payload = R"({"k":1})";
+  EXPECT_EQ(RoutingKey(r, m), "");
+  m.key = "p-9";
+  EXPECT_EQ(RoutingKey(r, m), "p-9");
+}
+
+TEST(CheckRoutableTest, RefusesAKeyFormThisBuildDoesNotKnow) {
+  v1::Rollout r = JsonRollout(static_cast<v1::RoutingKeyForm>(7));
+  const absl::Status s = CheckRoutable(r);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(), "rollout.key_form 7 is not supported by this worker build; upgrade the worker");
+  EXPECT_TRUE(CheckRoutable(JsonRollout(v1::ROUTING_KEY_FORM_RAW_JSON)).ok());
+  EXPECT_TRUE(CheckRoutable(JsonRollout(v1::ROUTING_KEY_FORM_UNSPECIFIED)).ok());
+  r.set_kafka_key(true);
+  EXPECT_TRUE(CheckRoutable(r).ok());
+  EXPECT_EQ(flags::ExtraKeyForms(), std::vector<v1::RoutingKeyForm>{v1::ROUTING_KEY_FORM_RAW_JSON});
+}
+
+std::shared_ptr<const flags::FlagSchedule> FullSince(absl::Time since) {
+  v1::Flag f;
+  f.set_name("kafka-ingest");
+  f.set_salt("kafka-ingest");
+  f.set_version(3);
+  v1::PercentageChange* c = f.add_schedule();
+  c->mutable_effective_time()->set_seconds(absl::ToUnixSeconds(since));
+  c->set_basis_points(flags::kFullRollout);
+  return std::make_shared<const flags::FlagSchedule>(f);
+}
+
+TEST(RouterTest, ItemWithoutTimestampTakesTheLegacyPathWheneverItIsProcessed) {
+  const absl::Time change = absl::FromUnixSeconds(1700000000);
+  Router router(JsonRollout(v1::ROUTING_KEY_FORM_RAW_JSON), FullSince(change));
+  Message m;
+  m.payload = R"({"k":1.5e3})";
+  // Before this rule the processing time stood in: kafka after the change, legacy
+  // before it, so a re-read could move the item. Now no clock is consulted.
+  for (int pass = 0; pass < 2; ++pass) {
+    m.path = Path::kKafka;
+    EXPECT_FALSE(router.Route(&m));
+    EXPECT_EQ(m.path, Path::kLegacy);
+  }
+  m.timestamp = change;
+  EXPECT_TRUE(router.Route(&m));
+  EXPECT_EQ(m.path, Path::kKafka);
+  m.timestamp = change - absl::Milliseconds(1);
+  EXPECT_TRUE(router.Route(&m));
+  EXPECT_EQ(m.path, Path::kLegacy);
+}
+
+TEST(RouterTest, EvaluateItemWithoutTimestampIsTheFlagBeforeItsFirstChange) {
+  auto schedule = FullSince(absl::UnixEpoch());
+  const flags::Evaluation e = schedule->EvaluateItem("k", std::nullopt);
+  EXPECT_FALSE(e.in_rollout);
+  EXPECT_EQ(e.basis_points, 0u);
+  EXPECT_EQ(e.bucket, flags::RolloutBucket("kafka-ingest", "k"));
+  EXPECT_TRUE(schedule->EvaluateItem("k", absl::UnixEpoch()).in_rollout);
+}
+
+}  // namespace
+}  // namespace sluice::worker
