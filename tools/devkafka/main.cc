@@ -9,6 +9,14 @@
 //
 // Prints the bootstrap servers as the first line of stdout, serves until SIGINT or
 // SIGTERM, and exits 0.
+//
+// Fault injection, for scripts and tests (scripts/faults):
+//   kill -USR1 PID   takes every broker down: open connections are closed and new
+//                    ones refused until...
+//   kill -USR2 PID   brings every broker back up (same ports, data kept).
+// Each change is complete (rd_kafka_mock_broker_set_down/_up return after the mock
+// thread applied it) before the line "sluice-devkafka: brokers down" or
+// "sluice-devkafka: brokers up" is written to stderr, so a script can wait for it.
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
@@ -63,7 +71,9 @@ int main(int argc, char** argv) {
   }
   if (parser.help_requested()) {
     std::cout << "sluice-devkafka: a development Kafka broker (librdkafka mock cluster)\n"
-              << parser.Usage();
+              << parser.Usage()
+              << "Signals: SIGUSR1 takes every broker down, SIGUSR2 brings them back up;\n"
+                 "SIGINT or SIGTERM stops.\n";
     return 0;
   }
   if (brokers < 1 || brokers > 16) {
@@ -71,12 +81,14 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Block the stop signals before any thread starts, then wait for them below.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Block the handled signals before any thread starts, then wait for them below.
+  sigset_t handled_signals;
+  sigemptyset(&handled_signals);
+  sigaddset(&handled_signals, SIGINT);
+  sigaddset(&handled_signals, SIGTERM);
+  sigaddset(&handled_signals, SIGUSR1);
+  sigaddset(&handled_signals, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &handled_signals, nullptr);
 
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -111,8 +123,18 @@ int main(int argc, char** argv) {
     std::rename(tmp.c_str(), bootstrap_file.c_str());
   }
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  for (int sig = 0; sigwait(&handled_signals, &sig) == 0 && sig != SIGINT && sig != SIGTERM;) {
+    const bool up = sig == SIGUSR2;
+    // Broker id -1: every broker. Neither call moves partition leadership.
+    const rd_kafka_resp_err_t err = up ? rd_kafka_mock_broker_set_up(cluster, -1)
+                                       : rd_kafka_mock_broker_set_down(cluster, -1);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      std::cerr << "sluice-devkafka: setting brokers " << (up ? "up" : "down") << ": "
+                << rd_kafka_err2str(err) << std::endl;
+      continue;
+    }
+    std::cerr << "sluice-devkafka: brokers " << (up ? "up" : "down") << std::endl;
+  }
   rd_kafka_mock_cluster_destroy(cluster);
   rd_kafka_destroy(rk);
   return 0;
