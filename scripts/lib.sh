@@ -9,7 +9,7 @@ SLUICE_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev libmurmurhash-dev
   libgoogle-glog-dev
   postgresql-15 postgresql-client-15 kcat python3 curl
-  libdigest-murmurhash3-pureperl-perl prometheus
+  libdigest-murmurhash3-pureperl-perl prometheus gdb
 )
 # Bazel's disk cache lives under $HOME so a fresh clone (as in CI) reuses earlier actions.
 SLUICE_BAZEL_CACHE="${HOME}/.cache/sluice-bazel"
