@@ -231,14 +231,17 @@ int RunPipelines(const CliContext& ctx) {
     TablePrinter t({"WORKER", "CONNECTED", "APPLIED", "STATE", "ERROR"});
     for (const v1::PipelineWorkerStatus& w : status.workers()) {
       std::string state = "pending";
+      std::string error = w.nack_error();
       if (!w.nack_error().empty()) {
         state = "NACK";
+      } else if (!w.problem().empty()) {
+        state = "FAILING";
+        error = w.problem();
       } else if (w.applied_version() == status.pipeline().version()) {
         state = "applied";
       }
       t.AddRow({w.worker_id(), w.connected() ? "yes" : "no",
-                w.applied_version() ? absl::StrCat(w.applied_version()) : "-", state,
-                w.nack_error()});
+                w.applied_version() ? absl::StrCat(w.applied_version()) : "-", state, error});
     }
     if (status.workers().empty()) {
       ctx.out() << "no worker is assigned"

@@ -234,6 +234,19 @@ void Fleet::Touch(const std::string& worker_id) {
   if (it != workers_.end()) it->second.last_seen = clock_.Now();
 }
 
+void Fleet::RecordProblems(const std::string& worker_id, const v1::StatsReport& report) {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end()) return;
+  for (const v1::PipelineStats& p : report.pipelines()) {
+    if (p.problem().empty()) {
+      it->second.pipeline_problems.erase(p.pipeline());
+    } else {
+      it->second.pipeline_problems[p.pipeline()] = p.problem();
+    }
+  }
+}
+
 absl::Status Fleet::Drain(const std::string& worker_id) {
   absl::MutexLock lock(&mu_);
   auto it = workers_.find(worker_id);
@@ -293,6 +306,8 @@ std::vector<v1::PipelineWorkerStatus> Fleet::PipelineStatus(const std::string& p
     s.set_applied_version(applied == w.applied_versions.end() ? 0 : applied->second);
     auto error = w.pipeline_errors.find(pipeline);
     if (error != w.pipeline_errors.end()) s.set_nack_error(error->second);
+    auto problem = w.pipeline_problems.find(pipeline);
+    if (problem != w.pipeline_problems.end()) s.set_problem(problem->second);
     out.push_back(std::move(s));
   }
   return out;

@@ -57,6 +57,8 @@ class Fleet {
   void RecordAck(const std::string& worker_id, const v1::Ack& ack);
   void RecordNack(const std::string& worker_id, const v1::Nack& nack);
   void Touch(const std::string& worker_id);
+  // Keeps each pipeline's `problem` from a stats report (the latest one wins).
+  void RecordProblems(const std::string& worker_id, const v1::StatsReport& report);
 
   // NOT_FOUND if unknown. Draining persists for the worker id until it reconnects
   // after its lease has expired.
@@ -96,6 +98,8 @@ class Fleet {
     std::map<std::string, uint64_t> applied_versions;
     // Pipeline → error of the last NACK that named it.
     std::map<std::string, std::string> pipeline_errors;
+    // From the latest stats: why a pipeline does not ingest normally there.
+    std::map<std::string, std::string> pipeline_problems;
   };
 
   void RecomputeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -47,6 +47,7 @@ grpc::Status WorkerControlService::Connect(
           break;
         case v1::WorkerMessage::kStats:
           fleet_->Touch(worker_id);
+          fleet_->RecordProblems(worker_id, msg.stats());
           stats_->Add(worker_id, hello.build_version(), msg.stats());
           break;
         default:

@@ -87,10 +87,16 @@ int RunWithController(const WorkerOptions& options, const std::string& version,
   env.clock = &clock;
   env.shutdown_timeout = options.loop.shutdown_timeout;
   env.unready_after = options.loop.unready_after;
-  PipelineManager manager([&env](const sluice::v1::PipelineConfig& config, uint64_t v,
-                                  std::shared_ptr<const sluice::flags::FlagSchedule> flag) {
-    return PipelineRunner::Start(env, config, v, std::move(flag));
-  });
+  PipelineManager manager(
+      [&env](const sluice::v1::PipelineConfig& config, uint64_t v,
+             std::shared_ptr<const sluice::flags::FlagSchedule> flag)
+          -> absl::StatusOr<std::unique_ptr<sluice::worker::Pipeline>> {
+        absl::StatusOr<std::unique_ptr<PipelineRunner>> runner =
+            PipelineRunner::Create(env, config, v, std::move(flag));
+        if (!runner.ok()) return runner.status();
+        return std::unique_ptr<sluice::worker::Pipeline>(std::move(*runner));
+      },
+      &clock);
   ControlClientConfig control;
   control.controller_address = options.controller_address;
   control.hello.set_worker_id(options.worker_id.empty() ? host : options.worker_id);

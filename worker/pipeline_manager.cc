@@ -2,9 +2,9 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
-#include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 
@@ -19,8 +19,27 @@ bool OnlyLimitsDiffer(const v1::PipelineConfig& a, const v1::PipelineConfig& b) 
   return google::protobuf::util::MessageDifferencer::Equals(x, y);
 }
 
-std::vector<v1::PipelineError> PipelineManager::Apply(const v1::Assignment& assignment) {
+PipelineManager::PipelineManager(PipelineFactory factory, const Clock* clock,
+                                 PipelineManagerOptions options)
+    : factory_(std::move(factory)), clock_(clock), options_(options) {}
+
+void PipelineManager::StopAndRemove(const std::string& name) {
+  std::unique_ptr<Pipeline> stopping;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pipelines_.find(name);
+    if (it == pipelines_.end()) return;
+    stopping = std::move(it->second.pipeline);
+    pipelines_.erase(it);
+  }
+  stopping->Stop();
+  v1::PipelineStats last = stopping->TakeStats();
   absl::MutexLock lock(&mu_);
+  leftover_stats_.push_back(std::move(last));
+}
+
+std::vector<v1::PipelineError> PipelineManager::Apply(const v1::Assignment& assignment) {
+  absl::MutexLock apply(&apply_mu_);
   std::vector<v1::PipelineError> errors;
   std::map<std::string, std::shared_ptr<const flags::FlagSchedule>> flags;
   for (const v1::Flag& f : assignment.flags()) {
@@ -36,75 +55,166 @@ std::vector<v1::PipelineError> PipelineManager::Apply(const v1::Assignment& assi
     if (!a.paused()) wanted.insert(a.config().name());
   }
   // Stop first what goes away, so its partitions are handed back promptly.
-  for (auto it = runners_.begin(); it != runners_.end();) {
-    if (wanted.count(it->first) == 0) {
-      it->second->Stop();
-      it = runners_.erase(it);
-    } else {
-      ++it;
+  std::vector<std::string> unwanted;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, e] : pipelines_) {
+      if (wanted.count(name) == 0) unwanted.push_back(name);
     }
   }
+  for (const std::string& name : unwanted) StopAndRemove(name);
+
   for (const v1::AssignedPipeline& a : assignment.pipelines()) {
     if (a.paused()) continue;
     const std::string& name = a.config().name();
-    auto it = runners_.find(name);
-    if (it != runners_.end()) {
-      PipelineRunner& running = *it->second;
-      std::shared_ptr<const flags::FlagSchedule> flag = flag_of(a.config());
-      if (running.version() == a.version() || OnlyLimitsDiffer(running.config(), a.config())) {
-        if (running.version() != a.version()) running.Update(a.config(), a.version());
-        if (flag != nullptr && flag->version() != running.flag_version()) running.SetFlag(flag);
-        continue;
-      }
+    std::shared_ptr<const flags::FlagSchedule> flag = flag_of(a.config());
+    Pipeline* running = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = pipelines_.find(name);
+      if (it != pipelines_.end()) running = it->second.pipeline.get();
     }
-    absl::StatusOr<std::unique_ptr<PipelineRunner>> started = [&] {
-      // Stop the old version before starting the new one: both would be members
-      // of the same group and fight over its partitions.
-      if (it != runners_.end()) it->second->Stop();
-      return factory_(a.config(), a.version(), flag_of(a.config()));
-    }();
-    if (!started.ok()) {
-      LOG(ERROR) << "cannot apply pipeline " << name << " v" << a.version() << ": "
-                 << started.status().message();
-      v1::PipelineError e;
-      e.set_pipeline(name);
-      e.set_pipeline_version(a.version());
-      e.set_error_detail(std::string(started.status().message()));
-      errors.push_back(std::move(e));
-      if (it != runners_.end()) {
-        // Keep the last good version running.
-        absl::StatusOr<std::unique_ptr<PipelineRunner>> previous = factory_(
-            it->second->config(), it->second->version(), flag_of(it->second->config()));
-        if (previous.ok()) {
-          it->second = std::move(*previous);
-        } else {
-          runners_.erase(it);
-        }
+    if (running != nullptr &&
+        (running->version() == a.version() || OnlyLimitsDiffer(running->config(), a.config()))) {
+      if (running->version() != a.version()) running->Update(a.config(), a.version());
+      if (flag != nullptr && flag->version() != running->flag_version()) {
+        running->SetFlag(flag);
+        absl::MutexLock lock(&mu_);
+        pipelines_[name].flag = flag;
       }
       continue;
     }
-    runners_[name] = std::move(*started);
+    // Prepare the new version while the old one (if any) keeps running: a
+    // version that cannot run must not cost the one that does a rebalance.
+    absl::StatusOr<std::unique_ptr<Pipeline>> prepared = factory_(a.config(), a.version(), flag);
+    if (!prepared.ok()) {
+      LOG(ERROR) << "cannot apply pipeline " << name << " v" << a.version() << ": "
+                 << prepared.status().message()
+                 << (running != nullptr ? absl::StrCat("; v", running->version(), " keeps running")
+                                        : "");
+      v1::PipelineError e;
+      e.set_pipeline(name);
+      e.set_pipeline_version(a.version());
+      e.set_error_detail(std::string(prepared.status().message()));
+      errors.push_back(std::move(e));
+      continue;
+    }
+    // Both versions would be members of the same group and fight over its
+    // partitions: the old one leaves before the new one joins.
+    if (running != nullptr) StopAndRemove(name);
+    (*prepared)->Launch();
+    absl::MutexLock lock(&mu_);
+    Entry& entry = pipelines_[name];
+    entry = Entry{};
+    entry.pipeline = std::move(*prepared);
+    entry.flag = flag;
   }
   return errors;
 }
 
+void PipelineManager::RestartExited() {
+  const absl::Time now = clock_->Now();
+  std::vector<std::string> due;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [name, e] : pipelines_) {
+      std::optional<absl::Status> exited = e.pipeline->Exited();
+      if (!exited) continue;
+      if (!e.restart_at) {
+        const absl::Duration delay =
+            std::min(options_.restart_max, options_.restart_initial * (1 << std::min(e.restarts, 16)));
+        e.restart_at = now + delay;
+        e.problem = absl::StrCat("stopped (", exited->message(), "); restarting in ",
+                                 absl::FormatDuration(delay));
+        LOG(WARNING) << "pipeline " << name << " " << e.problem;
+      } else if (now >= *e.restart_at) {
+        due.push_back(name);
+      }
+    }
+  }
+  for (const std::string& name : due) {
+    v1::PipelineConfig config;
+    uint64_t version = 0;
+    std::shared_ptr<const flags::FlagSchedule> flag;
+    int restarts = 0;
+    std::string last_exit;
+    {
+      absl::MutexLock lock(&mu_);
+      const Entry& e = pipelines_.at(name);
+      config = e.pipeline->config();
+      version = e.pipeline->version();
+      flag = e.flag;
+      restarts = e.restarts + 1;
+      last_exit = std::string(e.pipeline->Exited().value_or(absl::OkStatus()).message());
+    }
+    // The ended loop has left the group already: prepare its successor first, so
+    // a failure keeps the entry (and its reason) in place for the next attempt.
+    absl::StatusOr<std::unique_ptr<Pipeline>> again = factory_(config, version, flag);
+    if (!again.ok()) {
+      LOG(ERROR) << "restarting pipeline " << name << " failed: " << again.status().message();
+      const absl::Duration delay = std::min(
+          options_.restart_max, options_.restart_initial * (1 << std::min(restarts, 16)));
+      absl::MutexLock lock(&mu_);
+      Entry& e = pipelines_.at(name);
+      e.restarts = restarts;
+      e.restart_at = clock_->Now() + delay;
+      e.problem = absl::StrCat("stopped (", last_exit, "); restart failed (",
+                               again.status().message(), "); next attempt in ",
+                               absl::FormatDuration(delay));
+      continue;
+    }
+    StopAndRemove(name);  // joins the ended thread, keeps its last stats
+    LOG(INFO) << "restarting pipeline " << name << " v" << version << " (restart " << restarts
+              << ")";
+    (*again)->Launch();
+    Entry entry;
+    entry.pipeline = std::move(*again);
+    entry.flag = flag;
+    entry.restarts = restarts;
+    absl::MutexLock lock(&mu_);
+    pipelines_[name] = std::move(entry);
+  }
+}
+
 std::vector<v1::PipelineStats> PipelineManager::TakeStats() {
+  if (apply_mu_.TryLock()) {
+    RestartExited();
+    apply_mu_.Unlock();
+  }
   absl::MutexLock lock(&mu_);
-  std::vector<v1::PipelineStats> out;
-  for (auto& [name, runner] : runners_) out.push_back(runner->TakeStats());
+  std::vector<v1::PipelineStats> out = std::move(leftover_stats_);
+  leftover_stats_.clear();
+  for (auto& [name, e] : pipelines_) {
+    v1::PipelineStats s = e.pipeline->TakeStats();
+    s.set_problem(ProblemOf(e));
+    out.push_back(std::move(s));
+  }
   return out;
 }
 
+std::string PipelineManager::ProblemOf(const Entry& e) const {
+  if (!e.problem.empty()) return e.problem;
+  absl::Status ready = e.pipeline->Ready();
+  // Holding no partition is normal when a group has more members than partitions.
+  if (ready.ok() || absl::EndsWith(ready.message(), "no Kafka partitions assigned")) return "";
+  return std::string(ready.message());
+}
+
 void PipelineManager::StopAll() {
-  absl::MutexLock lock(&mu_);
-  for (auto& [name, runner] : runners_) runner->Stop();
-  runners_.clear();
+  absl::MutexLock apply(&apply_mu_);
+  std::vector<std::string> names;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, e] : pipelines_) names.push_back(name);
+  }
+  for (const std::string& name : names) StopAndRemove(name);
 }
 
 absl::Status PipelineManager::Ready() const {
   absl::MutexLock lock(&mu_);
-  for (const auto& [name, runner] : runners_) {
-    absl::Status s = runner->Ready();
+  for (const auto& [name, e] : pipelines_) {
+    if (!e.problem.empty()) return absl::UnavailableError(absl::StrCat(name, ": ", e.problem));
+    absl::Status s = e.pipeline->Ready();
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
@@ -113,7 +223,7 @@ absl::Status PipelineManager::Ready() const {
 std::vector<std::string> PipelineManager::RunningPipelines() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> out;
-  for (const auto& [name, runner] : runners_) out.push_back(name);
+  for (const auto& [name, e] : pipelines_) out.push_back(name);
   return out;
 }
 

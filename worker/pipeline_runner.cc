@@ -21,13 +21,14 @@ BatchLimits LimitsFromProto(const v1::BatchLimits& limits) {
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Start(
+absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Create(
     const RunnerEnvironment& env, const v1::PipelineConfig& config, uint64_t version,
     std::shared_ptr<const flags::FlagSchedule> flag) {
   std::unique_ptr<PipelineRunner> r(new PipelineRunner());
   r->config_ = config;
   r->version_ = version;
   const std::string context = absl::StrCat("pipeline ", config.name(), " v", version);
+  r->context_ = context;
   if (config.has_rollout()) {
     if (flag == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -78,15 +79,24 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Start(
       IngestLoopDeps{r->source_.get(), r->sink_.get(), env.clock, r->metrics_.get(), &r->stats_,
                      r->router_.get()},
       loop);
-  PipelineRunner* self = r.get();
-  r->thread_ = std::thread([self, context] {
-    absl::Status s = self->loop_->Run(self->stop_);
-    if (!s.ok()) LOG(ERROR) << context << " stopped: " << s.message();
-    self->exited_ = true;
-  });
-  LOG(INFO) << "started " << context << " (" << config.topics_size() << " topics → "
+  LOG(INFO) << "prepared " << context << " (" << config.topics_size() << " topics → "
             << config.target().table() << ")";
   return r;
+}
+
+void PipelineRunner::Launch() {
+  thread_ = std::thread([this] {
+    absl::Status s = loop_->Run(stop_);
+    if (stop_.load()) {
+      if (!s.ok()) LOG(ERROR) << context_ << " stopped: " << s.message();
+      return;
+    }
+    // Ended by itself (a fatal Kafka error): the manager restarts it.
+    LOG(ERROR) << context_ << " ended: " << s.message();
+    absl::MutexLock lock(&exit_mu_);
+    exited_ = s.ok() ? absl::UnavailableError("the ingest loop ended") : s;
+  });
+  LOG(INFO) << "started " << context_;
 }
 
 PipelineRunner::~PipelineRunner() { Stop(); }
@@ -96,7 +106,16 @@ void PipelineRunner::Stop() {
   stop_ = true;
   thread_.join();
   metrics_->Stopped();
+  {
+    absl::MutexLock lock(&exit_mu_);
+    exited_.reset();
+  }
   LOG(INFO) << "stopped pipeline " << config_.name() << " v" << version_;
+}
+
+std::optional<absl::Status> PipelineRunner::Exited() const {
+  absl::MutexLock lock(&exit_mu_);
+  return exited_;
 }
 
 void PipelineRunner::Update(const v1::PipelineConfig& config, uint64_t version) {
@@ -114,7 +133,9 @@ void PipelineRunner::SetFlag(std::shared_ptr<const flags::FlagSchedule> flag) {
 }
 
 absl::Status PipelineRunner::Ready() const {
-  if (exited_) return absl::UnavailableError(absl::StrCat(config_.name(), " stopped"));
+  if (std::optional<absl::Status> exited = Exited()) {
+    return absl::UnavailableError(absl::StrCat(config_.name(), " stopped: ", exited->message()));
+  }
   return Annotate(loop_->Ready(), config_.name());
 }
 

@@ -14,6 +14,7 @@
 #include "sluice/v1/pipeline.pb.h"
 #include "worker/ingest_loop.h"
 #include "worker/kafka_message_source.h"
+#include "worker/pipeline.h"
 #include "worker/pipeline_stats.h"
 #include "worker/postgres/postgres_batch_sink.h"
 #include "worker/router.h"
@@ -36,38 +37,37 @@ struct RunnerEnvironment {
 
 BatchLimits LimitsFromProto(const v1::BatchLimits& limits);
 
-class PipelineRunner {
+// The Kafka + PostgreSQL Pipeline: a consumer, a sink and an ingest loop on its
+// own thread.
+class PipelineRunner : public Pipeline {
  public:
-  // Checks that the topics exist and the target table is usable (or creates it),
-  // then starts consuming. FAILED_PRECONDITION says precisely what is wrong;
-  // UNAVAILABLE if Kafka or PostgreSQL cannot be reached.
+  // Checks that the topics exist and the target table is usable (or creates it)
+  // and builds the consumer, without joining the group. FAILED_PRECONDITION says
+  // precisely what is wrong; UNAVAILABLE if Kafka or PostgreSQL cannot be reached.
   // `flag`: the schedule of the rollout's flag (required when the config has a rollout).
-  static absl::StatusOr<std::unique_ptr<PipelineRunner>> Start(
+  static absl::StatusOr<std::unique_ptr<PipelineRunner>> Create(
       const RunnerEnvironment& env, const v1::PipelineConfig& config, uint64_t version,
       std::shared_ptr<const flags::FlagSchedule> flag);
   // Stops (flush, leave the group) if still running.
-  ~PipelineRunner();
+  ~PipelineRunner() override;
 
-  // Flushes the open batch, leaves the group and joins the thread.
-  void Stop();
-  // A new version whose only change is in the batch limits: applied live.
-  void Update(const v1::PipelineConfig& config, uint64_t version);
-
-  // A new version of the rollout flag's schedule, applied live.
-  void SetFlag(std::shared_ptr<const flags::FlagSchedule> flag);
-  // Version of the rollout flag in use (0 without a rollout).
-  uint64_t flag_version() const { return router_ ? router_->schedule_version() : 0; }
-
-  const v1::PipelineConfig& config() const { return config_; }
-  uint64_t version() const { return version_; }
-  v1::PipelineStats TakeStats() { return stats_.Take(config_.name(), version_); }
-  absl::Status Ready() const;
+  void Launch() override;
+  void Stop() override;
+  void Update(const v1::PipelineConfig& config, uint64_t version) override;
+  void SetFlag(std::shared_ptr<const flags::FlagSchedule> flag) override;
+  uint64_t flag_version() const override { return router_ ? router_->schedule_version() : 0; }
+  const v1::PipelineConfig& config() const override { return config_; }
+  uint64_t version() const override { return version_; }
+  v1::PipelineStats TakeStats() override { return stats_.Take(config_.name(), version_); }
+  absl::Status Ready() const override;
+  std::optional<absl::Status> Exited() const override;
 
  private:
   PipelineRunner() = default;
 
   v1::PipelineConfig config_;
   uint64_t version_ = 0;
+  std::string context_;
   std::unique_ptr<PostgresBatchSink> sink_;
   std::unique_ptr<KafkaMessageSource> source_;
   std::unique_ptr<WorkerMetrics> metrics_;
@@ -75,8 +75,10 @@ class PipelineRunner {
   PipelineStats stats_;
   std::unique_ptr<IngestLoop> loop_;
   std::atomic<bool> stop_{false};
-  std::atomic<bool> exited_{false};
   std::thread thread_;
+  mutable absl::Mutex exit_mu_;
+  // How the loop ended by itself; empty while it runs or after Stop().
+  std::optional<absl::Status> exited_ ABSL_GUARDED_BY(exit_mu_);
 };
 
 }  // namespace sluice::worker

@@ -36,6 +36,7 @@ void MergePipelineStats(const v1::PipelineStats& from, v1::PipelineStats* into) 
   into->set_write_latency_p50_ms(std::max(into->write_latency_p50_ms(), from.write_latency_p50_ms()));
   into->set_write_latency_p99_ms(std::max(into->write_latency_p99_ms(), from.write_latency_p99_ms()));
   into->set_freshness_p99_ms(std::max(into->freshness_p99_ms(), from.freshness_p99_ms()));
+  into->set_problem(from.problem());  // the state at the end of the later interval
 
   for (const v1::PathStats& p : from.paths()) {
     v1::PathStats* e = nullptr;
