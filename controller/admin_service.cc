@@ -254,8 +254,9 @@ grpc::Status AdminService::ResetOffsets(grpc::ServerContext* ctx,
   if (req->partition() < -1) {
     return ToGrpcStatus(absl::InvalidArgumentError("partition: must be >= 0, or -1 for all"));
   }
-  // What sluice_offsets will hold: an offset, or Kafka's logical -2 (earliest) / -1 (latest).
-  int64_t stored = 0;
+  // What sluice_offsets will hold: an offset, or Kafka's logical -2 (earliest) / -1
+  // (latest); nothing (the rows deleted) for an older client's -1.
+  std::optional<int64_t> stored;
   switch (req->position()) {
     case v1::RESET_POSITION_EARLIEST:
       stored = -2;
@@ -270,12 +271,12 @@ grpc::Status AdminService::ResetOffsets(grpc::ServerContext* ctx,
       stored = req->next_offset();
       break;
     case v1::RESET_POSITION_UNSPECIFIED:
-      // Older clients: -1 meant "back to the start" (the row was deleted).
+      // Older clients: -1 deletes the stored offsets (auto.offset.reset applies).
       if (req->next_offset() < -1) {
-        return ToGrpcStatus(
-            absl::InvalidArgumentError("next_offset: must be >= 0, or -1 for the earliest"));
+        return ToGrpcStatus(absl::InvalidArgumentError(
+            "next_offset: must be >= 0, or -1 to delete the stored offsets"));
       }
-      stored = req->next_offset() == -1 ? -2 : req->next_offset();
+      if (req->next_offset() >= 0) stored = req->next_offset();
       break;
     default:
       return ToGrpcStatus(absl::InvalidArgumentError("position: unknown value"));

@@ -441,7 +441,7 @@ absl::StatusOr<std::vector<v1::PartitionOffset>> StateStore::GetOffsets(
 }
 
 absl::Status StateStore::ResetOffsets(const std::string& pipeline, const std::string& topic,
-                                      int32_t partition, int64_t next_offset,
+                                      int32_t partition, std::optional<int64_t> next_offset,
                                       const std::string& actor) {
   return Transact([&](pqxx::work& tx) {
     v1::Pipeline current = LockPipeline(tx, pipeline);
@@ -458,24 +458,30 @@ absl::Status StateStore::ResetOffsets(const std::string& pipeline, const std::st
     // A symbolic position (-2 earliest, -1 latest) is stored as such: the worker
     // that next assigns the partition resolves it. Deleting the row instead would
     // let the position fall back to wherever the consumer group stood in Kafka.
-    if (partition < 0) {
+    if (!next_offset) {
+      tx.exec_params(
+          "DELETE FROM sluice_offsets WHERE consumer_group = $1 AND topic = $2 AND "
+          "($3 < 0 OR kafka_partition = $3)",
+          group, topic, partition);
+    } else if (partition < 0) {
       tx.exec_params(
           "UPDATE sluice_offsets SET next_offset = $3, updated_at = now() WHERE "
           "consumer_group = $1 AND topic = $2",
-          group, topic, next_offset);
+          group, topic, *next_offset);
     } else {
       tx.exec_params(
           "INSERT INTO sluice_offsets (consumer_group, topic, kafka_partition, next_offset) "
           "VALUES ($1, $2, $3, $4) ON CONFLICT (consumer_group, topic, kafka_partition) DO "
           "UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
-          group, topic, partition, next_offset);
+          group, topic, partition, *next_offset);
     }
     AuditIn(tx, actor, "offsets.reset", pipeline,
             absl::StrCat(topic, ":", before[0][0].as<std::string>()),
             absl::StrCat(topic, ":", partition < 0 ? "*" : std::to_string(partition), "=",
-                         next_offset == -2   ? std::string("earliest")
-                         : next_offset == -1 ? std::string("latest")
-                                             : std::to_string(next_offset)));
+                         !next_offset          ? std::string("deleted")
+                         : *next_offset == -2 ? std::string("earliest")
+                         : *next_offset == -1 ? std::string("latest")
+                                              : std::to_string(*next_offset)));
   });
 }
 

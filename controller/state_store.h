@@ -4,6 +4,7 @@
 #define SLUICE_CONTROLLER_STATE_STORE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,8 +58,11 @@ class StateStore {
 
   absl::StatusOr<std::vector<v1::PartitionOffset>> GetOffsets(const std::string& consumer_group);
   // Only while the pipeline is paused (checked in the same transaction).
+  // `next_offset`: an offset, -2 (earliest) or -1 (latest), stored as such; empty
+  // deletes the rows (the pipeline's auto.offset.reset applies).
   absl::Status ResetOffsets(const std::string& pipeline, const std::string& topic,
-                            int32_t partition, int64_t next_offset, const std::string& actor);
+                            int32_t partition, std::optional<int64_t> next_offset,
+                            const std::string& actor);
 
  private:
   explicit StateStore(StoreOptions options);

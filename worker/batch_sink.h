@@ -57,7 +57,8 @@ class BatchSink {
   //   UNAVAILABLE — transient (connection, serialization, deadlock, timeout): retry;
   //   FAILED_PRECONDITION — the table is unusable (missing, wrong columns, no
   //                         permission): retry, the operator can fix it;
-  //   INTERNAL — anything else; retrying the same batch will not help.
+  //   INTERNAL (or any other code) — retrying the same batch will not help; the
+  //              caller pauses the pipeline.
   virtual absl::StatusOr<WriteResult> Write(const Batch& batch,
                                             const std::vector<OffsetUpdate>& updates) = 0;
 };

@@ -216,7 +216,19 @@ bool IngestLoop::Accept(const Message& message, PartitionState* state, int64_t* 
     const bool exact = !IsSymbolicOffset(state->cursor) && message.offset == state->cursor;
     const bool starts = message.starts_stream &&
                         (IsSymbolicOffset(state->cursor) || message.offset >= state->cursor);
-    if (!exact && !starts) return false;
+    if (!exact && !starts) {
+      if (message.starts_stream) {
+        // The source's new stream starts below where it was sent: it is reading
+        // from somewhere else. Send it back to the stored offset.
+        LOG(WARNING) << message.topic_partition().ToString() << " restarted at "
+                     << message.offset << ", before " << DescribeOffset(state->cursor)
+                     << "; claiming it again";
+        state->needs_reclaim = true;
+        state->reclaim_at = deps_.clock->Now() + absl::Seconds(1);
+        ++partitions_epoch_;
+      }
+      return false;
+    }
     state->resync = false;
   } else if (message.offset < state->cursor) {
     return false;  // batched already
@@ -312,6 +324,7 @@ void IngestLoop::ScheduleReclaim(const std::vector<TopicPartition>& partitions,
 }
 
 void IngestLoop::ReclaimDue() {
+  if (paused_) return;  // a seek would resume what PauseForever paused
   const absl::Time now = deps_.clock->Now();
   std::vector<TopicPartition> due;
   for (const auto& [tp, state] : partitions_) {
@@ -336,6 +349,7 @@ void IngestLoop::ReclaimDue() {
     retry_later(due);
     return;
   }
+  NoteSuccess();
   OffsetMap seek;
   for (const TopicPartition& tp : due) {
     PartitionState& state = partitions_[tp];
@@ -353,6 +367,7 @@ void IngestLoop::ReclaimDue() {
   if (seek.empty()) return;
   absl::Status sought = deps_.source->Seek(seek);
   if (!sought.ok()) {
+    NoteFailure(sought);
     LOG(WARNING) << "moving the source back to the stored offsets failed (" << sought.message()
                  << "); trying again";
     std::vector<TopicPartition> tps;
@@ -403,6 +418,7 @@ OffsetMap IngestLoop::OnPartitionsAssigned(const std::vector<TopicPartition>& pa
                  << "); retry in " << absl::FormatDuration(delay);
     SleepUnlessStopping(delay);
   }
+  NoteSuccess();
   OffsetMap start;
   for (const TopicPartition& tp : partitions) {
     auto it = stored->find(tp);
@@ -420,10 +436,20 @@ OffsetMap IngestLoop::OnPartitionsAssigned(const std::vector<TopicPartition>& pa
 }
 
 void IngestLoop::OnPartitionsRevoked(const std::vector<TopicPartition>& partitions, bool lost) {
-  // The whole open batch goes: simpler than splitting it, and the rest of it is
-  // still ours to write. (When `lost`, the write is fenced if another worker has
-  // written these partitions meanwhile.)
-  Flush(::sluice::v1::FLUSH_REASON_REVOKE);
+  if (lost) {
+    // Another worker owns these already: writing them could only be fenced, and
+    // retrying inside the callback would hold up the group. Drop the open batch;
+    // its other partitions are read again from their stored offsets.
+    if (!batcher_.empty()) {
+      const Batch dropped = batcher_.Take(::sluice::v1::FLUSH_REASON_REVOKE);
+      deps_.metrics->MessagesDiscarded(dropped.messages.size());
+      ScheduleReclaim(PartitionsOf(dropped), absl::ZeroDuration());
+    }
+  } else {
+    // The whole open batch goes: simpler than splitting it, and the rest of it
+    // is still ours to write.
+    Flush(::sluice::v1::FLUSH_REASON_REVOKE);
+  }
   absl::MutexLock lock(&status_mu_);
   for (const TopicPartition& tp : partitions) {
     fence_.Release(tp);

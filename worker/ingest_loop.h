@@ -61,10 +61,11 @@ struct IngestLoopDeps {
 // batch is fenced or refused, it is dropped and its partitions are claimed again:
 // stored offsets re-read, the source moved there.
 //
-// Errors follow one rule: transient ones (UNAVAILABLE, FAILED_PRECONDITION) are
-// retried with backoff, counted, and reported by Ready() once they have lasted
-// `unready_after`; permanent ones pause the pipeline (nothing more is written,
-// nothing is acknowledged) with the reason in Ready() and a metric.
+// Errors follow one rule: transient ones (UNAVAILABLE, FAILED_PRECONDITION,
+// DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED) are retried with backoff, counted, and
+// reported by Ready() once they have lasted `unready_after`; any other is
+// permanent and pauses the pipeline (nothing more is written, nothing is
+// acknowledged) with the reason in Ready() and a metric.
 class IngestLoop : public RebalanceHandler {
  public:
   IngestLoop(IngestLoopDeps deps, IngestLoopConfig config);

@@ -202,6 +202,8 @@ void KafkaMessageSource::HandleRebalance(int error_code, void* partitions_vector
       if (it != start.end()) {
         p->set_offset(it->second);
         fresh_.insert(tp);
+        next_fetch_[tp] = it->second;
+        paused_.erase(tp);
       } else {
         p->set_offset(RdKafka::Topic::OFFSET_INVALID);
         unread.push_back(tp);
@@ -234,7 +236,11 @@ void KafkaMessageSource::HandleRebalance(int error_code, void* partitions_vector
   // was collected so far: an eager rebalance may assign them back within the
   // same Poll(), and what is fetched after that is ours.
   DropCollected(tps);
-  for (const TopicPartition& tp : tps) fresh_.erase(tp);
+  for (const TopicPartition& tp : tps) {
+    fresh_.erase(tp);
+    next_fetch_.erase(tp);
+    paused_.erase(tp);
+  }
   if (cooperative) {
     if (RdKafka::Error* e = consumer_->incremental_unassign(partitions)) {
       LOG(ERROR) << "incremental_unassign: " << e->str();
@@ -291,7 +297,11 @@ absl::StatusOr<std::vector<Message>> KafkaMessageSource::Poll(size_t max_message
     if (m->err() == RdKafka::ERR__TIMED_OUT) break;
     if (m->err() == RdKafka::ERR__PARTITION_EOF) continue;
     if (m->err() == RdKafka::ERR__AUTO_OFFSET_RESET) {
-      HandleOutOfRange({m->topic_name(), m->partition()}, m->offset());
+      const TopicPartition tp{m->topic_name(), m->partition()};
+      auto at = next_fetch_.find(tp);
+      // Only an error about where the stream stands now: one queued before a
+      // later seek or assign is stale.
+      if (at != next_fetch_.end() && at->second == m->offset()) HandleOutOfRange(tp, m->offset());
       continue;
     }
     if (m->err() != RdKafka::ERR_NO_ERROR) {
@@ -307,9 +317,9 @@ absl::StatusOr<std::vector<Message>> KafkaMessageSource::Poll(size_t max_message
     msg.topic = m->topic_name();
     msg.partition = m->partition();
     msg.offset = m->offset();
-    if (!fresh_.empty() && fresh_.erase(TopicPartition{msg.topic, msg.partition}) > 0) {
-      msg.starts_stream = true;
-    }
+    TopicPartition tp{msg.topic, msg.partition};
+    if (!fresh_.empty() && fresh_.erase(tp) > 0) msg.starts_stream = true;
+    next_fetch_[std::move(tp)] = msg.offset + 1;
     if (const std::string* key = m->key()) msg.key = *key;
     if (m->payload() != nullptr) {
       msg.payload.emplace(static_cast<const char*>(m->payload()), m->len());
@@ -347,7 +357,7 @@ void KafkaMessageSource::HandleOutOfRange(const TopicPartition& tp, int64_t offs
     return;
   }
   if (offset >= 0 && offset < low) {
-    absl::Status sought = Seek({{tp, low}});
+    absl::Status sought = SeekKeepingCollected({{tp, low}});
     if (!sought.ok()) LOG(WARNING) << sought.message();
     if (handler_) handler_->OnMessagesExpired(tp, offset, low);
     return;
@@ -375,6 +385,11 @@ absl::Status KafkaMessageSource::Seek(const OffsetMap& next_offsets) {
   std::vector<TopicPartition> sought;
   for (const auto& [tp, offset] : next_offsets) sought.push_back(tp);
   DropCollected(sought);
+  return SeekKeepingCollected(next_offsets);
+}
+
+absl::Status KafkaMessageSource::SeekKeepingCollected(const OffsetMap& next_offsets) {
+  std::vector<TopicPartition> sought;
   for (const auto& [tp, offset] : next_offsets) {
     std::unique_ptr<RdKafka::TopicPartition> p(
         RdKafka::TopicPartition::create(tp.topic, tp.partition, offset));
@@ -388,6 +403,8 @@ absl::Status KafkaMessageSource::Seek(const OffsetMap& next_offsets) {
                                                  RdKafka::err2str(err)));
     }
     fresh_.insert(tp);
+    next_fetch_[tp] = offset;
+    sought.push_back(tp);
   }
   Resume(sought);
   return absl::OkStatus();
@@ -408,20 +425,36 @@ int KafkaMessageSource::Reassign(const TopicPartition& tp, int64_t offset) {
     }
     return RdKafka::ERR_NO_ERROR;
   }
-  // Eager: the whole assignment again, the other partitions at their positions.
+  // Eager: the whole assignment again, every other partition where its stream
+  // stands (never OFFSET_INVALID: that would read the group's offsets in Kafka),
+  // paused ones paused again.
   PartitionList all;
   RdKafka::ErrorCode err = consumer_->assignment(all.list);
   if (err != RdKafka::ERR_NO_ERROR) return err;
-  err = consumer_->position(all.list);
-  if (err != RdKafka::ERR_NO_ERROR) return err;
+  std::vector<TopicPartition> repause;
   for (RdKafka::TopicPartition* p : all.list) {
-    if (p->topic() == tp.topic && p->partition() == tp.partition) p->set_offset(offset);
+    const TopicPartition other{p->topic(), p->partition()};
+    if (other == tp) {
+      p->set_offset(offset);
+      continue;
+    }
+    auto at = next_fetch_.find(other);
+    if (at != next_fetch_.end()) {
+      p->set_offset(at->second);
+    } else {
+      p->set_offset(RdKafka::Topic::OFFSET_INVALID);
+      paused_.insert(other);  // never placed: stays unread
+    }
+    if (paused_.count(other) > 0) repause.push_back(other);
   }
-  return consumer_->assign(all.list);
+  err = consumer_->assign(all.list);
+  if (err == RdKafka::ERR_NO_ERROR) Pause(repause);
+  return err;
 }
 
 void KafkaMessageSource::Pause(const std::vector<TopicPartition>& partitions) {
   if (partitions.empty()) return;
+  paused_.insert(partitions.begin(), partitions.end());
   OffsetMap offsets;
   for (const TopicPartition& tp : partitions) offsets[tp] = RdKafka::Topic::OFFSET_INVALID;
   PartitionList list = MakePartitionList(offsets);
@@ -430,6 +463,7 @@ void KafkaMessageSource::Pause(const std::vector<TopicPartition>& partitions) {
 
 void KafkaMessageSource::Resume(const std::vector<TopicPartition>& partitions) {
   if (partitions.empty()) return;
+  for (const TopicPartition& tp : partitions) paused_.erase(tp);
   OffsetMap offsets;
   for (const TopicPartition& tp : partitions) offsets[tp] = RdKafka::Topic::OFFSET_INVALID;
   PartitionList list = MakePartitionList(offsets);

