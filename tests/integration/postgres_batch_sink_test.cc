@@ -4,9 +4,12 @@
 
 #include "worker/offset_fence.h"
 
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/fixtures/postgres_server.h"
+#include "tests/fixtures/wait.h"
 
 namespace sluice::worker {
 namespace {
@@ -345,6 +348,43 @@ TEST_F(PostgresBatchSinkTest, ALockHeldTooLongIsATransientError) {
   ASSERT_EQ(holder.Exec("ROLLBACK"), "");
   ASSERT_TRUE(sink->Write(MakeBatch(kP0, 2, 2)).ok());
   EXPECT_EQ(db_.QueryInt("SELECT next_offset FROM sluice_offsets"), 4);
+}
+
+// Issue 7.10: a COMMIT whose answer is lost is resolved with txid_status() of the
+// recorded transaction id (a read of the stored offsets could see "not landed"
+// while the COMMIT is still being applied). Here the server is killed inside the
+// COMMIT, before it commits: txid_status says aborted, and the retry writes the
+// batch once.
+TEST_F(PostgresBatchSinkTest, ACommitWhoseAnswerIsLostIsResolvedByItsTransactionId) {
+  auto sink = NewSink();
+  ASSERT_TRUE(sink->Claim({kP0}).ok());
+  ASSERT_EQ(db_.Exec(R"sql(
+      CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;
+      CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON raw_items
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+        WHEN (NEW.payload->>'tag' = 'slow') EXECUTE FUNCTION slow_commit();)sql"),
+            "");
+  Batch b = MakeBatch(kP0, 0, 3);
+  b.messages[0].payload = "{\"offset\":0,\"tag\":\"slow\"}";
+  std::thread killer([&] {
+    // The sink's session sits in its COMMIT, running the deferred trigger.
+    ASSERT_TRUE(::sluice::testing::WaitFor([&] {
+      return db_.QueryInt("SELECT count(*) FROM pg_stat_activity WHERE query = 'COMMIT' AND "
+                          "state = 'active' AND datname = current_database()") == 1;
+    }, absl::Seconds(20), absl::Milliseconds(20)));
+    db_.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'COMMIT' "
+             "AND datname = current_database()");
+  });
+  absl::StatusOr<WriteResult> lost = sink->Write(b);
+  killer.join();
+  EXPECT_EQ(lost.status().code(), absl::StatusCode::kUnavailable) << lost.status();
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items"), 0);
+  absl::StatusOr<WriteResult> retried = sink->Write(b);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->rows_written, 3);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items"), 3);
+  EXPECT_EQ(db_.QueryInt("SELECT next_offset FROM sluice_offsets"), 3);
 }
 
 TEST_F(PostgresBatchSinkTest, AMissingTableIsAPreconditionErrorMidRun) {

@@ -128,34 +128,93 @@ TEST_F(WorkerExactlyOnceTest, AReusedGroupWithFreshOffsetsStartsAtAutoOffsetRese
 // Regression (issue 7.6): a stored offset ahead of the log end (topic recreated,
 // offset reset too far) failed "offset would move" forever while /ready said 200.
 // The partition now stalls visibly, the others go on, and a reset resumes it.
-TEST_F(WorkerExactlyOnceTest, AStoredOffsetBeyondTheLogEndStallsThePartitionVisibly) {
-  ASSERT_TRUE(kafka_->Produce("items", Items(0, 400)).ok());
+// Under the eager protocol too, where resuming means re-assigning every
+// partition (each must stay where its stream stands, never at Kafka's offsets).
+class WorkerOffsetsTest : public WorkerExactlyOnceTest {
+ protected:
+  void StallsAndResumes(std::vector<std::string> extra) {
+    ASSERT_TRUE(kafka_->Produce("items", Items(0, 400)).ok());
+    ASSERT_EQ(db_.Exec(std::string(R"sql(
+        CREATE TABLE IF NOT EXISTS sluice_offsets (consumer_group text NOT NULL,
+          topic text NOT NULL, kafka_partition integer NOT NULL, next_offset bigint NOT NULL,
+          updated_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (consumer_group, topic, kafka_partition));
+        INSERT INTO sluice_offsets VALUES ('it-group', 'items', 0, 1000000, now());)sql")),
+              "");
+    auto w = StartWorker("worker-s", extra);
+    ASSERT_NE(w, nullptr);
+    const std::string stalled =
+        "503 not ready: partition items/0 stalled: its stored offset 1000000 is beyond the end "
+        "of the log";
+    ASSERT_TRUE(WaitFor([&] { return absl::StartsWith(w->HttpGet("/ready"), stalled); },
+                        absl::Seconds(60)))
+        << w->HttpGet("/ready");
+    EXPECT_EQ(w->Metric("sluice_partitions_stalled{pipeline=\"it-group\"}"), 1);
+    // The other partitions are ingested meanwhile; partition 0 is not.
+    auto landed = [&] {
+      return db_.QueryInt("SELECT count(*) FROM pg_tables WHERE tablename = 'raw_items'") == 1
+                 ? db_.QueryInt("SELECT count(*) FROM raw_items")
+                 : 0;
+    };
+    ASSERT_TRUE(WaitFor([&] { return landed() > 0; }, absl::Seconds(60)));
+    EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items WHERE kafka_partition = 0"), 0);
+    EXPECT_EQ(db_.QueryInt("SELECT next_offset FROM sluice_offsets WHERE kafka_partition = 0"),
+              1000000);
+    // The operator resets it (offsets reset --to-earliest stores -2).
+    ASSERT_EQ(db_.Exec("UPDATE sluice_offsets SET next_offset = -2 WHERE kafka_partition = 0"), "");
+    ASSERT_TRUE(WaitFor([&] { return landed() >= 400; }, absl::Seconds(60))) << landed();
+    EXPECT_EQ(landed(), 400);
+    EXPECT_EQ(db_.QueryInt("SELECT count(DISTINCT (kafka_partition, kafka_offset)) FROM raw_items"),
+              400);
+    ASSERT_TRUE(WaitFor([&] { return w->HttpGet("/ready") == "200 ready\n"; }, absl::Seconds(30)))
+        << w->HttpGet("/ready");
+    EXPECT_EQ(w->Metric("sluice_partitions_stalled{pipeline=\"it-group\"}"), 0);
+  }
+};
+
+TEST_F(WorkerOffsetsTest, AStoredOffsetBeyondTheLogEndStallsThePartitionVisibly) {
+  StallsAndResumes({});
+}
+
+TEST_F(WorkerOffsetsTest, AStalledPartitionResumesUnderTheEagerProtocolToo) {
+  StallsAndResumes({"--kafka-property", "partition.assignment.strategy=range"});
+}
+
+// Retention deleted offsets before they were read: the partition moves on to the
+// log start (nothing else is lost), and the loss is counted.
+TEST_F(WorkerOffsetsTest, OffsetsRetentionDeletedAreSkippedAndCounted) {
+  absl::StatusOr<std::unique_ptr<DevKafka>> big = DevKafka::Start({"big:1"});
+  ASSERT_TRUE(big.ok()) << big.status();
+  // The dev broker keeps about 5 MiB per partition: 9 MiB pushes the start forward.
+  std::vector<std::string> lines;
+  const std::string filler(1000, 'x');
+  for (int i = 0; i < 9000; ++i) {
+    lines.push_back(absl::StrCat("k", i, "\t{\"seq\":", i, ",\"f\":\"", filler, "\"}"));
+  }
+  ASSERT_TRUE((*big)->Produce("big", lines).ok());
   ASSERT_EQ(db_.Exec(std::string(R"sql(
       CREATE TABLE IF NOT EXISTS sluice_offsets (consumer_group text NOT NULL,
         topic text NOT NULL, kafka_partition integer NOT NULL, next_offset bigint NOT NULL,
         updated_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (consumer_group, topic, kafka_partition));
-      INSERT INTO sluice_offsets VALUES ('it-group', 'items', 0, 1000000, now());)sql")),
+      INSERT INTO sluice_offsets VALUES ('big-group', 'big', 0, 0, now());)sql")),
             "");
-  auto w = StartWorker("worker-s1");
-  ASSERT_NE(w, nullptr);
-  const std::string stalled =
-      "503 not ready: partition items/0 stalled: its stored offset 1000000 is beyond the end of the log";
-  ASSERT_TRUE(WaitFor([&] { return absl::StartsWith(w->HttpGet("/ready"), stalled); },
-                      absl::Seconds(60)))
-      << w->HttpGet("/ready");
-  EXPECT_EQ(w->Metric("sluice_partitions_stalled{pipeline=\"it-group\"}"), 1);
-  // The other partitions are ingested meanwhile; partition 0 is not.
-  ASSERT_TRUE(WaitFor([&] { return TablesExist() && Landed() > 0; }, absl::Seconds(60)));
-  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items WHERE kafka_partition = 0"), 0);
-  EXPECT_EQ(db_.QueryInt("SELECT next_offset FROM sluice_offsets WHERE kafka_partition = 0"),
-            1000000);
-  // The operator resets it (offsets reset --to-earliest stores -2).
-  ASSERT_EQ(db_.Exec("UPDATE sluice_offsets SET next_offset = -2 WHERE kafka_partition = 0"), "");
-  ExpectExactlyOnce(400);
-  ASSERT_TRUE(WaitFor([&] { return w->HttpGet("/ready") == "200 ready\n"; }, absl::Seconds(30)))
-      << w->HttpGet("/ready");
-  EXPECT_EQ(w->Metric("sluice_partitions_stalled{pipeline=\"it-group\"}"), 0);
+  absl::StatusOr<std::unique_ptr<WorkerProcess>> w = WorkerProcess::Start(
+      WorkerArgs{(*big)->bootstrap(), "big", "big-group", db_,
+                 {"--create-table", "--consumer-timeout", "0.15", "--kafka-property",
+                  "fetch.wait.max.ms=50"}},
+      "worker-big");
+  ASSERT_TRUE(w.ok()) << w.status();
+  auto stored = [&] {
+    return db_.QueryInt("SELECT next_offset FROM sluice_offsets WHERE topic = 'big'");
+  };
+  ASSERT_TRUE(WaitFor([&] { return stored() == 9000; }, absl::Seconds(90))) << stored();
+  const int64_t low = db_.QueryInt("SELECT min(kafka_offset) FROM raw_items");
+  EXPECT_GT(low, 0);
+  // Everything from the log start on, once; the expired ones counted.
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items"), 9000 - low);
+  EXPECT_EQ(db_.QueryInt("SELECT count(DISTINCT kafka_offset) FROM raw_items"), 9000 - low);
+  EXPECT_EQ((*w)->Metric("sluice_messages_expired_total{pipeline=\"big-group\"}"), low);
 }
 
 // (d) 1% invalid JSON: exactly those go to the dead letters, with the reason.
