@@ -50,6 +50,12 @@ class BatchSink {
   // UNAVAILABLE when the database cannot be reached.
   virtual absl::StatusOr<OffsetMap> ReadOffsets(const std::vector<TopicPartition>& partitions) = 0;
 
+  // Applies `updates` alone, in one transaction (to pin a symbolic position to
+  // the offset it resolved to). Returns the partitions whose compare-and-set
+  // failed (nothing was written then); UNAVAILABLE / FAILED_PRECONDITION as Write.
+  virtual absl::StatusOr<std::vector<TopicPartition>> MoveOffsets(
+      const std::vector<OffsetUpdate>& updates) = 0;
+
   // Writes `batch` and applies `updates` in one transaction. Payloads the target
   // cannot hold go to the dead-letter table in the same transaction.
   // OK with `fenced` empty: committed. OK with `fenced` non-empty: nothing written.

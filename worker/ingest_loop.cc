@@ -419,6 +419,7 @@ OffsetMap IngestLoop::OnPartitionsAssigned(const std::vector<TopicPartition>& pa
     SleepUnlessStopping(delay);
   }
   NoteSuccess();
+  PinEndPositions(partitions, &*stored);
   OffsetMap start;
   for (const TopicPartition& tp : partitions) {
     auto it = stored->find(tp);
@@ -433,6 +434,40 @@ OffsetMap IngestLoop::OnPartitionsAssigned(const std::vector<TopicPartition>& pa
   }
   ++partitions_epoch_;
   return start;
+}
+
+void IngestLoop::PinEndPositions(const std::vector<TopicPartition>& partitions,
+                                 OffsetMap* stored) {
+  // "The end of the log" must mean one offset for every owner: resolved here and
+  // stored before anything is read, so a next owner (after a crash before the
+  // first commit) does not resolve it again later and skip what came between.
+  std::vector<OffsetUpdate> pins;
+  for (const TopicPartition& tp : partitions) {
+    auto it = stored->find(tp);
+    const std::optional<int64_t> row =
+        it == stored->end() ? std::nullopt : std::optional<int64_t>(it->second);
+    if (row.value_or(config_.unstored_start) != kOffsetEnd) continue;
+    absl::StatusOr<int64_t> end = deps_.source->EndOffset(tp);
+    if (!end.ok()) {
+      LOG(WARNING) << "cannot pin the end of " << tp.ToString() << ": " << end.status().message()
+                   << "; reading from the end as librdkafka resolves it";
+      continue;
+    }
+    pins.push_back({tp, row, *end});
+  }
+  if (pins.empty()) return;
+  absl::StatusOr<std::vector<TopicPartition>> fenced = deps_.sink->MoveOffsets(pins);
+  if (!fenced.ok() || !fenced->empty()) {
+    // Someone else moved them meanwhile: their value stands (read again on the
+    // next claim); or PostgreSQL failed: the symbolic start stays.
+    LOG(WARNING) << "pinning the end positions failed: "
+                 << (fenced.ok() ? "another writer moved them" : fenced.status().message());
+    return;
+  }
+  for (const OffsetUpdate& pin : pins) {
+    (*stored)[pin.partition] = pin.next;
+    LOG(INFO) << "the end of " << pin.partition.ToString() << " is offset " << pin.next;
+  }
 }
 
 void IngestLoop::OnPartitionsRevoked(const std::vector<TopicPartition>& partitions, bool lost) {

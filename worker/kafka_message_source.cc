@@ -452,6 +452,17 @@ int KafkaMessageSource::Reassign(const TopicPartition& tp, int64_t offset) {
   return err;
 }
 
+absl::StatusOr<int64_t> KafkaMessageSource::EndOffset(const TopicPartition& tp) {
+  int64_t low = -1, high = -1;
+  RdKafka::ErrorCode err =
+      consumer_->query_watermark_offsets(tp.topic, tp.partition, &low, &high, 5000);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError(
+        absl::StrCat("end offset of ", tp.ToString(), ": ", RdKafka::err2str(err)));
+  }
+  return high;
+}
+
 void KafkaMessageSource::Pause(const std::vector<TopicPartition>& partitions) {
   if (partitions.empty()) return;
   paused_.insert(partitions.begin(), partitions.end());

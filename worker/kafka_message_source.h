@@ -54,6 +54,7 @@ class KafkaMessageSource : public MessageSource {
                                             absl::Duration timeout) override;
   void CommitAsync(const OffsetMap& next_offsets) override;
   absl::Status Seek(const OffsetMap& next_offsets) override;
+  absl::StatusOr<int64_t> EndOffset(const TopicPartition& partition) override;
   void Pause(const std::vector<TopicPartition>& partitions) override;
   void Resume(const std::vector<TopicPartition>& partitions);
   absl::Status Close() override;

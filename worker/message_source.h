@@ -75,6 +75,10 @@ class MessageSource {
   // returned for each starts a new stream.
   virtual absl::Status Seek(const OffsetMap& next_offsets) = 0;
 
+  // The partition's current end offset (high watermark), asked of the broker.
+  // UNAVAILABLE if it does not answer.
+  virtual absl::StatusOr<int64_t> EndOffset(const TopicPartition& partition) = 0;
+
   // Stops fetching `partitions` until they are sought or assigned again.
   virtual void Pause(const std::vector<TopicPartition>& partitions) = 0;
 

@@ -44,6 +44,21 @@ class FakeBatchSink : public worker::BatchSink {
     return out;
   }
 
+  absl::StatusOr<std::vector<worker::TopicPartition>> MoveOffsets(
+      const std::vector<worker::OffsetUpdate>& updates) override {
+    std::vector<worker::TopicPartition> fenced;
+    for (const worker::OffsetUpdate& u : updates) {
+      auto it = stored_.find(u.partition);
+      const std::optional<int64_t> have =
+          it == stored_.end() ? std::nullopt : std::optional<int64_t>(it->second);
+      if (have != u.expected) fenced.push_back(u.partition);
+    }
+    if (fenced.empty()) {
+      for (const worker::OffsetUpdate& u : updates) stored_[u.partition] = u.next;
+    }
+    return fenced;
+  }
+
   absl::StatusOr<worker::WriteResult> Write(
       const worker::Batch& batch, const std::vector<worker::OffsetUpdate>& updates) override {
     ++attempts_;

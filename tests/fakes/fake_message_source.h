@@ -79,6 +79,12 @@ class FakeMessageSource : public worker::MessageSource {
   void FailNextSeeks(std::vector<absl::Status> errors) {
     for (auto& e : errors) seek_failures_.push_back(e);
   }
+  // What EndOffset() answers (0 unless set).
+  void SetEndOffset(const worker::TopicPartition& tp, int64_t end) { ends_[tp] = end; }
+  absl::StatusOr<int64_t> EndOffset(const worker::TopicPartition& tp) override {
+    auto it = ends_.find(tp);
+    return it == ends_.end() ? 0 : it->second;
+  }
   void Pause(const std::vector<worker::TopicPartition>& partitions) override {
     paused_.insert(paused_.end(), partitions.begin(), partitions.end());
   }
@@ -108,6 +114,7 @@ class FakeMessageSource : public worker::MessageSource {
   std::vector<std::string> subscribed_;
   worker::RebalanceHandler* handler_ = nullptr;
   std::set<worker::TopicPartition> fresh_;
+  std::map<worker::TopicPartition, int64_t> ends_;
   std::vector<worker::OffsetMap> commits_;
   std::vector<worker::OffsetMap> seeks_;
   std::vector<worker::OffsetMap> assigned_;

@@ -156,10 +156,27 @@ TEST_F(IngestLoopTest, StartsFromPostgresOrExplicitlyAtTheResetPosition) {
   FakeMessageSource fresh;
   fresh.OnExhausted([this] { stop_ = true; });
   fresh.AddStep({[&](RebalanceHandler*) { fresh.Assign({p2}); }, {}});
+  fresh.SetEndOffset(p2, 9);
   stop_ = false;
   IngestLoop loop({&fresh, &sink_, &clock_, &metrics_}, config_);
   ASSERT_TRUE(loop.Run(stop_).ok());
-  EXPECT_EQ(fresh.assigned()[0], (OffsetMap{{p2, kOffsetEnd}}));
+  // "latest" is resolved once and stored, so every later owner starts there too.
+  EXPECT_EQ(fresh.assigned()[0], (OffsetMap{{p2, 9}}));
+  EXPECT_EQ(sink_.stored().at(p2), 9);
+}
+
+// Review finding: "latest" was resolved again by every owner until the first
+// commit, so what was produced between two owners' resolutions was skipped. The
+// first claim pins it.
+TEST_F(IngestLoopTest, TheLatestPositionIsPinnedWhenFirstClaimed) {
+  sink_.SetStored(kP0, kOffsetEnd);  // offsets reset --to-latest
+  config_.unstored_start = kOffsetEnd;
+  source_.SetEndOffset(kP0, 50);
+  source_.SetEndOffset(kP1, 70);
+  Assign();
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(source_.assigned()[0], (OffsetMap{{kP0, 50}, {kP1, 70}}));
+  EXPECT_EQ(sink_.stored(), (OffsetMap{{kP0, 50}, {kP1, 70}}));
 }
 
 TEST_F(IngestLoopTest, AReplayFromTheEarliestPositionIsWrittenAgain) {

@@ -231,6 +231,21 @@ absl::StatusOr<WriteResult> PostgresBatchSink::Write(const Batch& batch,
   return result;
 }
 
+absl::StatusOr<std::vector<TopicPartition>> PostgresBatchSink::MoveOffsets(
+    const std::vector<OffsetUpdate>& updates) {
+  RETURN_IF_ERROR(EnsureConnected());
+  RETURN_IF_ERROR(conn_->Run("BEGIN"));
+  std::vector<TopicPartition> fenced;
+  absl::Status s = UpdateOffsets(updates, &fenced);
+  if (!s.ok() || !fenced.empty()) {
+    conn_->RollbackQuietly();
+    if (!s.ok()) return s;
+    return fenced;
+  }
+  RETURN_IF_ERROR(conn_->Run("COMMIT"));
+  return fenced;
+}
+
 absl::StatusOr<WriteResult> PostgresBatchSink::WriteOnce(
     const Batch& batch, const std::vector<OffsetUpdate>& updates,
     const std::vector<const Message*>& rows, const std::vector<const Message*>& legacy_rows,

@@ -52,6 +52,8 @@ class PostgresBatchSink : public BatchSink {
   // bad row), with deferrable constraints checked per statement.
   absl::StatusOr<WriteResult> Write(const Batch& batch,
                                     const std::vector<OffsetUpdate>& updates) override;
+  absl::StatusOr<std::vector<TopicPartition>> MoveOffsets(
+      const std::vector<OffsetUpdate>& updates) override;
 
   // The SQL that creates the target table for `format` (used by --create-table and docs).
   static std::string CreateTableSql(const std::string& quoted_table,
