@@ -153,6 +153,8 @@ absl::StatusOr<std::unique_ptr<KafkaMessageSource>> KafkaMessageSource::Create(
   }
   // Sluice starts every partition at an explicit position (see
   // StartForUnstoredPartitions); librdkafka must never pick one by itself.
+  source->sticky_ =
+      props["partition.assignment.strategy"].find("cooperative-sticky") != std::string::npos;
   props["auto.offset.reset"] = "error";
   for (const auto& [k, v] : props) {
     if (conf->set(k, v, error) != RdKafka::Conf::CONF_OK) {
@@ -173,12 +175,23 @@ absl::StatusOr<std::unique_ptr<KafkaMessageSource>> KafkaMessageSource::Create(
 }
 
 KafkaMessageSource::~KafkaMessageSource() {
-  if (consumer_ && !closed_) consumer_->close();
+  if (consumer_ == nullptr) return;
+  if (!closed_) (void)Close();
+  if (sticky_ && subscribed_ && !ever_assigned_) {
+    // librdkafka 2.0.2 asserts (rdkafka_sticky_assignor.c:1896, upstream issue
+    // #4312, fixed after 2.0.2) when a cooperative-sticky consumer is destroyed
+    // between its first JoinGroup and SyncGroup. Close() waited for the first
+    // assignment; if it never came, keep the closed consumer rather than abort.
+    LOG(WARNING) << "leaving a closed Kafka consumer undestroyed: it never received its first "
+                    "assignment (librdkafka 2.0.2 aborts on destroying it)";
+    (void)consumer_.release();
+  }
 }
 
 absl::Status KafkaMessageSource::Subscribe(const std::vector<std::string>& topics,
                                            RebalanceHandler* handler) {
   handler_ = handler;
+  subscribed_ = true;
   RdKafka::ErrorCode err = consumer_->subscribe(topics);
   if (err != RdKafka::ERR_NO_ERROR) {
     return absl::InvalidArgumentError(
@@ -192,6 +205,7 @@ void KafkaMessageSource::HandleRebalance(int error_code, void* partitions_vector
   const bool cooperative = consumer_->rebalance_protocol() == "COOPERATIVE";
   const std::vector<TopicPartition> tps = ToTopicPartitions(partitions);
   if (error_code == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    ever_assigned_ = true;
     OffsetMap start = handler_ ? handler_->OnPartitionsAssigned(tps) : OffsetMap();
     std::vector<TopicPartition> unread;
     for (RdKafka::TopicPartition* p : partitions) {
@@ -483,6 +497,15 @@ void KafkaMessageSource::Resume(const std::vector<TopicPartition>& partitions) {
 
 absl::Status KafkaMessageSource::Close() {
   if (closed_) return absl::OkStatus();
+  if (sticky_ && subscribed_ && !ever_assigned_) {
+    // See the destructor: let the first join finish (bounded) so the consumer
+    // can be destroyed. Whatever arrives meanwhile is not ours to keep: the next
+    // owner reads it from the stored offsets.
+    const absl::Time until = absl::Now() + absl::Seconds(10);
+    while (!ever_assigned_ && absl::Now() < until) {
+      std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
+    }
+  }
   closed_ = true;
   RdKafka::ErrorCode err = consumer_->close();
   if (err != RdKafka::ERR_NO_ERROR) {

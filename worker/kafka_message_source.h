@@ -83,6 +83,11 @@ class KafkaMessageSource : public MessageSource {
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   RebalanceHandler* handler_ = nullptr;
   bool closed_ = false;
+  bool subscribed_ = false;
+  // Whether the group ever assigned partitions (possibly none) to this consumer,
+  // and whether its strategy is cooperative-sticky: see the destructor.
+  bool ever_assigned_ = false;
+  bool sticky_ = false;
   // The output of the running Poll(), so a revoke or seek inside it can drop what
   // was collected before; null outside Poll().
   std::vector<Message>* polling_ = nullptr;
