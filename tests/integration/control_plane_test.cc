@@ -340,5 +340,31 @@ TEST_F(ControlPlaneTest, AReplayIngestsEverythingAgainExactlyOnce) {
             2);
 }
 
+// Issue 7.8: a pipeline that cannot ingest on a worker says why in
+// `pipelines status` (here a partition whose stored offset is beyond the log end).
+TEST_F(ControlPlaneTest, PipelinesStatusShowsWhyAWorkerDoesNotIngest) {
+  auto w = Worker("w1");
+  CreateItems();
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 80)).ok());
+  ExpectExactlyOnce(80);
+  ASSERT_EQ(Ctl({"pipelines", "pause", "items"}).code, 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return absl::StrContains(w->process().ReadLog(), "stopped pipeline items");
+  }, absl::Seconds(30)));
+  ASSERT_EQ(Ctl({"offsets", "reset", "items", "--topic", "items", "--partition", "0", "--to",
+                 "1000000"}).code,
+            0);
+  ASSERT_EQ(Ctl({"pipelines", "resume", "items"}).code, 0);
+  ASSERT_TRUE(WaitFor([&] {
+    v1::PipelineStatus s = CtlJson<v1::PipelineStatus>({"pipelines", "status", "items"});
+    return s.workers_size() == 1 &&
+           absl::StrContains(s.workers(0).problem(), "partition items/0 stalled");
+  }, absl::Seconds(60))) << Ctl({"pipelines", "status", "items"}).output;
+  CtlResult status = Ctl({"pipelines", "status", "items"});
+  EXPECT_TRUE(absl::StrContains(status.output, "FAILING")) << status.output;
+  EXPECT_TRUE(absl::StrContains(status.output, "its stored offset 1000000 is beyond the end"))
+      << status.output;
+}
+
 }  // namespace
 }  // namespace sluice::testing
