@@ -26,6 +26,7 @@ constexpr char kUsage[] = R"(usage: sluicectl [--controller HOST:PORT] [--json] 
                         [--batch-max-bytes SIZE] [--consumer-timeout SECONDS]
                         [--desired-workers N] [--kafka-property k=v ...]
   pipelines update NAME --expected-version V [any create flag]
+                        [--remove-kafka-property NAME ...]
   pipelines delete NAME --expected-version V
   pipelines validate NAME [any create flag]        (dry run)
   workers list | workers get|drain WORKER_ID
@@ -68,6 +69,7 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
     p.AddSeconds("consumer-timeout", &a->consumer_timeout, "");
     p.AddInt("desired-workers", &a->desired_workers, "");
     p.AddRepeated("kafka-property", &a->kafka_properties, "");
+    p.AddRepeated("remove-kafka-property", &a->removed_kafka_properties, "");
     p.AddInt("expected-version", &a->expected_version, "");
     p.AddString("rollout-flag", &a->rollout_flag, "");
     p.AddString("routing-key", &a->routing_key, "");

@@ -93,6 +93,11 @@ std::string ApplyFlags(const CliArgs& a, v1::PipelineConfig* config) {
     }
     (*config->mutable_kafka_properties())[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
+  for (const std::string& name : a.removed_kafka_properties) {
+    if (config->mutable_kafka_properties()->erase(name) == 0) {
+      return absl::StrCat("--remove-kafka-property: the pipeline has no property '", name, "'");
+    }
+  }
   return "";
 }
 
@@ -243,7 +248,9 @@ int RunPipelines(const CliContext& ctx) {
       t.AddRow({w.worker_id(), w.connected() ? "yes" : "no",
                 w.applied_version() ? absl::StrCat(w.applied_version()) : "-", state, error});
     }
-    if (status.workers().empty()) {
+    if (!status.not_assigned_reason().empty()) {
+      ctx.out() << status.not_assigned_reason() << "\n";
+    } else if (status.workers().empty()) {
       ctx.out() << "no worker is assigned"
                 << (status.pipeline().paused() ? " (paused)" : " (no worker connected)") << "\n";
     } else {

@@ -9,6 +9,7 @@
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "common/identifiers.h"
+#include "controller/assigner.h"
 #include "controller/flag_scheduler.h"
 #include "controller/pipeline_validator.h"
 #include "flags/flag_schedule.h"
@@ -63,6 +64,12 @@ absl::Status AdminService::ReloadPipelines() {
   ASSIGN_OR_RETURN(std::vector<v1::Flag> flags, store_->ListFlags());
   fleet_->SetFlags(std::move(flags));
   ASSIGN_OR_RETURN(std::vector<v1::Pipeline> pipelines, store_->ListPipelines());
+  for (const v1::Pipeline& p : pipelines) {
+    if (absl::Status s = CheckAssignable(p.config()); !s.ok()) {
+      LOG(WARNING) << "pipeline " << p.config().name() << " v" << p.version() << " "
+                   << s.message();
+    }
+  }
   fleet_->SetPipelines(std::move(pipelines));
   return absl::OkStatus();
 }
@@ -170,6 +177,9 @@ grpc::Status AdminService::GetPipelineStatus(grpc::ServerContext*,
   absl::StatusOr<v1::Pipeline> p = store_->GetPipeline(req->name());
   if (!p.ok()) return ToGrpcStatus(p.status());
   *resp->mutable_pipeline() = *p;
+  if (absl::Status s = CheckAssignable(p->config()); !s.ok()) {
+    resp->set_not_assigned_reason(std::string(s.message()));
+  }
   for (v1::PipelineWorkerStatus& w : fleet_->PipelineStatus(req->name())) {
     *resp->add_workers() = std::move(w);
   }

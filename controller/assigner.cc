@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/kafka_property_policy.h"
 #include "common/stable_hash.h"
 
 namespace sluice::controller {
@@ -18,6 +19,14 @@ bool CanRun(const WorkerCandidate& worker, const v1::PipelineConfig& config) {
          worker.routing_key_forms.end();
 }
 
+absl::Status CheckAssignable(const v1::PipelineConfig& config) {
+  absl::Status s = CheckPipelineKafkaProperties(config.kafka_properties());
+  if (s.ok()) return s;
+  return absl::FailedPreconditionError(absl::StrCat(
+      "not assigned to any worker: ", s.message(),
+      "; update the pipeline without it (pipelines update --remove-kafka-property NAME)"));
+}
+
 std::map<std::string, std::vector<std::string>> AssignPipelines(
     const std::vector<v1::Pipeline>& pipelines, const std::vector<WorkerCandidate>& workers) {
   std::map<std::string, std::vector<std::string>> out;
@@ -27,7 +36,7 @@ std::map<std::string, std::vector<std::string>> AssignPipelines(
     if (!w.draining) eligible.push_back(&w);
   }
   for (const v1::Pipeline& p : pipelines) {
-    if (p.paused()) continue;
+    if (p.paused() || !CheckAssignable(p.config()).ok()) continue;
     const std::string& name = p.config().name();
     std::vector<std::pair<uint64_t, std::string>> ranked;
     for (const WorkerCandidate* w : eligible) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "sluice/v1/admin.pb.h"
 #include "sluice/v1/flags.pb.h"
 
@@ -25,7 +26,14 @@ struct WorkerCandidate {
 // route by MINIFIED, putting items on another path than the other evaluators.
 bool CanRun(const WorkerCandidate& worker, const v1::PipelineConfig& config);
 
-// For every running (not paused) pipeline, picks its desired_workers workers among
+// OK when the controller may push `config` to workers. A stored pipeline that
+// holds a kafka property pipelines may no longer set (stored before the allowlist
+// of common/kafka_property_policy.h) is FAILED_PRECONDITION, with the reason
+// `pipelines status` shows: it is assigned to no worker, never stripped and pushed
+// (a pipeline that runs differently from what is stored would be a surprise).
+absl::Status CheckAssignable(const v1::PipelineConfig& config);
+
+// For every running (not paused), assignable pipeline, picks its desired_workers workers among
 // the non-draining candidates that CanRun it (none: the pipeline waits unassigned) by rendezvous hashing (highest hash of
 // "pipeline/worker" wins): stable, so a worker joining or leaving moves only the
 // pipelines it wins or held, and spread evenly across workers. Inside a pipeline,

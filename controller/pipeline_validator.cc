@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/identifiers.h"
+#include "common/kafka_property_policy.h"
+#include "common/status_macros.h"
 
 namespace sluice::controller {
 namespace {
@@ -101,13 +103,8 @@ absl::Status ValidatePipelineConfig(const v1::PipelineConfig& c) {
   if (c.desired_workers() > kMaxWorkers) {
     return Field("desired_workers", absl::StrCat("must be at most ", kMaxWorkers));
   }
-  for (const char* owned : {"bootstrap.servers", "group.id", "enable.auto.commit",
-                            "enable.auto.offset.store"}) {
-    if (c.kafka_properties().count(owned)) {
-      return Field(absl::StrCat("kafka_properties[", owned, "]"),
-                   "is set by Sluice and cannot be overridden");
-    }
-  }
+  // Pushed to every assigned worker: only consumer tuning (common/kafka_property_policy.h).
+  RETURN_IF_ERROR(CheckPipelineKafkaProperties(c.kafka_properties()));
   if (c.has_rollout()) {
     const v1::Rollout& r = c.rollout();
     if (absl::Status s = CheckObjectName(r.flag()); !s.ok()) return Field("rollout.flag", s.message());

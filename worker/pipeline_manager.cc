@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/kafka_property_policy.h"
 #include "glog/logging.h"
 
 namespace sluice::worker {
@@ -67,6 +68,19 @@ std::vector<v1::PipelineError> PipelineManager::Apply(const v1::Assignment& assi
   for (const v1::AssignedPipeline& a : assignment.pipelines()) {
     if (a.paused()) continue;
     const std::string& name = a.config().name();
+    // Defence in depth (issue 8): a pushed property that runs a command or loads
+    // code is refused before anything is built from the config; the controller
+    // should never have sent it. Worker-local --kafka-property flags are not
+    // checked: they are not in the pushed config.
+    if (absl::Status s = CheckPipelineKafkaProperties(a.config().kafka_properties()); !s.ok()) {
+      LOG(ERROR) << "refusing pipeline " << name << " v" << a.version() << ": " << s.message();
+      v1::PipelineError e;
+      e.set_pipeline(name);
+      e.set_pipeline_version(a.version());
+      e.set_error_detail(std::string(s.message()));
+      errors.push_back(std::move(e));
+      continue;
+    }
     std::shared_ptr<const flags::FlagSchedule> flag = flag_of(a.config());
     Pipeline* running = nullptr;
     {

@@ -37,7 +37,8 @@ struct PipelineManagerOptions {
 //   version is prepared while the old one keeps running, then replaces it;
 //   absent (removed, paused, draining) → flushed and stopped.
 // A version that cannot be prepared is reported (NACK) and the last good version
-// keeps running, untouched. A pipeline whose loop ended by itself is restarted
+// keeps running, untouched. So is one whose kafka properties a pipeline may not
+// set (common/kafka_property_policy.h): it never reaches the factory. A pipeline whose loop ended by itself is restarted
 // with backoff (by TakeStats(), every stats interval), its state visible in its
 // stats' `problem` and in Ready(). Stopping a pipeline never holds the lock that
 // Ready() and TakeStats() take.

@@ -128,5 +128,27 @@ TEST(AssignerTest, RawJsonPipelineWaitsWhileOnlyOldWorkersExist) {
   EXPECT_FALSE(CanRun(kafka_key_only, JsonRollout("raw", v1::ROUTING_KEY_FORM_RAW_JSON, 1).config()));
 }
 
+// Pipelines stored before the property allowlist may hold what workers must
+// never receive (a kinit command, a plugin): they wait unassigned, and the reason
+// is what `pipelines status` shows.
+TEST(AssignerTest, StoredPipelineWithAForbiddenPropertyGoesToNoWorker) {
+  v1::Pipeline bad = P("bad", 3);
+  (*bad.mutable_config()->mutable_kafka_properties())["sasl.kerberos.kinit.cmd"] = "touch /x";
+  v1::Pipeline good = P("good", 1);
+  (*good.mutable_config()->mutable_kafka_properties())["fetch.wait.max.ms"] = "50";
+  auto a = AssignPipelines({bad, good}, Workers(3));
+  EXPECT_EQ(Count(a, "bad"), 0);
+  EXPECT_EQ(Count(a, "good"), 1);
+  EXPECT_EQ(a.size(), 3u);
+
+  absl::Status s = CheckAssignable(bad.config());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(),
+            "not assigned to any worker: kafka_properties: 'sasl.kerberos.kinit.cmd' is not "
+            "allowed in a pipeline (it runs a command on every worker); update the pipeline "
+            "without it (pipelines update --remove-kafka-property NAME)");
+  EXPECT_TRUE(CheckAssignable(good.config()).ok());
+}
+
 }  // namespace
 }  // namespace sluice::controller

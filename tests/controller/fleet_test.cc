@@ -140,5 +140,25 @@ TEST_F(FleetTest, PipelinesRoutedByRawJsonAreAssignedOnlyToWorkersThatAnnounceIt
   EXPECT_EQ(fleet_.AssignmentFor("new").pipelines_size(), 0);
 }
 
+TEST_F(FleetTest, AStoredPipelineWithAForbiddenPropertyIsNeverPushed) {
+  v1::Pipeline bad = P("bad", 2, /*desired=*/2);
+  (*bad.mutable_config()->mutable_kafka_properties())["plugin.library.paths"] = "/tmp/x.so";
+  fleet_.SetPipelines({bad, P("good", 1)});
+  fleet_.Connect(Hello("w1"));
+  fleet_.Connect(Hello("w2"));
+  int good = 0;
+  for (const char* w : {"w1", "w2"}) {
+    v1::Assignment a = fleet_.AssignmentFor(w);
+    for (const v1::AssignedPipeline& p : a.pipelines()) {
+      EXPECT_EQ(p.config().name(), "good");
+      EXPECT_TRUE(p.config().kafka_properties().empty());
+      ++good;
+    }
+    EXPECT_EQ(fleet_.GetWorker(w)->pipelines_size(), a.pipelines_size());
+  }
+  EXPECT_EQ(good, 1);
+  EXPECT_TRUE(fleet_.PipelineStatus("bad").empty());
+}
+
 }  // namespace
 }  // namespace sluice::controller

@@ -46,7 +46,28 @@ TEST(PipelineValidatorTest, ErrorsNameTheField) {
        "batch.max_rows: must be at most 1000000"},
       {[](auto* c) { c->set_desired_workers(1000); }, "desired_workers: must be at most 256"},
       {[](auto* c) { (*c->mutable_kafka_properties())["group.id"] = "x"; },
-       "kafka_properties[group.id]: is set by Sluice and cannot be overridden"},
+       "kafka_properties: 'group.id' is not allowed in a pipeline (it is set by Sluice: the "
+       "pipeline's consumer_group)"},
+      // Each of these ran a command or loaded code on every assigned worker.
+      {[](auto* c) {
+         (*c->mutable_kafka_properties())["security.protocol"] = "SASL_PLAINTEXT";
+         (*c->mutable_kafka_properties())["sasl.mechanisms"] = "GSSAPI";
+         (*c->mutable_kafka_properties())["sasl.kerberos.kinit.cmd"] = "touch /tmp/pwned";
+       },
+       "kafka_properties: 'sasl.kerberos.kinit.cmd' is not allowed in a pipeline (it runs a "
+       "command on every worker)"},
+      {[](auto* c) { (*c->mutable_kafka_properties())["plugin.library.paths"] = "/tmp/x.so"; },
+       "kafka_properties: 'plugin.library.paths' is not allowed in a pipeline (it loads a "
+       "shared library on every worker)"},
+      {[](auto* c) { (*c->mutable_kafka_properties())["metadata.broker.list"] = "evil:9092"; },
+       "kafka_properties: 'metadata.broker.list' is not allowed in a pipeline (it is set by "
+       "Sluice: the worker's --kafka-brokers)"},
+      {[](auto* c) { (*c->mutable_kafka_properties())["topic.auto.offset.reset"] = "earliest"; },
+       "kafka_properties: 'topic.auto.offset.reset' is not allowed in a pipeline (write it as "
+       "'auto.offset.reset')"},
+      {[](auto* c) { (*c->mutable_kafka_properties())["auto.offset.reset"] = "smallest"; },
+       "kafka_properties: 'auto.offset.reset' must be earliest or latest in a pipeline (got "
+       "'smallest')"},
   };
   for (const Case& k : cases) {
     v1::PipelineConfig c = Valid();
@@ -55,6 +76,14 @@ TEST(PipelineValidatorTest, ErrorsNameTheField) {
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << k.message;
     EXPECT_EQ(s.message(), k.message);
   }
+}
+
+TEST(PipelineValidatorTest, ConsumerTuningPropertiesAreAccepted) {
+  v1::PipelineConfig c = Valid();
+  (*c.mutable_kafka_properties())["fetch.wait.max.ms"] = "50";
+  (*c.mutable_kafka_properties())["session.timeout.ms"] = "6000";
+  (*c.mutable_kafka_properties())["auto.offset.reset"] = "latest";
+  EXPECT_TRUE(ValidatePipelineConfig(c).ok()) << ValidatePipelineConfig(c);
 }
 
 v1::PipelineConfig WithJsonField(v1::RoutingKeyForm form) {

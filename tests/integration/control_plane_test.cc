@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -364,6 +365,111 @@ TEST_F(ControlPlaneTest, PipelinesStatusShowsWhyAWorkerDoesNotIngest) {
   EXPECT_TRUE(absl::StrContains(status.output, "FAILING")) << status.output;
   EXPECT_TRUE(absl::StrContains(status.output, "its stored offset 1000000 is beyond the end"))
       << status.output;
+}
+
+// Issue 8: a pipeline's kafka properties reach every worker it is assigned to, and
+// security.protocol=SASL_PLAINTEXT + sasl.mechanisms=GSSAPI +
+// sasl.kerberos.kinit.cmd=<command> made each of them run the command. Such a
+// pipeline is refused; one stored before the allowlist is never pushed, and
+// `pipelines status` says why until it is updated without the property.
+TEST_F(ControlPlaneTest, ForbiddenKafkaPropertiesAreRefusedAndAStoredOneIsNeverPushed) {
+  const std::string marker = TestTempDir() + "/pwned";
+  ::unlink(marker.c_str());
+  auto exists = [&] {
+    struct stat st;
+    return ::stat(marker.c_str(), &st) == 0;
+  };
+  const std::vector<std::string> kinit = {
+      "--kafka-property", "security.protocol=SASL_PLAINTEXT",
+      "--kafka-property", "sasl.mechanisms=GSSAPI",
+      "--kafka-property", "sasl.kerberos.kinit.cmd=touch " + marker};
+  const std::string refused =
+      "kafka_properties: 'sasl.kerberos.kinit.cmd' is not allowed in a pipeline (it runs a "
+      "command on every worker)";
+  std::vector<std::string> create = {"pipelines", "create", "x", "--topics", "items"};
+  create.insert(create.end(), kinit.begin(), kinit.end());
+  CtlResult r = Ctl(create);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.output, "sluicectl: INVALID_ARGUMENT: " + refused + "\n");
+  std::vector<std::string> validate = {"pipelines", "validate", "x", "--topics", "items"};
+  validate.insert(validate.end(), kinit.begin(), kinit.end());
+  r = Ctl(validate);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.output, "invalid: " + refused + "\n");
+  r = Ctl({"pipelines", "create", "x", "--topics", "items", "--kafka-property",
+           "plugin.library.paths=/tmp/evil.so"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.output,
+            "sluicectl: INVALID_ARGUMENT: kafka_properties: 'plugin.library.paths' is not allowed "
+            "in a pipeline (it loads a shared library on every worker)\n");
+  EXPECT_EQ(Ctl({"pipelines", "get", "x"}).output, "sluicectl: NOT_FOUND: pipeline x not found\n");
+
+  // A pipeline stored before the allowlist: written straight into the controller's
+  // database, and read by the controller when it starts again.
+  auto w = Worker("w1");
+  CreateItems();
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)));
+  v1::PipelineConfig old = CtlJson<v1::Pipeline>({"pipelines", "get", "items"}).config();
+  old.set_name("old");
+  old.set_consumer_group("sluice-old");
+  old.mutable_target()->set_table("old_items");
+  (*old.mutable_kafka_properties())["security.protocol"] = "SASL_PLAINTEXT";
+  (*old.mutable_kafka_properties())["sasl.mechanisms"] = "GSSAPI";
+  (*old.mutable_kafka_properties())["sasl.kerberos.kinit.cmd"] = "touch " + marker;
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(old, &json, options).ok());
+  ASSERT_EQ(json.find('\''), std::string::npos) << json;
+  ASSERT_EQ(db_.Exec("INSERT INTO sluice_controller.pipelines (name, version, paused, config) "
+                     "VALUES ('old', 1, false, '" + json + "'::jsonb)"),
+            "");
+  controller_->process().Signal(SIGKILL);
+  ASSERT_TRUE(controller_->process().Wait(absl::Seconds(10)).has_value());
+  ASSERT_TRUE(controller_->Restart().ok());
+  const std::string reason =
+      "not assigned to any worker: " + refused +
+      "; update the pipeline without it (pipelines update --remove-kafka-property NAME)";
+  v1::PipelineStatus status = CtlJson<v1::PipelineStatus>({"pipelines", "status", "old"});
+  EXPECT_EQ(status.not_assigned_reason(), reason);
+  EXPECT_EQ(status.workers_size(), 0);
+  CtlResult text = Ctl({"pipelines", "status", "old"});
+  EXPECT_TRUE(absl::StrContains(text.output, "\n" + reason + "\n")) << text.output;
+  // The worker is back on the restarted controller and runs only items.
+  ASSERT_TRUE(WaitFor([&] {
+    std::optional<v1::WorkerInfo> info = TryCtlJson<v1::WorkerInfo>({"workers", "get", "w1"});
+    return info.has_value() && info->connected() && info->pending_config_version().empty() &&
+           !info->applied_config_version().empty();
+  }, absl::Seconds(30)));
+  v1::WorkerInfo info = CtlJson<v1::WorkerInfo>({"workers", "get", "w1"});
+  EXPECT_EQ(std::vector<std::string>(info.pipelines().begin(), info.pipelines().end()),
+            std::vector<std::string>{"items"});
+  EXPECT_EQ(info.last_nack(), "");
+  EXPECT_TRUE(CtlJson<v1::PipelineStatus>({"pipelines", "status", "items"})
+                  .not_assigned_reason()
+                  .empty());
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 500)).ok());
+  ExpectExactlyOnce(500);
+  EXPECT_FALSE(absl::StrContains(w->process().ReadLog(), "pipeline old")) << w->process().ReadLog();
+  EXPECT_FALSE(exists()) << marker << " was created: the kinit command ran";
+
+  // Updated without the properties, it is assigned and runs.
+  r = Ctl({"pipelines", "update", "old", "--expected-version", "1", "--remove-kafka-property",
+           "sasl.kerberos.kinit.cmd", "--remove-kafka-property", "sasl.mechanisms",
+           "--remove-kafka-property", "security.protocol"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("old", 2, 1); }, absl::Seconds(30)))
+      << Ctl({"pipelines", "status", "old"}).output;
+  EXPECT_TRUE(CtlJson<v1::PipelineStatus>({"pipelines", "status", "old"})
+                  .not_assigned_reason()
+                  .empty());
+  r = Ctl({"pipelines", "update", "old", "--expected-version", "2", "--remove-kafka-property",
+           "sasl.kerberos.kinit.cmd"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(absl::StrContains(
+      r.output, "--remove-kafka-property: the pipeline has no property 'sasl.kerberos.kinit.cmd'"))
+      << r.output;
+  EXPECT_FALSE(exists());
 }
 
 }  // namespace

@@ -89,6 +89,40 @@ TEST_F(PipelineManagerTest, RefusedPipelinesAreReportedAndNotRun) {
   EXPECT_TRUE(manager_.Ready().ok());
 }
 
+// Issue 8: a pipeline's kafka properties reach every worker it is assigned to, and
+// sasl.kerberos.kinit.cmd made each of them run a command. The controller no
+// longer pushes such a pipeline; should one arrive anyway (an older or a rogue
+// controller), the worker refuses it before anything is built from it, and the
+// version it runs keeps running.
+TEST_F(PipelineManagerTest, APushedForbiddenKafkaPropertyIsNackedAndNeverApplied) {
+  ASSERT_TRUE(manager_.Apply(Assign(Config("p"), 1)).empty());
+  v1::PipelineConfig bad = Config("p");
+  (*bad.mutable_kafka_properties())["security.protocol"] = "SASL_PLAINTEXT";
+  (*bad.mutable_kafka_properties())["sasl.mechanisms"] = "GSSAPI";
+  (*bad.mutable_kafka_properties())["sasl.kerberos.kinit.cmd"] = "touch /tmp/pwned";
+  v1::PipelineConfig plugin = Config("q");
+  (*plugin.mutable_kafka_properties())["plugin.library.paths"] = "/tmp/evil.so";
+  v1::Assignment a = Assign(bad, 2);
+  v1::AssignedPipeline* q = a.add_pipelines();
+  *q->mutable_config() = plugin;
+  q->set_version(7);
+  std::vector<v1::PipelineError> errors = manager_.Apply(a);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].pipeline(), "p");
+  EXPECT_EQ(errors[0].pipeline_version(), 2u);
+  EXPECT_EQ(errors[0].error_detail(),
+            "kafka_properties: 'sasl.kerberos.kinit.cmd' is not allowed in a pipeline (it runs "
+            "a command on every worker)");
+  EXPECT_EQ(errors[1].pipeline(), "q");
+  EXPECT_EQ(errors[1].error_detail(),
+            "kafka_properties: 'plugin.library.paths' is not allowed in a pipeline (it loads a "
+            "shared library on every worker)");
+  // Nothing was prepared from either; p v1 runs on untouched.
+  EXPECT_EQ(log_.events(), (std::vector<std::string>{"prepare p v1", "launch p v1"}));
+  EXPECT_EQ(manager_.RunningPipelines(), std::vector<std::string>{"p"});
+  EXPECT_EQ(last_->version(), 1u);
+}
+
 // Regression (issue 7.11): every NACK retry stopped the healthy last-good runner,
 // tried the new version, and started the old one again (a consumer-group
 // rebalance every --nack-retry-interval; and if that restart failed, the pipeline
