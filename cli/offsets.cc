@@ -28,10 +28,15 @@ int RunOffsets(const CliContext& ctx) {
     req.set_pipeline(pos[2]);
     req.set_topic(a.topic);
     req.set_partition(static_cast<int32_t>(a.partition));
+    // next_offset is what a controller older than `position` reads: -1 made it
+    // delete the offsets (auto.offset.reset: the earliest by default), and -2 it
+    // refuses, so --to-latest never turns into a replay there.
     if (a.to_earliest) {
       req.set_position(v1::RESET_POSITION_EARLIEST);
+      req.set_next_offset(-1);
     } else if (a.to_latest) {
       req.set_position(v1::RESET_POSITION_LATEST);
+      req.set_next_offset(-2);
     } else {
       req.set_position(v1::RESET_POSITION_OFFSET);
       req.set_next_offset(a.to);
