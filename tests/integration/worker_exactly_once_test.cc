@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/strings/match.h"
+#include "common/sluice_schema.h"
 #include "gtest/gtest.h"
 #include "tests/fixtures/dev_kafka.h"
 #include "tests/fixtures/postgres_server.h"
@@ -132,15 +133,19 @@ TEST_F(WorkerExactlyOnceTest, AReusedGroupWithFreshOffsetsStartsAtAutoOffsetRese
 // partition (each must stay where its stream stands, never at Kafka's offsets).
 class WorkerOffsetsTest : public WorkerExactlyOnceTest {
  protected:
+  // Writes a stored offset before any worker has run (creating Sluice's table).
+  void StoreOffset(const std::string& group, const std::string& topic, int partition,
+                   int64_t next) {
+    ASSERT_EQ(db_.Exec(kCreateOffsetsTable), "");
+    ASSERT_EQ(db_.Exec(absl::StrCat("INSERT INTO sluice_offsets (consumer_group, topic, "
+                                    "kafka_partition, next_offset) VALUES ('", group, "', '",
+                                    topic, "', ", partition, ", ", next, ")")),
+              "");
+  }
+
   void StallsAndResumes(std::vector<std::string> extra) {
     ASSERT_TRUE(kafka_->Produce("items", Items(0, 400)).ok());
-    ASSERT_EQ(db_.Exec(std::string(R"sql(
-        CREATE TABLE IF NOT EXISTS sluice_offsets (consumer_group text NOT NULL,
-          topic text NOT NULL, kafka_partition integer NOT NULL, next_offset bigint NOT NULL,
-          updated_at timestamptz NOT NULL DEFAULT now(),
-          PRIMARY KEY (consumer_group, topic, kafka_partition));
-        INSERT INTO sluice_offsets VALUES ('it-group', 'items', 0, 1000000, now());)sql")),
-              "");
+    StoreOffset("it-group", "items", 0, 1000000);
     auto w = StartWorker("worker-s", extra);
     ASSERT_NE(w, nullptr);
     const std::string stalled =
@@ -192,13 +197,7 @@ TEST_F(WorkerOffsetsTest, OffsetsRetentionDeletedAreSkippedAndCounted) {
     lines.push_back(absl::StrCat("k", i, "\t{\"seq\":", i, ",\"f\":\"", filler, "\"}"));
   }
   ASSERT_TRUE((*big)->Produce("big", lines).ok());
-  ASSERT_EQ(db_.Exec(std::string(R"sql(
-      CREATE TABLE IF NOT EXISTS sluice_offsets (consumer_group text NOT NULL,
-        topic text NOT NULL, kafka_partition integer NOT NULL, next_offset bigint NOT NULL,
-        updated_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (consumer_group, topic, kafka_partition));
-      INSERT INTO sluice_offsets VALUES ('big-group', 'big', 0, 0, now());)sql")),
-            "");
+  StoreOffset("big-group", "big", 0, 0);
   absl::StatusOr<std::unique_ptr<WorkerProcess>> w = WorkerProcess::Start(
       WorkerArgs{(*big)->bootstrap(), "big", "big-group", db_,
                  {"--create-table", "--consumer-timeout", "0.15", "--kafka-property",
