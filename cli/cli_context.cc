@@ -1,6 +1,5 @@
 #include "cli/cli_context.h"
 
-#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 #include <unistd.h>
@@ -62,21 +61,34 @@ int CliContext::Usage(const std::string& message) const {
   return kExitUsage;
 }
 
+namespace {
+
+// The body of a JSON string: quotes, backslashes and control bytes escaped.
+std::string JsonEscape(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string ErrorLine(bool json, const std::string& code, const std::string& message,
                       bool usage) {
   if (!json) {
     return usage ? absl::StrCat("sluicectl: ", message, " (see sluicectl --help)\n")
                  : absl::StrCat("sluicectl: ", code, ": ", message, "\n");
   }
-  // protobuf's printer escapes the message (quotes, control bytes) as JSON requires.
-  google::protobuf::Struct error;
-  (*error.mutable_fields())["code"].set_string_value(code);
-  (*error.mutable_fields())["message"].set_string_value(message);
-  std::string line;
-  if (!google::protobuf::util::MessageToJsonString(error, &line).ok()) {
-    line = absl::StrCat("{\"code\":\"", code, "\",\"message\":\"\"}");  // message not UTF-8
-  }
-  return line + "\n";
+  // Written by hand so that "code" comes first, as documented.
+  return absl::StrCat("{\"code\":\"", code, "\",\"message\":\"", JsonEscape(message), "\"}\n");
 }
 
 std::string ParseTimeFlag(const std::string& flag, const std::string& text,

@@ -48,6 +48,8 @@ TEST(ErrorLineTest, JsonErrorsAreOneObjectWithCodeAndMessage) {
             "sluicectl: NOT_FOUND: flag nope not found\n");
   EXPECT_EQ(ErrorLine(false, "INVALID_ARGUMENT", "--percent: 'x' is bad", true),
             "sluicectl: --percent: 'x' is bad (see sluicectl --help)\n");
+  EXPECT_EQ(ErrorLine(true, "UNAVAILABLE", "connection refused", false),
+            "{\"code\":\"UNAVAILABLE\",\"message\":\"connection refused\"}\n");
   EXPECT_EQ(ErrorLine(true, "INVALID_ARGUMENT", "--at: 'a\"b' is bad", true),
             "{\"code\":\"INVALID_ARGUMENT\",\"message\":\"--at: 'a\\\"b' is bad\"}\n");
 }
