@@ -51,6 +51,8 @@ Rollouts: pipelines create|update take --rollout-flag F --routing-key kafka-key|
 --legacy skip|table:NAME.
 
 --controller defaults to $SLUICE_CONTROLLER, else localhost:7400.
+Percentages (--percent, --to, --step) are 0 to 100 with at most 2 decimals (a step
+at least 0.01 and at most --to); --at and --in reach at most 10 years ahead.
 Exit codes: 0 ok, 1 the server refused (its message is printed), 2 usage error.
 Errors go to stderr as one line; with --json as {"code":"INVALID_ARGUMENT","message":"..."}.
 )";
