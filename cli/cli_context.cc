@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/proto_time.h"
 
 namespace sluice::cli {
 
@@ -50,14 +51,60 @@ int CliContext::Refused(const grpc::Status& status) const {
                                  "DATA_LOSS",
                                  "UNAUTHENTICATED"};
   const int code = static_cast<int>(status.error_code());
-  err_ << "sluicectl: " << (code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN") << ": "
-       << status.error_message() << "\n";
+  err_ << ErrorLine(args_.json, code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN",
+                    status.error_message(), /*usage=*/false);
   return kExitRefused;
 }
 
 int CliContext::Usage(const std::string& message) const {
-  err_ << "sluicectl: " << message << " (see sluicectl --help)\n";
+  err_ << ErrorLine(args_.json, "INVALID_ARGUMENT", message, /*usage=*/true);
   return kExitUsage;
+}
+
+namespace {
+
+// The body of a JSON string: quotes, backslashes and control bytes escaped.
+std::string JsonEscape(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      absl::StrAppendFormat(&out, "\\u%04x", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string ErrorLine(bool json, const std::string& code, const std::string& message,
+                      bool usage) {
+  if (!json) {
+    return usage ? absl::StrCat("sluicectl: ", message, " (see sluicectl --help)\n")
+                 : absl::StrCat("sluicectl: ", code, ": ", message, "\n");
+  }
+  // Written by hand so that "code" comes first, as documented.
+  return absl::StrCat("{\"code\":\"", code, "\",\"message\":\"", JsonEscape(message), "\"}\n");
+}
+
+std::string ParseTimeFlag(const std::string& flag, const std::string& text,
+                          google::protobuf::Timestamp* out) {
+  absl::Time t;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &error)) {
+    return absl::StrCat(flag, ": '", text, "' is not an RFC 3339 time (", error, ")");
+  }
+  if (!FitsProtoTimestamp(t)) {
+    return absl::StrCat(flag, ": '", text,
+                        "' is out of range (years 0001 to 9999; the controller takes at most "
+                        "10 years ahead)");
+  }
+  *out = ToProtoTimestamp(t);
+  return "";
 }
 
 void CliContext::PrintJson(const google::protobuf::Message& message) const {

@@ -4,6 +4,7 @@
 #define SLUICE_CLI_CLI_CONTEXT_H_
 
 #include <google/protobuf/message.h>
+#include <google/protobuf/timestamp.pb.h>
 #include <grpcpp/grpcpp.h>
 
 #include <cstdint>
@@ -101,8 +102,22 @@ int RunOffsets(const CliContext& ctx);
 int RunAudit(const CliContext& ctx);
 int RunFlags(const CliContext& ctx);
 
-// "12.5" → 1250 basis points; a non-empty result is the error (naming --percent).
-std::string ParsePercent(const std::string& text, uint32_t* basis_points);
+// "12.5" → 1250 basis points: 0..100 with at most 2 decimals. A non-empty result
+// is the error, naming `flag`.
+std::string ParsePercent(const std::string& text, uint32_t* basis_points,
+                         const std::string& flag = "--percent");
+
+// An RFC 3339 time a google.protobuf.Timestamp can hold (years 1..9999). A
+// non-empty result is the error, naming `flag`.
+std::string ParseTimeFlag(const std::string& flag, const std::string& text,
+                          google::protobuf::Timestamp* out);
+
+// The one line sluicectl prints for an error, newline included:
+// "sluicectl: CODE: message", or for a usage error (code INVALID_ARGUMENT, exit 2)
+// "sluicectl: message (see sluicectl --help)"; with --json, either is the object
+// {"code":"CODE","message":"message"}. Printed on stderr, so stdout holds results only.
+std::string ErrorLine(bool json, const std::string& code, const std::string& message,
+                      bool usage);
 
 // Formatting helpers shared by the commands.
 std::string FormatTime(const google::protobuf::Timestamp& t);

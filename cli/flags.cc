@@ -38,17 +38,22 @@ std::pair<std::string, std::string> NowAndNext(const v1::Flag& f) {
 
 }  // namespace
 
-// "12.5" → 1250. Returns an error text naming --percent.
-std::string ParsePercent(const std::string& text, uint32_t* basis_points) {
+// "12.5" → 1250. Returns an error text naming `flag`.
+std::string ParsePercent(const std::string& text, uint32_t* basis_points,
+                         const std::string& flag) {
   std::vector<std::string> parts = absl::StrSplit(text, '.');
   uint32_t whole = 0, fraction = 0;
   if (parts.size() > 2 || !absl::SimpleAtoi(parts[0], &whole) ||
       (parts.size() == 2 && (parts[1].empty() || parts[1].size() > 2 ||
                              !absl::SimpleAtoi(parts[1], &fraction)))) {
-    return absl::StrCat("--percent: '", text,
+    return absl::StrCat(flag, ": '", text,
                         "' is not a percentage with at most 2 decimals (0.01% steps)");
   }
   if (parts.size() == 2 && parts[1].size() == 1) fraction *= 10;
+  // Checked before scaling: whole * 100 wraps for whole >= 42949673.
+  if (whole > 100 || (whole == 100 && fraction > 0)) {
+    return absl::StrCat(flag, ": '", text, "' is more than 100");
+  }
   *basis_points = whole * 100 + fraction;
   return "";
 }
@@ -95,12 +100,9 @@ int RunFlags(const CliContext& ctx) {
     req.set_name(pos[2]);
     req.set_key(key);
     if (!a.at.empty()) {
-      absl::Time at;
-      std::string error;
-      if (!absl::ParseTime(absl::RFC3339_full, a.at, &at, &error)) {
-        return ctx.Usage(absl::StrCat("--at: '", a.at, "' is not an RFC 3339 time (", error, ")"));
+      if (std::string e = ParseTimeFlag("--at", a.at, req.mutable_at()); !e.empty()) {
+        return ctx.Usage(e);
       }
-      *req.mutable_at() = ToProtoTimestamp(at);
     }
     v1::EvaluateFlagResponse resp;
     grpc::Status s = ctx.admin().EvaluateFlag(ctx.Call().get(), req, &resp);
@@ -139,12 +141,10 @@ int RunFlags(const CliContext& ctx) {
     req.set_basis_points(bp);
     if (!a.at.empty() && a.Given("in")) return ctx.Usage("give --at or --in, not both");
     if (!a.at.empty()) {
-      absl::Time at;
-      std::string error;
-      if (!absl::ParseTime(absl::RFC3339_full, a.at, &at, &error)) {
-        return ctx.Usage(absl::StrCat("--at: '", a.at, "' is not an RFC 3339 time (", error, ")"));
+      if (std::string e = ParseTimeFlag("--at", a.at, req.mutable_effective_time());
+          !e.empty()) {
+        return ctx.Usage(e);
       }
-      *req.mutable_effective_time() = ToProtoTimestamp(at);
     } else if (a.Given("in")) {
       *req.mutable_effective_in() = ToProtoDuration(a.in);
     }
@@ -158,10 +158,9 @@ int RunFlags(const CliContext& ctx) {
     req.set_name(name);
     req.set_expected_version(static_cast<uint64_t>(a.expected_version));
     uint32_t to = 0, step = 0;
-    if (std::string e = ParsePercent(a.ramp_to, &to); !e.empty()) return ctx.Usage("--to" + e.substr(9));
-    if (std::string e = ParsePercent(a.step, &step); !e.empty()) {
-      return ctx.Usage("--step" + e.substr(9));
-    }
+    if (std::string e = ParsePercent(a.ramp_to, &to, "--to"); !e.empty()) return ctx.Usage(e);
+    if (std::string e = ParsePercent(a.step, &step, "--step"); !e.empty()) return ctx.Usage(e);
+    if (step == 0) return ctx.Usage(absl::StrCat("--step: '", a.step, "' is less than 0.01"));
     req.set_target_basis_points(to);
     req.set_step_basis_points(step);
     *req.mutable_every() = ToProtoDuration(a.every);

@@ -5,12 +5,14 @@
 // Exit codes: 0 ok, 1 the server refused (its message printed), 2 usage error.
 #include <cstdlib>
 #include <iostream>
+#include <limits>
 #include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cli/cli_context.h"
 #include "common/arg_parser.h"
+#include "common/proto_time.h"
 
 namespace {
 
@@ -49,8 +51,30 @@ Rollouts: pipelines create|update take --rollout-flag F --routing-key kafka-key|
 --legacy skip|table:NAME.
 
 --controller defaults to $SLUICE_CONTROLLER, else localhost:7400.
+Percentages (--percent, --to, --step) are 0 to 100 with at most 2 decimals (a step
+at least 0.01 and at most --to); --at and --in reach at most 10 years ahead.
 Exit codes: 0 ok, 1 the server refused (its message is printed), 2 usage error.
+Errors go to stderr as one line; with --json as {"code":"INVALID_ARGUMENT","message":"..."}.
 )";
+
+// The ranges of the proto fields integer flags fill (a bigger value would wrap).
+constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+constexpr int64_t kUint32Max = std::numeric_limits<uint32_t>::max();
+
+// A duration flag whose value must fit a google.protobuf.Duration (converting a
+// longer one makes protobuf throw).
+void AddDuration(ArgParser& p, const std::string& name, absl::Duration* out,
+                 const std::string& help) {
+  p.AddCustom(name, [out](absl::string_view v) {
+    absl::Duration d;
+    if (absl::Status s = sluice::ParseSeconds(v, &d); !s.ok()) return s;
+    if (!sluice::FitsProtoDuration(d)) {
+      return absl::InvalidArgumentError(absl::StrCat("'", v, "' is too long (at most 10000 years)"));
+    }
+    *out = d;
+    return absl::OkStatus();
+  }, help);
+}
 
 // Registers the flags of `noun` ("" = every noun's, to find the operands).
 void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
@@ -64,10 +88,10 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
     p.AddString("table", &a->table, "");
     p.AddBool("create-table", &a->create_table, "");
     p.AddString("payload-format", &a->payload_format, "");
-    p.AddInt("batch-max-rows", &a->batch_max_rows, "");
+    p.AddInt("batch-max-rows", &a->batch_max_rows, 0, kUint32Max, "");
     p.AddBytes("batch-max-bytes", &a->batch_max_bytes, "");
-    p.AddSeconds("consumer-timeout", &a->consumer_timeout, "");
-    p.AddInt("desired-workers", &a->desired_workers, "");
+    AddDuration(p, "consumer-timeout", &a->consumer_timeout, "");
+    p.AddInt("desired-workers", &a->desired_workers, 0, kUint32Max, "");
     p.AddRepeated("kafka-property", &a->kafka_properties, "");
     p.AddRepeated("remove-kafka-property", &a->removed_kafka_properties, "");
     p.AddInt("expected-version", &a->expected_version, "");
@@ -81,10 +105,10 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
     p.AddString("salt", &a->salt, "");
     p.AddString("percent", &a->percent, "");
     p.AddString("at", &a->at, "");
-    p.AddSeconds("in", &a->in, "");
+    AddDuration(p, "in", &a->in, "");
     p.AddString("to", &a->ramp_to, "");
     p.AddString("step", &a->step, "");
-    p.AddSeconds("every", &a->every, "");
+    AddDuration(p, "every", &a->every, "");
     p.AddCustom("max-dead-letter-rate", [a](absl::string_view v) {
       return absl::SimpleAtod(v, &a->max_dead_letter_rate)
                  ? absl::OkStatus()
@@ -95,8 +119,8 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
                  ? absl::OkStatus()
                  : absl::InvalidArgumentError(absl::StrCat("'", v, "' is not a number"));
     }, "");
-    p.AddSeconds("max-freshness-p99", &a->max_freshness_p99, "");
-    p.AddSeconds("guard-window", &a->guard_window, "");
+    AddDuration(p, "max-freshness-p99", &a->max_freshness_p99, "");
+    AddDuration(p, "guard-window", &a->guard_window, "");
     p.AddBool("rollback-on-breach", &a->rollback_on_breach, "");
     p.AddString("payload", &a->payload, "");
     if (!all) {
@@ -107,29 +131,38 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
   }
   if (all || noun == "stats") {
     p.AddString("by", &a->by, "");
-    p.AddSeconds("window", &a->window, "");
+    AddDuration(p, "window", &a->window, "");
   }
   if (all || noun == "offsets") {
     p.AddString("topic", &a->topic, "");
-    p.AddInt("partition", &a->partition, "");
+    p.AddInt("partition", &a->partition, -1, kInt32Max, "");
     p.AddInt("to", &a->to, "");
     p.AddBool("to-earliest", &a->to_earliest, "");
     p.AddBool("to-latest", &a->to_latest, "");
   }
   if (all || noun == "audit") {
-    p.AddInt("limit", &a->limit, "");
+    p.AddInt("limit", &a->limit, 0, kInt32Max, "");
     p.AddString("target", &a->target, "");
   }
 }
 
+// Set before the flags are parsed: a usage error can come before --json is read.
+bool json_errors = false;
+
 int Usage(const std::string& message) {
-  std::cerr << "sluicectl: " << message << " (see sluicectl --help)\n";
+  std::cerr << sluice::cli::ErrorLine(json_errors, "INVALID_ARGUMENT", message, /*usage=*/true);
   return sluice::cli::kExitUsage;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--json" || arg == "--json=true" || arg == "--json=1" || arg == "--json=yes") {
+      json_errors = true;
+    }
+  }
   // Pass 1 finds the noun; pass 2 accepts only that noun's flags.
   CliArgs probe;
   ArgParser first("sluicectl");

@@ -79,6 +79,23 @@ void ArgParser::AddInt(const std::string& name, int64_t* out, const std::string&
              help});
 }
 
+void ArgParser::AddInt(const std::string& name, int64_t* out, int64_t min, int64_t max,
+                       const std::string& help) {
+  Add(name, {[out, min, max](absl::string_view v) {
+               int64_t value = 0;
+               if (!absl::SimpleAtoi(v, &value)) {
+                 return absl::InvalidArgumentError(absl::StrCat("'", v, "' is not an integer"));
+               }
+               if (value < min || value > max) {
+                 return absl::InvalidArgumentError(
+                     absl::StrCat("'", v, "' is out of range (", min, " to ", max, ")"));
+               }
+               *out = value;
+               return absl::OkStatus();
+             },
+             help});
+}
+
 void ArgParser::AddSeconds(const std::string& name, absl::Duration* out,
                            const std::string& help) {
   Add(name, {[out](absl::string_view v) { return ParseSeconds(v, out); }, help});

@@ -24,6 +24,10 @@ class ArgParser {
 
   void AddString(const std::string& name, std::string* out, const std::string& help);
   void AddInt(const std::string& name, int64_t* out, const std::string& help);
+  // An integer within [min, max] (e.g. the range of the int32 field it fills, so
+  // that a bigger value is refused instead of wrapping).
+  void AddInt(const std::string& name, int64_t* out, int64_t min, int64_t max,
+              const std::string& help);
   // A duration given in (fractional) seconds, e.g. "0.15", or with a unit: "150ms", "2s".
   void AddSeconds(const std::string& name, absl::Duration* out, const std::string& help);
   // A size in bytes, optionally with a KiB/MiB/GiB suffix ("16MiB").

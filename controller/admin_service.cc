@@ -352,7 +352,13 @@ grpc::Status AdminService::SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRe
   if (req->has_effective_time()) {
     effective = ToAbslTime(req->effective_time());
   } else if (req->has_effective_in()) {
-    effective = now + ToAbslDuration(req->effective_in());
+    const absl::Duration in = ToAbslDuration(req->effective_in());
+    // Named here: ScheduleChange only sees the time, and would name effective_time.
+    if (in > kMaxScheduleAhead) {
+      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+          "effective_in: must be at most 10 years, got ", absl::FormatDuration(in))));
+    }
+    effective = now + in;
   }
   absl::StatusOr<v1::Flag> changed =
       ScheduleChange(*current, req->basis_points(), effective, now, flag_lead_);

@@ -46,6 +46,11 @@ absl::StatusOr<v1::Flag> ScheduleChange(const v1::Flag& flag, uint32_t basis_poi
         "effective_time: must be at least ", absl::FormatDuration(lead),
         " from now (the propagation lead), got ", absl::FormatDuration(effective - now)));
   }
+  if (effective > now + kMaxScheduleAhead) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "effective_time: must be at most 10 years from now, got ",
+        absl::FormatTime(absl::RFC3339_full, effective, absl::UTCTimeZone())));
+  }
   v1::Flag out = flag;
   v1::PercentageChange* c = out.add_schedule();
   *c->mutable_effective_time() = ToProtoTimestamp(effective);
@@ -81,8 +86,10 @@ uint32_t LastScheduled(const v1::Flag& flag) {
 // Schedules the ramp's next step at `at` and updates its bookkeeping.
 void ScheduleStep(v1::Flag* flag, absl::Time at) {
   v1::Ramp* ramp = flag->mutable_ramp();
-  const uint32_t next =
-      std::min(LastScheduled(*flag) + ramp->step_basis_points(), ramp->target_basis_points());
+  // In 64 bits: a stored step near 2^32 must not wrap the sum below the target.
+  const uint32_t next = static_cast<uint32_t>(
+      std::min<uint64_t>(uint64_t{LastScheduled(*flag)} + ramp->step_basis_points(),
+                         ramp->target_basis_points()));
   v1::PercentageChange* c = flag->add_schedule();
   *c->mutable_effective_time() = ToProtoTimestamp(at);
   c->set_basis_points(next);
@@ -108,9 +115,20 @@ absl::StatusOr<v1::Flag> StartRamp(const v1::Flag& flag, uint32_t target, uint32
         LastScheduled(flag), " (a ramp only raises; use set or rollback to lower)"));
   }
   if (step == 0) return absl::InvalidArgumentError("step_basis_points: must be greater than 0");
+  if (step > flags::kFullRollout) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("step_basis_points: ", step, " is more than 10000 (100%)"));
+  }
+  if (step > target) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "step_basis_points: ", step, " is more than target_basis_points ", target));
+  }
   if (every < lead) {
     return absl::InvalidArgumentError(absl::StrCat(
         "every: must be at least the propagation lead (", absl::FormatDuration(lead), ")"));
+  }
+  if (every > kMaxScheduleAhead) {
+    return absl::InvalidArgumentError("every: must be at most 10 years");
   }
   if (guards.max_dead_letter_rate() < 0 || guards.max_write_error_rate() < 0 ||
       guards.max_freshness_p99_ms() < 0) {

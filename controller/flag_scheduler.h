@@ -10,8 +10,14 @@
 
 namespace sluice::controller {
 
+// How far ahead a change or a ramp's period may reach: 10 years. Later times are
+// refused (INVALID_ARGUMENT) rather than stored; a google.protobuf.Timestamp ends
+// at year 9999, and nobody schedules a rollout a decade out on purpose.
+inline constexpr absl::Duration kMaxScheduleAhead = absl::Hours(24 * 3650);
+
 // Adds "basis_points from `effective` on". INVALID_ARGUMENT (field named) if the
-// percentage is above 100% or `effective` is earlier than now + lead.
+// percentage is above 100%, or `effective` is earlier than now + lead or later
+// than now + kMaxScheduleAhead.
 absl::StatusOr<v1::Flag> ScheduleChange(const v1::Flag& flag, uint32_t basis_points,
                                         absl::Time effective, absl::Time now,
                                         absl::Duration lead);
@@ -24,8 +30,9 @@ absl::StatusOr<v1::Flag> ScheduleRollback(const v1::Flag& flag, absl::Time now,
 
 // Starts a ramp towards `target` in steps of `step` every `every`: schedules the
 // first step at now + lead. INVALID_ARGUMENT names the field (target above 100% or
-// not above the last scheduled percentage, step 0, every shorter than the lead,
-// negative guards).
+// not above the last scheduled percentage, step outside 1..10000 or above the
+// target, every shorter than the lead or longer than kMaxScheduleAhead, negative
+// guards).
 absl::StatusOr<v1::Flag> StartRamp(const v1::Flag& flag, uint32_t target, uint32_t step,
                                    absl::Duration every, const v1::RampGuards& guards,
                                    absl::Time now, absl::Duration lead);

@@ -46,6 +46,7 @@ struct ControllerOptions {
   absl::Duration worker_lease = absl::Seconds(15);
   absl::Duration stats_interval = absl::Seconds(5);
   absl::Duration flag_lead = absl::Seconds(30);
+  absl::Duration hello_timeout = absl::Seconds(10);
 };
 
 }  // namespace
@@ -67,9 +68,14 @@ int main(int argc, char** argv) {
   p.AddSeconds("stats-interval", &o.stats_interval, "how often workers report (default 5s)");
   p.AddSeconds("flag-lead", &o.flag_lead,
                "how far ahead flag changes must take effect (default 30s)");
+  p.AddSeconds("hello-timeout", &o.hello_timeout,
+               "how long a new worker stream may wait before its Hello (default 10s)");
   absl::Status parsed = p.Parse(argc, argv);
   if (parsed.ok() && o.db_name.empty() && !p.help_requested()) {
     parsed = absl::InvalidArgumentError("--db-name is required");
+  }
+  if (parsed.ok() && o.hello_timeout <= absl::ZeroDuration()) {
+    parsed = absl::InvalidArgumentError("--hello-timeout: must be greater than 0");
   }
   if (parsed.ok() && o.stats_interval <= absl::ZeroDuration()) {
     parsed = absl::InvalidArgumentError("--stats-interval: must be greater than 0");
@@ -133,7 +139,7 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "loading pipelines: " << s.message();
     return 1;
   }
-  WorkerControlService control(&fleet, &stats);
+  WorkerControlService control(&fleet, &stats, o.hello_timeout);
   FlagsService flags_service(&fleet, clock);
   RampScheduler ramps(store.get(), &fleet, &stats, clock, o.flag_lead,
                       [&admin] { return admin.ReloadPipelines(); });

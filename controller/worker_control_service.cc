@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "glog/logging.h"
 
 namespace sluice::controller {
@@ -15,8 +16,35 @@ void WorkerControlService::Shutdown() {
 grpc::Status WorkerControlService::Connect(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::ControllerMessage, v1::WorkerMessage>* stream) {
+  // The sync API cannot time out a Read, so a watchdog cancels the call if Hello is
+  // late. Once cancelled, the client sees CANCELLED ("Cancelled on the server side"),
+  // not the DEADLINE_EXCEEDED returned below (that needs the callback API); the
+  // warning in the log says why.
   v1::WorkerMessage first;
-  if (!stream->Read(&first)) return grpc::Status::OK;
+  bool got_first = false;
+  bool hello_late = false;
+  {
+    absl::Notification first_read;
+    std::atomic<bool> late{false};
+    std::thread watchdog([&] {
+      if (!first_read.WaitForNotificationWithTimeout(hello_timeout_)) {
+        late = true;
+        context->TryCancel();
+      }
+    });
+    got_first = stream->Read(&first);
+    first_read.Notify();
+    watchdog.join();
+    hello_late = late;
+  }
+  if (hello_late) {
+    LOG(WARNING) << "stream from " << context->peer() << " sent no Hello within "
+                 << absl::FormatDuration(hello_timeout_) << "; ended";
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        absl::StrCat("no Hello within ", absl::FormatDuration(hello_timeout_),
+                                     " of opening the stream"));
+  }
+  if (!got_first) return grpc::Status::OK;
   if (!first.has_hello() || first.hello().worker_id().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "the first message must be a Hello with a worker_id");

@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "absl/time/time.h"
 #include "controller/fleet.h"
 #include "controller/stats_aggregator.h"
 #include "sluice/v1/control.grpc.pb.h"
@@ -13,9 +14,13 @@ namespace sluice::controller {
 
 class WorkerControlService final : public v1::WorkerControl::Service {
  public:
-  WorkerControlService(Fleet* fleet, StatsAggregator* stats) : fleet_(fleet), stats_(stats) {}
+  // A stream that sends no Hello within `hello_timeout` is cancelled by the server
+  // (the client sees CANCELLED), so an idle or hostile client cannot hold a thread.
+  WorkerControlService(Fleet* fleet, StatsAggregator* stats,
+                       absl::Duration hello_timeout = absl::Seconds(10))
+      : fleet_(fleet), stats_(stats), hello_timeout_(hello_timeout) {}
 
-  // Stream states: wait for Hello → push the assignment unless the worker already
+  // Stream states: wait for Hello (at most hello_timeout) → push the assignment unless the worker already
   // applied that version → wait for changes and push each new version → on ACK or
   // NACK record the outcome. A newer stream of the same worker supersedes this one.
   grpc::Status Connect(
@@ -28,6 +33,7 @@ class WorkerControlService final : public v1::WorkerControl::Service {
  private:
   Fleet* fleet_;
   StatsAggregator* stats_;
+  const absl::Duration hello_timeout_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<uint64_t> next_nonce_{1};
 };

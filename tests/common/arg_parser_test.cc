@@ -71,5 +71,20 @@ TEST(ArgParserTest, Bytes) {
   EXPECT_FALSE(ParseBytes("lots", &n).ok());
 }
 
+// `offsets reset --partition 4294967296` reset partition 0: the int64 was cut to int32.
+TEST(ArgParserTest, RangedIntRefusesWhatItsFieldCannotHold) {
+  int64_t partition = -1;
+  ArgParser p("prog");
+  p.AddInt("partition", &partition, -1, 2147483647, "");
+  absl::Status s = Parse(p, {"--partition", "4294967296"});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "--partition: '4294967296' is out of range (-1 to 2147483647)");
+  EXPECT_EQ(partition, -1);
+  EXPECT_EQ(Parse(p, {"--partition=-2"}).message(),
+            "--partition: '-2' is out of range (-1 to 2147483647)");
+  ASSERT_TRUE(Parse(p, {"--partition", "2147483647"}).ok());
+  EXPECT_EQ(partition, 2147483647);
+}
+
 }  // namespace
 }  // namespace sluice

@@ -120,5 +120,49 @@ TEST(BrokenGuardTest, NamesTheGuardAndTheValue) {
   EXPECT_EQ(BrokenGuard(g, h, absl::Minutes(1)), "p99 freshness 2500ms > 2000ms over the last 1m");
 }
 
+// A far-future effective time made SetFlag answer UNKNOWN: protobuf's TimeUtil
+// threw converting a time past year 9999.
+TEST(ScheduleChangeTest, RefusesTimesMoreThanTenYearsAhead) {
+  const absl::Time year10000 = absl::FromUnixSeconds(253402300800);
+  EXPECT_EQ(ScheduleChange(Named(), 100, year10000, kNow, kLead).status().message(),
+            "effective_time: must be at most 10 years from now, got 10000-01-01T00:00:00+00:00");
+  EXPECT_EQ(ScheduleChange(Named(), 100, kNow + kMaxScheduleAhead + absl::Seconds(1), kNow, kLead)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(ScheduleChange(Named(), 100, kNow + kMaxScheduleAhead, kNow, kLead).ok());
+}
+
+// A huge step made the ramp go 4999, 4998, ...: last + step wrapped in 32 bits.
+TEST(RampTest, RefusesStepsAbove100PercentOrTheTarget) {
+  const v1::RampGuards guards;
+  EXPECT_EQ(StartRamp(Named(), 5000, 4294967295u, absl::Minutes(1), guards, kNow, kLead)
+                .status()
+                .message(),
+            "step_basis_points: 4294967295 is more than 10000 (100%)");
+  EXPECT_EQ(StartRamp(Named(), 2000, 5000, absl::Minutes(1), guards, kNow, kLead)
+                .status()
+                .message(),
+            "step_basis_points: 5000 is more than target_basis_points 2000");
+  EXPECT_EQ(StartRamp(Named(), 2000, 1000, kMaxScheduleAhead + absl::Seconds(1), guards, kNow,
+                      kLead)
+                .status()
+                .message(),
+            "every: must be at most 10 years");
+  absl::StatusOr<v1::Flag> whole = StartRamp(Named(), 10000, 10000, absl::Minutes(1), guards,
+                                             kNow, kLead);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_EQ(whole->ramp().state(), v1::Ramp::STATE_DONE);
+}
+
+// A ramp stored before the bound (step near 2^32) still never passes its target.
+TEST(RampTest, AStoredHugeStepDoesNotWrap) {
+  v1::Flag f = *StartRamp(Named(), 5000, 1000, absl::Minutes(1), {}, kNow, kLead);
+  f.mutable_ramp()->set_step_basis_points(4294967295u);
+  v1::Flag g = AdvanceRamp(f, kNow + absl::Minutes(2), kLead);
+  EXPECT_EQ(g.schedule(g.schedule_size() - 1).basis_points(), 5000u);
+  EXPECT_EQ(g.ramp().state(), v1::Ramp::STATE_DONE);
+}
+
 }  // namespace
 }  // namespace sluice::controller

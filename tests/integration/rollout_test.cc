@@ -16,6 +16,7 @@
 #include "common/proto_time.h"
 #include "flags/flag_client.h"
 #include "flags/flag_schedule.h"
+#include "sluice/v1/admin.grpc.pb.h"
 #include "sluice/v1/flags.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/integration/control_plane_test_base.h"
@@ -372,9 +373,9 @@ TEST_F(RolloutTest, RefusedChangesArePreciseAndChangeNothing) {
   CreateFlag();
   CtlResult too_much = Ctl({"flags", "set", "kafka-ingest", "--percent", "120",
                             "--expected-version", "1"});
-  EXPECT_EQ(too_much.code, 1);
+  EXPECT_EQ(too_much.code, 2);
   EXPECT_EQ(too_much.output,
-            "sluicectl: INVALID_ARGUMENT: basis_points: 12000 is more than 10000 (100%)\n");
+            "sluicectl: --percent: '120' is more than 100 (see sluicectl --help)\n");
   CtlResult too_soon = Ctl({"flags", "set", "kafka-ingest", "--percent", "10", "--in", "1s",
                             "--expected-version", "1"});
   EXPECT_EQ(too_soon.code, 1);
@@ -416,6 +417,140 @@ TEST_F(RolloutTest, RefusedChangesArePreciseAndChangeNothing) {
   EXPECT_EQ(e.basis_points(), 1000u);
   EXPECT_EQ(e.in_rollout(), mine.in_rollout);
   EXPECT_TRUE(absl::StrContains(Ctl({"audit", "list"}).output, "flag.set"));
+}
+
+// Issue 8, "Limits on input": each bad input is refused, naming the field, by
+// sluicectl (exit 2) and, where sluicectl cannot send it, by the controller
+// (INVALID_ARGUMENT, exit 1); the stored flag and offsets stay as they were.
+TEST_F(RolloutTest, OutOfRangeInputsAreRefusedNamingTheFieldAndChangeNothing) {
+  CreateFlag();
+  const v1::Flag before = CurrentFlag();
+  ASSERT_EQ(before.version(), 1u);
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    std::string output;
+  };
+  const std::vector<Case> cases = {
+      // Aborted with exit 134 (protobuf's TimeUtil CHECK on a year past 9999).
+      {{"flags", "set", "kafka-ingest", "--percent", "10", "--at", "10000-01-01T00:00:00Z",
+        "--expected-version", "1"},
+       2,
+       "sluicectl: --at: '10000-01-01T00:00:00Z' is out of range (years 0001 to 9999; the "
+       "controller takes at most 10 years ahead) (see sluicectl --help)\n"},
+      {{"flags", "eval", "kafka-ingest", "p1", "--at", "10000-01-01T00:00:00Z"},
+       2,
+       "sluicectl: --at: '10000-01-01T00:00:00Z' is out of range (years 0001 to 9999; the "
+       "controller takes at most 10 years ahead) (see sluicectl --help)\n"},
+      {{"flags", "set", "kafka-ingest", "--percent", "10", "--in", "1e300",
+        "--expected-version", "1"},
+       2, "sluicectl: --in: '1e300' is too long (at most 10000 years) (see sluicectl --help)\n"},
+      // Answered UNKNOWN: the controller threw converting the time.
+      {{"flags", "set", "kafka-ingest", "--percent", "10", "--at", "2200-01-01T00:00:00Z",
+        "--expected-version", "1"},
+       1,
+       "sluicectl: INVALID_ARGUMENT: effective_time: must be at most 10 years from now, got "
+       "2200-01-01T00:00:00+00:00\n"},
+      {{"flags", "set", "kafka-ingest", "--percent", "10", "--in", "400000000",
+        "--expected-version", "1"},
+       1,
+       "sluicectl: INVALID_ARGUMENT: effective_in: must be at most 10 years, got "
+       "111111h6m40s\n"},
+      // Became 4 basis points.
+      {{"flags", "set", "kafka-ingest", "--percent", "42949673", "--expected-version", "1"},
+       2, "sluicectl: --percent: '42949673' is more than 100 (see sluicectl --help)\n"},
+      // A huge step ramped 4999, 4998, ...
+      {{"flags", "ramp", "kafka-ingest", "--to", "50", "--step", "100.01", "--every", "1m",
+        "--expected-version", "1"},
+       2, "sluicectl: --step: '100.01' is more than 100 (see sluicectl --help)\n"},
+      {{"flags", "ramp", "kafka-ingest", "--to", "50", "--step", "0", "--every", "1m",
+        "--expected-version", "1"},
+       2, "sluicectl: --step: '0' is less than 0.01 (see sluicectl --help)\n"},
+      {{"flags", "ramp", "kafka-ingest", "--to", "20", "--step", "50", "--every", "1m",
+        "--expected-version", "1"},
+       1,
+       "sluicectl: INVALID_ARGUMENT: step_basis_points: 5000 is more than "
+       "target_basis_points 2000\n"},
+      // Reset partition 0.
+      {{"offsets", "reset", "p", "--topic", "items", "--partition", "4294967296", "--to", "0"},
+       2,
+       "sluicectl: --partition: '4294967296' is out of range (-1 to 2147483647) (see "
+       "sluicectl --help)\n"},
+      // --json errors were plain text.
+      {{"--json", "flags", "set", "kafka-ingest", "--percent", "42949673",
+        "--expected-version", "1"},
+       2, "{\"code\":\"INVALID_ARGUMENT\",\"message\":\"--percent: '42949673' is more than 100\"}\n"},
+      {{"--json", "flags", "set", "kafka-ingest", "--percent", "10", "--at",
+        "2200-01-01T00:00:00Z", "--expected-version", "1"},
+       1,
+       "{\"code\":\"INVALID_ARGUMENT\",\"message\":\"effective_time: must be at most 10 "
+       "years from now, got 2200-01-01T00:00:00+00:00\"}\n"},
+  };
+  for (const Case& c : cases) {
+    CtlResult r = Ctl(c.args);
+    EXPECT_EQ(r.code, c.code) << absl::StrJoin(c.args, " ") << ": " << r.output;
+    EXPECT_EQ(r.output, c.output) << absl::StrJoin(c.args, " ");
+  }
+
+  // What sluicectl refuses, sent to the controller directly.
+  auto admin = v1::Admin::NewStub(
+      grpc::CreateChannel(controller_->address(), grpc::InsecureChannelCredentials()));
+  auto call = [] {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return ctx;
+  };
+  v1::Flag unused;
+  {
+    v1::SetFlagRequest req;
+    req.set_name("kafka-ingest");
+    req.set_expected_version(1);
+    req.set_basis_points(4294967295u);
+    grpc::Status s = admin->SetFlag(call().get(), req, &unused);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(s.error_message(), "basis_points: 4294967295 is more than 10000 (100%)");
+    req.set_basis_points(100);
+    req.mutable_effective_time()->set_seconds(253402300800);  // 10000-01-01, invalid
+    s = admin->SetFlag(call().get(), req, &unused);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(s.error_message(),
+              "effective_time: must be at most 10 years from now, got 10000-01-01T00:00:00+00:00");
+    req.clear_effective_time();
+    req.mutable_effective_in()->set_seconds(int64_t{1} << 62);
+    s = admin->SetFlag(call().get(), req, &unused);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(absl::StartsWith(s.error_message(), "effective_in: must be at most 10 years"))
+        << s.error_message();
+  }
+  {
+    v1::RampFlagRequest req;
+    req.set_name("kafka-ingest");
+    req.set_expected_version(1);
+    req.set_target_basis_points(5000);
+    req.set_step_basis_points(4294967295u);
+    req.mutable_every()->set_seconds(60);
+    grpc::Status s = admin->RampFlag(call().get(), req, &unused);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(s.error_message(), "step_basis_points: 4294967295 is more than 10000 (100%)");
+  }
+  ASSERT_EQ(Ctl({"pipelines", "create", "p", "--topics", "items"}).code, 0);
+  ASSERT_EQ(Ctl({"pipelines", "pause", "p"}).code, 0);
+  {
+    v1::ResetOffsetsRequest req;
+    req.set_pipeline("p");
+    req.set_topic("items");
+    req.set_partition(-2);
+    req.set_position(v1::RESET_POSITION_OFFSET);
+    req.set_next_offset(0);
+    v1::GetOffsetsResponse resp;
+    grpc::Status s = admin->ResetOffsets(call().get(), req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(s.error_message(), "partition: must be >= 0, or -1 for all");
+  }
+
+  const v1::Flag after = CurrentFlag();
+  EXPECT_EQ(after.DebugString(), before.DebugString());
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_offsets"), 0);
 }
 
 }  // namespace

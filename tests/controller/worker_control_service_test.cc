@@ -1,0 +1,73 @@
+#include "controller/worker_control_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+
+#include "controller/fleet.h"
+#include "controller/stats_aggregator.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/manual_clock.h"
+
+namespace sluice::controller {
+namespace {
+
+using ::sluice::testing::ManualClock;
+
+// The service in an in-process server on a loopback port the kernel picks.
+class WorkerControlServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    ASSERT_GT(port, 0);
+    stub_ = v1::WorkerControl::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    service_.Shutdown();
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  }
+
+  ManualClock clock_;
+  Fleet fleet_{clock_, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
+  StatsAggregator stats_{clock_, absl::Minutes(5)};
+  WorkerControlService service_{&fleet_, &stats_, absl::Milliseconds(200)};
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::WorkerControl::Stub> stub_;
+};
+
+// A stream that never sent Hello held a controller thread forever.
+TEST_F(WorkerControlServiceTest, AStreamWithoutHelloIsEndedAfterTheHelloTimeout) {
+  grpc::ClientContext ctx;
+  // Far beyond the 200ms Hello timeout: only the server can end the stream in time.
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = stub_->Connect(&ctx);  // opens the stream and sends nothing
+  v1::ControllerMessage msg;
+  EXPECT_FALSE(stream->Read(&msg));
+  const grpc::Status s = stream->Finish();
+  // The sync server can only cancel a pending Read; the cancel is what the client sees.
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED) << s.error_message();
+  EXPECT_EQ(s.error_message(), "Cancelled on the server side");
+  EXPECT_LT(std::chrono::system_clock::now(), ctx.deadline() - std::chrono::seconds(20));
+}
+
+TEST_F(WorkerControlServiceTest, AFirstMessageThatIsNotHelloIsRefused) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = stub_->Connect(&ctx);
+  v1::WorkerMessage stats;
+  stats.mutable_stats();
+  ASSERT_TRUE(stream->Write(stats));
+  const grpc::Status s = stream->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "the first message must be a Hello with a worker_id");
+}
+
+}  // namespace
+}  // namespace sluice::controller
