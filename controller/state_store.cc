@@ -216,6 +216,16 @@ absl::StatusOr<v1::Pipeline> StateStore::CreatePipeline(const v1::PipelineConfig
       throw StatusError{
           absl::AlreadyExistsError(absl::StrCat("pipeline ", config.name(), " already exists"))};
     }
+    // The consumer group keys the stored offsets: two pipelines sharing one would
+    // split its partitions between them and fence each other's offsets.
+    pqxx::result shared = tx.exec_params(
+        "SELECT name FROM sluice_controller.pipelines WHERE config->>'consumer_group' = $1",
+        config.consumer_group());
+    if (!shared.empty()) {
+      throw StatusError{absl::AlreadyExistsError(absl::StrCat(
+          "consumer_group: '", config.consumer_group(), "' is already the group of pipeline ",
+          shared[0][0].as<std::string>()))};
+    }
     // A re-created pipeline continues the version numbers of its history.
     const uint64_t version =
         tx.exec_params("SELECT coalesce(max(version), 0) + 1 FROM "

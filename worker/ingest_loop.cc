@@ -224,7 +224,10 @@ bool IngestLoop::Accept(const Message& message, PartitionState* state, int64_t* 
                      << message.offset << ", before " << DescribeOffset(state->cursor)
                      << "; claiming it again";
         state->needs_reclaim = true;
-        state->reclaim_at = deps_.clock->Now() + absl::Seconds(1);
+        state->reclaim_at =
+            deps_.clock->Now() +
+            std::min(config_.retry_max,
+                     config_.retry_initial * (1 << std::min(++state->reclaim_failures, 16)));
         ++partitions_epoch_;
       }
       return false;
@@ -349,7 +352,6 @@ void IngestLoop::ReclaimDue() {
     retry_later(due);
     return;
   }
-  NoteSuccess();
   OffsetMap seek;
   for (const TopicPartition& tp : due) {
     PartitionState& state = partitions_[tp];
@@ -375,6 +377,7 @@ void IngestLoop::ReclaimDue() {
     retry_later(tps);
     return;
   }
+  NoteSuccess();
   absl::MutexLock lock(&status_mu_);
   for (const auto& [tp, start] : seek) {
     PartitionState& state = partitions_[tp];

@@ -177,14 +177,16 @@ absl::StatusOr<std::unique_ptr<KafkaMessageSource>> KafkaMessageSource::Create(
 KafkaMessageSource::~KafkaMessageSource() {
   if (consumer_ == nullptr) return;
   if (!closed_) (void)Close();
-  if (sticky_ && subscribed_ && !ever_assigned_) {
+  if (joined_unassigned_) {
     // librdkafka 2.0.2 asserts (rdkafka_sticky_assignor.c:1896, upstream issue
     // #4312, fixed after 2.0.2) when a cooperative-sticky consumer is destroyed
     // between its first JoinGroup and SyncGroup. Close() waited for the first
-    // assignment; if it never came, keep the closed consumer rather than abort.
-    LOG(WARNING) << "leaving a closed Kafka consumer undestroyed: it never received its first "
-                    "assignment (librdkafka 2.0.2 aborts on destroying it)";
+    // assignment; it never came, so keep the closed consumer rather than abort,
+    // and its callbacks with it: librdkafka's threads may still log through them.
+    LOG(WARNING) << "leaving a closed Kafka consumer undestroyed: it joined its group but "
+                    "never received an assignment (librdkafka 2.0.2 aborts on destroying it)";
     (void)consumer_.release();
+    (void)callbacks_.release();
   }
 }
 
@@ -311,11 +313,7 @@ absl::StatusOr<std::vector<Message>> KafkaMessageSource::Poll(size_t max_message
     if (m->err() == RdKafka::ERR__TIMED_OUT) break;
     if (m->err() == RdKafka::ERR__PARTITION_EOF) continue;
     if (m->err() == RdKafka::ERR__AUTO_OFFSET_RESET) {
-      const TopicPartition tp{m->topic_name(), m->partition()};
-      auto at = next_fetch_.find(tp);
-      // Only an error about where the stream stands now: one queued before a
-      // later seek or assign is stale.
-      if (at != next_fetch_.end() && at->second == m->offset()) HandleOutOfRange(tp, m->offset());
+      HandleResetError({m->topic_name(), m->partition()}, m->offset());
       continue;
     }
     if (m->err() != RdKafka::ERR_NO_ERROR) {
@@ -355,6 +353,37 @@ void KafkaMessageSource::DropCollected(const std::vector<TopicPartition>& partit
            partitions.end();
   };
   polling_->erase(std::remove_if(polling_->begin(), polling_->end(), dropped), polling_->end());
+}
+
+void KafkaMessageSource::HandleResetError(const TopicPartition& tp, int64_t offset) {
+  auto at = next_fetch_.find(tp);
+  if (at == next_fetch_.end()) return;  // not ours any more
+  if (offset < 0) {
+    // A logical offset (earliest/latest) could not be looked up: librdkafka
+    // queries it again by itself.
+    LOG(WARNING) << "kafka could not resolve " << DescribeOffset(offset) << " for "
+                 << tp.ToString() << "; it retries";
+    return;
+  }
+  // The error carries the failed fetch offset, which need not be where the
+  // returned stream stands (fetching skips control records and compacted
+  // tails), and librdkafka queues it without a version barrier, so it may also
+  // predate a later seek. Tell them apart by asking the partition itself: only a
+  // partition whose fetching stopped refuses a seek (ERR__STATE).
+  std::unique_ptr<RdKafka::TopicPartition> probe(
+      RdKafka::TopicPartition::create(tp.topic, tp.partition, at->second));
+  const RdKafka::ErrorCode err = consumer_->seek(*probe, 5000);
+  if (err == RdKafka::ERR_NO_ERROR) {
+    // Still fetching: a stale error. The seek went to where the stream stands.
+    fresh_.insert(tp);
+    VLOG(1) << "ignoring a stale out-of-range error for " << tp.ToString() << " at " << offset;
+    return;
+  }
+  if (err != RdKafka::ERR__STATE) {
+    LOG(WARNING) << "checking " << tp.ToString() << " after an out-of-range error: "
+                 << RdKafka::err2str(err);
+  }
+  HandleOutOfRange(tp, offset);
 }
 
 void KafkaMessageSource::HandleOutOfRange(const TopicPartition& tp, int64_t offset) {
@@ -497,7 +526,9 @@ void KafkaMessageSource::Resume(const std::vector<TopicPartition>& partitions) {
 
 absl::Status KafkaMessageSource::Close() {
   if (closed_) return absl::OkStatus();
-  if (sticky_ && subscribed_ && !ever_assigned_) {
+  // rebalance_protocol() is NONE until a JoinGroup response set the group's
+  // assignor: only then can destroying the consumer hit the assertion.
+  if (sticky_ && subscribed_ && !ever_assigned_ && consumer_->rebalance_protocol() != "NONE") {
     // See the destructor: let the first join finish (bounded) so the consumer
     // can be destroyed. Whatever arrives meanwhile is not ours to keep: the next
     // owner reads it from the stored offsets.
@@ -505,6 +536,7 @@ absl::Status KafkaMessageSource::Close() {
     while (!ever_assigned_ && absl::Now() < until) {
       std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
     }
+    joined_unassigned_ = !ever_assigned_;
   }
   closed_ = true;
   RdKafka::ErrorCode err = consumer_->close();

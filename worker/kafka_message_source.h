@@ -71,6 +71,8 @@ class KafkaMessageSource : public MessageSource {
   // librdkafka could not fetch from `offset` (out of range): below the log start,
   // retention took the data, so move on to the start; beyond the end, stall.
   void HandleOutOfRange(const TopicPartition& tp, int64_t offset);
+  // An ERR__AUTO_OFFSET_RESET for `tp` at `offset`: current or stale?
+  void HandleResetError(const TopicPartition& tp, int64_t offset);
   // Assigns `tp` again at `offset` (an RdKafka::ErrorCode).
   int Reassign(const TopicPartition& tp, int64_t offset);
   // Seek() without dropping the messages of the running Poll(): for the expiry
@@ -88,6 +90,8 @@ class KafkaMessageSource : public MessageSource {
   // and whether its strategy is cooperative-sticky: see the destructor.
   bool ever_assigned_ = false;
   bool sticky_ = false;
+  // Closed after joining but before any assignment: must not be destroyed.
+  bool joined_unassigned_ = false;
   // The output of the running Poll(), so a revoke or seek inside it can drop what
   // was collected before; null outside Poll().
   std::vector<Message>* polling_ = nullptr;

@@ -27,6 +27,7 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Create(
   std::unique_ptr<PipelineRunner> r(new PipelineRunner());
   r->config_ = config;
   r->version_ = version;
+  r->name_ = config.name();
   const std::string context = absl::StrCat("pipeline ", config.name(), " v", version);
   r->context_ = context;
   if (config.has_rollout()) {
@@ -134,9 +135,9 @@ void PipelineRunner::SetFlag(std::shared_ptr<const flags::FlagSchedule> flag) {
 
 absl::Status PipelineRunner::Ready() const {
   if (std::optional<absl::Status> exited = Exited()) {
-    return absl::UnavailableError(absl::StrCat(config_.name(), " stopped: ", exited->message()));
+    return absl::UnavailableError(absl::StrCat(name_, " stopped: ", exited->message()));
   }
-  return Annotate(loop_->Ready(), config_.name());
+  return Annotate(loop_->Ready(), name_);
 }
 
 }  // namespace sluice::worker

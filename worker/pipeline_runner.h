@@ -57,16 +57,20 @@ class PipelineRunner : public Pipeline {
   void SetFlag(std::shared_ptr<const flags::FlagSchedule> flag) override;
   uint64_t flag_version() const override { return router_ ? router_->schedule_version() : 0; }
   const v1::PipelineConfig& config() const override { return config_; }
-  uint64_t version() const override { return version_; }
-  v1::PipelineStats TakeStats() override { return stats_.Take(config_.name(), version_); }
+  uint64_t version() const override { return version_.load(); }
+  // The name never changes and the version is atomic: the stats and /ready
+  // threads read them while Update() runs on the control client's thread.
+  v1::PipelineStats TakeStats() override { return stats_.Take(name_, version_.load()); }
   absl::Status Ready() const override;
   std::optional<absl::Status> Exited() const override;
 
  private:
   PipelineRunner() = default;
 
+  // Read and written only on the thread that applies assignments.
   v1::PipelineConfig config_;
-  uint64_t version_ = 0;
+  std::string name_;
+  std::atomic<uint64_t> version_{0};
   std::string context_;
   std::unique_ptr<PostgresBatchSink> sink_;
   std::unique_ptr<KafkaMessageSource> source_;

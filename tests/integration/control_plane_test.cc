@@ -116,6 +116,14 @@ TEST_F(ControlPlaneTest, StaleVersionsAndInvalidValuesAreRefusedPrecisely) {
   EXPECT_EQ(regroup.output,
             "sluicectl: INVALID_ARGUMENT: consumer_group: cannot change from sluice-items (the "
             "stored offsets belong to it); create a new pipeline instead\n");
+  // Review finding: two pipelines could share a consumer group (and so its
+  // partitions and its stored offsets).
+  CtlResult shared = Ctl({"pipelines", "create", "twin", "--topics", "items", "--group",
+                          "sluice-items"});
+  EXPECT_EQ(shared.code, 1);
+  EXPECT_EQ(shared.output,
+            "sluicectl: ALREADY_EXISTS: consumer_group: 'sluice-items' is already the group of "
+            "pipeline items\n");
   CtlResult empty = Ctl({"pipelines", "create", "x", "--topics", ","});
   EXPECT_EQ(empty.code, 1);
   EXPECT_EQ(empty.output, "sluicectl: INVALID_ARGUMENT: topics: must not be empty\n");
