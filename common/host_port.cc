@@ -1,6 +1,7 @@
 #include "common/host_port.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -33,6 +34,24 @@ absl::Status CheckHostPort(absl::string_view address) {
     return absl::InvalidArgumentError(absl::StrCat("port ", port, " is not in 1..65535"));
   }
   return absl::OkStatus();
+}
+
+bool IsLoopbackAddress(absl::string_view address) {
+  const size_t colon = address.rfind(':');
+  const absl::string_view host =
+      colon == absl::string_view::npos ? address : address.substr(0, colon);
+  if (host == "localhost" || host == "[::1]") return true;
+  // 127.0.0.0/8, written as a dotted quad.
+  if (!absl::StartsWith(host, "127.")) return false;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') {
+      ++dots;
+    } else if (!absl::ascii_isdigit(c)) {
+      return false;
+    }
+  }
+  return dots == 3;
 }
 
 }  // namespace sluice

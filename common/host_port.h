@@ -13,6 +13,11 @@ namespace sluice {
 // naming the flag (the caller prefixes it).
 absl::Status CheckHostPort(absl::string_view address);
 
+// Whether the HOST of "HOST:PORT" reaches this machine only: 127.0.0.0/8,
+// "localhost" or [::1]. Anything else — 0.0.0.0 and [::] included — is reachable
+// from the network.
+bool IsLoopbackAddress(absl::string_view address);
+
 }  // namespace sluice
 
 #endif  // SLUICE_COMMON_HOST_PORT_H_

@@ -28,6 +28,8 @@
 #include "controller/state_store.h"
 #include "controller/stats_aggregator.h"
 #include "controller/worker_control_service.h"
+#include "common/grpc_limits.h"
+#include "common/host_port.h"
 #include "glog/logging.h"
 
 namespace {
@@ -36,7 +38,10 @@ std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
 
 struct ControllerOptions {
-  std::string listen = "0.0.0.0:7400";
+  // Loopback by default: until tokens and TLS exist (issue 8), anyone who can
+  // reach the port can change what every worker runs.
+  std::string listen = "127.0.0.1:7400";
+  bool allow_unauthenticated = false;
   std::string db_host = "localhost";
   int64_t db_port = 5432;
   std::string db_user;
@@ -55,7 +60,12 @@ int main(int argc, char** argv) {
   using namespace sluice::controller;
   ControllerOptions o;
   sluice::ArgParser p("sluice-controller");
-  p.AddString("listen", &o.listen, "gRPC address (default 0.0.0.0:7400)");
+  p.AddString("listen", &o.listen,
+              "gRPC address (default 127.0.0.1:7400; a non-loopback address needs "
+              "--allow-unauthenticated)");
+  p.AddBool("allow-unauthenticated", &o.allow_unauthenticated,
+            "accept a non-loopback --listen without authentication: anyone who can reach it "
+            "can change every pipeline");
   p.AddString("db-host", &o.db_host, "PostgreSQL host (default localhost)");
   p.AddInt("db-port", &o.db_port, "PostgreSQL port (default 5432)");
   p.AddString("db-user", &o.db_user, "PostgreSQL user");
@@ -79,6 +89,14 @@ int main(int argc, char** argv) {
   }
   if (parsed.ok() && o.stats_interval <= absl::ZeroDuration()) {
     parsed = absl::InvalidArgumentError("--stats-interval: must be greater than 0");
+  }
+  if (parsed.ok() && !p.help_requested() && !sluice::IsLoopbackAddress(o.listen) &&
+      !o.allow_unauthenticated) {
+    parsed = absl::InvalidArgumentError(absl::StrCat(
+        "--listen ", o.listen,
+        " is not a loopback address, and the controller has no authentication: anyone who "
+        "can reach it could change what every worker runs; listen on loopback, or accept "
+        "that with --allow-unauthenticated"));
   }
   if (!parsed.ok()) {
     std::fprintf(stderr, "sluice-controller: %s (see --help)\n",
@@ -147,6 +165,9 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &port);
+  // Bounded both ways (the clients set the same limit).
+  builder.SetMaxReceiveMessageSize(sluice::kMaxGrpcMessageBytes);
+  builder.SetMaxSendMessageSize(sluice::kMaxGrpcMessageBytes);
   builder.RegisterService(&control);
   builder.RegisterService(&admin);
   builder.RegisterService(&flags_service);
@@ -160,6 +181,12 @@ int main(int argc, char** argv) {
   if (!http.ok()) {
     LOG(ERROR) << http.status().message();
     return 1;
+  }
+  if (!sluice::IsLoopbackAddress(o.listen)) {
+    LOG(WARNING) << "--allow-unauthenticated: anyone who can reach " << o.listen
+                 << " can change what every worker runs";
+  } else {
+    LOG(INFO) << "no authentication: listening on loopback only";
   }
   LOG(INFO) << "sluice-controller listening on " << o.listen << " (port " << port
             << "); metrics on port " << (*http)->port();

@@ -480,5 +480,35 @@ TEST_F(ControlPlaneTest, ForbiddenKafkaPropertiesAreRefusedAndAStoredOneIsNeverP
   EXPECT_FALSE(exists());
 }
 
+// Issue 8, secure by default: without authentication the controller refuses to
+// listen beyond loopback unless told to accept that.
+TEST_F(ControlPlaneTest, ANonLoopbackListenNeedsAllowUnauthenticated) {
+  const std::string address = absl::StrCat("0.0.0.0:", PickFreePort());
+  std::vector<std::string> argv = {RunfilePath("controller/sluice-controller"), "--listen",
+                                   address, "--db-host", db_.host, "--db-port",
+                                   std::to_string(db_.port), "--db-user", db_.user, "--db-name",
+                                   db_.dbname, "--metrics-address",
+                                   absl::StrCat("127.0.0.1:", PickFreePort())};
+  absl::StatusOr<Subprocess> refused =
+      Subprocess::Start(argv, absl::StrCat(TestTempDir(), "/refused-controller.log"));
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->Wait(absl::Seconds(20)), 2);
+  EXPECT_EQ(refused->ReadLog(),
+            absl::StrCat("sluice-controller: --listen ", address,
+                         " is not a loopback address, and the controller has no authentication: "
+                         "anyone who can reach it could change what every worker runs; listen "
+                         "on loopback, or accept that with --allow-unauthenticated (see "
+                         "--help)\n"));
+  argv.push_back("--allow-unauthenticated");
+  absl::StatusOr<Subprocess> allowed =
+      Subprocess::Start(argv, absl::StrCat(TestTempDir(), "/allowed-controller.log"));
+  ASSERT_TRUE(allowed.ok()) << allowed.status();
+  ASSERT_TRUE(WaitFor([&] {
+    return absl::StrContains(allowed->ReadLog(), "--allow-unauthenticated: anyone who can reach");
+  }, absl::Seconds(30))) << allowed->ReadLog();
+  allowed->Signal(SIGTERM);
+  EXPECT_EQ(allowed->Wait(absl::Seconds(20)), 0);
+}
+
 }  // namespace
 }  // namespace sluice::testing
