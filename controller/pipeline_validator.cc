@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/admin_limits.h"
 #include "common/identifiers.h"
 #include "common/kafka_property_policy.h"
 #include "common/status_macros.h"
@@ -72,7 +73,49 @@ void ApplyPipelineDefaults(v1::PipelineConfig* c) {
   if (c->desired_workers() == 0) c->set_desired_workers(1);
 }
 
+namespace {
+
+// The bounds of common/admin_limits.h on the strings and maps, before their
+// contents are checked (which would echo an oversized value).
+absl::Status CheckSizes(const v1::PipelineConfig& c) {
+  RETURN_IF_ERROR(CheckMaxBytes("name", c.name(), kMaxNameBytes));
+  if (c.topics_size() > kMaxTopics) {
+    return Field("topics", absl::StrCat("must be at most ", kMaxTopics, " (got ",
+                                        c.topics_size(), ")"));
+  }
+  for (int i = 0; i < c.topics_size(); ++i) {
+    RETURN_IF_ERROR(CheckMaxBytes(absl::StrCat("topics[", i, "]"), c.topics(i), kMaxTopicBytes));
+  }
+  RETURN_IF_ERROR(CheckMaxBytes("consumer_group", c.consumer_group(), kMaxConsumerGroupBytes));
+  RETURN_IF_ERROR(CheckMaxBytes("target.table", c.target().table(), kMaxTableNameBytes));
+  if (c.kafka_properties_size() > kMaxKafkaProperties) {
+    return Field("kafka_properties", absl::StrCat("must have at most ", kMaxKafkaProperties,
+                                                  " entries (got ", c.kafka_properties_size(),
+                                                  ")"));
+  }
+  for (const auto& [name, value] : c.kafka_properties()) {
+    if (name.size() > kMaxKafkaPropertyNameBytes) {
+      return Field("kafka_properties",
+                   absl::StrCat("a property name must be at most ", kMaxKafkaPropertyNameBytes,
+                                " bytes (got ", name.size(), ")"));
+    }
+    RETURN_IF_ERROR(CheckMaxBytes(absl::StrCat("kafka_properties[", name, "]"), value,
+                                  kMaxKafkaPropertyValueBytes));
+  }
+  if (c.has_rollout()) {
+    RETURN_IF_ERROR(CheckMaxBytes("rollout.flag", c.rollout().flag(), kMaxNameBytes));
+    RETURN_IF_ERROR(
+        CheckMaxBytes("rollout.json_field", c.rollout().json_field(), kMaxJsonFieldBytes));
+    RETURN_IF_ERROR(
+        CheckMaxBytes("rollout.legacy_table", c.rollout().legacy_table(), kMaxTableNameBytes));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ValidatePipelineConfig(const v1::PipelineConfig& c) {
+  RETURN_IF_ERROR(CheckSizes(c));
   if (absl::Status s = CheckObjectName(c.name()); !s.ok()) return Field("name", s.message());
   if (c.topics().empty()) return Field("topics", "must not be empty");
   for (int i = 0; i < c.topics_size(); ++i) {
@@ -80,9 +123,7 @@ absl::Status ValidatePipelineConfig(const v1::PipelineConfig& c) {
       return Field(absl::StrCat("topics[", i, "]"), s.message());
     }
   }
-  if (c.consumer_group().empty() || c.consumer_group().size() > 255) {
-    return Field("consumer_group", "must be 1-255 characters");
-  }
+  if (c.consumer_group().empty()) return Field("consumer_group", "must not be empty");
   if (absl::Status s = CheckTableName(c.target().table()); !s.ok()) {
     return Field("target.table", s.message());
   }

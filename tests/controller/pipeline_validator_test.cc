@@ -78,6 +78,83 @@ TEST(PipelineValidatorTest, ErrorsNameTheField) {
   }
 }
 
+// Bounds of common/admin_limits.h: checked before the contents, so an oversized
+// value is never echoed back.
+TEST(PipelineValidatorTest, OversizedFieldsAreRefusedNamingTheField) {
+  struct Case {
+    std::function<void(v1::PipelineConfig*)> mutate;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {[](auto* c) { c->set_name(std::string(64, 'a')); },
+       "name: must be at most 63 bytes (got 64)"},
+      {[](auto* c) { c->set_name(std::string(1 << 20, 'a')); },
+       "name: must be at most 63 bytes (got 1048576)"},
+      {[](auto* c) {
+         c->clear_topics();
+         for (int i = 0; i < 101; ++i) c->add_topics("t" + std::to_string(i));
+       },
+       "topics: must be at most 100 (got 101)"},
+      {[](auto* c) { c->add_topics(std::string(250, 't')); },
+       "topics[1]: must be at most 249 bytes (got 250)"},
+      {[](auto* c) { c->set_consumer_group(std::string(256, 'g')); },
+       "consumer_group: must be at most 255 bytes (got 256)"},
+      {[](auto* c) { c->mutable_target()->set_table(std::string(128, 't')); },
+       "target.table: must be at most 127 bytes (got 128)"},
+      {[](auto* c) { c->mutable_target()->set_table(std::string(64, 't')); },
+       "target.table: '" + std::string(64, 't') + "' is not a table name (letters, digits, _)"},
+      {[](auto* c) {
+         for (int i = 0; i < 65; ++i) (*c->mutable_kafka_properties())["p" + std::to_string(i)] = "1";
+       },
+       "kafka_properties: must have at most 64 entries (got 65)"},
+      {[](auto* c) { (*c->mutable_kafka_properties())["fetch.wait.max.ms"] = std::string(4097, '5'); },
+       "kafka_properties[fetch.wait.max.ms]: must be at most 4096 bytes (got 4097)"},
+      {[](auto* c) { (*c->mutable_kafka_properties())[std::string(256, 'p')] = "1"; },
+       "kafka_properties: a property name must be at most 255 bytes (got 256)"},
+      {[](auto* c) {
+         c->mutable_rollout()->set_flag(std::string(64, 'f'));
+         c->mutable_rollout()->set_kafka_key(true);
+         c->mutable_rollout()->set_skip(true);
+       },
+       "rollout.flag: must be at most 63 bytes (got 64)"},
+      {[](auto* c) {
+         c->mutable_rollout()->set_flag("f");
+         c->mutable_rollout()->set_json_field(std::string(256, 'j'));
+         c->mutable_rollout()->set_skip(true);
+       },
+       "rollout.json_field: must be at most 255 bytes (got 256)"},
+      {[](auto* c) {
+         c->mutable_rollout()->set_flag("f");
+         c->mutable_rollout()->set_kafka_key(true);
+         c->mutable_rollout()->set_legacy_table(std::string(64, 'l'));
+       },
+       "rollout.legacy_table: '" + std::string(64, 'l') +
+           "' is not a table name (letters, digits, _)"},
+  };
+  for (const Case& k : cases) {
+    v1::PipelineConfig c = Valid();
+    k.mutate(&c);
+    absl::Status s = ValidatePipelineConfig(c);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << k.message;
+    EXPECT_EQ(s.message(), k.message);
+  }
+}
+
+TEST(PipelineValidatorTest, FieldsAtTheirBoundsAreAccepted) {
+  v1::PipelineConfig c = Valid();
+  c.set_name(std::string(63, 'a'));
+  c.clear_topics();
+  for (int i = 0; i < 99; ++i) c.add_topics("t" + std::to_string(i));
+  c.add_topics(std::string(249, 't'));
+  c.set_consumer_group(std::string(255, 'g'));
+  c.mutable_target()->set_table(std::string(63, 's') + "." + std::string(63, 't'));
+  (*c.mutable_kafka_properties())["fetch.wait.max.ms"] = std::string(4096, '5');
+  c.mutable_rollout()->set_flag(std::string(63, 'f'));
+  c.mutable_rollout()->set_json_field(std::string(255, 'j'));
+  c.mutable_rollout()->set_legacy_table(std::string(63, 'l'));
+  EXPECT_TRUE(ValidatePipelineConfig(c).ok()) << ValidatePipelineConfig(c);
+}
+
 TEST(PipelineValidatorTest, ConsumerTuningPropertiesAreAccepted) {
   v1::PipelineConfig c = Valid();
   (*c.mutable_kafka_properties())["fetch.wait.max.ms"] = "50";
