@@ -9,6 +9,7 @@
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "common/identifiers.h"
+#include "controller/admin_request_checks.h"
 #include "controller/assigner.h"
 #include "controller/flag_scheduler.h"
 #include "controller/pipeline_validator.h"
@@ -26,11 +27,6 @@ std::string Actor(const grpc::ServerContext* ctx) {
   auto it = ctx->client_metadata().find("x-sluice-actor");
   if (it != ctx->client_metadata().end()) return std::string(it->second.data(), it->second.size());
   return ctx->peer();
-}
-
-absl::Status RequireName(const std::string& name, const char* field) {
-  if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": must not be empty"));
-  return absl::OkStatus();
 }
 
 // Updates and deletes must name the version they read.
@@ -93,7 +89,7 @@ grpc::Status AdminService::CreatePipeline(grpc::ServerContext* ctx,
 
 grpc::Status AdminService::GetPipeline(grpc::ServerContext*, const v1::GetPipelineRequest* req,
                                        v1::Pipeline* resp) {
-  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Pipeline> p = store_->GetPipeline(req->name());
   if (p.ok()) *resp = *p;
   return ToGrpcStatus(p.status());
@@ -113,6 +109,9 @@ grpc::Status AdminService::UpdatePipeline(grpc::ServerContext* ctx,
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "pipelines get"); !s.ok()) {
     return ToGrpcStatus(s);
   }
+  if (absl::Status s = CheckNameArg("name", req->config().name()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   // The stored config decides the key form; a concurrent change fails the update's
   // expected_version check anyway.
   absl::StatusOr<v1::Pipeline> stored = store_->GetPipeline(req->config().name());
@@ -129,7 +128,7 @@ grpc::Status AdminService::UpdatePipeline(grpc::ServerContext* ctx,
 grpc::Status AdminService::DeletePipeline(grpc::ServerContext* ctx,
                                           const v1::DeletePipelineRequest* req,
                                           v1::DeletePipelineResponse*) {
-  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "pipelines get"); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -139,7 +138,11 @@ grpc::Status AdminService::DeletePipeline(grpc::ServerContext* ctx,
 grpc::Status AdminService::ValidatePipeline(grpc::ServerContext*,
                                             const v1::ValidatePipelineRequest* req,
                                             v1::ValidatePipelineResponse* resp) {
-  absl::StatusOr<v1::Pipeline> current = store_->GetPipeline(req->config().name());
+  // An oversized or empty name is not looked up; validation below names the problem.
+  absl::StatusOr<v1::Pipeline> current =
+      CheckNameArg("name", req->config().name()).ok()
+          ? store_->GetPipeline(req->config().name())
+          : absl::StatusOr<v1::Pipeline>(absl::NotFoundError("no such pipeline"));
   absl::StatusOr<v1::PipelineConfig> config =
       CheckedPipeline(req->config(), current.ok() ? &current->config() : nullptr);
   resp->set_valid(config.ok());
@@ -155,7 +158,7 @@ grpc::Status AdminService::ValidatePipeline(grpc::ServerContext*,
 
 grpc::Status AdminService::PausePipeline(grpc::ServerContext* ctx,
                                          const v1::PausePipelineRequest* req, v1::Pipeline* resp) {
-  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Pipeline> p = store_->SetPaused(req->name(), true, Actor(ctx));
   if (p.ok()) *resp = *p;
   return Reloaded(p.status());
@@ -164,7 +167,7 @@ grpc::Status AdminService::PausePipeline(grpc::ServerContext* ctx,
 grpc::Status AdminService::ResumePipeline(grpc::ServerContext* ctx,
                                           const v1::ResumePipelineRequest* req,
                                           v1::Pipeline* resp) {
-  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Pipeline> p = store_->SetPaused(req->name(), false, Actor(ctx));
   if (p.ok()) *resp = *p;
   return Reloaded(p.status());
@@ -173,7 +176,7 @@ grpc::Status AdminService::ResumePipeline(grpc::ServerContext* ctx,
 grpc::Status AdminService::GetPipelineStatus(grpc::ServerContext*,
                                              const v1::GetPipelineStatusRequest* req,
                                              v1::PipelineStatus* resp) {
-  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Pipeline> p = store_->GetPipeline(req->name());
   if (!p.ok()) return ToGrpcStatus(p.status());
   *resp->mutable_pipeline() = *p;
@@ -194,7 +197,7 @@ grpc::Status AdminService::ListWorkers(grpc::ServerContext*, const v1::ListWorke
 
 grpc::Status AdminService::GetWorker(grpc::ServerContext*, const v1::GetWorkerRequest* req,
                                      v1::WorkerInfo* resp) {
-  if (absl::Status s = RequireName(req->worker_id(), "worker_id"); !s.ok()) {
+  if (absl::Status s = CheckWorkerIdArg("worker_id", req->worker_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
   absl::StatusOr<v1::WorkerInfo> w = fleet_->GetWorker(req->worker_id());
@@ -204,7 +207,7 @@ grpc::Status AdminService::GetWorker(grpc::ServerContext*, const v1::GetWorkerRe
 
 grpc::Status AdminService::DrainWorker(grpc::ServerContext* ctx, const v1::DrainWorkerRequest* req,
                                        v1::WorkerInfo* resp) {
-  if (absl::Status s = RequireName(req->worker_id(), "worker_id"); !s.ok()) {
+  if (absl::Status s = CheckWorkerIdArg("worker_id", req->worker_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
   absl::StatusOr<v1::WorkerInfo> before = fleet_->GetWorker(req->worker_id());
@@ -235,7 +238,7 @@ grpc::Status AdminService::GetStats(grpc::ServerContext*, const v1::GetStatsRequ
 }
 
 absl::Status AdminService::Offsets(const std::string& pipeline, v1::GetOffsetsResponse* resp) {
-  RETURN_IF_ERROR(RequireName(pipeline, "pipeline"));
+  RETURN_IF_ERROR(CheckNameArg("pipeline", pipeline));
   ASSIGN_OR_RETURN(v1::Pipeline p, store_->GetPipeline(pipeline));
   ASSIGN_OR_RETURN(std::vector<v1::PartitionOffset> offsets,
                    store_->GetOffsets(p.config().consumer_group()));
@@ -253,7 +256,7 @@ grpc::Status AdminService::GetOffsets(grpc::ServerContext*, const v1::GetOffsets
 grpc::Status AdminService::ResetOffsets(grpc::ServerContext* ctx,
                                         const v1::ResetOffsetsRequest* req,
                                         v1::GetOffsetsResponse* resp) {
-  if (absl::Status s = RequireName(req->pipeline(), "pipeline"); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckResetOffsetsRequest(*req); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Pipeline> p = store_->GetPipeline(req->pipeline());
   if (!p.ok()) return ToGrpcStatus(p.status());
   const auto& topics = p->config().topics();
@@ -302,6 +305,7 @@ grpc::Status AdminService::ListAudit(grpc::ServerContext*, const v1::ListAuditRe
   if (req->limit() < 0 || req->limit() > 10000) {
     return ToGrpcStatus(absl::InvalidArgumentError("limit: must be within 0..10000"));
   }
+  if (absl::Status s = CheckListAuditRequest(*req); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<std::vector<v1::AuditEntry>> entries =
       store_->ListAudit(req->limit() == 0 ? 100 : req->limit(), req->target());
   if (!entries.ok()) return ToGrpcStatus(entries.status());
@@ -311,9 +315,7 @@ grpc::Status AdminService::ListAudit(grpc::ServerContext*, const v1::ListAuditRe
 
 grpc::Status AdminService::CreateFlag(grpc::ServerContext* ctx, const v1::CreateFlagRequest* req,
                                       v1::Flag* resp) {
-  if (absl::Status s = CheckObjectName(req->name()); !s.ok()) {
-    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat("name: ", s.message())));
-  }
+  if (absl::Status s = CheckCreateFlagRequest(*req); !s.ok()) return ToGrpcStatus(s);
   v1::Flag flag;
   flag.set_name(req->name());
   flag.set_description(req->description());
@@ -325,7 +327,7 @@ grpc::Status AdminService::CreateFlag(grpc::ServerContext* ctx, const v1::Create
 
 grpc::Status AdminService::GetFlag(grpc::ServerContext*, const v1::GetFlagRequest* req,
                                    v1::Flag* resp) {
-  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Flag> f = store_->GetFlag(req->name());
   if (f.ok()) *resp = *f;
   return ToGrpcStatus(f.status());
@@ -341,7 +343,7 @@ grpc::Status AdminService::ListFlags(grpc::ServerContext*, const v1::ListFlagsRe
 
 grpc::Status AdminService::SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRequest* req,
                                    v1::Flag* resp) {
-  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "flags get"); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -371,7 +373,7 @@ grpc::Status AdminService::SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRe
 
 grpc::Status AdminService::RollbackFlag(grpc::ServerContext* ctx,
                                         const v1::RollbackFlagRequest* req, v1::Flag* resp) {
-  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "flags get"); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -387,7 +389,7 @@ grpc::Status AdminService::RollbackFlag(grpc::ServerContext* ctx,
 
 grpc::Status AdminService::RampFlag(grpc::ServerContext* ctx, const v1::RampFlagRequest* req,
                                     v1::Flag* resp) {
-  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "flags get"); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -406,7 +408,7 @@ grpc::Status AdminService::RampFlag(grpc::ServerContext* ctx, const v1::RampFlag
 
 grpc::Status AdminService::EvaluateFlag(grpc::ServerContext*, const v1::EvaluateFlagRequest* req,
                                         v1::EvaluateFlagResponse* resp) {
-  if (absl::Status s = RequireName(req->name(), "name"); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Flag> flag = store_->GetFlag(req->name());
   if (!flag.ok()) return ToGrpcStatus(flag.status());
   const absl::Time at = req->has_at() ? ToAbslTime(req->at()) : clock_.Now();
