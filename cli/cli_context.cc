@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/grpc_limits.h"
 #include "common/proto_time.h"
 
 namespace sluice::cli {
@@ -20,7 +21,8 @@ CliContext::CliContext(const CliArgs& args, std::ostream& out, std::ostream& err
       out_(out),
       err_(err),
       stub_(v1::Admin::NewStub(
-          grpc::CreateChannel(args.controller, grpc::InsecureChannelCredentials()))) {}
+          grpc::CreateCustomChannel(args.controller, grpc::InsecureChannelCredentials(),
+                                    SluiceChannelArguments()))) {}
 
 std::unique_ptr<grpc::ClientContext> CliContext::Call() const {
   auto ctx = std::make_unique<grpc::ClientContext>();

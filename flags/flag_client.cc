@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/backoff.h"
+#include "common/grpc_limits.h"
 #include "sluice/v1/flags.grpc.pb.h"
 
 namespace sluice::flags {
@@ -22,7 +23,8 @@ FlagClient::~FlagClient() {
 
 void FlagClient::Run() {
   ExponentialBackoff backoff(absl::Milliseconds(200), absl::Seconds(10));
-  auto stub = v1::Flags::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  auto stub = v1::Flags::NewStub(grpc::CreateCustomChannel(
+      address_, grpc::InsecureChannelCredentials(), SluiceChannelArguments()));
   while (!stop_) {
     grpc::ClientContext ctx;
     v1::WatchFlagsRequest req;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/backoff.h"
+#include "common/grpc_limits.h"
 #include "common/grpc_status.h"
 #include "glog/logging.h"
 #include "sluice/v1/control.grpc.pb.h"
@@ -143,7 +144,8 @@ v1::WorkerMessage ControlClient::ApplyAndAnswer(const v1::Assignment& a) {
 
 absl::Status ControlClient::RunStream(const std::atomic<bool>& stop) {
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(config_.controller_address, grpc::InsecureChannelCredentials());
+      grpc::CreateCustomChannel(config_.controller_address,
+                                grpc::InsecureChannelCredentials(), SluiceChannelArguments());
   std::unique_ptr<v1::WorkerControl::Stub> stub = v1::WorkerControl::NewStub(channel);
   grpc::ClientContext ctx;
   std::unique_ptr<grpc::ClientReaderWriter<v1::WorkerMessage, v1::ControllerMessage>> stream =
