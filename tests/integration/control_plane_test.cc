@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/grpc_limits.h"
 #include "gtest/gtest.h"
 #include "sluice/v1/admin.grpc.pb.h"
 #include "tests/fixtures/controller_process.h"
@@ -508,6 +509,180 @@ TEST_F(ControlPlaneTest, ANonLoopbackListenNeedsAllowUnauthenticated) {
   }, absl::Seconds(30))) << allowed->ReadLog();
   allowed->Signal(SIGTERM);
   EXPECT_EQ(allowed->Wait(absl::Seconds(20)), 0);
+}
+
+// Issue 8, limits on input: every string and repeated field of the admin API has a
+// bound (common/admin_limits.h); past it the controller answers INVALID_ARGUMENT
+// naming the field and stores nothing.
+TEST_F(ControlPlaneTest, OversizedAdminInputsAreRefusedNamingTheFieldAndChangeNothing) {
+  CreateItems();
+  ASSERT_EQ(Ctl({"flags", "create", "kafka-ingest"}).code, 0);
+  auto stub = v1::Admin::NewStub(grpc::CreateCustomChannel(
+      controller_->address(), grpc::InsecureChannelCredentials(), SluiceChannelArguments()));
+  auto stored = [&] {
+    grpc::ClientContext c1, c2, c3;
+    v1::ListPipelinesResponse pipelines;
+    v1::ListFlagsResponse flags;
+    v1::ListAuditRequest audit_req;
+    audit_req.set_limit(10000);
+    v1::ListAuditResponse audit;
+    EXPECT_TRUE(stub->ListPipelines(&c1, {}, &pipelines).ok());
+    EXPECT_TRUE(stub->ListFlags(&c2, {}, &flags).ok());
+    EXPECT_TRUE(stub->ListAudit(&c3, audit_req, &audit).ok());
+    return pipelines.DebugString() + flags.DebugString() + audit.DebugString();
+  };
+  const std::string before = stored();
+  v1::PipelineConfig items = CtlJson<v1::Pipeline>({"pipelines", "get", "items"}).config();
+  auto pipeline = [&](std::function<void(v1::PipelineConfig*)> mutate) {
+    v1::PipelineConfig c;
+    c.set_name("x");
+    c.add_topics("items");
+    mutate(&c);
+    return c;
+  };
+  struct Case {
+    std::string what;
+    std::function<grpc::Status(grpc::ClientContext*)> call;
+    std::string message;
+  };
+  const std::string mib(1 << 20, 'a');
+  const std::vector<Case> cases = {
+      {"create pipeline, long name",
+       [&](auto* ctx) {
+         v1::CreatePipelineRequest r;
+         *r.mutable_config() = pipeline([](auto* c) { c->set_name(std::string(64, 'p')); });
+         v1::Pipeline out;
+         return stub->CreatePipeline(ctx, r, &out);
+       },
+       "name: must be at most 63 bytes (got 64)"},
+      {"create pipeline, 101 topics",
+       [&](auto* ctx) {
+         v1::CreatePipelineRequest r;
+         *r.mutable_config() = pipeline([](auto* c) {
+           for (int i = 0; i < 100; ++i) c->add_topics("t" + std::to_string(i));
+         });
+         v1::Pipeline out;
+         return stub->CreatePipeline(ctx, r, &out);
+       },
+       "topics: must be at most 100 (got 101)"},
+      {"create pipeline, 65 properties",
+       [&](auto* ctx) {
+         v1::CreatePipelineRequest r;
+         *r.mutable_config() = pipeline([](auto* c) {
+           for (int i = 0; i < 65; ++i) (*c->mutable_kafka_properties())["p" + std::to_string(i)] = "1";
+         });
+         v1::Pipeline out;
+         return stub->CreatePipeline(ctx, r, &out);
+       },
+       "kafka_properties: must have at most 64 entries (got 65)"},
+      {"update pipeline, long property value",
+       [&](auto* ctx) {
+         v1::UpdatePipelineRequest r;
+         *r.mutable_config() = items;
+         (*r.mutable_config()->mutable_kafka_properties())["fetch.wait.max.ms"] =
+             std::string(4097, '5');
+         r.set_expected_version(1);
+         v1::Pipeline out;
+         return stub->UpdatePipeline(ctx, r, &out);
+       },
+       "kafka_properties[fetch.wait.max.ms]: must be at most 4096 bytes (got 4097)"},
+      {"update pipeline, long legacy table",
+       [&](auto* ctx) {
+         v1::UpdatePipelineRequest r;
+         *r.mutable_config() = items;
+         r.mutable_config()->mutable_rollout()->set_flag("kafka-ingest");
+         r.mutable_config()->mutable_rollout()->set_kafka_key(true);
+         r.mutable_config()->mutable_rollout()->set_legacy_table(std::string(128, 'l'));
+         r.set_expected_version(1);
+         v1::Pipeline out;
+         return stub->UpdatePipeline(ctx, r, &out);
+       },
+       "rollout.legacy_table: must be at most 127 bytes (got 128)"},
+      {"get pipeline, 1 MiB name",
+       [&](auto* ctx) {
+         v1::GetPipelineRequest r;
+         r.set_name(mib);
+         v1::Pipeline out;
+         return stub->GetPipeline(ctx, r, &out);
+       },
+       "name: must be at most 63 bytes (got 1048576)"},
+      {"delete pipeline, long name",
+       [&](auto* ctx) {
+         v1::DeletePipelineRequest r;
+         r.set_name(std::string(64, 'p'));
+         r.set_expected_version(1);
+         v1::DeletePipelineResponse out;
+         return stub->DeletePipeline(ctx, r, &out);
+       },
+       "name: must be at most 63 bytes (got 64)"},
+      {"create flag, long description",
+       [&](auto* ctx) {
+         v1::CreateFlagRequest r;
+         r.set_name("f2");
+         r.set_description(std::string(1025, 'd'));
+         v1::Flag out;
+         return stub->CreateFlag(ctx, r, &out);
+       },
+       "description: must be at most 1024 bytes (got 1025)"},
+      {"create flag, long salt",
+       [&](auto* ctx) {
+         v1::CreateFlagRequest r;
+         r.set_name("f2");
+         r.set_salt(std::string(64, 's'));
+         v1::Flag out;
+         return stub->CreateFlag(ctx, r, &out);
+       },
+       "salt: must be at most 63 bytes (got 64)"},
+      {"set flag, long name",
+       [&](auto* ctx) {
+         v1::SetFlagRequest r;
+         r.set_name(std::string(64, 'f'));
+         r.set_expected_version(1);
+         v1::Flag out;
+         return stub->SetFlag(ctx, r, &out);
+       },
+       "name: must be at most 63 bytes (got 64)"},
+      {"drain worker, long id",
+       [&](auto* ctx) {
+         v1::DrainWorkerRequest r;
+         r.set_worker_id(std::string(64, 'w'));
+         v1::WorkerInfo out;
+         return stub->DrainWorker(ctx, r, &out);
+       },
+       "worker_id: must be at most 63 bytes (got 64)"},
+      {"audit, long target",
+       [&](auto* ctx) {
+         v1::ListAuditRequest r;
+         r.set_target(std::string(64, 't'));
+         v1::ListAuditResponse out;
+         return stub->ListAudit(ctx, r, &out);
+       },
+       "target: must be at most 63 bytes (got 64)"},
+      {"reset offsets, long topic",
+       [&](auto* ctx) {
+         v1::ResetOffsetsRequest r;
+         r.set_pipeline("items");
+         r.set_topic(std::string(250, 't'));
+         v1::GetOffsetsResponse out;
+         return stub->ResetOffsets(ctx, r, &out);
+       },
+       "topic: must be at most 249 bytes (got 250)"},
+  };
+  for (const Case& k : cases) {
+    grpc::ClientContext ctx;
+    grpc::Status s = k.call(&ctx);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << k.what;
+    EXPECT_EQ(s.error_message(), k.message) << k.what;
+  }
+  // Past the client's message bound the request is not even sent.
+  grpc::ClientContext ctx;
+  v1::CreateFlagRequest huge;
+  huge.set_name("f3");
+  huge.set_description(std::string(kMaxGrpcMessageBytes + 1, 'd'));
+  v1::Flag out;
+  grpc::Status s = stub->CreateFlag(&ctx, huge, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_EQ(stored(), before);
 }
 
 }  // namespace
