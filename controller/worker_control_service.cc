@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/admin_limits.h"
+#include "common/grpc_status.h"
 #include "glog/logging.h"
 
 namespace sluice::controller {
@@ -48,6 +50,12 @@ grpc::Status WorkerControlService::Connect(
   if (!first.has_hello() || first.hello().worker_id().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "the first message must be a Hello with a worker_id");
+  }
+  // Admin requests name workers within this bound (common/admin_limits.h).
+  if (absl::Status s =
+          CheckMaxBytes("hello.worker_id", first.hello().worker_id(), kMaxWorkerIdBytes);
+      !s.ok()) {
+    return ToGrpcStatus(s);
   }
   const v1::Hello hello = first.hello();
   const std::string worker_id = hello.worker_id();

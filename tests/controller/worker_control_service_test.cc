@@ -69,5 +69,20 @@ TEST_F(WorkerControlServiceTest, AFirstMessageThatIsNotHelloIsRefused) {
   EXPECT_EQ(s.error_message(), "the first message must be a Hello with a worker_id");
 }
 
+// Admin requests name workers by id (get, drain) within common/admin_limits.h, so
+// a worker whose id is longer could never be addressed.
+TEST_F(WorkerControlServiceTest, AHelloWithAnOversizedWorkerIdIsRefused) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = stub_->Connect(&ctx);
+  v1::WorkerMessage hello;
+  hello.mutable_hello()->set_worker_id(std::string(64, 'w'));
+  ASSERT_TRUE(stream->Write(hello));
+  const grpc::Status s = stream->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "hello.worker_id: must be at most 63 bytes (got 64)");
+  EXPECT_TRUE(fleet_.ListWorkers().empty());
+}
+
 }  // namespace
 }  // namespace sluice::controller
