@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/admin_limits.h"
 #include "common/arg_parser.h"
 #include "common/batch_limits.h"
 #include "common/host_port.h"
@@ -69,6 +70,8 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
     if (value.empty()) return absl::InvalidArgumentError(absl::StrCat("--", name, " is required"));
     return absl::OkStatus();
   };
+  // The controller refuses a longer id (admin requests name workers within it).
+  RETURN_IF_ERROR(CheckMaxBytes("--worker-id", o.worker_id, kMaxWorkerIdBytes));
   RETURN_IF_ERROR(required("kafka-brokers", o.kafka.brokers));
   RETURN_IF_ERROR(required("db-name", o.postgres.connection.dbname));
   // README: "--db-user" has no default (libpq would take the OS user, rarely the role meant).

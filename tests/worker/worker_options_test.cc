@@ -93,6 +93,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{With({"--kafka-property", "novalue"}),
                 "--kafka-property: 'novalue' is not key=value"},
         BadCase{With({"--kafka-topics", " , "}), "--kafka-topics is empty"},
+        // The controller refuses longer ids (common/admin_limits.h): say so at start.
+        BadCase{With({"--worker-id", std::string(64, 'w')}),
+                "--worker-id: must be at most 63 bytes (got 64)"},
         BadCase{With({"--no-such-flag"}), "unknown flag --no-such-flag"},
         BadCase{With({"--db-name"}), "--db-name needs a value"},
         BadCase{With({"stray"}), "unexpected argument 'stray'"},
