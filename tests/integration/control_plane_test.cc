@@ -3,6 +3,8 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+
+#include <fstream>
 #include <sys/stat.h>
 
 #include "absl/strings/match.h"
@@ -683,6 +685,60 @@ TEST_F(ControlPlaneTest, OversizedAdminInputsAreRefusedNamingTheFieldAndChangeNo
   grpc::Status s = stub->CreateFlag(&ctx, huge, &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
   EXPECT_EQ(stored(), before);
+}
+
+// Issue 8, secrets: a password given to the worker (from a file) and one an
+// operator tries to put in a pipeline never show up in any output surface: logs,
+// /metrics, sluicectl's answers, or the controller's database.
+TEST_F(ControlPlaneTest, APlantedSecretAppearsInNoOutputSurface) {
+  const std::string secret = "planted-s3cret-4c1d";
+  const std::string file = absl::StrCat(TestTempDir(), "/db-password");
+  {
+    std::ofstream out(file);
+    out << secret << "\n";
+  }
+  auto w = Worker("w1", {"--db-password-file", file});
+  CreateItems();
+  // Refused, and never stored.
+  CtlResult refused = Ctl({"pipelines", "create", "leaky", "--topics", "items",
+                           "--kafka-property", absl::StrCat("sasl.password=", secret)});
+  EXPECT_EQ(refused.code, 1) << refused.output;
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 100)).ok());
+  ExpectExactlyOnce(100);
+  std::vector<std::pair<std::string, std::string>> surfaces = {
+      {"worker log", w->process().ReadLog()},
+      {"worker /metrics", w->HttpGet("/metrics")},
+      {"worker /ready", w->HttpGet("/ready")},
+      {"controller log", controller_->process().ReadLog()},
+      {"controller /metrics", HttpGet(controller_->metrics_port(), "/metrics")},
+      {"refused create", refused.output},
+  };
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--json", "pipelines", "list"},
+                                             {"--json", "pipelines", "get", "items"},
+                                             {"--json", "pipelines", "status", "items"},
+                                             {"--json", "workers", "list"},
+                                             {"--json", "audit", "list"},
+                                             {"--json", "stats"}}) {
+    surfaces.push_back({absl::StrJoin(args, " "), Ctl(args).output});
+  }
+  // Every row of every table the controller and the workers keep, as text.
+  const std::string dump_sql =
+      "SELECT coalesce(string_agg(t, ' '), '') FROM ("
+      "SELECT row_to_json(p)::text AS t FROM sluice_controller.pipelines p UNION ALL "
+      "SELECT row_to_json(h)::text FROM sluice_controller.pipeline_history h UNION ALL "
+      "SELECT row_to_json(a)::text FROM sluice_controller.audit a UNION ALL "
+      "SELECT row_to_json(o)::text FROM sluice_offsets o) x";
+  EXPECT_EQ(db_.QueryInt(absl::StrCat("SELECT count(*) FROM (", dump_sql, ") d WHERE d.coalesce "
+                                      "LIKE '%", secret, "%'")),
+            0);
+  EXPECT_EQ(db_.QueryInt(absl::StrCat("SELECT count(*) FROM (", dump_sql, ") d WHERE d.coalesce "
+                                      "LIKE '%items%'")),
+            1);  // the dump does read the tables
+  for (const auto& [name, text] : surfaces) {
+    EXPECT_FALSE(absl::StrContains(text, secret)) << name << " shows the secret:\n" << text;
+    EXPECT_FALSE(text.empty()) << name << " is empty: the check would prove nothing";
+  }
 }
 
 }  // namespace
