@@ -2,6 +2,8 @@
 #ifndef SLUICE_COMMON_BACKOFF_H_
 #define SLUICE_COMMON_BACKOFF_H_
 
+#include <algorithm>
+
 #include "absl/random/random.h"
 #include "absl/time/time.h"
 
@@ -29,6 +31,12 @@ class ExponentialBackoff {
   int attempt_ = 0;
   absl::BitGen rng_;
 };
+
+// `initial` doubled `attempt` times, capped at `max`, without jitter: for delays
+// kept per item (a partition, a pipeline) rather than in a retry loop.
+inline absl::Duration DoublingDelay(absl::Duration initial, absl::Duration max, int attempt) {
+  return std::min(max, initial * (1 << std::min(std::max(attempt, 0), 16)));
+}
 
 }  // namespace sluice
 

@@ -48,6 +48,13 @@ std::string Describe(const std::vector<TopicPartition>& partitions) {
   return absl::StrJoin(names, ", ");
 }
 
+// The stored offset of `tp`, empty when sluice_offsets has no row for it.
+std::optional<int64_t> StoredRow(const OffsetMap& stored, const TopicPartition& tp) {
+  auto it = stored.find(tp);
+  if (it == stored.end()) return std::nullopt;
+  return it->second;
+}
+
 constexpr absl::Duration kMaxPollWait = absl::Milliseconds(100);
 constexpr absl::Duration kLagUpdateInterval = absl::Seconds(1);
 constexpr absl::Duration kSleepSlice = absl::Milliseconds(50);
@@ -226,8 +233,7 @@ bool IngestLoop::Accept(const Message& message, PartitionState* state, int64_t* 
         state->needs_reclaim = true;
         state->reclaim_at =
             deps_.clock->Now() +
-            std::min(config_.retry_max,
-                     config_.retry_initial * (1 << std::min(++state->reclaim_failures, 16)));
+            DoublingDelay(config_.retry_initial, config_.retry_max, ++state->reclaim_failures);
         ++partitions_epoch_;
       }
       return false;
@@ -287,7 +293,7 @@ bool IngestLoop::Flush(FlushReason reason) {
       // space its attempts out.
       const absl::Duration delay =
           refusals <= 1 ? absl::ZeroDuration()
-                        : std::min(config_.retry_max, config_.retry_initial * (1 << std::min(refusals, 16)));
+                        : DoublingDelay(config_.retry_initial, config_.retry_max, refusals);
       ScheduleReclaim(PartitionsOf(batch), delay);
       return true;
     }
@@ -340,8 +346,7 @@ void IngestLoop::ReclaimDue() {
       PartitionState& state = partitions_[tp];
       ++state.reclaim_failures;
       state.reclaim_at =
-          now + std::min(config_.retry_max,
-                         config_.retry_initial * (1 << std::min(state.reclaim_failures, 16)));
+          now + DoublingDelay(config_.retry_initial, config_.retry_max, state.reclaim_failures);
     }
   };
   absl::StatusOr<OffsetMap> stored = deps_.sink->ReadOffsets(due);
@@ -355,9 +360,7 @@ void IngestLoop::ReclaimDue() {
   OffsetMap seek;
   for (const TopicPartition& tp : due) {
     PartitionState& state = partitions_[tp];
-    auto it = stored->find(tp);
-    const std::optional<int64_t> row =
-        it == stored->end() ? std::nullopt : std::optional<int64_t>(it->second);
+    const std::optional<int64_t> row = StoredRow(*stored, tp);
     if (!state.stalled.empty() && row == state.stalled_at_stored) {
       state.reclaim_at = now + config_.stall_recheck_interval;  // nobody fixed it yet
       continue;
@@ -425,9 +428,7 @@ OffsetMap IngestLoop::OnPartitionsAssigned(const std::vector<TopicPartition>& pa
   PinEndPositions(partitions, &*stored);
   OffsetMap start;
   for (const TopicPartition& tp : partitions) {
-    auto it = stored->find(tp);
-    const std::optional<int64_t> row =
-        it == stored->end() ? std::nullopt : std::optional<int64_t>(it->second);
+    const std::optional<int64_t> row = StoredRow(*stored, tp);
     const int64_t from = row.value_or(config_.unstored_start);
     fence_.Claim(tp, row, from);
     PartitionState state;
@@ -446,9 +447,7 @@ void IngestLoop::PinEndPositions(const std::vector<TopicPartition>& partitions,
   // first commit) does not resolve it again later and skip what came between.
   std::vector<OffsetUpdate> pins;
   for (const TopicPartition& tp : partitions) {
-    auto it = stored->find(tp);
-    const std::optional<int64_t> row =
-        it == stored->end() ? std::nullopt : std::optional<int64_t>(it->second);
+    const std::optional<int64_t> row = StoredRow(*stored, tp);
     if (row.value_or(config_.unstored_start) != kOffsetEnd) continue;
     absl::StatusOr<int64_t> end = deps_.source->EndOffset(tp);
     if (!end.ok()) {

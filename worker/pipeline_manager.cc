@@ -136,7 +136,7 @@ void PipelineManager::RestartExited() {
       if (!exited) continue;
       if (!e.restart_at) {
         const absl::Duration delay =
-            std::min(options_.restart_max, options_.restart_initial * (1 << std::min(e.restarts, 16)));
+            DoublingDelay(options_.restart_initial, options_.restart_max, e.restarts);
         e.restart_at = now + delay;
         e.problem = absl::StrCat("stopped (", exited->message(), "); restarting in ",
                                  absl::FormatDuration(delay));
@@ -166,8 +166,8 @@ void PipelineManager::RestartExited() {
     absl::StatusOr<std::unique_ptr<Pipeline>> again = factory_(config, version, flag);
     if (!again.ok()) {
       LOG(ERROR) << "restarting pipeline " << name << " failed: " << again.status().message();
-      const absl::Duration delay = std::min(
-          options_.restart_max, options_.restart_initial * (1 << std::min(restarts, 16)));
+      const absl::Duration delay =
+          DoublingDelay(options_.restart_initial, options_.restart_max, restarts);
       absl::MutexLock lock(&mu_);
       Entry& e = pipelines_.at(name);
       e.restarts = restarts;

@@ -46,13 +46,7 @@ class FakeBatchSink : public worker::BatchSink {
 
   absl::StatusOr<std::vector<worker::TopicPartition>> MoveOffsets(
       const std::vector<worker::OffsetUpdate>& updates) override {
-    std::vector<worker::TopicPartition> fenced;
-    for (const worker::OffsetUpdate& u : updates) {
-      auto it = stored_.find(u.partition);
-      const std::optional<int64_t> have =
-          it == stored_.end() ? std::nullopt : std::optional<int64_t>(it->second);
-      if (have != u.expected) fenced.push_back(u.partition);
-    }
+    std::vector<worker::TopicPartition> fenced = Fenced(updates);
     if (fenced.empty()) {
       for (const worker::OffsetUpdate& u : updates) stored_[u.partition] = u.next;
     }
@@ -69,12 +63,7 @@ class FakeBatchSink : public worker::BatchSink {
       return s;
     }
     worker::WriteResult result;
-    for (const worker::OffsetUpdate& u : updates) {
-      auto it = stored_.find(u.partition);
-      const std::optional<int64_t> have =
-          it == stored_.end() ? std::nullopt : std::optional<int64_t>(it->second);
-      if (have != u.expected) result.fenced.push_back(u.partition);
-    }
+    result.fenced = Fenced(updates);
     if (!result.fenced.empty()) return result;
     for (const worker::OffsetUpdate& u : updates) stored_[u.partition] = u.next;
     written_.push_back(batch);
@@ -104,6 +93,18 @@ class FakeBatchSink : public worker::BatchSink {
   int reads() const { return reads_; }
 
  private:
+  // The compare-and-sets that would fail against what is stored, as in PostgreSQL.
+  std::vector<worker::TopicPartition> Fenced(const std::vector<worker::OffsetUpdate>& updates) {
+    std::vector<worker::TopicPartition> fenced;
+    for (const worker::OffsetUpdate& u : updates) {
+      auto it = stored_.find(u.partition);
+      const std::optional<int64_t> have =
+          it == stored_.end() ? std::nullopt : std::optional<int64_t>(it->second);
+      if (have != u.expected) fenced.push_back(u.partition);
+    }
+    return fenced;
+  }
+
   worker::OffsetMap stored_;
   std::deque<absl::Status> failures_;
   std::deque<absl::Status> read_failures_;
