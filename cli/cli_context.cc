@@ -16,21 +16,19 @@ namespace sluice::cli {
 
 using google::protobuf::util::TimeUtil;
 
-CliContext::CliContext(const CliArgs& args, std::ostream& out, std::ostream& err)
+CliContext::CliContext(const CliArgs& args, ControllerConnection controller,
+                       std::shared_ptr<grpc::Channel> channel, std::ostream& out,
+                       std::ostream& err)
     : args_(args),
       out_(out),
       err_(err),
-      stub_(v1::Admin::NewStub(
-          grpc::CreateCustomChannel(args.controller, grpc::InsecureChannelCredentials(),
-                                    SluiceChannelArguments()))) {}
+      controller_(std::move(controller)),
+      stub_(v1::Admin::NewStub(std::move(channel))) {}
 
 std::unique_ptr<grpc::ClientContext> CliContext::Call() const {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  const char* user = std::getenv("USER");
-  char host[256] = {};
-  gethostname(host, sizeof(host) - 1);
-  ctx->AddMetadata("x-sluice-actor", absl::StrCat(user ? user : "unknown", "@", host));
+  AddControllerToken(controller_, ctx.get());
   return ctx;
 }
 

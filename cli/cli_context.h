@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/controller_channel.h"
 #include "sluice/v1/admin.grpc.pb.h"
 
 namespace sluice::cli {
@@ -27,6 +28,9 @@ inline constexpr int kExitUsage = 2;
 // Every flag any command takes; each command reads the ones it declared.
 struct CliArgs {
   std::string controller;
+  // The token comes from --token-file, else SLUICE_TOKEN (never argv).
+  std::string token_file;
+  std::string tls_ca;
   bool json = false;
   std::vector<std::string> positional;  // noun, verb, operands
   // Flags given on the command line (a value of 0 can be meant).
@@ -72,13 +76,16 @@ bool ParseKeyForm(const std::string& text, v1::RoutingKeyForm* form);
 
 class CliContext {
  public:
-  CliContext(const CliArgs& args, std::ostream& out, std::ostream& err);
+  // `controller`: address, token and TLS; `channel` opened to it.
+  CliContext(const CliArgs& args, ControllerConnection controller,
+             std::shared_ptr<grpc::Channel> channel, std::ostream& out, std::ostream& err);
 
   const CliArgs& args() const { return args_; }
   std::ostream& out() const { return out_; }
   v1::Admin::Stub& admin() const { return *stub_; }
 
-  // A context for one call: 10 s deadline and "x-sluice-actor: $USER@host".
+  // A context for one call: 10 s deadline and the token. (The controller records
+  // the token's name as the actor; the client does not choose it.)
   std::unique_ptr<grpc::ClientContext> Call() const;
   // Prints "sluicectl: CODE: message" and returns kExitRefused.
   int Refused(const grpc::Status& status) const;
@@ -91,6 +98,7 @@ class CliContext {
   const CliArgs& args_;
   std::ostream& out_;
   std::ostream& err_;
+  const ControllerConnection controller_;
   std::unique_ptr<v1::Admin::Stub> stub_;
 };
 

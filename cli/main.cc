@@ -50,7 +50,8 @@ constexpr char kUsage[] = R"(usage: sluicectl [--controller HOST:PORT] [--json] 
 Rollouts: pipelines create|update take --rollout-flag F --routing-key kafka-key|json:FIELD
 --legacy skip|table:NAME.
 
---controller defaults to $SLUICE_CONTROLLER, else localhost:7400.
+--controller defaults to $SLUICE_CONTROLLER, else localhost:7400. The token comes from
+--token-file, else $SLUICE_TOKEN; --tls-ca (or $SLUICE_TLS_CA) connects with TLS.
 Percentages (--percent, --to, --step) are 0 to 100 with at most 2 decimals (a step
 at least 0.01 and at most --to); --at and --in reach at most 10 years ahead.
 Exit codes: 0 ok, 1 the server refused (its message is printed), 2 usage error.
@@ -80,6 +81,8 @@ void AddDuration(ArgParser& p, const std::string& name, absl::Duration* out,
 void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
   p.AllowPositional();
   p.AddString("controller", &a->controller, "controller address");
+  p.AddString("token-file", &a->token_file, "file holding the controller token");
+  p.AddString("tls-ca", &a->tls_ca, "PEM CA of the controller's certificate");
   p.AddBool("json", &a->json, "print JSON");
   const bool all = noun.empty();
   if (all || noun == "pipelines") {
@@ -195,7 +198,18 @@ int main(int argc, char** argv) {
     const char* env = std::getenv("SLUICE_CONTROLLER");
     args.controller = env != nullptr && *env != '\0' ? env : "localhost:7400";
   }
-  sluice::cli::CliContext ctx(args, std::cout, std::cerr);
+  if (args.tls_ca.empty()) {
+    const char* env = std::getenv("SLUICE_TLS_CA");
+    if (env != nullptr) args.tls_ca = env;
+  }
+  sluice::ControllerConnection controller{args.controller, "", args.tls_ca};
+  absl::StatusOr<std::string> token =
+      sluice::ReadClientToken(args.token_file, "--token-file", "SLUICE_TOKEN");
+  if (!token.ok()) return Usage(std::string(token.status().message()));
+  controller.token = *token;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = sluice::OpenControllerChannel(controller);
+  if (!channel.ok()) return Usage(std::string(channel.status().message()));
+  sluice::cli::CliContext ctx(args, controller, std::move(*channel), std::cout, std::cerr);
   if (noun == "pipelines") return sluice::cli::RunPipelines(ctx);
   if (noun == "workers") return sluice::cli::RunWorkers(ctx);
   if (noun == "stats") return sluice::cli::RunStats(ctx);

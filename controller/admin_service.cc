@@ -21,14 +21,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-// Who made the call: the "x-sluice-actor" metadata (sluicectl sends $USER@host),
-// else the peer address. Authentication will replace this.
-std::string Actor(const grpc::ServerContext* ctx) {
-  auto it = ctx->client_metadata().find("x-sluice-actor");
-  if (it != ctx->client_metadata().end()) return std::string(it->second.data(), it->second.size());
-  return ctx->peer();
-}
-
 // Updates and deletes must name the version they read.
 absl::Status RequireExpectedVersion(uint64_t expected_version, const char* read_with) {
   if (expected_version == 0) {
@@ -80,23 +72,29 @@ grpc::Status AdminService::Reloaded(const absl::Status& write) {
 grpc::Status AdminService::CreatePipeline(grpc::ServerContext* ctx,
                                           const v1::CreatePipelineRequest* req,
                                           v1::Pipeline* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<v1::PipelineConfig> config = CheckedPipeline(req->config(), nullptr);
   if (!config.ok()) return ToGrpcStatus(config.status());
-  absl::StatusOr<v1::Pipeline> created = store_->CreatePipeline(*config, Actor(ctx));
+  absl::StatusOr<v1::Pipeline> created = store_->CreatePipeline(*config, caller->name);
   if (created.ok()) *resp = *created;
   return Reloaded(created.status());
 }
 
-grpc::Status AdminService::GetPipeline(grpc::ServerContext*, const v1::GetPipelineRequest* req,
+grpc::Status AdminService::GetPipeline(grpc::ServerContext* ctx, const v1::GetPipelineRequest* req,
                                        v1::Pipeline* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Pipeline> p = store_->GetPipeline(req->name());
   if (p.ok()) *resp = *p;
   return ToGrpcStatus(p.status());
 }
 
-grpc::Status AdminService::ListPipelines(grpc::ServerContext*, const v1::ListPipelinesRequest*,
+grpc::Status AdminService::ListPipelines(grpc::ServerContext* ctx, const v1::ListPipelinesRequest*,
                                          v1::ListPipelinesResponse* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<std::vector<v1::Pipeline>> list = store_->ListPipelines();
   if (!list.ok()) return ToGrpcStatus(list.status());
   for (v1::Pipeline& p : *list) *resp->add_pipelines() = std::move(p);
@@ -106,6 +104,8 @@ grpc::Status AdminService::ListPipelines(grpc::ServerContext*, const v1::ListPip
 grpc::Status AdminService::UpdatePipeline(grpc::ServerContext* ctx,
                                           const v1::UpdatePipelineRequest* req,
                                           v1::Pipeline* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "pipelines get"); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -120,7 +120,7 @@ grpc::Status AdminService::UpdatePipeline(grpc::ServerContext* ctx,
       CheckedPipeline(req->config(), stored.ok() ? &stored->config() : nullptr);
   if (!config.ok()) return ToGrpcStatus(config.status());
   absl::StatusOr<v1::Pipeline> updated =
-      store_->UpdatePipeline(*config, req->expected_version(), Actor(ctx));
+      store_->UpdatePipeline(*config, req->expected_version(), caller->name);
   if (updated.ok()) *resp = *updated;
   return Reloaded(updated.status());
 }
@@ -128,16 +128,20 @@ grpc::Status AdminService::UpdatePipeline(grpc::ServerContext* ctx,
 grpc::Status AdminService::DeletePipeline(grpc::ServerContext* ctx,
                                           const v1::DeletePipelineRequest* req,
                                           v1::DeletePipelineResponse*) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "pipelines get"); !s.ok()) {
     return ToGrpcStatus(s);
   }
-  return Reloaded(store_->DeletePipeline(req->name(), req->expected_version(), Actor(ctx)));
+  return Reloaded(store_->DeletePipeline(req->name(), req->expected_version(), caller->name));
 }
 
-grpc::Status AdminService::ValidatePipeline(grpc::ServerContext*,
+grpc::Status AdminService::ValidatePipeline(grpc::ServerContext* ctx,
                                             const v1::ValidatePipelineRequest* req,
                                             v1::ValidatePipelineResponse* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   // An oversized or empty name is not looked up; validation below names the problem.
   absl::StatusOr<v1::Pipeline> current =
       CheckNameArg("name", req->config().name()).ok()
@@ -158,8 +162,10 @@ grpc::Status AdminService::ValidatePipeline(grpc::ServerContext*,
 
 grpc::Status AdminService::PausePipeline(grpc::ServerContext* ctx,
                                          const v1::PausePipelineRequest* req, v1::Pipeline* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
-  absl::StatusOr<v1::Pipeline> p = store_->SetPaused(req->name(), true, Actor(ctx));
+  absl::StatusOr<v1::Pipeline> p = store_->SetPaused(req->name(), true, caller->name);
   if (p.ok()) *resp = *p;
   return Reloaded(p.status());
 }
@@ -167,15 +173,19 @@ grpc::Status AdminService::PausePipeline(grpc::ServerContext* ctx,
 grpc::Status AdminService::ResumePipeline(grpc::ServerContext* ctx,
                                           const v1::ResumePipelineRequest* req,
                                           v1::Pipeline* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
-  absl::StatusOr<v1::Pipeline> p = store_->SetPaused(req->name(), false, Actor(ctx));
+  absl::StatusOr<v1::Pipeline> p = store_->SetPaused(req->name(), false, caller->name);
   if (p.ok()) *resp = *p;
   return Reloaded(p.status());
 }
 
-grpc::Status AdminService::GetPipelineStatus(grpc::ServerContext*,
+grpc::Status AdminService::GetPipelineStatus(grpc::ServerContext* ctx,
                                              const v1::GetPipelineStatusRequest* req,
                                              v1::PipelineStatus* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Pipeline> p = store_->GetPipeline(req->name());
   if (!p.ok()) return ToGrpcStatus(p.status());
@@ -189,14 +199,18 @@ grpc::Status AdminService::GetPipelineStatus(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
+grpc::Status AdminService::ListWorkers(grpc::ServerContext* ctx, const v1::ListWorkersRequest*,
                                        v1::ListWorkersResponse* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   for (v1::WorkerInfo& w : fleet_->ListWorkers()) *resp->add_workers() = std::move(w);
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::GetWorker(grpc::ServerContext*, const v1::GetWorkerRequest* req,
+grpc::Status AdminService::GetWorker(grpc::ServerContext* ctx, const v1::GetWorkerRequest* req,
                                      v1::WorkerInfo* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckWorkerIdArg("worker_id", req->worker_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -207,13 +221,15 @@ grpc::Status AdminService::GetWorker(grpc::ServerContext*, const v1::GetWorkerRe
 
 grpc::Status AdminService::DrainWorker(grpc::ServerContext* ctx, const v1::DrainWorkerRequest* req,
                                        v1::WorkerInfo* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckWorkerIdArg("worker_id", req->worker_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
   absl::StatusOr<v1::WorkerInfo> before = fleet_->GetWorker(req->worker_id());
   if (!before.ok()) return ToGrpcStatus(before.status());
   if (absl::Status s = fleet_->Drain(req->worker_id()); !s.ok()) return ToGrpcStatus(s);
-  absl::Status audit = store_->Audit(Actor(ctx), "worker.drain", req->worker_id(),
+  absl::Status audit = store_->Audit(caller->name, "worker.drain", req->worker_id(),
                                      before->draining() ? "draining" : "active", "draining");
   if (!audit.ok()) LOG(ERROR) << "audit: " << audit.message();
   absl::StatusOr<v1::WorkerInfo> after = fleet_->GetWorker(req->worker_id());
@@ -221,8 +237,10 @@ grpc::Status AdminService::DrainWorker(grpc::ServerContext* ctx, const v1::Drain
   return ToGrpcStatus(after.status());
 }
 
-grpc::Status AdminService::GetStats(grpc::ServerContext*, const v1::GetStatsRequest* req,
+grpc::Status AdminService::GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest* req,
                                     v1::GetStatsResponse* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::Duration window = absl::Minutes(5);
   if (req->has_window()) {
     window = absl::Milliseconds(TimeUtil::DurationToMilliseconds(req->window()));
@@ -248,14 +266,18 @@ absl::Status AdminService::Offsets(const std::string& pipeline, v1::GetOffsetsRe
   return absl::OkStatus();
 }
 
-grpc::Status AdminService::GetOffsets(grpc::ServerContext*, const v1::GetOffsetsRequest* req,
+grpc::Status AdminService::GetOffsets(grpc::ServerContext* ctx, const v1::GetOffsetsRequest* req,
                                       v1::GetOffsetsResponse* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   return ToGrpcStatus(Offsets(req->pipeline(), resp));
 }
 
 grpc::Status AdminService::ResetOffsets(grpc::ServerContext* ctx,
                                         const v1::ResetOffsetsRequest* req,
                                         v1::GetOffsetsResponse* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckResetOffsetsRequest(*req); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Pipeline> p = store_->GetPipeline(req->pipeline());
   if (!p.ok()) return ToGrpcStatus(p.status());
@@ -295,13 +317,15 @@ grpc::Status AdminService::ResetOffsets(grpc::ServerContext* ctx,
       return ToGrpcStatus(absl::InvalidArgumentError("position: unknown value"));
   }
   absl::Status reset = store_->ResetOffsets(req->pipeline(), req->topic(), req->partition(),
-                                            stored, Actor(ctx));
+                                            stored, caller->name);
   if (!reset.ok()) return ToGrpcStatus(reset);
   return ToGrpcStatus(Offsets(req->pipeline(), resp));
 }
 
-grpc::Status AdminService::ListAudit(grpc::ServerContext*, const v1::ListAuditRequest* req,
+grpc::Status AdminService::ListAudit(grpc::ServerContext* ctx, const v1::ListAuditRequest* req,
                                      v1::ListAuditResponse* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (req->limit() < 0 || req->limit() > 10000) {
     return ToGrpcStatus(absl::InvalidArgumentError("limit: must be within 0..10000"));
   }
@@ -315,26 +339,32 @@ grpc::Status AdminService::ListAudit(grpc::ServerContext*, const v1::ListAuditRe
 
 grpc::Status AdminService::CreateFlag(grpc::ServerContext* ctx, const v1::CreateFlagRequest* req,
                                       v1::Flag* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckCreateFlagRequest(*req); !s.ok()) return ToGrpcStatus(s);
   v1::Flag flag;
   flag.set_name(req->name());
   flag.set_description(req->description());
   flag.set_salt(req->salt().empty() ? req->name() : req->salt());
-  absl::StatusOr<v1::Flag> created = store_->CreateFlag(flag, Actor(ctx));
+  absl::StatusOr<v1::Flag> created = store_->CreateFlag(flag, caller->name);
   if (created.ok()) *resp = *created;
   return Reloaded(created.status());
 }
 
-grpc::Status AdminService::GetFlag(grpc::ServerContext*, const v1::GetFlagRequest* req,
+grpc::Status AdminService::GetFlag(grpc::ServerContext* ctx, const v1::GetFlagRequest* req,
                                    v1::Flag* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Flag> f = store_->GetFlag(req->name());
   if (f.ok()) *resp = *f;
   return ToGrpcStatus(f.status());
 }
 
-grpc::Status AdminService::ListFlags(grpc::ServerContext*, const v1::ListFlagsRequest*,
+grpc::Status AdminService::ListFlags(grpc::ServerContext* ctx, const v1::ListFlagsRequest*,
                                      v1::ListFlagsResponse* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<std::vector<v1::Flag>> flags = store_->ListFlags();
   if (!flags.ok()) return ToGrpcStatus(flags.status());
   for (v1::Flag& f : *flags) *resp->add_flags() = std::move(f);
@@ -343,6 +373,8 @@ grpc::Status AdminService::ListFlags(grpc::ServerContext*, const v1::ListFlagsRe
 
 grpc::Status AdminService::SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRequest* req,
                                    v1::Flag* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "flags get"); !s.ok()) {
     return ToGrpcStatus(s);
@@ -366,13 +398,15 @@ grpc::Status AdminService::SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRe
       ScheduleChange(*current, req->basis_points(), effective, now, flag_lead_);
   if (!changed.ok()) return ToGrpcStatus(changed.status());
   absl::StatusOr<v1::Flag> stored =
-      store_->UpdateFlag(*changed, req->expected_version(), "flag.set", Actor(ctx));
+      store_->UpdateFlag(*changed, req->expected_version(), "flag.set", caller->name);
   if (stored.ok()) *resp = *stored;
   return Reloaded(stored.status());
 }
 
 grpc::Status AdminService::RollbackFlag(grpc::ServerContext* ctx,
                                         const v1::RollbackFlagRequest* req, v1::Flag* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "flags get"); !s.ok()) {
     return ToGrpcStatus(s);
@@ -382,13 +416,15 @@ grpc::Status AdminService::RollbackFlag(grpc::ServerContext* ctx,
   absl::StatusOr<v1::Flag> rolled = ScheduleRollback(*current, clock_.Now(), flag_lead_);
   if (!rolled.ok()) return ToGrpcStatus(rolled.status());
   absl::StatusOr<v1::Flag> stored =
-      store_->UpdateFlag(*rolled, req->expected_version(), "flag.rollback", Actor(ctx));
+      store_->UpdateFlag(*rolled, req->expected_version(), "flag.rollback", caller->name);
   if (stored.ok()) *resp = *stored;
   return Reloaded(stored.status());
 }
 
 grpc::Status AdminService::RampFlag(grpc::ServerContext* ctx, const v1::RampFlagRequest* req,
                                     v1::Flag* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "flags get"); !s.ok()) {
     return ToGrpcStatus(s);
@@ -401,13 +437,15 @@ grpc::Status AdminService::RampFlag(grpc::ServerContext* ctx, const v1::RampFlag
       clock_.Now(), flag_lead_);
   if (!ramped.ok()) return ToGrpcStatus(ramped.status());
   absl::StatusOr<v1::Flag> stored =
-      store_->UpdateFlag(*ramped, req->expected_version(), "flag.ramp", Actor(ctx));
+      store_->UpdateFlag(*ramped, req->expected_version(), "flag.ramp", caller->name);
   if (stored.ok()) *resp = *stored;
   return Reloaded(stored.status());
 }
 
-grpc::Status AdminService::EvaluateFlag(grpc::ServerContext*, const v1::EvaluateFlagRequest* req,
+grpc::Status AdminService::EvaluateFlag(grpc::ServerContext* ctx, const v1::EvaluateFlagRequest* req,
                                         v1::EvaluateFlagResponse* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Flag> flag = store_->GetFlag(req->name());
   if (!flag.ok()) return ToGrpcStatus(flag.status());

@@ -2,6 +2,7 @@
 #ifndef SLUICE_CONTROLLER_ADMIN_SERVICE_H_
 #define SLUICE_CONTROLLER_ADMIN_SERVICE_H_
 
+#include "controller/call_authorizer.h"
 #include "controller/fleet.h"
 #include "controller/state_store.h"
 #include "controller/stats_aggregator.h"
@@ -11,10 +12,17 @@ namespace sluice::controller {
 
 class AdminService final : public v1::Admin::Service {
  public:
-  // `flag_lead`: how far in the future flag changes must take effect.
+  // `flag_lead`: how far in the future flag changes must take effect. Every call
+  // is authorised by `auth` first: reads need the read role, writes admin; the
+  // audit log's actor is the caller's token name.
   AdminService(StateStore* store, Fleet* fleet, StatsAggregator* stats, const Clock& clock,
-               absl::Duration flag_lead)
-      : store_(store), fleet_(fleet), stats_(stats), clock_(clock), flag_lead_(flag_lead) {}
+               absl::Duration flag_lead, const CallAuthorizer& auth)
+      : store_(store),
+        fleet_(fleet),
+        stats_(stats),
+        clock_(clock),
+        flag_lead_(flag_lead),
+        auth_(auth) {}
 
   // Loads the stored pipelines and flags into the fleet (at start and after every write).
   absl::Status ReloadPipelines();
@@ -81,6 +89,7 @@ class AdminService final : public v1::Admin::Service {
   StatsAggregator* stats_;
   const Clock& clock_;
   const absl::Duration flag_lead_;
+  const CallAuthorizer& auth_;
 };
 
 }  // namespace sluice::controller

@@ -2,6 +2,7 @@
 #include "controller/flags_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "flags/flag_schedule.h"
 
 namespace sluice::controller {
@@ -13,6 +14,8 @@ void FlagsService::Shutdown() {
 
 grpc::Status FlagsService::Watch(grpc::ServerContext* ctx, const v1::WatchFlagsRequest* req,
                                  grpc::ServerWriter<v1::FlagSnapshot>* writer) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   uint64_t held = req->since_revision();
   uint64_t seen = 0;
   while (!ctx->IsCancelled() && !shutting_down_) {
@@ -26,8 +29,10 @@ grpc::Status FlagsService::Watch(grpc::ServerContext* ctx, const v1::WatchFlagsR
   return grpc::Status::OK;
 }
 
-grpc::Status FlagsService::Evaluate(grpc::ServerContext*, const v1::EvaluateRequest* req,
+grpc::Status FlagsService::Evaluate(grpc::ServerContext* ctx, const v1::EvaluateRequest* req,
                                     v1::EvaluateResponse* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   // Keep the snapshot alive: flags() refers into it.
   const v1::FlagSnapshot snapshot = fleet_->FlagSnapshot();
   for (const v1::Flag& f : snapshot.flags()) {

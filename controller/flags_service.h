@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "common/clock.h"
+#include "controller/call_authorizer.h"
 #include "controller/fleet.h"
 #include "sluice/v1/flags.grpc.pb.h"
 
@@ -13,7 +14,9 @@ namespace sluice::controller {
 
 class FlagsService final : public v1::Flags::Service {
  public:
-  FlagsService(Fleet* fleet, const Clock& clock) : fleet_(fleet), clock_(clock) {}
+  // Both calls need the read role (`auth`).
+  FlagsService(Fleet* fleet, const Clock& clock, const CallAuthorizer& auth)
+      : fleet_(fleet), clock_(clock), auth_(auth) {}
 
   // Sends the snapshot whenever its revision differs from what the watcher holds.
   grpc::Status Watch(grpc::ServerContext* ctx, const v1::WatchFlagsRequest* req,
@@ -27,6 +30,7 @@ class FlagsService final : public v1::Flags::Service {
  private:
   Fleet* fleet_;
   const Clock& clock_;
+  const CallAuthorizer& auth_;
   std::atomic<bool> shutting_down_{false};
 };
 

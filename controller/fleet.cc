@@ -78,9 +78,16 @@ std::set<std::string> Fleet::PipelinesUsingFlag(const std::string& flag) const {
   return out;
 }
 
-uint64_t Fleet::Connect(const v1::Hello& hello) {
+absl::StatusOr<uint64_t> Fleet::Connect(const v1::Hello& hello, const std::string& owner) {
   absl::MutexLock lock(&mu_);
+  auto existing = workers_.find(hello.worker_id());
+  if (existing != workers_.end() && existing->second.connected && existing->second.owner != owner) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "worker id ", hello.worker_id(),
+        " has a live stream opened with another token; a worker id cannot be taken over"));
+  }
   Worker& w = workers_[hello.worker_id()];
+  w.owner = owner;
   w.hello = hello;
   w.stream_id = next_stream_id_++;
   w.connected = true;

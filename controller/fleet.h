@@ -41,9 +41,12 @@ class Fleet {
   // Names of the pipelines whose rollout uses `flag`.
   std::set<std::string> PipelinesUsingFlag(const std::string& flag) const;
 
-  // A stream opened with `hello`. Returns the stream's id; an older stream of the
-  // same worker is superseded (it sees IsCurrent() false and ends).
-  uint64_t Connect(const v1::Hello& hello);
+  // A stream opened with `hello` by the token holder `owner`. Returns the stream's
+  // id; an older stream of the same worker is superseded (it sees IsCurrent()
+  // false and ends), so a worker whose old connection is half-open comes back at
+  // once. PERMISSION_DENIED if that older stream is live and was opened by
+  // another owner: a worker id cannot be taken over.
+  absl::StatusOr<uint64_t> Connect(const v1::Hello& hello, const std::string& owner);
   // The stream ended; the worker keeps its pipelines for the lease.
   void Disconnect(const std::string& worker_id, uint64_t stream_id);
   bool IsCurrent(const std::string& worker_id, uint64_t stream_id) const;
@@ -83,6 +86,8 @@ class Fleet {
  private:
   struct Worker {
     v1::Hello hello;
+    // The token name that opened the current (or last) stream.
+    std::string owner;
     uint64_t stream_id = 0;
     bool connected = false;
     bool draining = false;

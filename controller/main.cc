@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -21,6 +22,9 @@
 #include "common/http_server.h"
 #include "common/pg_conninfo.h"
 #include "controller/admin_service.h"
+#include "controller/call_authorizer.h"
+#include "controller/server_credentials.h"
+#include "controller/token_table.h"
 #include "controller/controller_metrics.h"
 #include "controller/flags_service.h"
 #include "controller/fleet.h"
@@ -38,10 +42,15 @@ std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
 
 struct ControllerOptions {
-  // Loopback by default: until tokens and TLS exist (issue 8), anyone who can
-  // reach the port can change what every worker runs.
+  // Loopback by default: without tokens, anyone who can reach the port could
+  // change what every worker runs.
   std::string listen = "127.0.0.1:7400";
   bool allow_unauthenticated = false;
+  std::string auth_tokens_file;
+  bool allow_plaintext_tokens = false;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
   std::string db_host = "localhost";
   int64_t db_port = 5432;
   std::string db_user;
@@ -62,10 +71,20 @@ int main(int argc, char** argv) {
   sluice::ArgParser p("sluice-controller");
   p.AddString("listen", &o.listen,
               "gRPC address (default 127.0.0.1:7400; a non-loopback address needs "
-              "--allow-unauthenticated)");
+              "--auth-tokens-file and TLS, or --allow-unauthenticated)");
+  p.AddString("auth-tokens-file", &o.auth_tokens_file,
+              "file of bearer tokens, one 'NAME ROLE TOKEN' per line, ROLE read, worker or "
+              "admin; without it only loopback callers are served (as admin 'local')");
   p.AddBool("allow-unauthenticated", &o.allow_unauthenticated,
-            "accept a non-loopback --listen without authentication: anyone who can reach it "
-            "can change every pipeline");
+            "accept a non-loopback --listen without tokens: anyone who can reach it can change "
+            "every pipeline");
+  p.AddBool("allow-plaintext-tokens", &o.allow_plaintext_tokens,
+            "accept tokens on a non-loopback --listen without TLS (they cross the network in "
+            "clear text)");
+  p.AddString("tls-cert", &o.tls_cert, "PEM certificate chain: serve gRPC over TLS");
+  p.AddString("tls-key", &o.tls_key, "PEM private key of --tls-cert");
+  p.AddString("tls-client-ca", &o.tls_client_ca,
+              "PEM CA of worker client certificates: workers must present one (mutual TLS)");
   p.AddString("db-host", &o.db_host, "PostgreSQL host (default localhost)");
   p.AddInt("db-port", &o.db_port, "PostgreSQL port (default 5432)");
   p.AddString("db-user", &o.db_user, "PostgreSQL user");
@@ -90,14 +109,41 @@ int main(int argc, char** argv) {
   if (parsed.ok() && o.stats_interval <= absl::ZeroDuration()) {
     parsed = absl::InvalidArgumentError("--stats-interval: must be greater than 0");
   }
-  if (parsed.ok() && !p.help_requested() && !sluice::IsLoopbackAddress(o.listen) &&
+  const bool remote = !sluice::IsLoopbackAddress(o.listen);
+  if (parsed.ok() && !p.help_requested() && remote && o.auth_tokens_file.empty() &&
       !o.allow_unauthenticated) {
     parsed = absl::InvalidArgumentError(absl::StrCat(
         "--listen ", o.listen,
         " is not a loopback address, and the controller has no authentication: anyone who "
-        "can reach it could change what every worker runs; listen on loopback, or accept "
-        "that with --allow-unauthenticated"));
+        "can reach it could change what every worker runs; give --auth-tokens-file (and "
+        "TLS), listen on loopback, or accept that with --allow-unauthenticated"));
   }
+  if (parsed.ok() && !p.help_requested() && remote && !o.auth_tokens_file.empty() &&
+      o.tls_cert.empty() && !o.allow_plaintext_tokens) {
+    parsed = absl::InvalidArgumentError(absl::StrCat(
+        "--listen ", o.listen,
+        " is not a loopback address: tokens would cross the network in clear text; give "
+        "--tls-cert and --tls-key, or accept that with --allow-plaintext-tokens"));
+  }
+  if (parsed.ok() && !o.auth_tokens_file.empty() && o.allow_unauthenticated) {
+    parsed = absl::InvalidArgumentError(
+        "--allow-unauthenticated contradicts --auth-tokens-file: choose one");
+  }
+  std::optional<TokenTable> tokens;
+  if (parsed.ok() && !p.help_requested() && !o.auth_tokens_file.empty()) {
+    absl::StatusOr<std::string> contents = sluice::ReadSecretFile(o.auth_tokens_file);
+    absl::StatusOr<TokenTable> table =
+        contents.ok() ? TokenTable::Parse(*contents) : absl::StatusOr<TokenTable>(contents.status());
+    if (table.ok()) {
+      tokens = std::move(*table);
+    } else {
+      parsed = absl::InvalidArgumentError(
+          absl::StrCat("--auth-tokens-file: ", table.status().message()));
+    }
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials({o.tls_cert, o.tls_key, o.tls_client_ca});
+  if (parsed.ok() && !p.help_requested() && !credentials.ok()) parsed = credentials.status();
   if (!parsed.ok()) {
     std::fprintf(stderr, "sluice-controller: %s (see --help)\n",
                  std::string(parsed.message()).c_str());
@@ -152,19 +198,21 @@ int main(int argc, char** argv) {
   ControllerMetrics metrics(*registry);
   Fleet fleet(clock, {o.worker_lease, o.stats_interval}, &metrics);
   StatsAggregator stats(clock, absl::Hours(1));
-  AdminService admin(store.get(), &fleet, &stats, clock, o.flag_lead);
+  CallAuthorizer auth({tokens ? &*tokens : nullptr, o.allow_unauthenticated,
+                       /*require_worker_certificate=*/!o.tls_client_ca.empty()});
+  AdminService admin(store.get(), &fleet, &stats, clock, o.flag_lead, auth);
   if (absl::Status s = admin.ReloadPipelines(); !s.ok()) {
     LOG(ERROR) << "loading pipelines: " << s.message();
     return 1;
   }
-  WorkerControlService control(&fleet, &stats, o.hello_timeout);
-  FlagsService flags_service(&fleet, clock);
+  WorkerControlService control(&fleet, &stats, auth, o.hello_timeout);
+  FlagsService flags_service(&fleet, clock, auth);
   RampScheduler ramps(store.get(), &fleet, &stats, clock, o.flag_lead,
                       [&admin] { return admin.ReloadPipelines(); });
 
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(o.listen, *credentials, &port);
   // Bounded both ways (the clients set the same limit).
   builder.SetMaxReceiveMessageSize(sluice::kMaxGrpcMessageBytes);
   builder.SetMaxSendMessageSize(sluice::kMaxGrpcMessageBytes);
@@ -182,12 +230,18 @@ int main(int argc, char** argv) {
     LOG(ERROR) << http.status().message();
     return 1;
   }
-  if (!sluice::IsLoopbackAddress(o.listen)) {
+  if (tokens) {
+    LOG(INFO) << "authentication: " << tokens->size() << " tokens from " << o.auth_tokens_file;
+  } else if (remote) {
     LOG(WARNING) << "--allow-unauthenticated: anyone who can reach " << o.listen
                  << " can change what every worker runs";
   } else {
-    LOG(INFO) << "no authentication: listening on loopback only";
+    LOG(INFO) << "no --auth-tokens-file: listening on loopback only; local callers are admin "
+                 "'local'";
   }
+  LOG(INFO) << "transport: "
+            << (o.tls_cert.empty() ? "plaintext"
+                                   : o.tls_client_ca.empty() ? "TLS" : "TLS, workers by client certificate");
   LOG(INFO) << "sluice-controller listening on " << o.listen << " (port " << port
             << "); metrics on port " << (*http)->port();
 

@@ -9,16 +9,22 @@ StatsAggregator::StatsAggregator(const Clock& clock, absl::Duration retention)
 
 void StatsAggregator::TrimLocked(absl::Time now) {
   while (!samples_.empty() && samples_.front().at < now - retention_) samples_.pop_front();
+  // A report is re-sent within moments, never after the retention: the memory of
+  // incarnations that stopped reporting is bounded by it.
+  for (auto it = last_report_.begin(); it != last_report_.end();) {
+    it = it->second.at < now - retention_ ? last_report_.erase(it) : std::next(it);
+  }
 }
 
 bool StatsAggregator::Add(const std::string& worker_id, const std::string& build_version,
                           const v1::StatsReport& report) {
   absl::MutexLock lock(&mu_);
-  uint64_t& last = last_sequence_[worker_id];
-  if (report.sequence() != 0 && report.sequence() <= last) return false;
-  last = report.sequence();
   const absl::Time now = clock_.Now();
   TrimLocked(now);
+  LastReport& last = last_report_[{worker_id, report.incarnation()}];
+  if (report.sequence() != 0 && report.sequence() <= last.sequence) return false;
+  last.sequence = report.sequence();
+  last.at = now;
   for (const v1::PipelineStats& p : report.pipelines()) {
     samples_.push_back({now, worker_id, build_version, p});
   }

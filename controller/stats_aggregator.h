@@ -16,8 +16,10 @@
 
 namespace sluice::controller {
 
-// Thread-safe. Reports are deltas; each (worker, sequence) is counted once, so a
-// report re-sent after a reconnect is not double-counted.
+// Thread-safe. Reports are deltas; each (worker, incarnation, sequence) is counted
+// once, so a report re-sent after a reconnect is not double-counted, and a
+// restarted or duplicate process (another incarnation) cannot make another's
+// reports look already counted.
 class StatsAggregator {
  public:
   StatsAggregator(const Clock& clock, absl::Duration retention);
@@ -55,7 +57,12 @@ class StatsAggregator {
   const absl::Duration retention_;
   mutable absl::Mutex mu_;
   std::deque<Sample> samples_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, uint64_t> last_sequence_ ABSL_GUARDED_BY(mu_);
+  struct LastReport {
+    uint64_t sequence = 0;
+    absl::Time at;
+  };
+  // (worker id, incarnation) → its latest report; forgotten after the retention.
+  std::map<std::pair<std::string, uint64_t>, LastReport> last_report_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::controller

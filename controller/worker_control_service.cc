@@ -18,6 +18,8 @@ void WorkerControlService::Shutdown() {
 grpc::Status WorkerControlService::Connect(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::ControllerMessage, v1::WorkerMessage>* stream) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*context, Role::kWorker);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   // The sync API cannot time out a Read, so a watchdog cancels the call if Hello is
   // late. Once cancelled, the client sees CANCELLED ("Cancelled on the server side"),
   // not the DEADLINE_EXCEEDED returned below (that needs the callback API); the
@@ -59,7 +61,13 @@ grpc::Status WorkerControlService::Connect(
   }
   const v1::Hello hello = first.hello();
   const std::string worker_id = hello.worker_id();
-  const uint64_t stream_id = fleet_->Connect(hello);
+  absl::StatusOr<uint64_t> connected = fleet_->Connect(hello, caller->name);
+  if (!connected.ok()) {
+    LOG(WARNING) << "refused a Hello for worker " << worker_id << " from " << caller->name << " ("
+                 << context->peer() << "): " << connected.status().message();
+    return ToGrpcStatus(connected.status());
+  }
+  const uint64_t stream_id = *connected;
   // Tells the worker its Hello was taken (it starts sending stats then).
   context->AddInitialMetadata("x-sluice-controller", "1");
   stream->SendInitialMetadata();

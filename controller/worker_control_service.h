@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "absl/time/time.h"
+#include "controller/call_authorizer.h"
 #include "controller/fleet.h"
 #include "controller/stats_aggregator.h"
 #include "sluice/v1/control.grpc.pb.h"
@@ -16,13 +17,17 @@ class WorkerControlService final : public v1::WorkerControl::Service {
  public:
   // A stream that sends no Hello within `hello_timeout` is cancelled by the server
   // (the client sees CANCELLED), so an idle or hostile client cannot hold a thread.
-  WorkerControlService(Fleet* fleet, StatsAggregator* stats,
+  // Streams need the worker role (`auth`); a worker id whose stream is live
+  // belongs to the token name that opened it.
+  WorkerControlService(Fleet* fleet, StatsAggregator* stats, const CallAuthorizer& auth,
                        absl::Duration hello_timeout = absl::Seconds(10))
-      : fleet_(fleet), stats_(stats), hello_timeout_(hello_timeout) {}
+      : fleet_(fleet), stats_(stats), auth_(auth), hello_timeout_(hello_timeout) {}
 
   // Stream states: wait for Hello (at most hello_timeout) → push the assignment unless the worker already
   // applied that version → wait for changes and push each new version → on ACK or
-  // NACK record the outcome. A newer stream of the same worker supersedes this one.
+  // NACK record the outcome. A newer stream of the same worker supersedes this one
+  // when it comes from the same token name; from another one it is refused
+  // (PERMISSION_DENIED) while this one is live.
   grpc::Status Connect(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::ControllerMessage, v1::WorkerMessage>* stream) override;
@@ -33,6 +38,7 @@ class WorkerControlService final : public v1::WorkerControl::Service {
  private:
   Fleet* fleet_;
   StatsAggregator* stats_;
+  const CallAuthorizer& auth_;
   const absl::Duration hello_timeout_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<uint64_t> next_nonce_{1};

@@ -4,13 +4,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/backoff.h"
-#include "common/grpc_limits.h"
 #include "sluice/v1/flags.grpc.pb.h"
 
 namespace sluice::flags {
 
-FlagClient::FlagClient(std::string controller_address)
-    : address_(std::move(controller_address)), thread_([this] { Run(); }) {}
+absl::StatusOr<std::unique_ptr<FlagClient>> FlagClient::Create(ControllerConnection controller) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenControllerChannel(controller);
+  if (!channel.ok()) return channel.status();
+  return std::unique_ptr<FlagClient>(new FlagClient(std::move(controller), std::move(*channel)));
+}
+
+FlagClient::FlagClient(ControllerConnection controller, std::shared_ptr<grpc::Channel> channel)
+    : controller_(std::move(controller)),
+      channel_(std::move(channel)),
+      thread_([this] { Run(); }) {}
 
 FlagClient::~FlagClient() {
   stop_ = true;
@@ -23,10 +30,10 @@ FlagClient::~FlagClient() {
 
 void FlagClient::Run() {
   ExponentialBackoff backoff(absl::Milliseconds(200), absl::Seconds(10));
-  auto stub = v1::Flags::NewStub(grpc::CreateCustomChannel(
-      address_, grpc::InsecureChannelCredentials(), SluiceChannelArguments()));
+  auto stub = v1::Flags::NewStub(channel_);
   while (!stop_) {
     grpc::ClientContext ctx;
+    AddControllerToken(controller_, &ctx);
     v1::WatchFlagsRequest req;
     {
       absl::MutexLock lock(&mu_);
@@ -47,10 +54,11 @@ void FlagClient::Run() {
       have_snapshot_ = true;
       backoff.Reset();
     }
-    reader->Finish();
+    const grpc::Status ended = reader->Finish();
     {
       absl::MutexLock lock(&mu_);
       active_ = nullptr;
+      if (!ended.ok()) last_error_ = ended.error_message();
     }
     const absl::Time until = absl::Now() + backoff.NextDelay();
     while (!stop_ && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
@@ -68,7 +76,8 @@ absl::StatusOr<Evaluation> FlagClient::Evaluate(const std::string& flag, absl::s
   {
     absl::MutexLock lock(&mu_);
     if (!have_snapshot_) {
-      return absl::UnavailableError(absl::StrCat("no flags received yet from ", address_));
+      return absl::UnavailableError(absl::StrCat("no flags received yet from ", controller_.address,
+                                                  last_error_.empty() ? "" : ": ", last_error_));
     }
     auto it = flags_.find(flag);
     if (it == flags_.end()) return absl::NotFoundError(absl::StrCat("flag ", flag, " not found"));

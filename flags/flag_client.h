@@ -14,9 +14,11 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/controller_channel.h"
 #include "flags/flag_schedule.h"
 
 namespace grpc {
+class Channel;
 class ClientContext;
 }
 
@@ -28,7 +30,9 @@ namespace sluice::flags {
 // they are made, so a short outage does not change decisions).
 class FlagClient {
  public:
-  explicit FlagClient(std::string controller_address);
+  // The controller's address, token and TLS files (common/controller_channel.h).
+  // INVALID_ARGUMENT if a TLS file cannot be read.
+  static absl::StatusOr<std::unique_ptr<FlagClient>> Create(ControllerConnection controller);
   ~FlagClient();
 
   // True once the first snapshot has arrived (waits up to `timeout`).
@@ -36,20 +40,24 @@ class FlagClient {
   // The decision for an item with routing key `key` (see routing_key.h) and Kafka
   // timestamp `at` (nullopt for an item without one: the legacy path, as
   // FlagSchedule::EvaluateItem says). NOT_FOUND for an unknown flag; UNAVAILABLE
-  // before the first snapshot.
+  // before the first snapshot (with the watch's last error, e.g. a refused token).
   absl::StatusOr<Evaluation> Evaluate(const std::string& flag, absl::string_view key,
                                       std::optional<absl::Time> at) const;
   // Revision of the flag set held (0 before the first snapshot).
   uint64_t revision() const;
 
  private:
+  FlagClient(ControllerConnection controller, std::shared_ptr<grpc::Channel> channel);
   void Run();
 
-  const std::string address_;
+  const ControllerConnection controller_;
+  const std::shared_ptr<grpc::Channel> channel_;
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<const FlagSchedule>> flags_ ABSL_GUARDED_BY(mu_);
   uint64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
   bool have_snapshot_ ABSL_GUARDED_BY(mu_) = false;
+  // How the last watch ended, if it failed.
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};
   grpc::ClientContext* active_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::thread thread_;

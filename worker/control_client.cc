@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +16,17 @@
 #include "sluice/v1/control.grpc.pb.h"
 
 namespace sluice::worker {
+namespace {
+
+// 64 random bits, never 0 (0 means "no incarnation" to the controller).
+uint64_t RandomIncarnation() {
+  std::random_device device;
+  uint64_t value = 0;
+  while (value == 0) value = (static_cast<uint64_t>(device()) << 32) ^ device();
+  return value;
+}
+
+}  // namespace
 
 using google::protobuf::util::TimeUtil;
 
@@ -23,9 +35,9 @@ ControlClient::ControlClient(ControlClientConfig config, AssignmentHandler* hand
       handler_(handler),
       stats_interval_(config_.default_stats_interval),
       next_stats_collection_(absl::Now() + config_.default_stats_interval),
-      // Sequence numbers grow across restarts of the worker too: start from the
-      // clock, in units far finer than a report interval.
-      outbox_(static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())) * 1000) {}
+      // A restarted or duplicate process has its own incarnation, so its
+      // sequences never collide with another's.
+      outbox_(config_.incarnation != 0 ? config_.incarnation : RandomIncarnation(), 1) {}
 
 std::vector<v1::PipelineStats> ControlClient::pending_stats() const {
   absl::MutexLock lock(&mu_);
@@ -63,13 +75,13 @@ absl::Status ControlClient::Run(const std::atomic<bool>& stop) {
     const absl::Status ended = RunStream(stop);
     if (stop) break;
     if (IsPermanent(ended)) {
-      return absl::Status(ended.code(), absl::StrCat("controller ", config_.controller_address,
+      return absl::Status(ended.code(), absl::StrCat("controller ", config_.controller.address,
                                                      " refused this worker: ", ended.message()));
     }
     // A stream that lived a while was healthy: start the backoff over.
     if (absl::Now() - started > absl::Seconds(10)) backoff.Reset();
     const absl::Duration delay = backoff.NextDelay();
-    LOG(WARNING) << "controller " << config_.controller_address << " unreachable; retrying in "
+    LOG(WARNING) << "controller " << config_.controller.address << " unreachable; retrying in "
                  << absl::FormatDuration(delay) << " (pipelines keep running)";
     const absl::Time until = absl::Now() + delay;
     while (!stop && absl::Now() < until) {
@@ -143,11 +155,12 @@ v1::WorkerMessage ControlClient::ApplyAndAnswer(const v1::Assignment& a) {
 }
 
 absl::Status ControlClient::RunStream(const std::atomic<bool>& stop) {
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(config_.controller_address,
-                                grpc::InsecureChannelCredentials(), SluiceChannelArguments());
-  std::unique_ptr<v1::WorkerControl::Stub> stub = v1::WorkerControl::NewStub(channel);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenControllerChannel(config_.controller);
+  // A TLS file that cannot be read is no reason to retry.
+  if (!channel.ok()) return absl::InvalidArgumentError(channel.status().message());
+  std::unique_ptr<v1::WorkerControl::Stub> stub = v1::WorkerControl::NewStub(*channel);
   grpc::ClientContext ctx;
+  AddControllerToken(config_.controller, &ctx);
   std::unique_ptr<grpc::ClientReaderWriter<v1::WorkerMessage, v1::ControllerMessage>> stream =
       stub->Connect(&ctx);
   absl::Mutex write_mu;
@@ -164,7 +177,7 @@ absl::Status ControlClient::RunStream(const std::atomic<bool>& stop) {
   stream->WaitForInitialMetadata();
   if (ctx.GetServerInitialMetadata().count("x-sluice-controller") > 0) {
     connected_ = true;
-    LOG(INFO) << "connected to controller " << config_.controller_address;
+    LOG(INFO) << "connected to controller " << config_.controller.address;
   }
 
   // Side threads: stats every interval, and cancelling the stream on stop.

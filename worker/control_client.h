@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/controller_channel.h"
 #include "sluice/v1/control.pb.h"
 #include "worker/assignment_handler.h"
 #include "worker/stats_outbox.h"
@@ -19,11 +20,14 @@
 namespace sluice::worker {
 
 struct ControlClientConfig {
-  std::string controller_address;
+  // Address, token and TLS files.
+  ControllerConnection controller;
   // worker_id, build_version, host, pid; last_applied_config_version is filled in.
   v1::Hello hello;
   absl::Duration backoff_initial = absl::Milliseconds(200);
   absl::Duration backoff_max = absl::Seconds(10);
+  // Identifies this process in stats reports; 0: a random one.
+  uint64_t incarnation = 0;
   // Until an Assignment says otherwise.
   absl::Duration default_stats_interval = absl::Seconds(5);
   // How often a NACKed assignment is tried again (the table may exist by then, or

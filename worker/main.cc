@@ -98,8 +98,17 @@ int RunWithController(const WorkerOptions& options, const std::string& version,
       },
       &clock);
   ControlClientConfig control;
-  control.controller_address = options.controller_address;
-  control.hello.set_worker_id(options.worker_id.empty() ? host : options.worker_id);
+  control.controller = options.controller;
+  std::string worker_id = options.worker_id;
+  if (worker_id.empty()) {
+    absl::StatusOr<std::string> id = DefaultWorkerId(host, options.metrics_address);
+    if (!id.ok()) {
+      std::fprintf(stderr, "sluice-worker: %s (see --help)\n", std::string(id.status().message()).c_str());
+      return 2;
+    }
+    worker_id = *id;
+  }
+  control.hello.set_worker_id(worker_id);
   control.hello.set_build_version(version);
   control.hello.set_host(host);
   control.hello.set_pid(getpid());
@@ -118,7 +127,7 @@ int RunWithController(const WorkerOptions& options, const std::string& version,
     return 1;
   }
   LOG(INFO) << "sluice-worker " << version << " (" << control.hello.worker_id()
-            << ") taking pipelines from " << options.controller_address << "; metrics on port "
+            << ") taking pipelines from " << options.controller.address << "; metrics on port "
             << (*http)->port();
   const absl::Status status = client.Run(g_stop);
   manager.StopAll();
@@ -235,7 +244,7 @@ int main(int argc, char** argv) {
   auto registry = std::make_shared<prometheus::Registry>();
   WorkerMetrics::RegisterBuildInfo(*registry, version);
   sluice::RealClock clock;
-  if (!options->controller_address.empty()) {
+  if (!options->controller.address.empty()) {
     return RunWithController(*options, version, host, registry, clock);
   }
   return RunStandalone(*options, version, registry, clock);

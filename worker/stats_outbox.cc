@@ -68,6 +68,7 @@ void StatsOutbox::Add(std::vector<v1::PipelineStats> deltas) {
 const v1::StatsReport& StatsOutbox::Next(absl::Time now) {
   if (!in_flight_) {
     v1::StatsReport& r = in_flight_.emplace();
+    r.set_incarnation(incarnation_);
     r.set_sequence(next_sequence_++);
     *r.mutable_interval_end() =
         google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));

@@ -31,7 +31,10 @@ void MergePipelineStats(const v1::PipelineStats& from, v1::PipelineStats* into);
 // write succeeds. Only deltas that never went out are folded.
 class StatsOutbox {
  public:
-  explicit StatsOutbox(uint64_t first_sequence) : next_sequence_(first_sequence) {}
+  // Reports carry `incarnation` (random per process) and sequences from
+  // `first_sequence` up.
+  StatsOutbox(uint64_t incarnation, uint64_t first_sequence)
+      : incarnation_(incarnation), next_sequence_(first_sequence) {}
 
   // Deltas taken from the pipelines (one interval's); folded into the pending entry
   // of the same pipeline and version.
@@ -48,6 +51,7 @@ class StatsOutbox {
   std::vector<v1::PipelineStats> pending() const;
 
  private:
+  const uint64_t incarnation_;
   uint64_t next_sequence_;
   std::optional<v1::StatsReport> in_flight_;
   std::map<std::pair<std::string, uint64_t>, v1::PipelineStats> pending_;

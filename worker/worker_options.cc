@@ -21,7 +21,7 @@ namespace sluice::worker {
 absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* argv,
                                                  const EnvLookup& env) {
   WorkerOptions o;
-  std::string topics, payload_format = "json", password_file, password_flag;
+  std::string topics, payload_format = "json", password_file, password_flag, token_file;
   int64_t db_port = 5432, max_rows = 10000, max_bytes = 16 << 20;
   std::vector<std::string> properties;
 
@@ -54,9 +54,17 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   p.AddString("pipeline-name", &o.pipeline_name, "name in metrics (default: the group)");
   p.AddString("version-label", &o.version_label,
               "version reported in sluice_build_info and to the controller");
-  p.AddString("controller", &o.controller_address,
+  p.AddString("controller", &o.controller.address,
               "HOST:PORT of sluice-controller: take pipelines from it instead of flags");
-  p.AddString("worker-id", &o.worker_id, "identity towards the controller (default: host name)");
+  p.AddString("controller-token-file", &token_file,
+              "file holding this worker's controller token (or set SLUICE_TOKEN)");
+  p.AddString("tls-ca", &o.controller.tls_ca_file,
+              "PEM CA that signed the controller's certificate: connect with TLS");
+  p.AddString("tls-cert", &o.controller.tls_cert_file,
+              "PEM client certificate for the controller (mutual TLS)");
+  p.AddString("tls-key", &o.controller.tls_key_file, "PEM private key of --tls-cert");
+  p.AddString("worker-id", &o.worker_id,
+              "identity towards the controller (default: HOST-PORT, PORT of --metrics-address)");
   p.AddSeconds("nack-retry-interval", &o.nack_retry_interval,
                "how often a refused (NACKed) assignment is tried again (default 10s)");
   RETURN_IF_ERROR(p.Parse(argc, argv));
@@ -76,7 +84,7 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   RETURN_IF_ERROR(required("db-name", o.postgres.connection.dbname));
   // README: "--db-user" has no default (libpq would take the OS user, rarely the role meant).
   RETURN_IF_ERROR(required("db-user", o.postgres.connection.user));
-  if (!o.controller_address.empty()) {
+  if (!o.controller.address.empty()) {
     // The pipeline comes from the controller; flags that define one would be ignored.
     for (const char* flag : {"kafka-topics", "kafka-group", "table", "create-table",
                              "payload-format", "consumer-timeout", "batch-max-rows",
@@ -95,7 +103,7 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   for (absl::string_view t : absl::StrSplit(topics, ',', absl::SkipWhitespace())) {
     o.loop.topics.emplace_back(absl::StripAsciiWhitespace(t));
   }
-  if (o.loop.topics.empty() && o.controller_address.empty()) {
+  if (o.loop.topics.empty() && o.controller.address.empty()) {
     return absl::InvalidArgumentError("--kafka-topics is empty");
   }
   for (const std::string& t : o.loop.topics) {
@@ -185,9 +193,54 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
     o.postgres.connection.password = *pw;
   }
 
+  if (o.controller.address.empty()) {
+    for (const char* flag : {"controller-token-file", "tls-ca", "tls-cert", "tls-key", "worker-id"}) {
+      if (p.WasSet(flag)) {
+        return absl::InvalidArgumentError(absl::StrCat("--", flag, " needs --controller"));
+      }
+    }
+  } else {
+    if (o.controller.tls_cert_file.empty() != o.controller.tls_key_file.empty()) {
+      return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+    }
+    if (!o.controller.tls_cert_file.empty() && o.controller.tls_ca_file.empty()) {
+      return absl::InvalidArgumentError("--tls-cert needs --tls-ca (the controller's CA)");
+    }
+    if (!token_file.empty()) {
+      absl::StatusOr<std::string> token = ReadSecretFile(token_file);
+      if (!token.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--controller-token-file: ", token.status().message()));
+      }
+      if (token->empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--controller-token-file: ", token_file, " is empty"));
+      }
+      o.controller.token = *token;
+    } else if (std::optional<std::string> token = env("SLUICE_TOKEN")) {
+      o.controller.token = *token;
+    }
+  }
+
   o.postgres.consumer_group = o.kafka.group_id;
   if (o.pipeline_name.empty()) o.pipeline_name = o.kafka.group_id;
   return o;
+}
+
+absl::StatusOr<std::string> DefaultWorkerId(const std::string& host,
+                                            const std::string& metrics_address) {
+  const size_t colon = metrics_address.rfind(':');
+  const std::string port =
+      colon == std::string::npos ? "" : metrics_address.substr(colon + 1);
+  if (port.empty() || port == "0") {
+    return absl::InvalidArgumentError(
+        "--worker-id is required when --metrics-address has port 0 (the default id, "
+        "HOST-PORT, must stay the same across restarts)");
+  }
+  std::string id = absl::StrCat(host, "-", port);
+  // The controller's bound; a long host name keeps its end, which usually differs.
+  if (id.size() > kMaxWorkerIdBytes) id = id.substr(id.size() - kMaxWorkerIdBytes);
+  return id;
 }
 
 }  // namespace sluice::worker

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/controller_channel.h"
 #include "worker/ingest_loop.h"
 #include "worker/kafka_message_source.h"
 #include "worker/postgres/postgres_batch_sink.h"
@@ -22,9 +23,10 @@ struct WorkerOptions {
   PostgresSinkConfig postgres;
   IngestLoopConfig loop;
   std::string metrics_address = "0.0.0.0:9187";
-  // Controller mode: pipelines come from the controller at this address.
-  std::string controller_address;
-  // Stable identity towards the controller (default: host name).
+  // Controller mode: pipelines come from the controller at controller.address,
+  // with its token (--controller-token-file or SLUICE_TOKEN) and TLS files.
+  ControllerConnection controller;
+  // Stable identity towards the controller (default: DefaultWorkerId).
   std::string worker_id;
   // How often a NACKed assignment is tried again.
   absl::Duration nack_retry_interval = absl::Seconds(10);
@@ -38,6 +40,13 @@ struct WorkerOptions {
 // Looks up an environment variable (injected so tests need not touch the process
 // environment). Returns nullopt when unset.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// The worker id when --worker-id is not given: "HOST-PORT" with the port of
+// --metrics-address. It stays the same across restarts (pipelines follow ids) and
+// differs for two workers on one host, which cannot share a metrics port.
+// INVALID_ARGUMENT when the port is 0 (picked at random on each start).
+absl::StatusOr<std::string> DefaultWorkerId(const std::string& host,
+                                            const std::string& metrics_address);
 
 // Parses and validates argv. INVALID_ARGUMENT carries one line naming the flag.
 // Reads the password file if one is named. Connects to nothing.

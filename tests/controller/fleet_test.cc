@@ -32,7 +32,7 @@ class FleetTest : public ::testing::Test {
 
 TEST_F(FleetTest, AckRecordsAppliedVersions) {
   fleet_.SetPipelines({P("a", 3)});
-  fleet_.Connect(Hello("w1"));
+  fleet_.Connect(Hello("w1"), "local").value();
   v1::Assignment a = fleet_.AssignmentFor("w1");
   ASSERT_EQ(a.pipelines_size(), 1);
   EXPECT_EQ(a.pipelines(0).version(), 3u);
@@ -54,7 +54,7 @@ TEST_F(FleetTest, AckRecordsAppliedVersions) {
 
 TEST_F(FleetTest, NackRecordsThePipelineError) {
   fleet_.SetPipelines({P("a", 1), P("b", 1)});
-  fleet_.Connect(Hello("w1"));
+  fleet_.Connect(Hello("w1"), "local").value();
   v1::Assignment a = fleet_.AssignmentFor("w1");
   a.set_nonce("n1");
   fleet_.RecordPush("w1", a);
@@ -74,10 +74,10 @@ TEST_F(FleetTest, NackRecordsThePipelineError) {
 
 TEST_F(FleetTest, DisconnectedWorkerKeepsItsPipelinesForTheLease) {
   fleet_.SetPipelines({P("a", 1)});
-  const uint64_t s1 = fleet_.Connect(Hello("w1"));
+  const uint64_t s1 = fleet_.Connect(Hello("w1"), "local").value();
   ASSERT_EQ(fleet_.AssignmentFor("w1").pipelines_size(), 1);
   fleet_.Disconnect("w1", s1);
-  fleet_.Connect(Hello("w2"));
+  fleet_.Connect(Hello("w2"), "local").value();
   clock_.Advance(absl::Seconds(9));
   EXPECT_FALSE(fleet_.ExpireLeases());
   const std::string holder = fleet_.PipelineStatus("a")[0].worker_id();
@@ -89,18 +89,34 @@ TEST_F(FleetTest, DisconnectedWorkerKeepsItsPipelinesForTheLease) {
 }
 
 TEST_F(FleetTest, NewerStreamSupersedesOlder) {
-  const uint64_t s1 = fleet_.Connect(Hello("w1"));
-  const uint64_t s2 = fleet_.Connect(Hello("w1"));
+  const uint64_t s1 = fleet_.Connect(Hello("w1"), "local").value();
+  const uint64_t s2 = fleet_.Connect(Hello("w1"), "local").value();
   EXPECT_FALSE(fleet_.IsCurrent("w1", s1));
   EXPECT_TRUE(fleet_.IsCurrent("w1", s2));
   fleet_.Disconnect("w1", s1);  // the old stream ending does not disconnect the new one
   EXPECT_TRUE(fleet_.GetWorker("w1")->connected());
 }
 
+// Any client could send a Hello with a real worker's id and take its stream (and
+// its configuration, its ACKs and its stats).
+TEST_F(FleetTest, ALiveWorkerIdCannotBeTakenOverWithAnotherToken) {
+  const uint64_t s1 = fleet_.Connect(Hello("w1"), "worker-a").value();
+  const absl::StatusOr<uint64_t> other = fleet_.Connect(Hello("w1"), "worker-b");
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(other.status().message().find("w1"), std::string::npos);
+  EXPECT_TRUE(fleet_.IsCurrent("w1", s1));
+}
+
+TEST_F(FleetTest, AfterItsStreamEndsAWorkerIdMayBeClaimedByAnotherToken) {
+  const uint64_t s1 = fleet_.Connect(Hello("w1"), "worker-a").value();
+  fleet_.Disconnect("w1", s1);
+  EXPECT_TRUE(fleet_.Connect(Hello("w1"), "worker-b").ok());
+}
+
 TEST_F(FleetTest, DrainEmptiesTheAssignmentAndMarksIt) {
   fleet_.SetPipelines({P("a", 1, 2)});
-  fleet_.Connect(Hello("w1"));
-  fleet_.Connect(Hello("w2"));
+  fleet_.Connect(Hello("w1"), "local").value();
+  fleet_.Connect(Hello("w2"), "local").value();
   const std::string before = fleet_.AssignmentFor("w1").config_version();
   ASSERT_TRUE(fleet_.Drain("w1").ok());
   v1::Assignment a = fleet_.AssignmentFor("w1");
@@ -126,17 +142,17 @@ TEST_F(FleetTest, PipelinesRoutedByRawJsonAreAssignedOnlyToWorkersThatAnnounceIt
   r->set_key_form(v1::ROUTING_KEY_FORM_RAW_JSON);
   r->set_skip(true);
   fleet_.SetPipelines({raw});
-  fleet_.Connect(Hello("old"));
+  fleet_.Connect(Hello("old"), "local").value();
   EXPECT_EQ(fleet_.AssignmentFor("old").pipelines_size(), 0);
   v1::Hello upgraded = Hello("new");
   upgraded.add_routing_key_forms(v1::ROUTING_KEY_FORM_RAW_JSON);
-  fleet_.Connect(upgraded);
+  fleet_.Connect(upgraded, "local").value();
   EXPECT_EQ(fleet_.AssignmentFor("old").pipelines_size(), 0);
   ASSERT_EQ(fleet_.AssignmentFor("new").pipelines_size(), 1);
   EXPECT_EQ(fleet_.AssignmentFor("new").pipelines(0).config().rollout().key_form(),
             v1::ROUTING_KEY_FORM_RAW_JSON);
   // The same worker id rolled back to an old build loses the pipeline.
-  fleet_.Connect(Hello("new"));
+  fleet_.Connect(Hello("new"), "local").value();
   EXPECT_EQ(fleet_.AssignmentFor("new").pipelines_size(), 0);
 }
 
@@ -144,8 +160,8 @@ TEST_F(FleetTest, AStoredPipelineWithAForbiddenPropertyIsNeverPushed) {
   v1::Pipeline bad = P("bad", 2, /*desired=*/2);
   (*bad.mutable_config()->mutable_kafka_properties())["plugin.library.paths"] = "/tmp/x.so";
   fleet_.SetPipelines({bad, P("good", 1)});
-  fleet_.Connect(Hello("w1"));
-  fleet_.Connect(Hello("w2"));
+  fleet_.Connect(Hello("w1"), "local").value();
+  fleet_.Connect(Hello("w2"), "local").value();
   int good = 0;
   for (const char* w : {"w1", "w2"}) {
     v1::Assignment a = fleet_.AssignmentFor(w);

@@ -49,6 +49,41 @@ TEST(StatsAggregatorTest, GroupsByWorkerPipelineAndVersion) {
   EXPECT_EQ(by_worker[1].batches(), 2u);
 }
 
+// Sequences alone were compared per worker id: a second process with the same id
+// (or one restarted with a clock set back) had its reports dropped as "already
+// counted".
+TEST(StatsAggregatorTest, EachIncarnationOfAWorkerIdIsDeduplicatedOnItsOwn) {
+  ManualClock clock;
+  StatsAggregator stats(clock, absl::Hours(1));
+  v1::StatsReport first = Report(500, "items", 100);
+  first.set_incarnation(1);
+  ASSERT_TRUE(stats.Add("w1", "1.0", first));
+  v1::StatsReport other = Report(1, "items", 7);
+  other.set_incarnation(2);
+  EXPECT_TRUE(stats.Add("w1", "1.0", other));
+  // Re-sent on a new stream: counted once.
+  EXPECT_FALSE(stats.Add("w1", "1.0", other));
+  EXPECT_FALSE(stats.Add("w1", "1.0", first));
+  auto rows = stats.Query(v1::STATS_GROUP_BY_WORKER, absl::Seconds(100));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].rows(), 107u);
+}
+
+TEST(StatsAggregatorTest, IncarnationsAreForgottenAfterTheRetention) {
+  ManualClock clock;
+  StatsAggregator stats(clock, absl::Minutes(10));
+  v1::StatsReport r = Report(3, "items", 1);
+  r.set_incarnation(9);
+  ASSERT_TRUE(stats.Add("w1", "1.0", r));
+  clock.Advance(absl::Minutes(11));
+  v1::StatsReport later = Report(4, "items", 1);
+  later.set_incarnation(10);
+  ASSERT_TRUE(stats.Add("w1", "1.0", later));
+  // The old incarnation's memory went with its samples; its sequence 3 would now
+  // count again, which only a report re-sent after ten minutes could exploit.
+  EXPECT_TRUE(stats.Add("w1", "1.0", r));
+}
+
 TEST(StatsAggregatorTest, GroupsByPath) {
   ManualClock clock;
   StatsAggregator stats(clock, absl::Hours(1));

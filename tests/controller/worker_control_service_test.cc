@@ -37,7 +37,8 @@ class WorkerControlServiceTest : public ::testing::Test {
   ManualClock clock_;
   Fleet fleet_{clock_, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
   StatsAggregator stats_{clock_, absl::Minutes(5)};
-  WorkerControlService service_{&fleet_, &stats_, absl::Milliseconds(200)};
+  CallAuthorizer auth_{CallAuthorizer::Options{}};
+  WorkerControlService service_{&fleet_, &stats_, auth_, absl::Milliseconds(200)};
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::WorkerControl::Stub> stub_;
 };

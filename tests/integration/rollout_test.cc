@@ -330,7 +330,10 @@ TEST_F(RolloutTest, GuardBreachedByDeadLettersHaltsTheRampAndRollsBack) {
 // the workers' decision locally, or ask Flags.Evaluate.
 TEST_F(RolloutTest, FlagClientFollowsChangesAndEvaluatesLikeTheController) {
   CreateFlag();
-  flags::FlagClient client(controller_->address());
+  absl::StatusOr<std::unique_ptr<flags::FlagClient>> created =
+      flags::FlagClient::Create({controller_->address()});
+  ASSERT_TRUE(created.ok()) << created.status();
+  flags::FlagClient& client = **created;
   ASSERT_TRUE(client.WaitForSnapshot(absl::Seconds(10)));
   const uint64_t first = client.revision();
   EXPECT_EQ(client.Evaluate("nope", "k", absl::Now()).status().code(),

@@ -49,7 +49,7 @@ TEST(ControlClientTest, StatsFoldIntoOneEntryPerPipelineWhileTheControllerIsUnre
   CountingHandler handler;
   ControlClientConfig config;
   // Nothing listens at a socket path in a directory that does not exist.
-  config.controller_address =
+  config.controller.address =
       absl::StrCat("unix:", ::testing::TempDir(), "/no-such-dir/controller.sock");
   config.hello.set_worker_id("w1");
   config.backoff_initial = absl::Milliseconds(1);

@@ -36,7 +36,7 @@ v1::PipelineStats Interval(const std::string& name, uint64_t version, uint64_t r
 }
 
 TEST(StatsOutboxTest, ManyIntervalsUnsentFoldIntoOneEntryPerPipelineVersion) {
-  StatsOutbox outbox(100);
+  StatsOutbox outbox(42, 100);
   const int kIntervals = 10000;
   for (int i = 1; i <= kIntervals; ++i) {
     outbox.Add({Interval("a", 1, i, i, i % 7), Interval("b", 4, 1, -1, 1)});
@@ -76,7 +76,7 @@ TEST(StatsOutboxTest, ManyIntervalsUnsentFoldIntoOneEntryPerPipelineVersion) {
 }
 
 TEST(StatsOutboxTest, AReportThatMayHaveArrivedIsResentUnchangedAndNeverMergedInto) {
-  StatsOutbox outbox(7);
+  StatsOutbox outbox(42, 7);
   outbox.Add({Interval("a", 1, 5, 9, 1)});
   const v1::StatsReport first = outbox.Next(absl::FromUnixSeconds(10));
   EXPECT_EQ(first.sequence(), 7u);
@@ -99,7 +99,7 @@ TEST(StatsOutboxTest, AReportThatMayHaveArrivedIsResentUnchangedAndNeverMergedIn
 }
 
 TEST(StatsOutboxTest, VersionsOfAPipelineStaySeparate) {
-  StatsOutbox outbox(1);
+  StatsOutbox outbox(42, 1);
   outbox.Add({Interval("a", 1, 5, 9, 1)});
   outbox.Add({Interval("a", 2, 6, 9, 1)});
   const std::vector<v1::PipelineStats> pending = outbox.pending();

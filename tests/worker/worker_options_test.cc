@@ -211,7 +211,7 @@ TEST(WorkerOptionsTest, ControllerModeTakesNoPipelineFlags) {
       Parse({"--controller", "ctl:7400", "--worker-id", "w1", "--kafka-brokers", "k:9092",
              "--db-user", "u", "--db-name", "d"});
   ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_EQ(o->controller_address, "ctl:7400");
+  EXPECT_EQ(o->controller.address, "ctl:7400");
   EXPECT_EQ(o->worker_id, "w1");
   o = Parse({"--controller", "ctl:7400", "--kafka-brokers", "k", "--db-user", "u", "--db-name",
              "d", "--kafka-topics", "a"});
@@ -223,7 +223,59 @@ TEST(WorkerOptionsTest, ControllerModeTakesNoPipelineFlags) {
     return name == "SLUICE_CONTROLLER" ? std::optional<std::string>("ctl:7400") : std::nullopt;
   });
   ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_EQ(o->controller_address, "");
+  EXPECT_EQ(o->controller.address, "");
+}
+
+std::vector<std::string> Controlled(std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"--controller", "ctl:7400", "--kafka-brokers", "k:9092",
+                                   "--db-user",    "u",        "--db-name",       "d"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+// Issue 8: a worker's controller token comes from a file or the environment,
+// never argv, and its TLS flags are checked before connecting.
+TEST(WorkerOptionsTest, TheControllerTokenComesFromAFileOrTheEnvironment) {
+  const std::string path = ::testing::TempDir() + "/worker-token";
+  std::ofstream(path) << "s3cret-worker-token-0123456789\n";
+  absl::StatusOr<WorkerOptions> o = Parse(Controlled({"--controller-token-file", path}));
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->controller.token, "s3cret-worker-token-0123456789");
+  o = Parse(Controlled(), [](const std::string& name) {
+    return name == "SLUICE_TOKEN" ? std::optional<std::string>("from-env") : std::nullopt;
+  });
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->controller.token, "from-env");
+  std::ofstream(path + "-empty") << "\n";
+  EXPECT_EQ(Parse(Controlled({"--controller-token-file", path + "-empty"})).status().message(),
+            "--controller-token-file: " + path + "-empty is empty");
+  EXPECT_EQ(Parse(Controlled({"--controller-token-file", "/nonexistent/t"})).status().message(),
+            "--controller-token-file: cannot read /nonexistent/t");
+}
+
+TEST(WorkerOptionsTest, ControllerFlagsNeedTheController) {
+  for (const char* flag : {"--controller-token-file", "--tls-ca", "--tls-cert", "--tls-key"}) {
+    EXPECT_EQ(Parse(With({flag, "x"})).status().message(),
+              absl::StrCat(flag, " needs --controller"));
+  }
+  EXPECT_EQ(Parse(Controlled({"--tls-ca", "ca.pem", "--tls-cert", "c.pem"})).status().message(),
+            "--tls-cert and --tls-key go together");
+  EXPECT_EQ(Parse(Controlled({"--tls-cert", "c.pem", "--tls-key", "k.pem"})).status().message(),
+            "--tls-cert needs --tls-ca (the controller's CA)");
+}
+
+// The default id was the host name: two workers on one host took each other's
+// stream and pipelines.
+TEST(WorkerOptionsTest, TheDefaultWorkerIdIsStableAndDiffersPerMetricsPort) {
+  EXPECT_EQ(*DefaultWorkerId("node-7", "0.0.0.0:9187"), "node-7-9187");
+  EXPECT_EQ(*DefaultWorkerId("node-7", "[::]:9188"), "node-7-9188");
+  EXPECT_NE(*DefaultWorkerId("node-7", "0.0.0.0:9187"), *DefaultWorkerId("node-7", "0.0.0.0:9188"));
+  EXPECT_EQ(DefaultWorkerId("node-7", "0.0.0.0:0").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Within the controller's bound, keeping the distinguishing end.
+  const std::string id = *DefaultWorkerId(std::string(80, 'h'), "0.0.0.0:9187");
+  EXPECT_EQ(id.size(), 63u);
+  EXPECT_EQ(id.substr(id.size() - 5), "-9187");
 }
 
 TEST(WorkerOptionsTest, HelpStopsBeforeValidation) {

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/arg_parser.h"
+#include "common/controller_channel.h"
 #include "flags/flag_client.h"
 
 namespace {
@@ -38,6 +39,8 @@ struct ProduceOptions {
   absl::Duration duration = absl::ZeroDuration();
   int64_t invalid_every = 0;
   std::string controller;
+  std::string token_file;
+  std::string tls_ca;
   std::string flag;
 };
 
@@ -55,6 +58,9 @@ int main(int argc, char** argv) {
   p.AddInt("invalid-every", &o.invalid_every, "make every Nth item malformed JSON");
   p.AddString("controller", &o.controller, "controller, to evaluate --flag per item");
   p.AddString("flag", &o.flag, "rollout flag to report paths for");
+  p.AddString("token-file", &o.token_file,
+              "file holding a controller token with the read role (or set SLUICE_TOKEN)");
+  p.AddString("tls-ca", &o.tls_ca, "PEM CA of the controller's certificate: connect with TLS");
   absl::Status parsed = p.Parse(argc, argv);
   if (parsed.ok() && !p.help_requested()) {
     if (o.brokers.empty()) parsed = absl::InvalidArgumentError("--brokers is required");
@@ -62,6 +68,12 @@ int main(int argc, char** argv) {
     else if (o.rate < 1) parsed = absl::InvalidArgumentError("--rate: must be at least 1");
     else if (o.flag.empty() != o.controller.empty())
       parsed = absl::InvalidArgumentError("--flag and --controller go together");
+  }
+  sluice::ControllerConnection controller{o.controller, "", o.tls_ca};
+  if (parsed.ok() && !p.help_requested() && !o.controller.empty()) {
+    absl::StatusOr<std::string> token =
+        sluice::ReadClientToken(o.token_file, "--token-file", "SLUICE_TOKEN");
+    if (token.ok()) controller.token = *token; else parsed = token.status();
   }
   if (!parsed.ok()) {
     std::fprintf(stderr, "sluice-produce: %s (see --help)\n", std::string(parsed.message()).c_str());
@@ -89,9 +101,16 @@ int main(int argc, char** argv) {
   // The embeddable client keeps the flags current through Flags.Watch.
   std::unique_ptr<sluice::flags::FlagClient> flags;
   if (!o.flag.empty()) {
-    flags = std::make_unique<sluice::flags::FlagClient>(o.controller);
+    absl::StatusOr<std::unique_ptr<sluice::flags::FlagClient>> created =
+        sluice::flags::FlagClient::Create(controller);
+    if (!created.ok()) {
+      std::fprintf(stderr, "sluice-produce: %s\n", std::string(created.status().message()).c_str());
+      return 2;
+    }
+    flags = std::move(*created);
     if (!flags->WaitForSnapshot(absl::Seconds(10))) {
-      std::fprintf(stderr, "sluice-produce: no flags from %s\n", o.controller.c_str());
+      std::fprintf(stderr, "sluice-produce: %s\n",
+                   std::string(flags->Evaluate(o.flag, "", absl::Now()).status().message()).c_str());
       return 1;
     }
   }

@@ -1,0 +1,70 @@
+#include "common/controller_channel.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_limits.h"
+#include "common/secret_file.h"
+
+namespace sluice {
+namespace {
+
+absl::StatusOr<std::string> ReadFileFor(const char* flag, const std::string& path) {
+  absl::StatusOr<std::string> content = ReadSecretFile(path);
+  if (!content.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", content.status().message()));
+  }
+  return content;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
+    const ControllerConnection& connection) {
+  if (connection.tls_cert_file.empty() != connection.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (connection.tls_ca_file.empty()) {
+    if (!connection.tls_cert_file.empty()) {
+      return absl::InvalidArgumentError("--tls-cert needs --tls-ca (the controller's CA)");
+    }
+    credentials = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions options;
+    absl::StatusOr<std::string> ca = ReadFileFor("--tls-ca", connection.tls_ca_file);
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    if (!connection.tls_cert_file.empty()) {
+      absl::StatusOr<std::string> cert = ReadFileFor("--tls-cert", connection.tls_cert_file);
+      if (!cert.ok()) return cert.status();
+      absl::StatusOr<std::string> key = ReadFileFor("--tls-key", connection.tls_key_file);
+      if (!key.ok()) return key.status();
+      options.pem_cert_chain = *cert;
+      options.pem_private_key = *key;
+    }
+    credentials = grpc::SslCredentials(options);
+  }
+  return grpc::CreateCustomChannel(connection.address, credentials, SluiceChannelArguments());
+}
+
+void AddControllerToken(const ControllerConnection& connection, grpc::ClientContext* ctx) {
+  if (!connection.token.empty()) ctx->AddMetadata("authorization", "Bearer " + connection.token);
+}
+
+absl::StatusOr<std::string> ReadClientToken(const std::string& token_file, const char* flag,
+                                            const char* env) {
+  if (!token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadFileFor(flag, token_file);
+    if (!token.ok()) return token.status();
+    if (token->empty()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", token_file, " is empty"));
+    return token;
+  }
+  const char* value = std::getenv(env);
+  return std::string(value != nullptr ? value : "");
+}
+
+}  // namespace sluice

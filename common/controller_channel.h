@@ -1,0 +1,44 @@
+// How a client (sluicectl, a worker, sluice-produce, FlagClient) reaches the
+// controller: address, bearer token and TLS files.
+#ifndef SLUICE_COMMON_CONTROLLER_CHANNEL_H_
+#define SLUICE_COMMON_CONTROLLER_CHANNEL_H_
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace sluice {
+
+struct ControllerConnection {
+  std::string address;
+  // Sent as "authorization: Bearer TOKEN" on every call; empty: none.
+  std::string token;
+  // PEM CA bundle that verifies the controller's certificate; empty: plaintext.
+  std::string tls_ca_file;
+  // Client certificate and key for mutual TLS (workers); both or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+};
+
+// A channel with TLS when tls_ca_file is set, bounded to the project's message
+// size. INVALID_ARGUMENT naming the flag when a file cannot be read or only one
+// of cert/key is given.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
+    const ControllerConnection& connection);
+
+// Adds the token to a call (nothing without one).
+void AddControllerToken(const ControllerConnection& connection, grpc::ClientContext* ctx);
+
+// The token for a client: the file's content when `token_file` is given
+// (INVALID_ARGUMENT naming `flag` if unreadable or empty), else the environment
+// variable `env` (empty if unset). Never from argv.
+absl::StatusOr<std::string> ReadClientToken(const std::string& token_file, const char* flag,
+                                            const char* env);
+
+}  // namespace sluice
+
+#endif  // SLUICE_COMMON_CONTROLLER_CHANNEL_H_

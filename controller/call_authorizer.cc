@@ -1,0 +1,80 @@
+#include "controller/call_authorizer.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace sluice::controller {
+
+bool IsLoopbackPeer(absl::string_view peer) {
+  if (absl::StartsWith(peer, "unix:")) return true;
+  if (absl::ConsumePrefix(&peer, "ipv4:")) return absl::StartsWith(peer, "127.");
+  if (absl::ConsumePrefix(&peer, "ipv6:")) {
+    return absl::StartsWith(peer, "[::1]:") || absl::StartsWith(peer, "[::ffff:127.");
+  }
+  return false;
+}
+
+absl::StatusOr<Caller> CallAuthorizer::Identify(const CallCredentials& call) const {
+  if (options_.tokens == nullptr) {
+    if (IsLoopbackPeer(call.peer)) return Caller{"local", Role::kAdmin};
+    if (options_.allow_unauthenticated) {
+      return Caller{absl::StrCat("unauthenticated ", call.peer), Role::kAdmin};
+    }
+    return absl::UnauthenticatedError(
+        "the controller has no tokens and serves only this machine's callers");
+  }
+  if (!call.authorization) {
+    return absl::UnauthenticatedError(
+        "no token: send \"authorization: Bearer TOKEN\" (sluicectl: SLUICE_TOKEN or "
+        "--token-file)");
+  }
+  absl::string_view value = *call.authorization;
+  // RFC 6750: the scheme is case-insensitive.
+  if (value.size() < 7 || !absl::EqualsIgnoreCase(value.substr(0, 7), "bearer ")) {
+    return absl::UnauthenticatedError("the authorization metadata must be \"Bearer TOKEN\"");
+  }
+  const TokenHolder* holder =
+      options_.tokens->Find(absl::StripAsciiWhitespace(value.substr(7)));
+  if (holder == nullptr) return absl::UnauthenticatedError("unknown token");
+  return Caller{holder->name, holder->role};
+}
+
+absl::StatusOr<Caller> CallAuthorizer::Authorize(const CallCredentials& call,
+                                                 Role needed) const {
+  absl::StatusOr<Caller> caller = Identify(call);
+  if (!caller.ok()) return caller.status();
+  if (!RoleAllows(caller->role, needed)) {
+    return absl::PermissionDeniedError(absl::StrCat("this call needs the ", RoleName(needed),
+                                                    " role; ", caller->name, " has ",
+                                                    RoleName(caller->role)));
+  }
+  if (needed == Role::kWorker && options_.require_worker_certificate &&
+      !call.verified_client_certificate) {
+    return absl::UnauthenticatedError(
+        "workers must present a client certificate signed by the controller's --tls-client-ca");
+  }
+  return caller;
+}
+
+absl::StatusOr<Caller> CallAuthorizer::Authorize(const grpc::ServerContext& ctx,
+                                                 Role needed) const {
+  CallCredentials call;
+  call.peer = ctx.peer();
+  auto it = ctx.client_metadata().find("authorization");
+  if (it != ctx.client_metadata().end()) {
+    call.authorization = std::string(it->second.data(), it->second.size());
+  }
+  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
+  // With SSL credentials the peer is authenticated only when its certificate was
+  // verified against the client CA.
+  call.verified_client_certificate =
+      auth != nullptr && auth->IsPeerAuthenticated() &&
+      !auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME).empty();
+  return Authorize(call, needed);
+}
+
+}  // namespace sluice::controller

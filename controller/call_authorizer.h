@@ -1,0 +1,68 @@
+// Decides who made a gRPC call to the controller and whether they may make it.
+#ifndef SLUICE_CONTROLLER_CALL_AUTHORIZER_H_
+#define SLUICE_CONTROLLER_CALL_AUTHORIZER_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "controller/role.h"
+#include "controller/token_table.h"
+
+namespace grpc {
+class ServerContext;
+}
+
+namespace sluice::controller {
+
+struct Caller {
+  // The audit log's actor: the token's NAME, "local" for a loopback caller of a
+  // controller without tokens, "unauthenticated <peer>" under --allow-unauthenticated.
+  std::string name;
+  Role role;
+};
+
+// What one call presents.
+struct CallCredentials {
+  // The "authorization" metadata ("Bearer TOKEN"), if sent.
+  std::optional<std::string> authorization;
+  // gRPC's peer ("ipv4:127.0.0.1:5555", "ipv6:[::1]:5555", "unix:...").
+  std::string peer;
+  // The peer presented a client certificate that the --tls-client-ca verified.
+  bool verified_client_certificate = false;
+};
+
+class CallAuthorizer {
+ public:
+  struct Options {
+    // Null: no authentication. Loopback callers are then admin "local"; other
+    // callers are refused unless `allow_unauthenticated`.
+    const TokenTable* tokens = nullptr;
+    bool allow_unauthenticated = false;
+    // Mutual TLS for workers: the worker role also needs a verified client
+    // certificate.
+    bool require_worker_certificate = false;
+  };
+  explicit CallAuthorizer(Options options) : options_(options) {}
+
+  // UNAUTHENTICATED when no token, a malformed one or an unknown one is
+  // presented (or a worker lacks its certificate); PERMISSION_DENIED when the
+  // caller's role does not allow `needed`. Messages never contain the token.
+  absl::StatusOr<Caller> Authorize(const CallCredentials& call, Role needed) const;
+
+  // The same, reading the credentials from a server call.
+  absl::StatusOr<Caller> Authorize(const grpc::ServerContext& ctx, Role needed) const;
+
+ private:
+  absl::StatusOr<Caller> Identify(const CallCredentials& call) const;
+
+  const Options options_;
+};
+
+// Whether gRPC's peer string names this machine (127.0.0.0/8, ::1, a unix socket).
+bool IsLoopbackPeer(absl::string_view peer);
+
+}  // namespace sluice::controller
+
+#endif  // SLUICE_CONTROLLER_CALL_AUTHORIZER_H_

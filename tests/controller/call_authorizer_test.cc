@@ -1,0 +1,99 @@
+#include "controller/call_authorizer.h"
+
+#include "gtest/gtest.h"
+
+namespace sluice::controller {
+namespace {
+
+TokenTable Tokens() {
+  return *TokenTable::Parse(
+      "reader read r-0123456789abcdef\n"
+      "worker-a worker w-0123456789abcdef\n"
+      "alice admin a-0123456789abcdef\n");
+}
+
+CallCredentials Call(std::optional<std::string> authorization,
+                     std::string peer = "ipv4:10.1.2.3:5000") {
+  CallCredentials c;
+  c.authorization = std::move(authorization);
+  c.peer = std::move(peer);
+  return c;
+}
+
+TEST(CallAuthorizerTest, EachRoleMayMakeItsCallsAndNoOthers) {
+  const TokenTable tokens = Tokens();
+  CallAuthorizer auth({&tokens});
+  struct Case {
+    const char* token;
+    Role needed;
+    absl::StatusCode code;
+  };
+  for (const Case& c : {Case{"r-0123456789abcdef", Role::kRead, absl::StatusCode::kOk},
+                        Case{"r-0123456789abcdef", Role::kAdmin, absl::StatusCode::kPermissionDenied},
+                        Case{"r-0123456789abcdef", Role::kWorker, absl::StatusCode::kPermissionDenied},
+                        Case{"w-0123456789abcdef", Role::kWorker, absl::StatusCode::kOk},
+                        Case{"w-0123456789abcdef", Role::kRead, absl::StatusCode::kPermissionDenied},
+                        Case{"w-0123456789abcdef", Role::kAdmin, absl::StatusCode::kPermissionDenied},
+                        Case{"a-0123456789abcdef", Role::kRead, absl::StatusCode::kOk},
+                        Case{"a-0123456789abcdef", Role::kWorker, absl::StatusCode::kOk},
+                        Case{"a-0123456789abcdef", Role::kAdmin, absl::StatusCode::kOk}}) {
+    absl::StatusOr<Caller> caller =
+        auth.Authorize(Call(std::string("Bearer ") + c.token), c.needed);
+    EXPECT_EQ(caller.status().code(), c.code) << c.token << " " << RoleName(c.needed);
+  }
+  absl::StatusOr<Caller> alice = auth.Authorize(Call("bearer a-0123456789abcdef"), Role::kAdmin);
+  ASSERT_TRUE(alice.ok());
+  EXPECT_EQ(alice->name, "alice");
+  absl::StatusOr<Caller> denied = auth.Authorize(Call("Bearer r-0123456789abcdef"), Role::kAdmin);
+  EXPECT_EQ(denied.status().message(), "this call needs the admin role; reader has read");
+}
+
+TEST(CallAuthorizerTest, MissingMalformedOrUnknownTokensAreUnauthenticated) {
+  const TokenTable tokens = Tokens();
+  CallAuthorizer auth({&tokens});
+  for (const std::optional<std::string>& header :
+       {std::optional<std::string>(), std::optional<std::string>(""),
+        std::optional<std::string>("a-0123456789abcdef"),
+        std::optional<std::string>("Basic a-0123456789abcdef"),
+        std::optional<std::string>("Bearer a-0123456789abcdeX"),
+        std::optional<std::string>("Bearer ")}) {
+    absl::StatusOr<Caller> caller = auth.Authorize(Call(header, "ipv4:127.0.0.1:5"), Role::kRead);
+    EXPECT_EQ(caller.status().code(), absl::StatusCode::kUnauthenticated) << header.value_or("-");
+    EXPECT_EQ(std::string(caller.status().message()).find("0123456789"), std::string::npos);
+  }
+}
+
+// Without tokens the controller binds loopback only; its local callers are admin.
+TEST(CallAuthorizerTest, WithoutTokensLoopbackCallersAreLocalAdmins) {
+  CallAuthorizer auth({});
+  for (const char* peer : {"ipv4:127.0.0.1:4000", "ipv6:[::1]:4000", "unix:/run/s.sock",
+                           "ipv6:[::ffff:127.0.0.1]:4000"}) {
+    absl::StatusOr<Caller> caller = auth.Authorize(Call(std::nullopt, peer), Role::kAdmin);
+    ASSERT_TRUE(caller.ok()) << peer;
+    EXPECT_EQ(caller->name, "local");
+  }
+  for (const char* peer : {"ipv4:10.0.0.1:4000", "ipv6:[fe80::1]:4000", "ipv4:128.0.0.1:1"}) {
+    EXPECT_EQ(auth.Authorize(Call(std::nullopt, peer), Role::kRead).status().code(),
+              absl::StatusCode::kUnauthenticated)
+        << peer;
+  }
+  CallAuthorizer open({nullptr, /*allow_unauthenticated=*/true});
+  absl::StatusOr<Caller> remote = open.Authorize(Call(std::nullopt), Role::kAdmin);
+  ASSERT_TRUE(remote.ok());
+  EXPECT_EQ(remote->name, "unauthenticated ipv4:10.1.2.3:5000");
+}
+
+TEST(CallAuthorizerTest, WithMutualTlsAWorkerNeedsAVerifiedCertificate) {
+  const TokenTable tokens = Tokens();
+  CallAuthorizer auth({&tokens, false, /*require_worker_certificate=*/true});
+  CallCredentials call = Call("Bearer w-0123456789abcdef");
+  EXPECT_EQ(auth.Authorize(call, Role::kWorker).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  call.verified_client_certificate = true;
+  EXPECT_TRUE(auth.Authorize(call, Role::kWorker).ok());
+  // sluicectl needs none.
+  EXPECT_TRUE(auth.Authorize(Call("Bearer r-0123456789abcdef"), Role::kRead).ok());
+}
+
+}  // namespace
+}  // namespace sluice::controller
