@@ -2,7 +2,12 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <fstream>
 #include <memory>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 
 namespace sluice::worker {
 
@@ -15,6 +20,34 @@ absl::Status CheckKafkaProperties(const std::map<std::string, std::string>& prop
     }
   }
   return absl::OkStatus();
+}
+
+bool IsSecretKafkaProperty(const std::string& name) {
+  static const std::set<std::string> kSecrets = {
+      "sasl.password", "ssl.key.password", "ssl.keystore.password", "ssl.key.pem",
+      "sasl.oauthbearer.client.secret"};
+  return kSecrets.count(name) > 0;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ReadKafkaPropertiesFile(
+    const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::map<std::string, std::string> properties;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    absl::string_view text = absl::StripAsciiWhitespace(line);
+    if (text.empty() || text[0] == '#') continue;
+    const size_t eq = text.find('=');
+    if (eq == absl::string_view::npos || eq == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(path, " line ", number, ": not key=value"));
+    }
+    properties[std::string(absl::StripTrailingAsciiWhitespace(text.substr(0, eq)))] =
+        std::string(absl::StripLeadingAsciiWhitespace(text.substr(eq + 1)));
+  }
+  return properties;
 }
 
 }  // namespace sluice::worker

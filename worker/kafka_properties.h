@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace sluice::worker {
 
@@ -14,6 +15,16 @@ namespace sluice::worker {
 // key, bad value). Connects to nothing. Combinations that librdkafka only refuses
 // when a client is created are not caught here.
 absl::Status CheckKafkaProperties(const std::map<std::string, std::string>& properties);
+
+// Properties whose value is a secret: they may come from a file or the
+// environment, never from argv.
+bool IsSecretKafkaProperty(const std::string& name);
+
+// A librdkafka properties file: "key=value" per line (the value may hold '='),
+// blank lines and lines starting with '#' skipped, blanks around key and value
+// trimmed. INVALID_ARGUMENT naming the line (never its value).
+absl::StatusOr<std::map<std::string, std::string>> ReadKafkaPropertiesFile(
+    const std::string& path);
 
 }  // namespace sluice::worker
 

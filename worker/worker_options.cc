@@ -21,7 +21,8 @@ namespace sluice::worker {
 absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* argv,
                                                  const EnvLookup& env) {
   WorkerOptions o;
-  std::string topics, payload_format = "json", password_file, password_flag, token_file;
+  std::string topics, payload_format = "json", password_file, password_flag, token_file,
+      properties_file;
   int64_t db_port = 5432, max_rows = 10000, max_bytes = 16 << 20;
   std::vector<std::string> properties;
 
@@ -30,6 +31,9 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   p.AddString("kafka-topics", &topics, "topics to consume, T1[,T2...]");
   p.AddString("kafka-group", &o.kafka.group_id, "Kafka consumer group");
   p.AddRepeated("kafka-property", &properties, "librdkafka property key=value (repeatable)");
+  p.AddString("kafka-properties-file", &properties_file,
+              "file of librdkafka properties, key=value per line: broker TLS and SASL, where "
+              "secrets (sasl.password, ssl.key.password, ...) must go");
   p.AddString("db-host", &o.postgres.connection.host, "PostgreSQL host (default localhost)");
   p.AddInt("db-port", &db_port, "PostgreSQL port (default 5432)");
   p.AddString("db-user", &o.postgres.connection.user, "PostgreSQL user");
@@ -112,13 +116,33 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
       return absl::InvalidArgumentError(absl::StrCat("--kafka-topics: ", s.message()));
     }
   }
+  if (!properties_file.empty()) {
+    absl::StatusOr<std::map<std::string, std::string>> from_file =
+        ReadKafkaPropertiesFile(properties_file);
+    if (!from_file.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--kafka-properties-file: ", from_file.status().message()));
+    }
+    o.kafka.properties = *from_file;
+  }
   for (const std::string& prop : properties) {
     std::pair<std::string, std::string> kv = absl::StrSplit(prop, absl::MaxSplits('=', 1));
     if (kv.first.empty() || prop.find('=') == std::string::npos) {
       return absl::InvalidArgumentError(
           absl::StrCat("--kafka-property: '", prop, "' is not key=value"));
     }
+    if (IsSecretKafkaProperty(kv.first)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--kafka-property: ", kv.first,
+          " is a secret and would be visible in ps; put it in --kafka-properties-file",
+          kv.first == "sasl.password" ? " or SLUICE_KAFKA_SASL_PASSWORD" : ""));
+    }
     o.kafka.properties[kv.first] = kv.second;
+  }
+  if (o.kafka.properties.count("sasl.password") == 0) {
+    if (std::optional<std::string> pw = env("SLUICE_KAFKA_SASL_PASSWORD")) {
+      o.kafka.properties["sasl.password"] = *pw;
+    }
   }
   if (absl::Status s = CheckKafkaProperties(o.kafka.properties); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--kafka-property: ", s.message()));

@@ -499,9 +499,9 @@ TEST_F(ControlPlaneTest, ANonLoopbackListenNeedsAllowUnauthenticated) {
   EXPECT_EQ(refused->ReadLog(),
             absl::StrCat("sluice-controller: --listen ", address,
                          " is not a loopback address, and the controller has no authentication: "
-                         "anyone who can reach it could change what every worker runs; listen "
-                         "on loopback, or accept that with --allow-unauthenticated (see "
-                         "--help)\n"));
+                         "anyone who can reach it could change what every worker runs; give "
+                         "--auth-tokens-file (and TLS), listen on loopback, or accept that with "
+                         "--allow-unauthenticated (see --help)\n"));
   argv.push_back("--allow-unauthenticated");
   absl::StatusOr<Subprocess> allowed =
       Subprocess::Start(argv, absl::StrCat(TestTempDir(), "/allowed-controller.log"));

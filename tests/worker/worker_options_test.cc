@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
@@ -262,6 +263,37 @@ TEST(WorkerOptionsTest, ControllerFlagsNeedTheController) {
             "--tls-cert and --tls-key go together");
   EXPECT_EQ(Parse(Controlled({"--tls-cert", "c.pem", "--tls-key", "k.pem"})).status().message(),
             "--tls-cert needs --tls-ca (the controller's CA)");
+}
+
+// Issue 8: Kafka secrets come from a file or the environment, never argv.
+TEST(WorkerOptionsTest, KafkaSecretsComeFromAPropertiesFileOrTheEnvironment) {
+  const std::string path = ::testing::TempDir() + "/kafka.properties";
+  std::ofstream(path) << "# broker security\nsecurity.protocol = SASL_SSL\n"
+                         "sasl.mechanisms=PLAIN\nsasl.username=ingest\n"
+                         "sasl.password=p=ss w0rd\n\n";
+  absl::StatusOr<WorkerOptions> o = Parse(With({"--kafka-properties-file", path,
+                                                "--kafka-property", "fetch.wait.max.ms=50"}));
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->kafka.properties.at("security.protocol"), "SASL_SSL");
+  EXPECT_EQ(o->kafka.properties.at("sasl.password"), "p=ss w0rd");
+  EXPECT_EQ(o->kafka.properties.at("fetch.wait.max.ms"), "50");
+  for (const char* secret : {"sasl.password", "ssl.key.password", "ssl.keystore.password",
+                             "sasl.oauthbearer.client.secret", "ssl.key.pem"}) {
+    absl::StatusOr<WorkerOptions> refused =
+        Parse(With({"--kafka-property", absl::StrCat(secret, "=hunter2")}));
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << secret;
+    EXPECT_TRUE(absl::StrContains(refused.status().message(), "is a secret")) << secret;
+    EXPECT_FALSE(absl::StrContains(refused.status().message(), "hunter2")) << secret;
+  }
+  o = Parse(Base(), [](const std::string& name) {
+    return name == "SLUICE_KAFKA_SASL_PASSWORD" ? std::optional<std::string>("env-pw")
+                                                : std::nullopt;
+  });
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->kafka.properties.at("sasl.password"), "env-pw");
+  std::ofstream(path + "-bad") << "ok.key=1\njust-a-line\n";
+  EXPECT_EQ(Parse(With({"--kafka-properties-file", path + "-bad"})).status().message(),
+            absl::StrCat("--kafka-properties-file: ", path, "-bad line 2: not key=value"));
 }
 
 // The default id was the host name: two workers on one host took each other's
