@@ -223,6 +223,10 @@ int RunFlags(const CliContext& ctx) {
                 ToAbslTime(c.effective_time()) <= now ? "effective" : "scheduled"});
     }
     ctx.out() << "flag " << flag.name() << " version " << flag.version() << "\n";
+    if (flag.has_schedule_kept_since()) {
+      ctx.out() << "changes before " << FormatTime(flag.schedule_kept_since())
+                << " were compacted (--schedule-retention): older items are routed as of then\n";
+    }
     t.Print(ctx.out());
     return kExitOk;
   }

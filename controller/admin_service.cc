@@ -382,7 +382,7 @@ grpc::Status AdminService::SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRe
   absl::StatusOr<v1::Flag> current = store_->GetFlag(req->name());
   if (!current.ok()) return ToGrpcStatus(current.status());
   const absl::Time now = clock_.Now();
-  absl::Time effective = now + flag_lead_;
+  absl::Time effective = now + flag_timing_.lead;
   if (req->has_effective_time()) {
     effective = ToAbslTime(req->effective_time());
   } else if (req->has_effective_in()) {
@@ -395,8 +395,12 @@ grpc::Status AdminService::SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRe
     effective = now + in;
   }
   absl::StatusOr<v1::Flag> changed =
-      ScheduleChange(*current, req->basis_points(), effective, now, flag_lead_);
+      ScheduleChange(*current, req->basis_points(), effective, now, flag_timing_.lead);
   if (!changed.ok()) return ToGrpcStatus(changed.status());
+  if (absl::Status s = CompactAndBoundSchedule(clock_.Now(), flag_timing_.schedule_retention, &*changed);
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<v1::Flag> stored =
       store_->UpdateFlag(*changed, req->expected_version(), "flag.set", caller->name);
   if (stored.ok()) *resp = *stored;
@@ -413,8 +417,12 @@ grpc::Status AdminService::RollbackFlag(grpc::ServerContext* ctx,
   }
   absl::StatusOr<v1::Flag> current = store_->GetFlag(req->name());
   if (!current.ok()) return ToGrpcStatus(current.status());
-  absl::StatusOr<v1::Flag> rolled = ScheduleRollback(*current, clock_.Now(), flag_lead_);
+  absl::StatusOr<v1::Flag> rolled = ScheduleRollback(*current, clock_.Now(), flag_timing_.lead);
   if (!rolled.ok()) return ToGrpcStatus(rolled.status());
+  if (absl::Status s = CompactAndBoundSchedule(clock_.Now(), flag_timing_.schedule_retention, &*rolled);
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<v1::Flag> stored =
       store_->UpdateFlag(*rolled, req->expected_version(), "flag.rollback", caller->name);
   if (stored.ok()) *resp = *stored;
@@ -434,8 +442,12 @@ grpc::Status AdminService::RampFlag(grpc::ServerContext* ctx, const v1::RampFlag
   absl::StatusOr<v1::Flag> ramped = StartRamp(
       *current, req->target_basis_points(), req->step_basis_points(),
       ToAbslDuration(req->every()), req->guards(),
-      clock_.Now(), flag_lead_);
+      clock_.Now(), flag_timing_.lead);
   if (!ramped.ok()) return ToGrpcStatus(ramped.status());
+  if (absl::Status s = CompactAndBoundSchedule(clock_.Now(), flag_timing_.schedule_retention, &*ramped);
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<v1::Flag> stored =
       store_->UpdateFlag(*ramped, req->expected_version(), "flag.ramp", caller->name);
   if (stored.ok()) *resp = *stored;

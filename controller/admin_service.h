@@ -3,6 +3,7 @@
 #define SLUICE_CONTROLLER_ADMIN_SERVICE_H_
 
 #include "controller/call_authorizer.h"
+#include "controller/flag_scheduler.h"
 #include "controller/fleet.h"
 #include "controller/state_store.h"
 #include "controller/stats_aggregator.h"
@@ -12,16 +13,17 @@ namespace sluice::controller {
 
 class AdminService final : public v1::Admin::Service {
  public:
-  // `flag_lead`: how far in the future flag changes must take effect. Every call
+  // `flag_timing`: how far in the future flag changes must take effect, and how
+  // long past changes are kept. Every call
   // is authorised by `auth` first: reads need the read role, writes admin; the
   // audit log's actor is the caller's token name.
   AdminService(StateStore* store, Fleet* fleet, StatsAggregator* stats, const Clock& clock,
-               absl::Duration flag_lead, const CallAuthorizer& auth)
+               FlagTiming flag_timing, const CallAuthorizer& auth)
       : store_(store),
         fleet_(fleet),
         stats_(stats),
         clock_(clock),
-        flag_lead_(flag_lead),
+        flag_timing_(flag_timing),
         auth_(auth) {}
 
   // Loads the stored pipelines and flags into the fleet (at start and after every write).
@@ -88,7 +90,7 @@ class AdminService final : public v1::Admin::Service {
   Fleet* fleet_;
   StatsAggregator* stats_;
   const Clock& clock_;
-  const absl::Duration flag_lead_;
+  const FlagTiming flag_timing_;
   const CallAuthorizer& auth_;
 };
 

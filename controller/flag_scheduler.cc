@@ -172,4 +172,14 @@ v1::Flag HaltRamp(const v1::Flag& flag, const std::string& reason, absl::Time no
   return out;
 }
 
+absl::Status CompactAndBoundSchedule(absl::Time now, absl::Duration retention, v1::Flag* flag) {
+  flags::CompactSchedule(now - retention, flag);
+  if (flag->schedule_size() > kMaxScheduleChanges) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "flag ", flag->name(), " would keep ", flag->schedule_size(),
+        " schedule changes within its retention; at most ", kMaxScheduleChanges));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace sluice::controller

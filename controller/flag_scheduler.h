@@ -15,6 +15,25 @@ namespace sluice::controller {
 // at year 9999, and nobody schedules a rollout a decade out on purpose.
 inline constexpr absl::Duration kMaxScheduleAhead = absl::Hours(24 * 3650);
 
+// How many changes a flag may keep within its schedule retention. A ramp adds at
+// most 10000 (its smallest step is 0.01%); this bounds what an assignment carries.
+inline constexpr int kMaxScheduleChanges = 20000;
+
+// The controller's timing rules for flag edits.
+struct FlagTiming {
+  // How far in the future a change must take effect (--flag-lead).
+  absl::Duration lead = absl::Seconds(30);
+  // How long schedule changes are kept once past (--schedule-retention): at least
+  // as long as the longest retention of the topics the flag's pipelines read, so a
+  // replayed or lagging item is routed as it was the first time.
+  absl::Duration schedule_retention = absl::Hours(24 * 30);
+};
+
+// Compacts the schedule past the retention (flags::CompactSchedule at now −
+// retention) and bounds what is left: FAILED_PRECONDITION when more than
+// kMaxScheduleChanges remain.
+absl::Status CompactAndBoundSchedule(absl::Time now, absl::Duration retention, v1::Flag* flag);
+
 // Adds "basis_points from `effective` on". INVALID_ARGUMENT (field named) if the
 // percentage is above 100%, or `effective` is earlier than now + lead or later
 // than now + kMaxScheduleAhead.

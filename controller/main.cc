@@ -60,6 +60,7 @@ struct ControllerOptions {
   absl::Duration worker_lease = absl::Seconds(15);
   absl::Duration stats_interval = absl::Seconds(5);
   absl::Duration flag_lead = absl::Seconds(30);
+  absl::Duration schedule_retention = absl::Hours(24 * 30);
   absl::Duration hello_timeout = absl::Seconds(10);
 };
 
@@ -95,6 +96,9 @@ int main(int argc, char** argv) {
   p.AddSeconds("worker-lease", &o.worker_lease,
                "how long a disconnected worker keeps its pipelines (default 15s)");
   p.AddSeconds("stats-interval", &o.stats_interval, "how often workers report (default 5s)");
+  p.AddSeconds("schedule-retention", &o.schedule_retention,
+               "how long past flag schedule changes are kept; at least the longest retention "
+               "of the topics rollouts read (default 720h = 30 days)");
   p.AddSeconds("flag-lead", &o.flag_lead,
                "how far ahead flag changes must take effect (default 30s)");
   p.AddSeconds("hello-timeout", &o.hello_timeout,
@@ -105,6 +109,10 @@ int main(int argc, char** argv) {
   }
   if (parsed.ok() && o.hello_timeout <= absl::ZeroDuration()) {
     parsed = absl::InvalidArgumentError("--hello-timeout: must be greater than 0");
+  }
+  // Shorter than an hour would re-route items a consumer merely lags behind on.
+  if (parsed.ok() && o.schedule_retention < absl::Hours(1)) {
+    parsed = absl::InvalidArgumentError("--schedule-retention: must be at least 1h");
   }
   if (parsed.ok() && o.stats_interval <= absl::ZeroDuration()) {
     parsed = absl::InvalidArgumentError("--stats-interval: must be greater than 0");
@@ -200,14 +208,15 @@ int main(int argc, char** argv) {
   StatsAggregator stats(clock, absl::Hours(1));
   CallAuthorizer auth({tokens ? &*tokens : nullptr, o.allow_unauthenticated,
                        /*require_worker_certificate=*/!o.tls_client_ca.empty()});
-  AdminService admin(store.get(), &fleet, &stats, clock, o.flag_lead, auth);
+  const FlagTiming flag_timing{o.flag_lead, o.schedule_retention};
+  AdminService admin(store.get(), &fleet, &stats, clock, flag_timing, auth);
   if (absl::Status s = admin.ReloadPipelines(); !s.ok()) {
     LOG(ERROR) << "loading pipelines: " << s.message();
     return 1;
   }
   WorkerControlService control(&fleet, &stats, auth, o.hello_timeout);
   FlagsService flags_service(&fleet, clock, auth);
-  RampScheduler ramps(store.get(), &fleet, &stats, clock, o.flag_lead,
+  RampScheduler ramps(store.get(), &fleet, &stats, clock, flag_timing,
                       [&admin] { return admin.ReloadPipelines(); });
 
   grpc::ServerBuilder builder;

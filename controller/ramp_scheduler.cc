@@ -46,13 +46,18 @@ void RampScheduler::Tick() {
     std::string action;
     if (std::optional<std::string> broken = BrokenGuard(ramp.guards(), health, window)) {
       LOG(WARNING) << "ramp of flag " << flag.name() << " halted: " << *broken;
-      changed = HaltRamp(flag, *broken, now, lead_);
+      changed = HaltRamp(flag, *broken, now, timing_.lead);
       action = "flag.ramp.halt";
     } else if (now >= ToAbslTime(ramp.next_step_time())) {
-      changed = AdvanceRamp(flag, now, lead_);
+      changed = AdvanceRamp(flag, now, timing_.lead);
       action = "flag.ramp.step";
     }
     if (!changed) continue;
+    // A ramp adds at most 10000 changes; only the retention bounds the rest.
+    if (absl::Status s = CompactAndBoundSchedule(now, timing_.schedule_retention, &*changed);
+        !s.ok()) {
+      LOG(WARNING) << "ramp of flag " << flag.name() << ": " << s.message();
+    }
     absl::StatusOr<v1::Flag> stored =
         store_->UpdateFlag(*changed, flag.version(), action, "sluice-controller (ramp)");
     if (!stored.ok()) {

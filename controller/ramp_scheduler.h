@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "common/clock.h"
+#include "controller/flag_scheduler.h"
 #include "controller/fleet.h"
 #include "controller/state_store.h"
 #include "controller/stats_aggregator.h"
@@ -26,12 +27,12 @@ class RampScheduler {
  public:
   // `reload` makes the fleet see the stored flags after a change.
   RampScheduler(StateStore* store, Fleet* fleet, StatsAggregator* stats, const Clock& clock,
-                absl::Duration lead, std::function<absl::Status()> reload)
+                FlagTiming timing, std::function<absl::Status()> reload)
       : store_(store),
         fleet_(fleet),
         stats_(stats),
         clock_(clock),
-        lead_(lead),
+        timing_(timing),
         reload_(std::move(reload)) {}
 
   // For every running ramp: halt on a broken guard, else schedule the next step
@@ -44,7 +45,7 @@ class RampScheduler {
   Fleet* fleet_;
   StatsAggregator* stats_;
   const Clock& clock_;
-  const absl::Duration lead_;
+  const FlagTiming timing_;
   std::function<absl::Status()> reload_;
 };
 

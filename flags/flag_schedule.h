@@ -29,7 +29,14 @@ class FlagSchedule {
   // The percentage in effect at `t`: the last change with effective_time <= t
   // (0 before the first).
   uint32_t BasisPointsAt(absl::Time t) const;
+  // Times before kept_since() (a compacted schedule) are evaluated as of it.
   Evaluation Evaluate(absl::string_view key, absl::Time t) const;
+  // Whether an item at `t` is older than the kept schedule: it is then routed by
+  // the oldest kept change, which may not be how it was routed the first time.
+  bool BeforeKeptSchedule(absl::Time t) const {
+    return t != absl::InfinitePast() && t < kept_since_;
+  }
+  absl::Time kept_since() const { return kept_since_; }
   // An item's decision: as of its timestamp; an item without one is evaluated as
   // of the beginning of time, where every flag is at 0% (the legacy path). That is
   // the only instant whose percentage no later change can alter, so every
@@ -45,9 +52,18 @@ class FlagSchedule {
   std::string name_;
   std::string salt_;
   uint64_t version_ = 0;
+  // InfinitePast for a schedule never compacted.
+  absl::Time kept_since_ = absl::InfinitePast();
   // Sorted by time.
   std::vector<std::pair<absl::Time, uint32_t>> changes_;
 };
+
+// Drops the changes that took effect before `cutoff` except the last of them (the
+// one in effect at the cutoff) and the one before that (what a rollback of it
+// goes back to), so every time from the change in effect at the cutoff on
+// evaluates as before, and records that change's time in schedule_kept_since.
+// Returns how many changes were dropped (0: the flag is unchanged).
+int CompactSchedule(absl::Time cutoff, v1::Flag* flag);
 
 }  // namespace sluice::flags
 

@@ -167,6 +167,7 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
     // Messages come in runs per partition: look the partition up once per run.
     size_t accepted = 0;
     size_t without_timestamp = 0;
+    size_t before_kept_schedule = 0;
     std::string run_topic;
     int32_t run_partition = -1;
     uint64_t run_epoch = 0;
@@ -182,13 +183,27 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
       int64_t continues_from = 0;
       if (state == nullptr || paused_ || !Accept(m, state, &continues_from)) continue;
       ++accepted;
-      if (deps_.router != nullptr && !deps_.router->Route(&m)) ++without_timestamp;
+      if (deps_.router != nullptr) {
+        switch (deps_.router->Route(&m)) {
+          case Router::Timestamp::kMissing:
+            ++without_timestamp;
+            break;
+          case Router::Timestamp::kBeforeKeptSchedule:
+            ++before_kept_schedule;
+            break;
+          case Router::Timestamp::kInSchedule:
+            break;
+        }
+      }
       if (std::optional<FlushReason> full = batcher_.Add(std::move(m), continues_from)) {
         Flush(*full);
       }
     }
     if (accepted > 0) deps_.metrics->MessagesConsumed(accepted);
     if (without_timestamp > 0) deps_.metrics->ItemsWithoutTimestamp(without_timestamp);
+    if (before_kept_schedule > 0) {
+      deps_.metrics->ItemsBeforeScheduleRetention(before_kept_schedule);
+    }
     if (polled->size() > accepted) deps_.metrics->MessagesDiscarded(polled->size() - accepted);
     if (std::optional<FlushReason> due = batcher_.CheckTimeout()) Flush(*due);
     if (now >= next_lag_update_) {

@@ -21,7 +21,7 @@ absl::Status CheckRoutable(const v1::Rollout& rollout) {
 Router::Router(v1::Rollout rollout, std::shared_ptr<const flags::FlagSchedule> schedule)
     : rollout_(std::move(rollout)), schedule_(std::move(schedule)) {}
 
-bool Router::Route(Message* message) const {
+Router::Timestamp Router::Route(Message* message) const {
   std::shared_ptr<const flags::FlagSchedule> schedule;
   {
     absl::MutexLock lock(&mu_);
@@ -29,7 +29,9 @@ bool Router::Route(Message* message) const {
   }
   const flags::Evaluation e = schedule->EvaluateItem(RoutingKey(rollout_, *message), message->timestamp);
   message->path = e.in_rollout ? Path::kKafka : Path::kLegacy;
-  return message->timestamp.has_value();
+  if (!message->timestamp.has_value()) return Timestamp::kMissing;
+  if (schedule->BeforeKeptSchedule(*message->timestamp)) return Timestamp::kBeforeKeptSchedule;
+  return Timestamp::kInSchedule;
 }
 
 void Router::SetSchedule(std::shared_ptr<const flags::FlagSchedule> schedule) {

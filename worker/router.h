@@ -30,11 +30,20 @@ class Router {
  public:
   Router(v1::Rollout rollout, std::shared_ptr<const flags::FlagSchedule> schedule);
 
+  // What Route saw of the item's timestamp, for the metrics.
+  enum class Timestamp {
+    kInSchedule,
+    // sluice_items_without_timestamp_total: the legacy path.
+    kMissing,
+    // sluice_items_before_schedule_retention_total: older than the flag's kept
+    // schedule, routed by its oldest kept change.
+    kBeforeKeptSchedule,
+  };
+
   // Evaluates the flag as of the item's Kafka timestamp and sets message->path.
   // An item without a timestamp takes the legacy path (the flag as of the beginning
-  // of time, FlagSchedule::EvaluateItem). Returns whether the item had a timestamp,
-  // for sluice_items_without_timestamp_total.
-  bool Route(Message* message) const;
+  // of time, FlagSchedule::EvaluateItem).
+  Timestamp Route(Message* message) const;
 
   // A new version of the flag's schedule (changes arrive ahead of their effective
   // time, so items are routed the same whenever they are processed).

@@ -66,6 +66,13 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, const std::string& 
                                    "they take the legacy path.")
                              .Register(registry)
                              .Add({{"pipeline", pipeline}})),
+      before_retention_(BuildCounter()
+                            .Name("sluice_items_before_schedule_retention_total")
+                            .Help("Routed items older than their flag's kept schedule (the "
+                                  "controller's --schedule-retention): routed by the oldest "
+                                  "kept change, which may differ from their first routing.")
+                            .Register(registry)
+                            .Add({{"pipeline", pipeline}})),
       batches_(BuildCounter()
                    .Name("sluice_batches_total")
                    .Help("Batches committed, by flush reason.")

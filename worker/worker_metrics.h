@@ -41,8 +41,13 @@ class WorkerMetrics {
   // reason: "unavailable", "precondition", "internal".
   void WriteRetried(const std::string& reason);
   void BatchFenced() { fenced_.Increment(); }
-  // Items of a poll that had no Kafka timestamp (Router::Route returned false).
+  // Items of a poll that had no Kafka timestamp (Router::Route said kMissing).
   void ItemsWithoutTimestamp(size_t n) { without_timestamp_.Increment(static_cast<double>(n)); }
+  // Items older than their flag's kept schedule (Router::Route said
+  // kBeforeKeptSchedule).
+  void ItemsBeforeScheduleRetention(size_t n) {
+    before_retention_.Increment(static_cast<double>(n));
+  }
   void SetLag(const std::vector<PartitionLag>& lag);
 
   // Registers sluice_build_info{version} = 1.
@@ -63,6 +68,7 @@ class WorkerMetrics {
   prometheus::Counter& dead_letters_;
   prometheus::Counter& fenced_;
   prometheus::Counter& without_timestamp_;
+  prometheus::Counter& before_retention_;
   prometheus::Family<prometheus::Counter>& batches_;
   prometheus::Counter& kafka_items_;
   prometheus::Counter& legacy_items_;

@@ -1,5 +1,7 @@
 #include "controller/flag_scheduler.h"
 
+#include "common/proto_time.h"
+
 #include "controller/ramp_scheduler.h"
 #include "flags/flag_schedule.h"
 #include "gtest/gtest.h"
@@ -19,6 +21,50 @@ v1::Flag Named() {
   f.set_name("kafka-ingest");
   f.set_salt("kafka-ingest");
   return f;
+}
+
+// Issue 8: schedules grew with every change forever. Past the retention they are
+// compacted (what an item inside it is routed by does not change), and what is
+// left is bounded.
+TEST(CompactAndBoundScheduleTest, CompactsPastTheRetentionAndBoundsTheRest) {
+  v1::Flag f = Named();
+  for (int i = 0; i < 10; ++i) {
+    v1::PercentageChange* c = f.add_schedule();
+    *c->mutable_effective_time() = ToProtoTimestamp(kNow - absl::Hours(10 - i));
+    c->set_basis_points(100 * (i + 1));
+  }
+  const v1::Flag before = f;
+  ASSERT_TRUE(CompactAndBoundSchedule(kNow, absl::Hours(3), &f).ok());
+  // In effect at now − 3h: the change at −3h (bp 800); the one before it stays.
+  ASSERT_EQ(f.schedule_size(), 4);
+  EXPECT_EQ(f.schedule(0).basis_points(), 700u);
+  EXPECT_EQ(ToAbslTime(f.schedule_kept_since()), kNow - absl::Hours(3));
+  for (absl::Duration d = -absl::Hours(3); d <= absl::Hours(1); d += absl::Minutes(7)) {
+    EXPECT_EQ(At(f, d), At(before, d));
+  }
+  // A rollback of a schedule compacted down to its last change still goes back.
+  v1::Flag old = Named();
+  for (int i = 0; i < 3; ++i) {
+    v1::PercentageChange* c = old.add_schedule();
+    *c->mutable_effective_time() = ToProtoTimestamp(kNow - absl::Hours(100 - i));
+    c->set_basis_points(1000 * (i + 1));
+  }
+  ASSERT_TRUE(CompactAndBoundSchedule(kNow, absl::Hours(24), &old).ok());
+  ASSERT_EQ(old.schedule_size(), 2);
+  absl::StatusOr<v1::Flag> rolled = ScheduleRollback(old, kNow, kLead);
+  ASSERT_TRUE(rolled.ok());
+  EXPECT_EQ(At(*rolled, kLead), 2000u);
+
+  v1::Flag huge = Named();
+  for (int i = 0; i <= kMaxScheduleChanges; ++i) {
+    v1::PercentageChange* c = huge.add_schedule();
+    *c->mutable_effective_time() = ToProtoTimestamp(kNow + absl::Seconds(i));
+    c->set_basis_points(i % 10000);
+  }
+  const absl::Status s = CompactAndBoundSchedule(kNow, absl::Hours(24), &huge);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(), "flag kafka-ingest would keep 20001 schedule changes within its "
+                         "retention; at most 20000");
 }
 
 TEST(ScheduleChangeTest, AddsAChangeNoSoonerThanTheLead) {
