@@ -61,7 +61,9 @@ std::string ApplyFlags(const CliArgs& a, v1::PipelineConfig* config) {
     if (a.desired_workers < 0) return "--desired-workers: must be positive";
     config->set_desired_workers(static_cast<uint32_t>(a.desired_workers));
   }
-  if (!a.rollout_flag.empty() || !a.routing_key.empty() || !a.legacy.empty()) {
+  // --key-form belongs to the rollout too: alone it was silently dropped.
+  if (!a.rollout_flag.empty() || !a.routing_key.empty() || !a.legacy.empty() ||
+      !a.key_form.empty()) {
     v1::Rollout* r = config->mutable_rollout();
     if (!a.rollout_flag.empty()) r->set_flag(a.rollout_flag);
     if (a.routing_key == "kafka-key") {

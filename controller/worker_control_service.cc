@@ -48,7 +48,14 @@ grpc::Status WorkerControlService::Connect(
                         absl::StrCat("no Hello within ", absl::FormatDuration(hello_timeout_),
                                      " of opening the stream"));
   }
-  if (!got_first) return grpc::Status::OK;
+  // The sync API reads a message that does not parse as a WorkerMessage (truncated,
+  // or a string that is not UTF-8) as the end of the stream: either way no Hello.
+  if (!got_first) {
+    LOG(WARNING) << "stream from " << context->peer() << " ended before a valid Hello";
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the stream ended before a valid Hello (a message that is not a "
+                        "WorkerMessage ends it)");
+  }
   if (!first.has_hello() || first.hello().worker_id().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "the first message must be a Hello with a worker_id");
