@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/grpc_limits.h"
+#include "flags/flag_client.h"
 #include "gtest/gtest.h"
 #include "sluice/v1/admin.pb.h"
 #include "sluice/v1/control.grpc.pb.h"
@@ -277,6 +278,31 @@ TEST_F(SecurityTest, WorkersNeedTheirTokenAndAClientCertificate) {
   EXPECT_TRUE(absl::StrContains(read_token->process().ReadLog(), "PERMISSION_DENIED") ||
               absl::StrContains(read_token->process().ReadLog(), "needs the worker role"))
       << read_token->process().ReadLog();
+}
+
+// The embeddable client (and so sluice-produce) takes the token and the CA
+// through its options; a refused watch says why.
+TEST_F(SecurityTest, FlagClientUsesItsTokenAndTlsAndSaysWhyItWasRefused) {
+  ASSERT_EQ(Ctl(admin_token_file_, {"flags", "create", "kafka-ingest"}).code, 0);
+  absl::StatusOr<std::unique_ptr<flags::FlagClient>> reader =
+      flags::FlagClient::Create({controller_->address(), kReadToken, certs_.ca});
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_TRUE((*reader)->WaitForSnapshot(absl::Seconds(10)));
+  EXPECT_TRUE((*reader)->Evaluate("kafka-ingest", "p1", absl::Now()).ok());
+
+  absl::StatusOr<std::unique_ptr<flags::FlagClient>> worker =
+      flags::FlagClient::Create({controller_->address(), kWorkerToken, certs_.ca});
+  ASSERT_TRUE(worker.ok());
+  EXPECT_FALSE((*worker)->WaitForSnapshot(absl::Seconds(2)));
+  const absl::Status refused = (*worker)->Evaluate("kafka-ingest", "p1", absl::Now()).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(refused.message(), "needs the read role; worker-a has worker"))
+      << refused.message();
+
+  EXPECT_EQ(flags::FlagClient::Create({controller_->address(), kReadToken, "/nonexistent/ca.pem"})
+                .status()
+                .message(),
+            "--tls-ca: cannot read /nonexistent/ca.pem");
 }
 
 // Anyone could send a Hello with a live worker's id and take its stream.
