@@ -31,6 +31,7 @@ struct CliArgs {
   // The token comes from --token-file, else SLUICE_TOKEN (never argv).
   std::string token_file;
   std::string tls_ca;
+  bool allow_plaintext_token = false;
   bool json = false;
   std::vector<std::string> positional;  // noun, verb, operands
   // Flags given on the command line (a value of 0 can be meant).

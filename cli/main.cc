@@ -83,6 +83,8 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
   p.AddString("controller", &a->controller, "controller address");
   p.AddString("token-file", &a->token_file, "file holding the controller token");
   p.AddString("tls-ca", &a->tls_ca, "PEM CA of the controller's certificate");
+  p.AddBool("allow-plaintext-token", &a->allow_plaintext_token,
+            "send the token without TLS to a controller beyond this machine");
   p.AddBool("json", &a->json, "print JSON");
   const bool all = noun.empty();
   if (all || noun == "pipelines") {
@@ -203,6 +205,7 @@ int main(int argc, char** argv) {
     if (env != nullptr) args.tls_ca = env;
   }
   sluice::ControllerConnection controller{args.controller, "", args.tls_ca};
+  controller.allow_plaintext_token = args.allow_plaintext_token;
   absl::StatusOr<std::string> token =
       sluice::ReadClientToken(args.token_file, "--token-file", "SLUICE_TOKEN");
   if (!token.ok()) return Usage(std::string(token.status().message()));

@@ -6,7 +6,9 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "common/grpc_limits.h"
+#include "common/host_port.h"
 #include "common/secret_file.h"
 
 namespace sluice {
@@ -22,11 +24,24 @@ absl::StatusOr<std::string> ReadFileFor(const char* flag, const std::string& pat
 
 }  // namespace
 
+absl::Status CheckTokenTransport(const ControllerConnection& connection) {
+  const bool local = absl::StartsWith(connection.address, "unix:") ||
+                     IsLoopbackAddress(connection.address);
+  if (connection.tls_ca_file.empty() && !connection.token.empty() && !local &&
+      !connection.allow_plaintext_token) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the token would cross the network to ", connection.address,
+        " in clear text: give --tls-ca, or accept that with --allow-plaintext-token"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
     const ControllerConnection& connection) {
   if (connection.tls_cert_file.empty() != connection.tls_key_file.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
   }
+  if (absl::Status s = CheckTokenTransport(connection); !s.ok()) return s;
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (connection.tls_ca_file.empty()) {
     if (!connection.tls_cert_file.empty()) {

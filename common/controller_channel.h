@@ -22,13 +22,21 @@ struct ControllerConnection {
   // Client certificate and key for mutual TLS (workers); both or neither.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Send the token without TLS to an address beyond this machine (it can then be
+  // read on the way); refused otherwise.
+  bool allow_plaintext_token = false;
 };
 
 // A channel with TLS when tls_ca_file is set, bounded to the project's message
-// size. INVALID_ARGUMENT naming the flag when a file cannot be read or only one
-// of cert/key is given.
+// size. INVALID_ARGUMENT naming the flag when a file cannot be read, only one of
+// cert/key is given, or a token would go in clear text beyond loopback without
+// allow_plaintext_token.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
     const ControllerConnection& connection);
+
+// INVALID_ARGUMENT when the token would go in clear text (no tls_ca_file) to an
+// address beyond this machine without allow_plaintext_token.
+absl::Status CheckTokenTransport(const ControllerConnection& connection);
 
 // Adds the token to a call (nothing without one).
 void AddControllerToken(const ControllerConnection& connection, grpc::ClientContext* ctx);

@@ -78,7 +78,8 @@ std::optional<std::string> Family(absl::string_view n) {
   if (auto it = kSetBySluice->find(n); it != kSetBySluice->end()) return std::string(it->second);
   if (n == "security.protocol" || absl::StartsWith(n, "ssl.") || absl::StartsWith(n, "sasl.") ||
       absl::StartsWith(n, "enable.ssl.") || absl::StrContains(n, "oauthbearer")) {
-    return "broker TLS and SASL are the worker's own configuration: its --kafka-property flags";
+    return "broker TLS and SASL are the worker's own configuration: its --kafka-property "
+           "flags, and --kafka-properties-file for secrets";
   }
   if (n == "debug" || n == "log_level" || absl::StartsWith(n, "log.")) {
     return "logging is the worker's own configuration: its --kafka-property flags";

@@ -419,10 +419,8 @@ grpc::Status AdminService::RollbackFlag(grpc::ServerContext* ctx,
   if (!current.ok()) return ToGrpcStatus(current.status());
   absl::StatusOr<v1::Flag> rolled = ScheduleRollback(*current, clock_.Now(), flag_timing_.lead);
   if (!rolled.ok()) return ToGrpcStatus(rolled.status());
-  if (absl::Status s = CompactAndBoundSchedule(clock_.Now(), flag_timing_.schedule_retention, &*rolled);
-      !s.ok()) {
-    return ToGrpcStatus(s);
-  }
+  // Compacted, never bounded: a rollback adds one change and must always work.
+  flags::CompactSchedule(clock_.Now() - flag_timing_.schedule_retention, &*rolled);
   absl::StatusOr<v1::Flag> stored =
       store_->UpdateFlag(*rolled, req->expected_version(), "flag.rollback", caller->name);
   if (stored.ok()) *resp = *stored;

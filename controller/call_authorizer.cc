@@ -1,28 +1,55 @@
 #include "controller/call_authorizer.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 
 namespace sluice::controller {
 
 bool IsLoopbackPeer(absl::string_view peer) {
   if (absl::StartsWith(peer, "unix:")) return true;
-  if (absl::ConsumePrefix(&peer, "ipv4:")) return absl::StartsWith(peer, "127.");
-  if (absl::ConsumePrefix(&peer, "ipv6:")) {
-    return absl::StartsWith(peer, "[::1]:") || absl::StartsWith(peer, "[::ffff:127.");
+  std::string text;
+  if (absl::ConsumePrefix(&peer, "ipv4:")) {
+    text = std::string(peer);
+  } else if (absl::ConsumePrefix(&peer, "ipv6:")) {
+    text = absl::StrReplaceAll(peer, {{"%5B", "["}, {"%5D", "]"}, {"%5b", "["}, {"%5d", "]"}});
+  } else {
+    return false;
+  }
+  // HOST:PORT, HOST in brackets for IPv6.
+  std::string host;
+  if (!text.empty() && text[0] == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string::npos) return false;
+    host = text.substr(1, close - 1);
+    // A zone ("fe80::1%eth0") cannot be loopback.
+  } else {
+    const size_t colon = text.rfind(':');
+    host = colon == std::string::npos ? text : text.substr(0, colon);
+  }
+  in_addr v4;
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6;
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
   }
   return false;
 }
 
 absl::StatusOr<Caller> CallAuthorizer::Identify(const CallCredentials& call) const {
   if (options_.tokens == nullptr) {
-    if (IsLoopbackPeer(call.peer)) return Caller{"local", Role::kAdmin};
+    if (IsLoopbackPeer(call.peer)) return Caller{"local", Role::kAdmin, "local"};
     if (options_.allow_unauthenticated) {
-      return Caller{absl::StrCat("unauthenticated ", call.peer), Role::kAdmin};
+      return Caller{absl::StrCat("unauthenticated ", call.peer), Role::kAdmin, "unauthenticated"};
     }
     return absl::UnauthenticatedError(
         "the controller has no tokens and serves only this machine's callers");
@@ -40,7 +67,7 @@ absl::StatusOr<Caller> CallAuthorizer::Identify(const CallCredentials& call) con
   const TokenHolder* holder =
       options_.tokens->Find(absl::StripAsciiWhitespace(value.substr(7)));
   if (holder == nullptr) return absl::UnauthenticatedError("unknown token");
-  return Caller{holder->name, holder->role};
+  return Caller{holder->name, holder->role, holder->name};
 }
 
 absl::StatusOr<Caller> CallAuthorizer::Authorize(const CallCredentials& call,

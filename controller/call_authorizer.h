@@ -21,6 +21,10 @@ struct Caller {
   // controller without tokens, "unauthenticated <peer>" under --allow-unauthenticated.
   std::string name;
   Role role;
+  // Who owns the worker ids this caller opens streams for: the token's NAME, or
+  // one owner for every caller of a controller without tokens (a reconnect comes
+  // from another port, and must still supersede its half-open stream).
+  std::string owner;
 };
 
 // What one call presents.
@@ -60,7 +64,9 @@ class CallAuthorizer {
   const Options options_;
 };
 
-// Whether gRPC's peer string names this machine (127.0.0.0/8, ::1, a unix socket).
+// Whether gRPC's peer string names this machine: 127.0.0.0/8, ::1 or an
+// IPv4-mapped 127.0.0.0/8, or a unix socket. gRPC 1.51 writes "ipv4:127.0.0.1:5",
+// "ipv6:%5B::1%5D:5" (brackets percent-encoded) or "unix:/path".
 bool IsLoopbackPeer(absl::string_view peer);
 
 }  // namespace sluice::controller

@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controller/assigner.h"
@@ -27,6 +29,10 @@ void Fleet::RecomputeLocked() {
     candidates.push_back(std::move(c));
   }
   assignments_ = AssignPipelines(pipelines, candidates);
+  for (const auto& [id, names] : assignments_) {
+    auto w = workers_.find(id);
+    if (w != workers_.end()) w->second.assigned_during_lease.insert(names.begin(), names.end());
+  }
   UpdateGaugesLocked();
   BumpLocked();
 }
@@ -81,10 +87,12 @@ std::set<std::string> Fleet::PipelinesUsingFlag(const std::string& flag) const {
 absl::StatusOr<uint64_t> Fleet::Connect(const v1::Hello& hello, const std::string& owner) {
   absl::MutexLock lock(&mu_);
   auto existing = workers_.find(hello.worker_id());
-  if (existing != workers_.end() && existing->second.connected && existing->second.owner != owner) {
+  // Bound while the stream is live and through its lease: otherwise another
+  // token could claim the id in a blip and lock its worker out.
+  if (existing != workers_.end() && existing->second.owner != owner) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "worker id ", hello.worker_id(),
-        " has a live stream opened with another token; a worker id cannot be taken over"));
+        "worker id ", hello.worker_id(), " belongs to another token while its stream is "
+        "live or its lease runs; a worker id cannot be taken over"));
   }
   Worker& w = workers_[hello.worker_id()];
   w.owner = owner;
@@ -239,6 +247,22 @@ void Fleet::Touch(const std::string& worker_id) {
   absl::MutexLock lock(&mu_);
   auto it = workers_.find(worker_id);
   if (it != workers_.end()) it->second.last_seen = clock_.Now();
+}
+
+int Fleet::DropUnassignedStats(const std::string& worker_id, v1::StatsReport* report) const {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  const std::set<std::string> none;
+  const std::set<std::string>& assigned =
+      it == workers_.end() ? none : it->second.assigned_during_lease;
+  auto* pipelines = report->mutable_pipelines();
+  const int before = pipelines->size();
+  pipelines->erase(std::remove_if(pipelines->begin(), pipelines->end(),
+                                  [&](const v1::PipelineStats& p) {
+                                    return assigned.count(p.pipeline()) == 0;
+                                  }),
+                   pipelines->end());
+  return before - pipelines->size();
 }
 
 void Fleet::RecordProblems(const std::string& worker_id, const v1::StatsReport& report) {

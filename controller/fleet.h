@@ -44,8 +44,8 @@ class Fleet {
   // A stream opened with `hello` by the token holder `owner`. Returns the stream's
   // id; an older stream of the same worker is superseded (it sees IsCurrent()
   // false and ends), so a worker whose old connection is half-open comes back at
-  // once. PERMISSION_DENIED if that older stream is live and was opened by
-  // another owner: a worker id cannot be taken over.
+  // once. PERMISSION_DENIED if the id belongs to another owner (its stream is
+  // live or its lease has not expired): a worker id cannot be taken over.
   absl::StatusOr<uint64_t> Connect(const v1::Hello& hello, const std::string& owner);
   // The stream ended; the worker keeps its pipelines for the lease.
   void Disconnect(const std::string& worker_id, uint64_t stream_id);
@@ -60,6 +60,11 @@ class Fleet {
   void RecordAck(const std::string& worker_id, const v1::Ack& ack);
   void RecordNack(const std::string& worker_id, const v1::Nack& nack);
   void Touch(const std::string& worker_id);
+  // A worker reports only pipelines it was assigned (at any time since it
+  // connected, or within its lease): removes the others from `report`, so a worker
+  // token cannot forge stats (which feed the ramp guards) for other pipelines.
+  // Returns how many were removed.
+  int DropUnassignedStats(const std::string& worker_id, v1::StatsReport* report) const;
   // Keeps each pipeline's `problem` from a stats report (the latest one wins).
   void RecordProblems(const std::string& worker_id, const v1::StatsReport& report);
 
@@ -103,6 +108,8 @@ class Fleet {
     std::map<std::string, uint64_t> applied_versions;
     // Pipeline → error of the last NACK that named it.
     std::map<std::string, std::string> pipeline_errors;
+    // Every pipeline assigned to it since its entry was made (it may report them).
+    std::set<std::string> assigned_during_lease;
     // From the latest stats: why a pipeline does not ingest normally there.
     std::map<std::string, std::string> pipeline_problems;
   };

@@ -3,6 +3,7 @@
 // streams and aggregates the stats workers report back.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cstdio>
@@ -241,6 +242,11 @@ int main(int argc, char** argv) {
   }
   if (tokens) {
     LOG(INFO) << "authentication: " << tokens->size() << " tokens from " << o.auth_tokens_file;
+    struct stat st = {};
+    if (stat(o.auth_tokens_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      LOG(WARNING) << o.auth_tokens_file << " is readable by other users than its owner; "
+                   << "chmod 600 it";
+    }
   } else if (remote) {
     LOG(WARNING) << "--allow-unauthenticated: anyone who can reach " << o.listen
                  << " can change what every worker runs";

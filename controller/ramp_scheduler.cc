@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_format.h"
 #include "controller/flag_scheduler.h"
+#include "flags/flag_schedule.h"
 #include "glog/logging.h"
 
 namespace sluice::controller {
@@ -53,10 +54,14 @@ void RampScheduler::Tick() {
       action = "flag.ramp.step";
     }
     if (!changed) continue;
-    // A ramp adds at most 10000 changes; only the retention bounds the rest.
     if (absl::Status s = CompactAndBoundSchedule(now, timing_.schedule_retention, &*changed);
         !s.ok()) {
-      LOG(WARNING) << "ramp of flag " << flag.name() << ": " << s.message();
+      // A step beyond the bound is not stored: the ramp halts there, saying why
+      // (a halt adds no change beyond a rollback's one).
+      LOG(WARNING) << "ramp of flag " << flag.name() << " halted: " << s.message();
+      changed = HaltRamp(flag, std::string(s.message()), now, timing_.lead);
+      action = "flag.ramp.halt";
+      flags::CompactSchedule(now - timing_.schedule_retention, &*changed);
     }
     absl::StatusOr<v1::Flag> stored =
         store_->UpdateFlag(*changed, flag.version(), action, "sluice-controller (ramp)");

@@ -420,6 +420,10 @@ absl::StatusOr<v1::Flag> StateStore::UpdateFlag(const v1::Flag& flag,
     }
     out = current;
     *out.mutable_schedule() = flag.schedule();
+    // Set by compaction; never unset again.
+    if (flag.has_schedule_kept_since()) {
+      *out.mutable_schedule_kept_since() = flag.schedule_kept_since();
+    }
     *out.mutable_ramp() = flag.ramp();
     out.set_version(current.version() + 1);
     WriteFlag(tx, out, /*insert=*/false, actor);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/proto_time.h"
+
 namespace sluice::controller {
 
 StatsAggregator::StatsAggregator(const Clock& clock, absl::Duration retention)
@@ -21,6 +23,10 @@ bool StatsAggregator::Add(const std::string& worker_id, const std::string& build
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
   TrimLocked(now);
+  // Its de-duplication may be forgotten by now: a report this old is not counted.
+  if (report.has_interval_end() && ToAbslTime(report.interval_end()) < now - retention_) {
+    return false;
+  }
   LastReport& last = last_report_[{worker_id, report.incarnation()}];
   if (report.sequence() != 0 && report.sequence() <= last.sequence) return false;
   last.sequence = report.sequence();

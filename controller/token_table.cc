@@ -53,6 +53,10 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view contents) {
     if (absl::Status s = CheckName(fields[0]); !s.ok()) return at_line(s.message());
     std::optional<Role> role = ParseRole(fields[1]);
     if (!role) return at_line("ROLE must be read, worker or admin");
+    for (char c : fields[2]) {
+      // What an HTTP/2 header value can carry after "Bearer ".
+      if (c < 0x21 || c > 0x7e) return at_line("TOKEN must be printable ASCII");
+    }
     if (fields[2].size() < kMinTokenBytes) {
       return at_line(absl::StrCat("TOKEN must be at least ", kMinTokenBytes,
                                   " bytes (generate one with: openssl rand -hex 32)"));

@@ -22,7 +22,7 @@ class TokenTable {
   // One token per line, "NAME ROLE TOKEN" separated by blanks; blank lines and
   // lines starting with '#' are skipped. NAME is 1..63 bytes of [A-Za-z0-9_.@-],
   // ROLE is read, worker or admin, TOKEN is at least kMinTokenBytes printable
-  // bytes. Names and tokens are unique. Errors name the line, never the token.
+  // ASCII bytes (no blanks). Names and tokens are unique. Errors name the line, never the token.
   static absl::StatusOr<TokenTable> Parse(absl::string_view contents);
 
   // The holder of `presented`, or nullptr. Compares against every token, each in

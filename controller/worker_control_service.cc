@@ -68,7 +68,7 @@ grpc::Status WorkerControlService::Connect(
   }
   const v1::Hello hello = first.hello();
   const std::string worker_id = hello.worker_id();
-  absl::StatusOr<uint64_t> connected = fleet_->Connect(hello, caller->name);
+  absl::StatusOr<uint64_t> connected = fleet_->Connect(hello, caller->owner);
   if (!connected.ok()) {
     LOG(WARNING) << "refused a Hello for worker " << worker_id << " from " << caller->name << " ("
                  << context->peer() << "): " << connected.status().message();
@@ -86,6 +86,7 @@ grpc::Status WorkerControlService::Connect(
   std::atomic<bool> reader_done{false};
   std::thread reader([&] {
     v1::WorkerMessage msg;
+    bool warned_unassigned = false;
     while (stream->Read(&msg)) {
       switch (msg.kind_case()) {
         case v1::WorkerMessage::kAck:
@@ -98,6 +99,12 @@ grpc::Status WorkerControlService::Connect(
           break;
         case v1::WorkerMessage::kStats:
           fleet_->Touch(worker_id);
+          if (const int dropped = fleet_->DropUnassignedStats(worker_id, msg.mutable_stats());
+              dropped > 0 && !warned_unassigned) {
+            warned_unassigned = true;
+            LOG(WARNING) << "worker " << worker_id << " reported " << dropped
+                         << " pipelines it was never assigned; ignored";
+          }
           fleet_->RecordProblems(worker_id, msg.stats());
           stats_->Add(worker_id, hello.build_version(), msg.stats());
           break;

@@ -28,12 +28,12 @@ uint32_t FlagSchedule::BasisPointsAt(absl::Time t) const {
 Evaluation FlagSchedule::Evaluate(absl::string_view key, absl::Time t) const {
   Evaluation e;
   e.bucket = RolloutBucket(salt_, key);
-  // An item without a timestamp (InfinitePast) stays at 0%: only finite times
-  // older than the kept schedule move up to it.
-  e.basis_points = BasisPointsAt(BeforeKeptSchedule(t) ? kept_since_ : t);
+  e.basis_points = BasisPointsAt(t);
   e.in_rollout = InRollout(e.bucket, e.basis_points);
   return e;
 }
+
+absl::Time CompactedScheduleStart() { return absl::FromUnixSeconds(-62135596800); }
 
 int CompactSchedule(absl::Time cutoff, v1::Flag* flag) {
   auto* schedule = flag->mutable_schedule();
@@ -41,18 +41,22 @@ int CompactSchedule(absl::Time cutoff, v1::Flag* flag) {
                    [](const v1::PercentageChange& a, const v1::PercentageChange& b) {
                      return ToAbslTime(a.effective_time()) < ToAbslTime(b.effective_time());
                    });
-  // The last change at or before the cutoff is kept; everything before it goes.
-  int keep_from = -1;
+  // K: the last change at or before the cutoff.
+  int k = -1;
   for (int i = 0; i < schedule->size(); ++i) {
-    if (ToAbslTime(schedule->Get(i).effective_time()) <= cutoff) keep_from = i;
+    if (ToAbslTime(schedule->Get(i).effective_time()) <= cutoff) k = i;
   }
-  // One change before it stays too: a rollback of the kept change goes back to it.
-  // (Evaluation never reads it: earlier times are evaluated as of kept_since.)
-  if (keep_from <= 1) return 0;
-  const google::protobuf::Timestamp kept_since = schedule->Get(keep_from).effective_time();
-  schedule->DeleteSubrange(0, keep_from - 1);
-  *flag->mutable_schedule_kept_since() = kept_since;
-  return keep_from - 1;
+  // Changes 0..k-2 go (P = k-1 becomes the first change); nothing to gain below 2.
+  if (k < 2) return 0;
+  const v1::PercentageChange previous = schedule->Get(k - 1);
+  schedule->DeleteSubrange(0, k);
+  v1::PercentageChange* start = schedule->Add();
+  *start->mutable_effective_time() = ToProtoTimestamp(CompactedScheduleStart());
+  start->set_basis_points(previous.basis_points());
+  // Move it to the front (Add appends).
+  for (int i = schedule->size() - 1; i > 0; --i) schedule->SwapElements(i, i - 1);
+  *flag->mutable_schedule_kept_since() = previous.effective_time();
+  return k - 1;
 }
 
 }  // namespace sluice::flags

@@ -29,10 +29,10 @@ class FlagSchedule {
   // The percentage in effect at `t`: the last change with effective_time <= t
   // (0 before the first).
   uint32_t BasisPointsAt(absl::Time t) const;
-  // Times before kept_since() (a compacted schedule) are evaluated as of it.
   Evaluation Evaluate(absl::string_view key, absl::Time t) const;
-  // Whether an item at `t` is older than the kept schedule: it is then routed by
-  // the oldest kept change, which may not be how it was routed the first time.
+  // Whether an item at `t` is older than the kept schedule (a compacted one): it is
+  // then routed by the percentage in effect before the oldest kept change, which
+  // may not be how it was routed the first time.
   bool BeforeKeptSchedule(absl::Time t) const {
     return t != absl::InfinitePast() && t < kept_since_;
   }
@@ -58,11 +58,17 @@ class FlagSchedule {
   std::vector<std::pair<absl::Time, uint32_t>> changes_;
 };
 
-// Drops the changes that took effect before `cutoff` except the last of them (the
-// one in effect at the cutoff) and the one before that (what a rollback of it
-// goes back to), so every time from the change in effect at the cutoff on
-// evaluates as before, and records that change's time in schedule_kept_since.
-// Returns how many changes were dropped (0: the flag is unchanged).
+// The effective time of the change a compacted schedule starts with: the earliest
+// a google.protobuf.Timestamp can hold (0001-01-01T00:00:00Z). Items without a
+// timestamp (evaluated as of InfinitePast) stay before it, at 0%.
+absl::Time CompactedScheduleStart();
+
+// Compacts the changes that took effect before `cutoff`. With K the change in
+// effect at the cutoff and P the one before it, every change before K becomes one
+// change at CompactedScheduleStart() with P's percentage; schedule_kept_since is
+// set to P's time. Every time from P's on evaluates exactly as before, by any
+// evaluator of the plain schedule, and a rollback of K still goes back to P's
+// percentage. Returns how many changes were removed (0: the flag is unchanged).
 int CompactSchedule(absl::Time cutoff, v1::Flag* flag);
 
 }  // namespace sluice::flags

@@ -37,7 +37,11 @@ ControlClient::ControlClient(ControlClientConfig config, AssignmentHandler* hand
       next_stats_collection_(absl::Now() + config_.default_stats_interval),
       // A restarted or duplicate process has its own incarnation, so its
       // sequences never collide with another's.
-      outbox_(config_.incarnation != 0 ? config_.incarnation : RandomIncarnation(), 1) {}
+      // Sequences still start from the clock, so a controller that de-duplicates
+      // on the worker id alone (before incarnations) keeps counting a restarted
+      // worker's reports.
+      outbox_(config_.incarnation != 0 ? config_.incarnation : RandomIncarnation(),
+              static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())) * 1000) {}
 
 std::vector<v1::PipelineStats> ControlClient::pending_stats() const {
   absl::MutexLock lock(&mu_);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
 #include "simdjson.h"
+#include "worker/kafka_properties.h"
 
 namespace sluice::worker {
 namespace {
@@ -158,7 +159,9 @@ absl::StatusOr<std::unique_ptr<KafkaMessageSource>> KafkaMessageSource::Create(
   props["auto.offset.reset"] = "error";
   for (const auto& [k, v] : props) {
     if (conf->set(k, v, error) != RdKafka::Conf::CONF_OK) {
-      return absl::InvalidArgumentError(absl::StrCat("kafka property ", k, "=", v, ": ", error));
+      // A secret's value is never printed.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kafka property ", k, "=", IsSecretKafkaProperty(k) ? "(secret)" : v, ": ", error));
     }
   }
   if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(source->callbacks_.get()),

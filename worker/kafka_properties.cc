@@ -25,7 +25,7 @@ absl::Status CheckKafkaProperties(const std::map<std::string, std::string>& prop
 bool IsSecretKafkaProperty(const std::string& name) {
   static const std::set<std::string> kSecrets = {
       "sasl.password", "ssl.key.password", "ssl.keystore.password", "ssl.key.pem",
-      "sasl.oauthbearer.client.secret"};
+      "sasl.oauthbearer.client.secret", "sasl.oauthbearer.config"};
   return kSecrets.count(name) > 0;
 }
 

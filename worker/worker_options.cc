@@ -67,6 +67,8 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   p.AddString("tls-cert", &o.controller.tls_cert_file,
               "PEM client certificate for the controller (mutual TLS)");
   p.AddString("tls-key", &o.controller.tls_key_file, "PEM private key of --tls-cert");
+  p.AddBool("allow-plaintext-token", &o.controller.allow_plaintext_token,
+            "send the controller token without TLS to a controller beyond this machine");
   p.AddString("worker-id", &o.worker_id,
               "identity towards the controller (default: HOST-PORT, PORT of --metrics-address)");
   p.AddSeconds("nack-retry-interval", &o.nack_retry_interval,
@@ -218,7 +220,8 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   }
 
   if (o.controller.address.empty()) {
-    for (const char* flag : {"controller-token-file", "tls-ca", "tls-cert", "tls-key", "worker-id"}) {
+    for (const char* flag : {"controller-token-file", "tls-ca", "tls-cert", "tls-key", "worker-id",
+                             "allow-plaintext-token"}) {
       if (p.WasSet(flag)) {
         return absl::InvalidArgumentError(absl::StrCat("--", flag, " needs --controller"));
       }
@@ -244,6 +247,7 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
     } else if (std::optional<std::string> token = env("SLUICE_TOKEN")) {
       o.controller.token = *token;
     }
+    RETURN_IF_ERROR(CheckTokenTransport(o.controller));
   }
 
   o.postgres.consumer_group = o.kafka.group_id;
@@ -261,9 +265,15 @@ absl::StatusOr<std::string> DefaultWorkerId(const std::string& host,
         "--worker-id is required when --metrics-address has port 0 (the default id, "
         "HOST-PORT, must stay the same across restarts)");
   }
-  std::string id = absl::StrCat(host, "-", port);
-  // The controller's bound; a long host name keeps its end, which usually differs.
-  if (id.size() > kMaxWorkerIdBytes) id = id.substr(id.size() - kMaxWorkerIdBytes);
+  // The host's first label (a fully qualified name shares its long tail with its
+  // neighbours); when still too long, its head and a hash of the whole name.
+  const std::string label = host.substr(0, host.find('.'));
+  std::string id = absl::StrCat(label, "-", port);
+  if (id.size() > kMaxWorkerIdBytes) {
+    const std::string tail =
+        absl::StrCat("-", absl::Hex(std::hash<std::string>()(host) & 0xffffffff), "-", port);
+    id = absl::StrCat(label.substr(0, kMaxWorkerIdBytes - tail.size()), tail);
+  }
   return id;
 }
 

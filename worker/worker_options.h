@@ -41,8 +41,9 @@ struct WorkerOptions {
 // environment). Returns nullopt when unset.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 
-// The worker id when --worker-id is not given: "HOST-PORT" with the port of
-// --metrics-address. It stays the same across restarts (pipelines follow ids) and
+// The worker id when --worker-id is not given: "HOST-PORT" with the first label
+// of the host name and the port of --metrics-address (a name too long for the
+// controller keeps its head and gains a hash of the whole). It stays the same across restarts (pipelines follow ids) and
 // differs for two workers on one host, which cannot share a metrics port.
 // INVALID_ARGUMENT when the port is 0 (picked at random on each start).
 absl::StatusOr<std::string> DefaultWorkerId(const std::string& host,

@@ -66,13 +66,17 @@ TEST(CallAuthorizerTest, MissingMalformedOrUnknownTokensAreUnauthenticated) {
 // Without tokens the controller binds loopback only; its local callers are admin.
 TEST(CallAuthorizerTest, WithoutTokensLoopbackCallersAreLocalAdmins) {
   CallAuthorizer auth({});
-  for (const char* peer : {"ipv4:127.0.0.1:4000", "ipv6:[::1]:4000", "unix:/run/s.sock",
-                           "ipv6:[::ffff:127.0.0.1]:4000"}) {
+  // As gRPC 1.51 writes them (brackets percent-encoded), and plain.
+  for (const char* peer : {"ipv4:127.0.0.1:4000", "ipv4:127.255.0.9:1", "ipv6:%5B::1%5D:4000",
+                           "ipv6:[::1]:4000", "unix:/run/s.sock",
+                           "ipv6:%5B::ffff:127.0.0.1%5D:4000"}) {
     absl::StatusOr<Caller> caller = auth.Authorize(Call(std::nullopt, peer), Role::kAdmin);
     ASSERT_TRUE(caller.ok()) << peer;
     EXPECT_EQ(caller->name, "local");
   }
-  for (const char* peer : {"ipv4:10.0.0.1:4000", "ipv6:[fe80::1]:4000", "ipv4:128.0.0.1:1"}) {
+  for (const char* peer : {"ipv4:10.0.0.1:4000", "ipv6:%5Bfe80::1%5D:4000", "ipv4:128.0.0.1:1",
+                           "ipv6:%5B::ffff:10.0.0.1%5D:1", "ipv6:%5B::2%5D:1", "ipv4:1.127.0.1:1",
+                           "dns:localhost:1", "ipv4:127.0.0.1.evil.com:1", ""}) {
     EXPECT_EQ(auth.Authorize(Call(std::nullopt, peer), Role::kRead).status().code(),
               absl::StatusCode::kUnauthenticated)
         << peer;
@@ -81,6 +85,9 @@ TEST(CallAuthorizerTest, WithoutTokensLoopbackCallersAreLocalAdmins) {
   absl::StatusOr<Caller> remote = open.Authorize(Call(std::nullopt), Role::kAdmin);
   ASSERT_TRUE(remote.ok());
   EXPECT_EQ(remote->name, "unauthenticated ipv4:10.1.2.3:5000");
+  // A reconnect comes from another port: it owns the same worker ids.
+  EXPECT_EQ(remote->owner, open.Authorize(Call(std::nullopt, "ipv4:10.1.2.3:5001"),
+                                          Role::kWorker)->owner);
 }
 
 TEST(CallAuthorizerTest, WithMutualTlsAWorkerNeedsAVerifiedCertificate) {

@@ -35,11 +35,12 @@ TEST(CompactAndBoundScheduleTest, CompactsPastTheRetentionAndBoundsTheRest) {
   }
   const v1::Flag before = f;
   ASSERT_TRUE(CompactAndBoundSchedule(kNow, absl::Hours(3), &f).ok());
-  // In effect at now − 3h: the change at −3h (bp 800); the one before it stays.
+  // In effect at now − 3h: the change at −3h (bp 800); the one before it (−4h,
+  // bp 700) becomes the schedule's start.
   ASSERT_EQ(f.schedule_size(), 4);
   EXPECT_EQ(f.schedule(0).basis_points(), 700u);
-  EXPECT_EQ(ToAbslTime(f.schedule_kept_since()), kNow - absl::Hours(3));
-  for (absl::Duration d = -absl::Hours(3); d <= absl::Hours(1); d += absl::Minutes(7)) {
+  EXPECT_EQ(ToAbslTime(f.schedule_kept_since()), kNow - absl::Hours(4));
+  for (absl::Duration d = -absl::Hours(4); d <= absl::Hours(1); d += absl::Minutes(7)) {
     EXPECT_EQ(At(f, d), At(before, d));
   }
   // A rollback of a schedule compacted down to its last change still goes back.
@@ -63,6 +64,9 @@ TEST(CompactAndBoundScheduleTest, CompactsPastTheRetentionAndBoundsTheRest) {
   }
   const absl::Status s = CompactAndBoundSchedule(kNow, absl::Hours(24), &huge);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  // A flag at the bound can still be rolled back (it adds one change, and is never
+  // bounded: it is what an incident needs).
+  EXPECT_TRUE(ScheduleRollback(huge, kNow + absl::Seconds(kMaxScheduleChanges), kLead).ok());
   EXPECT_EQ(s.message(), "flag kafka-ingest would keep 20001 schedule changes within its "
                          "retention; at most 20000");
 }

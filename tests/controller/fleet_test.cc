@@ -107,10 +107,45 @@ TEST_F(FleetTest, ALiveWorkerIdCannotBeTakenOverWithAnotherToken) {
   EXPECT_TRUE(fleet_.IsCurrent("w1", s1));
 }
 
-TEST_F(FleetTest, AfterItsStreamEndsAWorkerIdMayBeClaimedByAnotherToken) {
+// Bound through the lease: a blip must not let another token claim the id and
+// lock its worker out.
+TEST_F(FleetTest, AWorkerIdStaysItsOwnersUntilItsLeaseExpires) {
   const uint64_t s1 = fleet_.Connect(Hello("w1"), "worker-a").value();
   fleet_.Disconnect("w1", s1);
+  EXPECT_EQ(fleet_.Connect(Hello("w1"), "worker-b").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(fleet_.Connect(Hello("w1"), "worker-a").ok());
+  const uint64_t s3 = fleet_.Connect(Hello("w1"), "worker-a").value();
+  fleet_.Disconnect("w1", s3);
+  clock_.Advance(absl::Seconds(11));  // the fixture's lease is 10 s
+  ASSERT_TRUE(fleet_.ExpireLeases());
   EXPECT_TRUE(fleet_.Connect(Hello("w1"), "worker-b").ok());
+}
+
+// A worker token could report stats for any pipeline (they feed the ramp guards).
+TEST_F(FleetTest, StatsForPipelinesAWorkerWasNeverAssignedAreDropped) {
+  fleet_.Connect(Hello("w1"), "worker-a").value();
+  fleet_.Connect(Hello("w2"), "worker-b").value();
+  fleet_.SetPipelines({P("a", 1)});
+  const bool w1_runs_it = fleet_.AssignmentFor("w1").pipelines_size() == 1;
+  const std::string runner = w1_runs_it ? "w1" : "w2";
+  const std::string other = w1_runs_it ? "w2" : "w1";
+  ASSERT_EQ(fleet_.AssignmentFor(other).pipelines_size(), 0);
+  v1::StatsReport forged;
+  for (const char* name : {"a", "nosuch"}) forged.add_pipelines()->set_pipeline(name);
+  EXPECT_EQ(fleet_.DropUnassignedStats(other, &forged), 2);
+  EXPECT_EQ(forged.pipelines_size(), 0);
+  v1::StatsReport real;
+  for (const char* name : {"a", "nosuch"}) real.add_pipelines()->set_pipeline(name);
+  EXPECT_EQ(fleet_.DropUnassignedStats(runner, &real), 1);
+  ASSERT_EQ(real.pipelines_size(), 1);
+  EXPECT_EQ(real.pipelines(0).pipeline(), "a");
+  // Once assigned, a pipeline may still be reported after it moves away (the
+  // worker's last interval of it).
+  fleet_.SetPipelines({});
+  v1::StatsReport last;
+  last.add_pipelines()->set_pipeline("a");
+  EXPECT_EQ(fleet_.DropUnassignedStats(runner, &last), 0);
 }
 
 TEST_F(FleetTest, DrainEmptiesTheAssignmentAndMarksIt) {

@@ -1,5 +1,7 @@
 #include "controller/stats_aggregator.h"
 
+#include "common/proto_time.h"
+
 #include "gtest/gtest.h"
 #include "tests/fakes/manual_clock.h"
 
@@ -69,19 +71,20 @@ TEST(StatsAggregatorTest, EachIncarnationOfAWorkerIdIsDeduplicatedOnItsOwn) {
   EXPECT_EQ(rows[0].rows(), 107u);
 }
 
-TEST(StatsAggregatorTest, IncarnationsAreForgottenAfterTheRetention) {
+TEST(StatsAggregatorTest, AReportOlderThanTheRetentionIsNotCountedAgain) {
   ManualClock clock;
   StatsAggregator stats(clock, absl::Minutes(10));
   v1::StatsReport r = Report(3, "items", 1);
   r.set_incarnation(9);
+  *r.mutable_interval_end() = ToProtoTimestamp(clock.Now());
   ASSERT_TRUE(stats.Add("w1", "1.0", r));
   clock.Advance(absl::Minutes(11));
   v1::StatsReport later = Report(4, "items", 1);
   later.set_incarnation(10);
   ASSERT_TRUE(stats.Add("w1", "1.0", later));
-  // The old incarnation's memory went with its samples; its sequence 3 would now
-  // count again, which only a report re-sent after ten minutes could exploit.
-  EXPECT_TRUE(stats.Add("w1", "1.0", r));
+  // The old incarnation's memory went with its samples; a report re-sent that
+  // late is older than the retention, and not counted again.
+  EXPECT_FALSE(stats.Add("w1", "1.0", r));
 }
 
 TEST(StatsAggregatorTest, GroupsByPath) {

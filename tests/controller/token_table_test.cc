@@ -57,6 +57,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadFile{"alice admin\n", "line 1: expected NAME ROLE TOKEN"},
         BadFile{"alice admin t-0123456789abcdef extra\n", "line 1: expected NAME ROLE TOKEN"},
         BadFile{"alice root t-0123456789abcdef\n", "line 1: ROLE must be read, worker or admin"},
+        BadFile{"alice admin t-0123456789abcd\xc3\xa9f\n", "line 1: TOKEN must be printable ASCII"},
         BadFile{"\nalice admin short0123456789\n",
                 "line 2: TOKEN must be at least 16 bytes (generate one with: openssl rand -hex "
                 "32)"},

@@ -85,5 +85,36 @@ TEST_F(WorkerControlServiceTest, AHelloWithAnOversizedWorkerIdIsRefused) {
   EXPECT_TRUE(fleet_.ListWorkers().empty());
 }
 
+// gRPC writes an IPv6 peer as "ipv6:%5B::1%5D:PORT"; the loopback check read only
+// "[::1]", so local callers over IPv6 were refused by a controller without tokens.
+TEST(WorkerControlServiceLoopbackTest, ALocalCallerOverIpv6IsAccepted) {
+  ManualClock clock;
+  Fleet fleet{clock, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
+  StatsAggregator stats{clock, absl::Minutes(5)};
+  CallAuthorizer auth{CallAuthorizer::Options{}};
+  WorkerControlService service{&fleet, &stats, auth, absl::Seconds(5)};
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("[::1]:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) GTEST_SKIP() << "no IPv6 loopback here";
+  auto stub = v1::WorkerControl::NewStub(grpc::CreateChannel(
+      "[::1]:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto stream = stub->Connect(&ctx);
+  v1::WorkerMessage hello;
+  hello.mutable_hello()->set_worker_id("w6");
+  ASSERT_TRUE(stream->Write(hello));
+  stream->WaitForInitialMetadata();
+  EXPECT_EQ(ctx.GetServerInitialMetadata().count("x-sluice-controller"), 1u);
+  ctx.TryCancel();
+  const grpc::Status s = stream->Finish();
+  EXPECT_NE(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  service.Shutdown();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+}
+
 }  // namespace
 }  // namespace sluice::controller

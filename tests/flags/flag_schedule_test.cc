@@ -1,5 +1,7 @@
 #include "flags/flag_schedule.h"
 
+#include "common/proto_time.h"
+
 #include "flags/bucketing.h"
 #include "gtest/gtest.h"
 
@@ -45,19 +47,23 @@ TEST(FlagScheduleTest, CapsAtFullRollout) {
   EXPECT_EQ(s.BasisPointsAt(absl::FromUnixSeconds(1)), kFullRollout);
 }
 
-// Issue 8: schedules are compacted past a retention. Every time from the change
-// in effect at the cutoff on is evaluated exactly as before; earlier items use the
-// oldest kept change; items without a timestamp stay on the legacy path.
-TEST(FlagScheduleTest, CompactionKeepsEveryDecisionFromTheChangeInEffectAtTheCutoff) {
+// Issue 8: schedules are compacted past a retention into a plain schedule that
+// any evaluator reads as before from the change before the one in effect at the
+// cutoff on; older items get that change's percentage; items without a timestamp
+// stay on the legacy path.
+TEST(FlagScheduleTest, CompactionKeepsEveryDecisionFromTheChangeBeforeTheCutoff) {
   const v1::Flag original =
       Flag({{1000, 100}, {2000, 500}, {3000, 2500}, {4000, 5000}, {5000, 10000}});
   v1::Flag compacted = original;
+  // In effect at 3500: the change at 3000 (K); the one before it (P) is at 2000.
   EXPECT_EQ(CompactSchedule(absl::FromUnixSeconds(3500), &compacted), 1);
   ASSERT_EQ(compacted.schedule_size(), 4);
-  EXPECT_EQ(compacted.schedule(0).effective_time().seconds(), 2000);  // for a rollback
-  EXPECT_EQ(compacted.schedule_kept_since().seconds(), 3000);
+  EXPECT_EQ(ToAbslTime(compacted.schedule(0).effective_time()), CompactedScheduleStart());
+  EXPECT_EQ(compacted.schedule(0).basis_points(), 500u);
+  EXPECT_EQ(compacted.schedule(1).effective_time().seconds(), 3000);
+  EXPECT_EQ(compacted.schedule_kept_since().seconds(), 2000);
   const FlagSchedule before(original), after(compacted);
-  for (int64_t t = 3000; t <= 6000; t += 37) {
+  for (int64_t t = 2000; t <= 6000; t += 37) {
     for (const char* key : {"p1", "p2", "p3", "p17", "tenant-9"}) {
       const Evaluation a = before.Evaluate(key, absl::FromUnixSeconds(t));
       const Evaluation b = after.Evaluate(key, absl::FromUnixSeconds(t));
@@ -66,11 +72,18 @@ TEST(FlagScheduleTest, CompactionKeepsEveryDecisionFromTheChangeInEffectAtTheCut
     }
     EXPECT_FALSE(after.BeforeKeptSchedule(absl::FromUnixSeconds(t)));
   }
-  EXPECT_TRUE(after.BeforeKeptSchedule(absl::FromUnixSeconds(2999)));
-  EXPECT_EQ(after.Evaluate("p1", absl::FromUnixSeconds(1500)).basis_points, 2500u);
+  // Older items: P's percentage, and counted.
+  EXPECT_TRUE(after.BeforeKeptSchedule(absl::FromUnixSeconds(1999)));
+  EXPECT_EQ(after.Evaluate("p1", absl::FromUnixSeconds(1500)).basis_points, 500u);
+  EXPECT_EQ(after.Evaluate("p1", absl::FromUnixSeconds(-5000000)).basis_points, 500u);
   EXPECT_EQ(after.EvaluateItem("p1", std::nullopt).basis_points, 0u);
   EXPECT_FALSE(after.BeforeKeptSchedule(absl::InfinitePast()));
   EXPECT_FALSE(before.BeforeKeptSchedule(absl::FromUnixSeconds(1)));
+  // Again later: the start change takes the new P's percentage.
+  EXPECT_EQ(CompactSchedule(absl::FromUnixSeconds(4500), &compacted), 1);
+  ASSERT_EQ(compacted.schedule_size(), 3);
+  EXPECT_EQ(compacted.schedule(0).basis_points(), 2500u);
+  EXPECT_EQ(compacted.schedule_kept_since().seconds(), 3000);
 }
 
 TEST(FlagScheduleTest, CompactionDropsNothingUntilTwoChangesPrecedeTheOneInEffect) {
@@ -79,12 +92,13 @@ TEST(FlagScheduleTest, CompactionDropsNothingUntilTwoChangesPrecedeTheOneInEffec
   EXPECT_EQ(CompactSchedule(absl::FromUnixSeconds(500), &f), 0);
   EXPECT_EQ(f.schedule_size(), 3);
   EXPECT_FALSE(f.has_schedule_kept_since());
-  // Out of order and repeated: compacted the same once sorted.
+  // Out of order: compacted the same once sorted; then nothing more to do.
   v1::Flag g = Flag({{4000, 7}, {1000, 100}, {3000, 2500}, {2000, 500}});
   EXPECT_EQ(CompactSchedule(absl::FromUnixSeconds(4000), &g), 2);
   ASSERT_EQ(g.schedule_size(), 2);
+  EXPECT_EQ(g.schedule(0).basis_points(), 2500u);
   EXPECT_EQ(g.schedule(1).basis_points(), 7u);
-  EXPECT_EQ(g.schedule_kept_since().seconds(), 4000);
+  EXPECT_EQ(g.schedule_kept_since().seconds(), 3000);
   EXPECT_EQ(CompactSchedule(absl::FromUnixSeconds(4000), &g), 0);
 }
 

@@ -67,15 +67,19 @@ const int kInvalid = static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT);
 std::vector<BadInput> Cases(const std::string& tmp) {
   const std::string short_token = tmp + "/short-tokens";
   std::ofstream(short_token) << "alice admin short\n";
+  const std::string good_tokens = tmp + "/good-tokens";
+  std::ofstream(good_tokens) << "alice admin a-0123456789abcdef\n";
+  const std::string twice_tokens = tmp + "/twice-tokens";
+  std::ofstream(twice_tokens) << "alice admin a-0123456789abcdef\nalice read r-0123456789abcdef\n";
   return {
       // The admin API through sluicectl: refused by the controller (exit 1).
       {"empty pipeline name", Target::kSluicectl, {"pipelines", "create", "", "--topics", "items"},
-       kRefused, "name"},
+       kRefused, "name: '' must be 1-63"},
       {"pipeline name of 64 bytes", Target::kSluicectl,
        {"pipelines", "create", Repeat('p', 64), "--topics", "items"}, kRefused,
        "name: must be at most 63 bytes"},
       {"pipeline name with a space", Target::kSluicectl,
-       {"pipelines", "create", "a b", "--topics", "items"}, kRefused, "name"},
+       {"pipelines", "create", "a b", "--topics", "items"}, kRefused, "name: 'a b' must be"},
       {"no topics", Target::kSluicectl, {"pipelines", "create", "p2", "--topics", ""}, kRefused,
        "topics"},
       {"101 topics", Target::kSluicectl, Concat({"pipelines", "create", "p2"}, ManyTopics(101)),
@@ -121,10 +125,10 @@ std::vector<BadInput> Cases(const std::string& tmp) {
       {"an existing pipeline", Target::kSluicectl,
        {"pipelines", "create", "items", "--topics", "items"}, kRefused, "ALREADY_EXISTS"},
       {"an unknown pipeline", Target::kSluicectl, {"pipelines", "get", "nosuch"}, kRefused,
-       "NOT_FOUND"},
+       "NOT_FOUND: pipeline nosuch not found"},
       {"a stale expected version", Target::kSluicectl,
        {"pipelines", "update", "items", "--expected-version", "99", "--consumer-timeout", "1"},
-       kRefused, "ABORTED"},
+       kRefused, "not expected_version 99"},
       {"a flag description of 1 KiB + 1", Target::kSluicectl,
        {"flags", "create", "f2", "--description", Repeat('d', 1025)}, kRefused, "description"},
       {"a salt of 64 bytes", Target::kSluicectl,
@@ -137,15 +141,16 @@ std::vector<BadInput> Cases(const std::string& tmp) {
        {"flags", "set", "f", "--percent", "10", "--in", "96360h", "--expected-version", "1"},
        kRefused, "effective_in: must be at most 10 years"},
       {"an unknown flag", Target::kSluicectl, {"flags", "eval", "nosuch", "k"}, kRefused,
-       "NOT_FOUND"},
+       "NOT_FOUND: flag nosuch not found"},
       {"an offsets reset while running", Target::kSluicectl,
-       {"offsets", "reset", "items", "--topic", "items", "--to", "5"}, kRefused, "pause"},
+       {"offsets", "reset", "items", "--topic", "items", "--to", "5"}, kRefused,
+       "pipeline items is running; pause it before resetting its offsets"},
       {"an audit target of 64 bytes", Target::kSluicectl,
        {"audit", "list", "--target", Repeat('t', 64)}, kRefused, "target"},
       {"a worker id of 64 bytes", Target::kSluicectl, {"workers", "get", Repeat('w', 64)},
        kRefused, "worker_id"},
       {"draining an unknown worker", Target::kSluicectl, {"workers", "drain", "nosuch"},
-       kRefused, "NOT_FOUND"},
+       kRefused, "NOT_FOUND: worker nosuch not found"},
       // Refused by sluicectl itself before calling (exit 2).
       {"a percent above 100", Target::kSluicectl,
        {"flags", "set", "f", "--percent", "101", "--expected-version", "1"}, kUsage, "--percent"},
@@ -168,7 +173,7 @@ std::vector<BadInput> Cases(const std::string& tmp) {
        kRefused, "step_basis_points: 6000 is more than target_basis_points 5000"},
       {"a key form without a rollout", Target::kSluicectl,
        {"pipelines", "create", "p2", "--topics", "items", "--key-form", "raw"}, kRefused,
-       "rollout"},
+       "rollout."},
       {"a partition beyond int32", Target::kSluicectl,
        {"offsets", "reset", "items", "--topic", "items", "--partition", "4294967296", "--to",
         "0"},
@@ -213,6 +218,11 @@ std::vector<BadInput> Cases(const std::string& tmp) {
        "--allow-unauthenticated contradicts --auth-tokens-file"},
       {"a schedule retention under an hour", Target::kController,
        {"--schedule-retention", "10m"}, kUsage, "--schedule-retention: must be at least 1h"},
+      {"tokens on a remote listen without TLS", Target::kController,
+       {"--listen", "0.0.0.0:7499", "--auth-tokens-file", good_tokens}, kUsage,
+       "tokens would cross the network in clear text"},
+      {"a token file with a name twice", Target::kController,
+       {"--auth-tokens-file", twice_tokens}, kUsage, "line 2: NAME alice appears twice"},
       {"a zero hello timeout", Target::kController, {"--hello-timeout", "0"}, kUsage,
        "--hello-timeout: must be greater than 0"},
       // The worker's flags (exit 2 before connecting).
@@ -229,15 +239,16 @@ std::vector<BadInput> Cases(const std::string& tmp) {
        "--worker-id: must be at most 63 bytes"},
       // The worker stream, as raw bytes.
       {"a truncated protobuf", Target::kStream, {HelloBytes("w9").substr(0, 3)}, kInvalid,
-       "Hello"},
+       "the stream ended before a valid Hello"},
       {"a Hello without a worker id", Target::kStream, {HelloBytes("")}, kInvalid, "worker_id"},
-      {"stats before Hello", Target::kStream, {StatsBytes()}, kInvalid, "Hello"},
+      {"stats before Hello", Target::kStream, {StatsBytes()}, kInvalid,
+       "the first message must be a Hello"},
       {"a Hello with a worker id of 64 bytes", Target::kStream, {HelloBytes(Repeat('w', 64))},
        kInvalid, "hello.worker_id: must be at most 63 bytes"},
       {"a worker id that is not UTF-8", Target::kStream, {HelloBytes("w\xff\xfe")}, kInvalid,
-       "Hello"},
+       "the stream ended before a valid Hello"},
       {"a message over 16 MiB", Target::kStream, {HelloBytes(Repeat('w', 17 << 20))},
-       static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED), ""},
+       static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED), "larger than max"},
   };
 }
 
@@ -285,9 +296,11 @@ class BadInputTest : public ControlPlaneTest {
 
   // Opens WorkerControl.Connect, writes each raw message, and returns the status.
   grpc::Status RunStream(const std::vector<std::string>& messages) {
+    // No client-side send limit: the controller's own limit is what is tested.
+    grpc::ChannelArguments args;
+    args.SetMaxSendMessageSize(-1);
     auto channel = grpc::CreateCustomChannel(controller_->address(),
-                                             grpc::InsecureChannelCredentials(),
-                                             SluiceChannelArguments());
+                                             grpc::InsecureChannelCredentials(), args);
     grpc::GenericStub stub(channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -369,6 +382,7 @@ TEST_F(BadInputTest, BadItemsBecomeDeadLettersWithTheirReasonAndTheRestLands) {
       {"k7", R"({"ok":7})", absl::Now()},
   };
   ASSERT_TRUE(kafka_->ProduceRecords("items", records).ok());
+  ASSERT_TRUE(WaitFor([&] { return TablesExist(); }, absl::Seconds(60)));
   ASSERT_TRUE(WaitFor([&] {
     return db_.QueryInt("SELECT count(*) FROM raw_items") +
                db_.QueryInt("SELECT count(*) FROM sluice_dead_letters") ==

@@ -13,7 +13,7 @@
 #include "common/grpc_limits.h"
 #include "flags/flag_client.h"
 #include "gtest/gtest.h"
-#include "sluice/v1/admin.pb.h"
+#include "sluice/v1/admin.grpc.pb.h"
 #include "sluice/v1/control.grpc.pb.h"
 #include "sluice/v1/flags.pb.h"
 #include "tests/fixtures/controller_process.h"
@@ -30,6 +30,7 @@ constexpr char kWorkerToken[] = "worker-tok-5e8d2c71b0a94f36";
 constexpr char kOtherWorkerToken[] = "worker-tok-b-0c3e9a7f15d246e8";
 constexpr char kPlantedDbPassword[] = "ctl-db-pw-planted-77e2";
 constexpr char kPlantedSaslPassword[] = "kafka-sasl-pw-planted-91c4";
+constexpr char kPlantedWrongToken[] = "wrong-token-planted-3a9f51c2";
 
 std::string WriteFile(const std::string& name, const std::string& contents) {
   const std::string path = absl::StrCat(TestTempDir(), "/", name);
@@ -225,6 +226,16 @@ TEST_F(SecurityTest, SluicectlTakesItsTokenFromAFileOrTheEnvironment) {
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0) << Read(out);
   // The audit log names the token holder, whatever the client claims.
+  {
+    auto stub = v1::Admin::NewStub(TlsChannel(/*with_client_certificate=*/false));
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kAdminToken));
+    ctx.AddMetadata("x-sluice-actor", "mallory");
+    v1::CreateFlagRequest req;
+    req.set_name("f2");
+    v1::Flag flag;
+    ASSERT_TRUE(stub->CreateFlag(&ctx, req, &flag).ok());
+  }
   CtlResult audit = Ctl(read_token_file_, {"--json", "audit", "list"});
   ASSERT_EQ(audit.code, 0) << audit.output;
   EXPECT_TRUE(absl::StrContains(audit.output, "\"actor\": \"ops-alice\"")) << audit.output;
@@ -262,10 +273,13 @@ TEST_F(SecurityTest, WorkersNeedTheirTokenAndAClientCertificate) {
   auto rogue = Worker("w3", {"--controller-token-file", worker_token_file_, "--tls-ca",
                              certs_.ca, "--tls-cert", certs_.rogue_cert, "--tls-key",
                              certs_.rogue_key});
-  // The handshake fails (the controller does not trust other-ca): never connected.
-  EXPECT_FALSE(WaitFor([&] { return absl::StrContains(rogue->process().ReadLog(),
-                                                      "connected to controller"); },
-                       absl::Seconds(3)));
+  // The handshake fails (the controller does not trust other-ca): the worker
+  // retries and never connects.
+  EXPECT_TRUE(WaitFor([&] { return absl::StrContains(rogue->process().ReadLog(),
+                                                     "unreachable; retrying"); },
+                      absl::Seconds(20)))
+      << rogue->process().ReadLog();
+  EXPECT_FALSE(absl::StrContains(rogue->process().ReadLog(), "connected to controller"));
   CtlResult workers = Ctl(read_token_file_, {"--json", "workers", "list"});
   EXPECT_FALSE(absl::StrContains(workers.output, "\"w3\"")) << workers.output;
 
@@ -352,8 +366,11 @@ TEST_F(SecurityTest, TokensAndPasswordsAppearInNoOutputSurface) {
   CreateItems();
   ASSERT_TRUE(kafka_->Produce("items", Items(0, 100)).ok());
   ExpectExactlyOnce(100);
-  Ctl("", {"pipelines", "list"});  // a refused call, to be logged
-  Ctl(read_token_file_, {"flags", "create", "x"});
+  // Refused calls carrying secrets: an unknown (planted) token, and a read token
+  // on a write.
+  const std::string wrong_token_file = WriteFile("wrong-token", kPlantedWrongToken);
+  EXPECT_EQ(Ctl(wrong_token_file, {"pipelines", "list"}).code, 1);
+  EXPECT_EQ(Ctl(read_token_file_, {"flags", "create", "x"}).code, 1);
   std::vector<std::pair<std::string, std::string>> surfaces = {
       {"worker log", w->process().ReadLog()},
       {"worker /metrics", w->HttpGet("/metrics")},
@@ -371,10 +388,11 @@ TEST_F(SecurityTest, TokensAndPasswordsAppearInNoOutputSurface) {
       "SELECT row_to_json(h)::text FROM sluice_controller.pipeline_history h UNION ALL "
       "SELECT row_to_json(a)::text FROM sluice_controller.audit a UNION ALL "
       "SELECT row_to_json(f)::text FROM sluice_controller.flags f UNION ALL "
+      "SELECT row_to_json(g)::text FROM sluice_controller.flag_history g UNION ALL "
       "SELECT row_to_json(o)::text FROM sluice_offsets o) x";
   for (const char* secret :
        {kAdminToken, kReadToken, kWorkerToken, kOtherWorkerToken, kPlantedDbPassword,
-        kPlantedSaslPassword}) {
+        kPlantedSaslPassword, kPlantedWrongToken}) {
     for (const auto& [name, text] : surfaces) {
       EXPECT_FALSE(absl::StrContains(text, secret)) << name << " shows a secret";
       EXPECT_FALSE(text.empty()) << name << " is empty: the check would prove nothing";

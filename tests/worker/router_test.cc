@@ -187,27 +187,33 @@ TEST(RouterTest, ItemWithoutTimestampTakesTheLegacyPathWheneverItIsProcessed) {
   EXPECT_EQ(m.path, Path::kLegacy);
 }
 
-// Issue 8: an item older than a compacted schedule is routed by the oldest kept
-// change and reported, so the operator sees what a too-short retention changed.
+// Issue 8: an item older than a compacted schedule is routed by the percentage
+// in effect before the oldest kept change and reported, so the operator sees what
+// a too-short retention changed.
 TEST(RouterTest, AnItemOlderThanTheKeptScheduleIsRoutedByItsOldestChangeAndReported) {
   const absl::Time change = absl::FromUnixSeconds(1700000000);
   v1::Flag f;
   f.set_name("kafka-ingest");
   f.set_salt("kafka-ingest");
   for (const auto& [at, bp] : std::vector<std::pair<absl::Time, uint32_t>>{
-           {change - absl::Hours(2), 0}, {change - absl::Hours(1), 0}, {change, flags::kFullRollout}}) {
+           {change - absl::Hours(3), 0}, {change - absl::Hours(2), flags::kFullRollout},
+           {change - absl::Hours(1), 0}, {change, flags::kFullRollout}}) {
     v1::PercentageChange* c = f.add_schedule();
     c->mutable_effective_time()->set_seconds(absl::ToUnixSeconds(at));
     c->set_basis_points(bp);
   }
-  ASSERT_EQ(flags::CompactSchedule(change + absl::Minutes(1), &f), 1);
+  ASSERT_EQ(flags::CompactSchedule(change - absl::Minutes(30), &f), 1);
   Router router(JsonRollout(v1::ROUTING_KEY_FORM_RAW_JSON),
                 std::make_shared<const flags::FlagSchedule>(f));
   Message m;
   m.payload = R"({"k":"a"})";
-  m.timestamp = change - absl::Minutes(30);
+  // Kept from change − 2h on (the change before the one in effect at the cut).
+  m.timestamp = change - absl::Hours(2) - absl::Minutes(30);
   EXPECT_EQ(router.Route(&m), Router::Timestamp::kBeforeKeptSchedule);
   EXPECT_EQ(m.path, Path::kKafka);
+  m.timestamp = change - absl::Minutes(30);
+  EXPECT_EQ(router.Route(&m), Router::Timestamp::kInSchedule);
+  EXPECT_EQ(m.path, Path::kLegacy);
   m.timestamp = change + absl::Seconds(1);
   EXPECT_EQ(router.Route(&m), Router::Timestamp::kInSchedule);
   m.timestamp.reset();

@@ -239,10 +239,11 @@ std::vector<std::string> Controlled(std::vector<std::string> extra = {}) {
 TEST(WorkerOptionsTest, TheControllerTokenComesFromAFileOrTheEnvironment) {
   const std::string path = ::testing::TempDir() + "/worker-token";
   std::ofstream(path) << "s3cret-worker-token-0123456789\n";
-  absl::StatusOr<WorkerOptions> o = Parse(Controlled({"--controller-token-file", path}));
+  absl::StatusOr<WorkerOptions> o =
+      Parse(Controlled({"--controller-token-file", path, "--tls-ca", "ca.pem"}));
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->controller.token, "s3cret-worker-token-0123456789");
-  o = Parse(Controlled(), [](const std::string& name) {
+  o = Parse(Controlled({"--tls-ca", "ca.pem"}), [](const std::string& name) {
     return name == "SLUICE_TOKEN" ? std::optional<std::string>("from-env") : std::nullopt;
   });
   ASSERT_TRUE(o.ok()) << o.status();
@@ -252,6 +253,22 @@ TEST(WorkerOptionsTest, TheControllerTokenComesFromAFileOrTheEnvironment) {
             "--controller-token-file: " + path + "-empty is empty");
   EXPECT_EQ(Parse(Controlled({"--controller-token-file", "/nonexistent/t"})).status().message(),
             "--controller-token-file: cannot read /nonexistent/t");
+}
+
+TEST(WorkerOptionsTest, ATokenDoesNotCrossTheNetworkInClearText) {
+  auto token = [](const std::string& name) {
+    return name == "SLUICE_TOKEN" ? std::optional<std::string>("tok") : std::nullopt;
+  };
+  EXPECT_EQ(Parse(Controlled(), token).status().message(),
+            "the token would cross the network to ctl:7400 in clear text: give --tls-ca, or "
+            "accept that with --allow-plaintext-token");
+  EXPECT_TRUE(Parse(Controlled({"--allow-plaintext-token"}), token).ok());
+  EXPECT_TRUE(Parse(Controlled({"--tls-ca", "ca.pem"}), token).ok());
+  std::vector<std::string> local = Controlled();
+  local[1] = "127.0.0.1:7400";
+  EXPECT_TRUE(Parse(local, token).ok());
+  local[1] = "localhost:7400";
+  EXPECT_TRUE(Parse(local, token).ok());
 }
 
 TEST(WorkerOptionsTest, ControllerFlagsNeedTheController) {
@@ -304,10 +321,17 @@ TEST(WorkerOptionsTest, TheDefaultWorkerIdIsStableAndDiffersPerMetricsPort) {
   EXPECT_NE(*DefaultWorkerId("node-7", "0.0.0.0:9187"), *DefaultWorkerId("node-7", "0.0.0.0:9188"));
   EXPECT_EQ(DefaultWorkerId("node-7", "0.0.0.0:0").status().code(),
             absl::StatusCode::kInvalidArgument);
-  // Within the controller's bound, keeping the distinguishing end.
-  const std::string id = *DefaultWorkerId(std::string(80, 'h'), "0.0.0.0:9187");
-  EXPECT_EQ(id.size(), 63u);
-  EXPECT_EQ(id.substr(id.size() - 5), "-9187");
+  // Fully qualified names differ at the front.
+  EXPECT_EQ(*DefaultWorkerId("worker-01.ingest.eu-west-1.compute.internal", "0.0.0.0:9187"),
+            "worker-01-9187");
+  EXPECT_NE(*DefaultWorkerId("worker-01.example", "0.0.0.0:9187"),
+            *DefaultWorkerId("worker-02.example", "0.0.0.0:9187"));
+  // Within the controller's bound; two long names that share their head differ.
+  const std::string a = *DefaultWorkerId(std::string(80, 'h') + "a", "0.0.0.0:9187");
+  const std::string b = *DefaultWorkerId(std::string(80, 'h') + "b", "0.0.0.0:9187");
+  EXPECT_LE(a.size(), 63u);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.substr(a.size() - 5), "-9187");
 }
 
 TEST(WorkerOptionsTest, HelpStopsBeforeValidation) {

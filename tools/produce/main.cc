@@ -41,6 +41,7 @@ struct ProduceOptions {
   std::string controller;
   std::string token_file;
   std::string tls_ca;
+  bool allow_plaintext_token = false;
   std::string flag;
 };
 
@@ -61,6 +62,8 @@ int main(int argc, char** argv) {
   p.AddString("token-file", &o.token_file,
               "file holding a controller token with the read role (or set SLUICE_TOKEN)");
   p.AddString("tls-ca", &o.tls_ca, "PEM CA of the controller's certificate: connect with TLS");
+  p.AddBool("allow-plaintext-token", &o.allow_plaintext_token,
+            "send the token without TLS to a controller beyond this machine");
   absl::Status parsed = p.Parse(argc, argv);
   if (parsed.ok() && !p.help_requested()) {
     if (o.brokers.empty()) parsed = absl::InvalidArgumentError("--brokers is required");
@@ -70,6 +73,7 @@ int main(int argc, char** argv) {
       parsed = absl::InvalidArgumentError("--flag and --controller go together");
   }
   sluice::ControllerConnection controller{o.controller, "", o.tls_ca};
+  controller.allow_plaintext_token = o.allow_plaintext_token;
   if (parsed.ok() && !p.help_requested() && !o.controller.empty()) {
     absl::StatusOr<std::string> token =
         sluice::ReadClientToken(o.token_file, "--token-file", "SLUICE_TOKEN");
