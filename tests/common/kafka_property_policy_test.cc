@@ -101,7 +101,7 @@ TEST(KafkaPropertyPolicyTest, CommandsCodeAndLocalFilesAreRefused) {
 TEST(KafkaPropertyPolicyTest, BrokerSecurityIsTheWorkersOwn) {
   const std::string why =
       " is not allowed in a pipeline (broker TLS and SASL are the worker's own "
-      "configuration: its --kafka-property flags)";
+      "configuration: its --kafka-property flags, and --kafka-properties-file for secrets)";
   ExpectRefused({
       {"security.protocol", "SASL_PLAINTEXT", "'security.protocol'" + why},
       {"sasl.mechanisms", "GSSAPI", "'sasl.mechanisms'" + why},
