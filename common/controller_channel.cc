@@ -5,8 +5,8 @@
 
 #include <cstdlib>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/grpc_limits.h"
 #include "common/host_port.h"
 #include "common/secret_file.h"
@@ -25,13 +25,13 @@ absl::StatusOr<std::string> ReadFileFor(const char* flag, const std::string& pat
 }  // namespace
 
 absl::Status CheckTokenTransport(const ControllerConnection& connection) {
-  const bool local = absl::StartsWith(connection.address, "unix:") ||
-                     IsLoopbackAddress(connection.address);
+  const bool local =
+      absl::StartsWith(connection.address, "unix:") || IsLoopbackAddress(connection.address);
   if (connection.tls_ca_file.empty() && !connection.token.empty() && !local &&
       !connection.allow_plaintext_token) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the token would cross the network to ", connection.address,
-        " in clear text: give --tls-ca, or accept that with --allow-plaintext-token"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the token would cross the network to ", connection.address,
+                     " in clear text: give --tls-ca, or accept that with --allow-plaintext-token"));
   }
   return absl::OkStatus();
 }
@@ -75,7 +75,8 @@ absl::StatusOr<std::string> ReadClientToken(const std::string& token_file, const
   if (!token_file.empty()) {
     absl::StatusOr<std::string> token = ReadFileFor(flag, token_file);
     if (!token.ok()) return token.status();
-    if (token->empty()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", token_file, " is empty"));
+    if (token->empty())
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": ", token_file, " is empty"));
     return token;
   }
   const char* value = std::getenv(env);

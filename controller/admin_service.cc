@@ -397,7 +397,8 @@ grpc::Status AdminService::SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRe
   absl::StatusOr<v1::Flag> changed =
       ScheduleChange(*current, req->basis_points(), effective, now, flag_timing_.lead);
   if (!changed.ok()) return ToGrpcStatus(changed.status());
-  if (absl::Status s = CompactAndBoundSchedule(clock_.Now(), flag_timing_.schedule_retention, &*changed);
+  if (absl::Status s =
+          CompactAndBoundSchedule(now, flag_timing_.schedule_retention, &*changed);
       !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -442,7 +443,8 @@ grpc::Status AdminService::RampFlag(grpc::ServerContext* ctx, const v1::RampFlag
       ToAbslDuration(req->every()), req->guards(),
       clock_.Now(), flag_timing_.lead);
   if (!ramped.ok()) return ToGrpcStatus(ramped.status());
-  if (absl::Status s = CompactAndBoundSchedule(clock_.Now(), flag_timing_.schedule_retention, &*ramped);
+  if (absl::Status s =
+          CompactAndBoundSchedule(clock_.Now(), flag_timing_.schedule_retention, &*ramped);
       !s.ok()) {
     return ToGrpcStatus(s);
   }

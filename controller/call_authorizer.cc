@@ -46,7 +46,12 @@ bool IsLoopbackPeer(absl::string_view peer) {
 }
 
 absl::StatusOr<Caller> CallAuthorizer::Identify(const CallCredentials& call) const {
-  if (options_.tokens == nullptr) {
+  std::shared_ptr<const TokenTable> tokens;
+  {
+    absl::MutexLock lock(&mu_);
+    tokens = tokens_;
+  }
+  if (tokens == nullptr) {
     if (IsLoopbackPeer(call.peer)) return Caller{"local", Role::kAdmin, "local"};
     if (options_.allow_unauthenticated) {
       return Caller{absl::StrCat("unauthenticated ", call.peer), Role::kAdmin, "unauthenticated"};
@@ -64,14 +69,22 @@ absl::StatusOr<Caller> CallAuthorizer::Identify(const CallCredentials& call) con
   if (value.size() < 7 || !absl::EqualsIgnoreCase(value.substr(0, 7), "bearer ")) {
     return absl::UnauthenticatedError("the authorization metadata must be \"Bearer TOKEN\"");
   }
-  const TokenHolder* holder =
-      options_.tokens->Find(absl::StripAsciiWhitespace(value.substr(7)));
+  const TokenHolder* holder = tokens->Find(absl::StripAsciiWhitespace(value.substr(7)));
   if (holder == nullptr) return absl::UnauthenticatedError("unknown token");
   return Caller{holder->name, holder->role, holder->name};
 }
 
-absl::StatusOr<Caller> CallAuthorizer::Authorize(const CallCredentials& call,
-                                                 Role needed) const {
+absl::Status CallAuthorizer::ReplaceTokens(std::shared_ptr<const TokenTable> tokens) {
+  absl::MutexLock lock(&mu_);
+  if (tokens_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "the controller was started without --auth-tokens-file; restart it with one");
+  }
+  tokens_ = std::move(tokens);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Caller> CallAuthorizer::Authorize(const CallCredentials& call, Role needed) const {
   absl::StatusOr<Caller> caller = Identify(call);
   if (!caller.ok()) return caller.status();
   if (!RoleAllows(caller->role, needed)) {

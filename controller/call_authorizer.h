@@ -2,11 +2,13 @@
 #ifndef SLUICE_CONTROLLER_CALL_AUTHORIZER_H_
 #define SLUICE_CONTROLLER_CALL_AUTHORIZER_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "controller/role.h"
 #include "controller/token_table.h"
 
@@ -42,26 +44,35 @@ class CallAuthorizer {
   struct Options {
     // Null: no authentication. Loopback callers are then admin "local"; other
     // callers are refused unless `allow_unauthenticated`.
-    const TokenTable* tokens = nullptr;
+    std::shared_ptr<const TokenTable> tokens;
     bool allow_unauthenticated = false;
     // Mutual TLS for workers: the worker role also needs a verified client
     // certificate.
     bool require_worker_certificate = false;
   };
-  explicit CallAuthorizer(Options options) : options_(options) {}
+  explicit CallAuthorizer(Options options)
+      : options_(options), tokens_(std::move(options.tokens)) {}
 
   // UNAUTHENTICATED when no token, a malformed one or an unknown one is
   // presented (or a worker lacks its certificate); PERMISSION_DENIED when the
   // caller's role does not allow `needed`. Messages never contain the token.
   absl::StatusOr<Caller> Authorize(const CallCredentials& call, Role needed) const;
 
-  // The same, reading the credentials from a server call.
+  // The same, reading the credentials from a server call. Streams call it again
+  // while they run, so a revoked token ends them.
   absl::StatusOr<Caller> Authorize(const grpc::ServerContext& ctx, Role needed) const;
+
+  // New tokens (the tokens file read again on SIGHUP). FAILED_PRECONDITION for a
+  // controller started without tokens: whether it may listen beyond loopback was
+  // decided at start.
+  absl::Status ReplaceTokens(std::shared_ptr<const TokenTable> tokens);
 
  private:
   absl::StatusOr<Caller> Identify(const CallCredentials& call) const;
 
   const Options options_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const TokenTable> tokens_ ABSL_GUARDED_BY(mu_);
 };
 
 // Whether gRPC's peer string names this machine: 127.0.0.0/8, ::1 or an

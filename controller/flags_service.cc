@@ -19,6 +19,10 @@ grpc::Status FlagsService::Watch(grpc::ServerContext* ctx, const v1::WatchFlagsR
   uint64_t held = req->since_revision();
   uint64_t seen = 0;
   while (!ctx->IsCancelled() && !shutting_down_) {
+    // A token revoked meanwhile (SIGHUP) ends the watch.
+    if (absl::StatusOr<Caller> still = auth_.Authorize(*ctx, Role::kRead); !still.ok()) {
+      return ToGrpcStatus(still.status());
+    }
     v1::FlagSnapshot snapshot = fleet_->FlagSnapshot();
     if (snapshot.revision() != held) {
       if (!writer->Write(snapshot)) break;

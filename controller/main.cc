@@ -40,7 +40,9 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 void OnSignal(int) { g_stop.store(true); }
+void OnHangup(int) { g_reload.store(true); }
 
 struct ControllerOptions {
   // Loopback by default: without tokens, anyone who can reach the port could
@@ -64,6 +66,12 @@ struct ControllerOptions {
   absl::Duration schedule_retention = absl::Hours(24 * 30);
   absl::Duration hello_timeout = absl::Seconds(10);
 };
+
+absl::StatusOr<sluice::controller::TokenTable> ReadTokenFile(const std::string& path) {
+  absl::StatusOr<std::string> contents = sluice::ReadSecretFile(path);
+  if (!contents.ok()) return contents.status();
+  return sluice::controller::TokenTable::Parse(*contents);
+}
 
 }  // namespace
 
@@ -138,13 +146,11 @@ int main(int argc, char** argv) {
     parsed = absl::InvalidArgumentError(
         "--allow-unauthenticated contradicts --auth-tokens-file: choose one");
   }
-  std::optional<TokenTable> tokens;
+  std::shared_ptr<const TokenTable> tokens;
   if (parsed.ok() && !p.help_requested() && !o.auth_tokens_file.empty()) {
-    absl::StatusOr<std::string> contents = sluice::ReadSecretFile(o.auth_tokens_file);
-    absl::StatusOr<TokenTable> table =
-        contents.ok() ? TokenTable::Parse(*contents) : absl::StatusOr<TokenTable>(contents.status());
+    absl::StatusOr<TokenTable> table = ReadTokenFile(o.auth_tokens_file);
     if (table.ok()) {
-      tokens = std::move(*table);
+      tokens = std::make_shared<const TokenTable>(std::move(*table));
     } else {
       parsed = absl::InvalidArgumentError(
           absl::StrCat("--auth-tokens-file: ", table.status().message()));
@@ -180,6 +186,9 @@ int main(int argc, char** argv) {
   sa.sa_handler = OnSignal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction hup = {};
+  hup.sa_handler = OnHangup;
+  sigaction(SIGHUP, &hup, nullptr);
 
   StoreOptions store_options{sluice::PostgresConnInfo({{"host", o.db_host},
                                                        {"port", std::to_string(o.db_port)},
@@ -207,7 +216,7 @@ int main(int argc, char** argv) {
   ControllerMetrics metrics(*registry);
   Fleet fleet(clock, {o.worker_lease, o.stats_interval}, &metrics);
   StatsAggregator stats(clock, absl::Hours(1));
-  CallAuthorizer auth({tokens ? &*tokens : nullptr, o.allow_unauthenticated,
+  CallAuthorizer auth({tokens, o.allow_unauthenticated,
                        /*require_worker_certificate=*/!o.tls_client_ca.empty()});
   const FlagTiming flag_timing{o.flag_lead, o.schedule_retention};
   AdminService admin(store.get(), &fleet, &stats, clock, flag_timing, auth);
@@ -254,14 +263,30 @@ int main(int argc, char** argv) {
     LOG(INFO) << "no --auth-tokens-file: listening on loopback only; local callers are admin "
                  "'local'";
   }
-  LOG(INFO) << "transport: "
-            << (o.tls_cert.empty() ? "plaintext"
-                                   : o.tls_client_ca.empty() ? "TLS" : "TLS, workers by client certificate");
+  const char* transport = o.tls_cert.empty()        ? "plaintext"
+                          : o.tls_client_ca.empty() ? "TLS"
+                                                    : "TLS, workers by client certificate";
+  LOG(INFO) << "transport: " << transport;
   LOG(INFO) << "sluice-controller listening on " << o.listen << " (port " << port
             << "); metrics on port " << (*http)->port();
 
   // Leases, ramps and the rate gauges, once a second.
   while (!g_stop) {
+    if (g_reload.exchange(false)) {
+      // Tokens are rotated or revoked by editing the file and sending SIGHUP; a bad
+      // file keeps the tokens in force.
+      absl::StatusOr<TokenTable> table =
+          tokens ? ReadTokenFile(o.auth_tokens_file)
+                 : absl::StatusOr<TokenTable>(absl::FailedPreconditionError("no tokens file"));
+      absl::Status replaced =
+          table.ok() ? auth.ReplaceTokens(std::make_shared<const TokenTable>(std::move(*table)))
+                     : table.status();
+      if (replaced.ok()) {
+        LOG(INFO) << "SIGHUP: " << o.auth_tokens_file << " read again";
+      } else {
+        LOG(WARNING) << "SIGHUP: tokens not reloaded (the old ones stay): " << replaced.message();
+      }
+    }
     fleet.ExpireLeases();
     ramps.Tick();
     metrics.SetFlags(fleet.FlagSnapshot(), clock.Now());

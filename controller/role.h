@@ -15,9 +15,7 @@ namespace sluice::controller {
 enum class Role { kRead, kWorker, kAdmin };
 
 // Whether a caller holding `held` may make a call that needs `needed`.
-constexpr bool RoleAllows(Role held, Role needed) {
-  return held == Role::kAdmin || held == needed;
-}
+constexpr bool RoleAllows(Role held, Role needed) { return held == Role::kAdmin || held == needed; }
 
 // "read", "worker", "admin".
 absl::string_view RoleName(Role role);

@@ -10,7 +10,8 @@ namespace {
 
 absl::StatusOr<std::string> ReadPem(const char* flag, const std::string& path) {
   absl::StatusOr<std::string> pem = ReadSecretFile(path);
-  if (!pem.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", pem.status().message()));
+  if (!pem.ok())
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", pem.status().message()));
   if (pem->find("-----BEGIN ") == std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " holds no PEM block"));
   }

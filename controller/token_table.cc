@@ -10,15 +10,17 @@ namespace sluice::controller {
 namespace {
 
 bool IsNameChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' ||
-         c == '@' || c == '-';
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '@' ||
+         c == '-';
 }
 
 absl::Status CheckName(absl::string_view name) {
-  if (name.empty() || name.size() > 63) return absl::InvalidArgumentError("NAME must be 1..63 bytes");
+  if (name.empty() || name.size() > 63)
+    return absl::InvalidArgumentError("NAME must be 1..63 bytes");
   for (char c : name) {
     if (!IsNameChar(c)) {
-      return absl::InvalidArgumentError("NAME may hold only letters, digits, '_', '.', '@' and '-'");
+      return absl::InvalidArgumentError(
+          "NAME may hold only letters, digits, '_', '.', '@' and '-'");
     }
   }
   return absl::OkStatus();
@@ -45,7 +47,8 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view contents) {
     ++line_number;
     line = absl::StripAsciiWhitespace(line);
     if (line.empty() || line[0] == '#') continue;
-    std::vector<absl::string_view> fields = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    std::vector<absl::string_view> fields =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     auto at_line = [&](absl::string_view what) {
       return absl::InvalidArgumentError(absl::StrCat("line ", line_number, ": ", what));
     };
@@ -65,7 +68,8 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view contents) {
       return at_line(absl::StrCat("NAME ", fields[0], " appears twice"));
     }
     for (const Entry& e : table.entries_) {
-      if (e.token == fields[2]) return at_line(absl::StrCat("the token of ", e.holder.name, " appears twice"));
+      if (e.token == fields[2])
+        return at_line(absl::StrCat("the token of ", e.holder.name, " appears twice"));
     }
     table.entries_.push_back({{std::string(fields[0]), *role}, std::string(fields[2])});
   }

@@ -122,8 +122,15 @@ grpc::Status WorkerControlService::Connect(
     if (current.config_version() == last_sent) fleet_->RecordInSync(worker_id, current);
   }
   uint64_t seen = 0;
+  grpc::Status ended = grpc::Status::OK;
   while (!reader_done && !context->IsCancelled() && !shutting_down_ &&
          fleet_->IsCurrent(worker_id, stream_id)) {
+    // A token revoked meanwhile (SIGHUP) ends the stream.
+    if (absl::StatusOr<Caller> still = auth_.Authorize(*context, Role::kWorker); !still.ok()) {
+      LOG(WARNING) << "worker " << worker_id << ": " << still.status().message() << "; stream ended";
+      ended = ToGrpcStatus(still.status());
+      break;
+    }
     v1::Assignment assignment = fleet_->AssignmentFor(worker_id);
     if (assignment.config_version() != last_sent) {
       assignment.set_nonce(absl::StrCat(next_nonce_++));
@@ -143,7 +150,7 @@ grpc::Status WorkerControlService::Connect(
   reader.join();
   fleet_->Disconnect(worker_id, stream_id);
   LOG(INFO) << "worker " << worker_id << " stream ended";
-  return grpc::Status::OK;
+  return ended;
 }
 
 }  // namespace sluice::controller

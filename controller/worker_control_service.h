@@ -23,8 +23,8 @@ class WorkerControlService final : public v1::WorkerControl::Service {
                        absl::Duration hello_timeout = absl::Seconds(10))
       : fleet_(fleet), stats_(stats), auth_(auth), hello_timeout_(hello_timeout) {}
 
-  // Stream states: wait for Hello (at most hello_timeout) → push the assignment unless the worker already
-  // applied that version → wait for changes and push each new version → on ACK or
+  // Stream states: wait for Hello (at most hello_timeout) → push the assignment
+  // unless the worker already applied that version → wait for changes and push each new version → on ACK or
   // NACK record the outcome. A newer stream of the same worker supersedes this one
   // when it comes from the same token name; from another one it is refused
   // (PERMISSION_DENIED) while this one is live.

@@ -159,7 +159,8 @@ v1::WorkerMessage ControlClient::ApplyAndAnswer(const v1::Assignment& a) {
 }
 
 absl::Status ControlClient::RunStream(const std::atomic<bool>& stop) {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenControllerChannel(config_.controller);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      OpenControllerChannel(config_.controller);
   // A TLS file that cannot be read is no reason to retry.
   if (!channel.ok()) return absl::InvalidArgumentError(channel.status().message());
   std::unique_ptr<v1::WorkerControl::Stub> stub = v1::WorkerControl::NewStub(*channel);

@@ -5,11 +5,11 @@
 namespace sluice::controller {
 namespace {
 
-TokenTable Tokens() {
-  return *TokenTable::Parse(
+std::shared_ptr<const TokenTable> Tokens() {
+  return std::make_shared<const TokenTable>(*TokenTable::Parse(
       "reader read r-0123456789abcdef\n"
       "worker-a worker w-0123456789abcdef\n"
-      "alice admin a-0123456789abcdef\n");
+      "alice admin a-0123456789abcdef\n"));
 }
 
 CallCredentials Call(std::optional<std::string> authorization,
@@ -21,22 +21,22 @@ CallCredentials Call(std::optional<std::string> authorization,
 }
 
 TEST(CallAuthorizerTest, EachRoleMayMakeItsCallsAndNoOthers) {
-  const TokenTable tokens = Tokens();
-  CallAuthorizer auth({&tokens});
+  CallAuthorizer auth({Tokens()});
   struct Case {
     const char* token;
     Role needed;
     absl::StatusCode code;
   };
-  for (const Case& c : {Case{"r-0123456789abcdef", Role::kRead, absl::StatusCode::kOk},
-                        Case{"r-0123456789abcdef", Role::kAdmin, absl::StatusCode::kPermissionDenied},
-                        Case{"r-0123456789abcdef", Role::kWorker, absl::StatusCode::kPermissionDenied},
-                        Case{"w-0123456789abcdef", Role::kWorker, absl::StatusCode::kOk},
-                        Case{"w-0123456789abcdef", Role::kRead, absl::StatusCode::kPermissionDenied},
-                        Case{"w-0123456789abcdef", Role::kAdmin, absl::StatusCode::kPermissionDenied},
-                        Case{"a-0123456789abcdef", Role::kRead, absl::StatusCode::kOk},
-                        Case{"a-0123456789abcdef", Role::kWorker, absl::StatusCode::kOk},
-                        Case{"a-0123456789abcdef", Role::kAdmin, absl::StatusCode::kOk}}) {
+  for (const Case& c :
+       {Case{"r-0123456789abcdef", Role::kRead, absl::StatusCode::kOk},
+        Case{"r-0123456789abcdef", Role::kAdmin, absl::StatusCode::kPermissionDenied},
+        Case{"r-0123456789abcdef", Role::kWorker, absl::StatusCode::kPermissionDenied},
+        Case{"w-0123456789abcdef", Role::kWorker, absl::StatusCode::kOk},
+        Case{"w-0123456789abcdef", Role::kRead, absl::StatusCode::kPermissionDenied},
+        Case{"w-0123456789abcdef", Role::kAdmin, absl::StatusCode::kPermissionDenied},
+        Case{"a-0123456789abcdef", Role::kRead, absl::StatusCode::kOk},
+        Case{"a-0123456789abcdef", Role::kWorker, absl::StatusCode::kOk},
+        Case{"a-0123456789abcdef", Role::kAdmin, absl::StatusCode::kOk}}) {
     absl::StatusOr<Caller> caller =
         auth.Authorize(Call(std::string("Bearer ") + c.token), c.needed);
     EXPECT_EQ(caller.status().code(), c.code) << c.token << " " << RoleName(c.needed);
@@ -49,8 +49,7 @@ TEST(CallAuthorizerTest, EachRoleMayMakeItsCallsAndNoOthers) {
 }
 
 TEST(CallAuthorizerTest, MissingMalformedOrUnknownTokensAreUnauthenticated) {
-  const TokenTable tokens = Tokens();
-  CallAuthorizer auth({&tokens});
+  CallAuthorizer auth({Tokens()});
   for (const std::optional<std::string>& header :
        {std::optional<std::string>(), std::optional<std::string>(""),
         std::optional<std::string>("a-0123456789abcdef"),
@@ -67,9 +66,9 @@ TEST(CallAuthorizerTest, MissingMalformedOrUnknownTokensAreUnauthenticated) {
 TEST(CallAuthorizerTest, WithoutTokensLoopbackCallersAreLocalAdmins) {
   CallAuthorizer auth({});
   // As gRPC 1.51 writes them (brackets percent-encoded), and plain.
-  for (const char* peer : {"ipv4:127.0.0.1:4000", "ipv4:127.255.0.9:1", "ipv6:%5B::1%5D:4000",
-                           "ipv6:[::1]:4000", "unix:/run/s.sock",
-                           "ipv6:%5B::ffff:127.0.0.1%5D:4000"}) {
+  for (const char* peer :
+       {"ipv4:127.0.0.1:4000", "ipv4:127.255.0.9:1", "ipv6:%5B::1%5D:4000", "ipv6:[::1]:4000",
+        "unix:/run/s.sock", "ipv6:%5B::ffff:127.0.0.1%5D:4000"}) {
     absl::StatusOr<Caller> caller = auth.Authorize(Call(std::nullopt, peer), Role::kAdmin);
     ASSERT_TRUE(caller.ok()) << peer;
     EXPECT_EQ(caller->name, "local");
@@ -86,13 +85,12 @@ TEST(CallAuthorizerTest, WithoutTokensLoopbackCallersAreLocalAdmins) {
   ASSERT_TRUE(remote.ok());
   EXPECT_EQ(remote->name, "unauthenticated ipv4:10.1.2.3:5000");
   // A reconnect comes from another port: it owns the same worker ids.
-  EXPECT_EQ(remote->owner, open.Authorize(Call(std::nullopt, "ipv4:10.1.2.3:5001"),
-                                          Role::kWorker)->owner);
+  EXPECT_EQ(remote->owner,
+            open.Authorize(Call(std::nullopt, "ipv4:10.1.2.3:5001"), Role::kWorker)->owner);
 }
 
 TEST(CallAuthorizerTest, WithMutualTlsAWorkerNeedsAVerifiedCertificate) {
-  const TokenTable tokens = Tokens();
-  CallAuthorizer auth({&tokens, false, /*require_worker_certificate=*/true});
+  CallAuthorizer auth({Tokens(), false, /*require_worker_certificate=*/true});
   CallCredentials call = Call("Bearer w-0123456789abcdef");
   EXPECT_EQ(auth.Authorize(call, Role::kWorker).status().code(),
             absl::StatusCode::kUnauthenticated);
@@ -100,6 +98,20 @@ TEST(CallAuthorizerTest, WithMutualTlsAWorkerNeedsAVerifiedCertificate) {
   EXPECT_TRUE(auth.Authorize(call, Role::kWorker).ok());
   // sluicectl needs none.
   EXPECT_TRUE(auth.Authorize(Call("Bearer r-0123456789abcdef"), Role::kRead).ok());
+}
+
+// SIGHUP reads the tokens file again: a revoked token is refused at once.
+TEST(CallAuthorizerTest, ReplacedTokensTakeEffectAtOnce) {
+  CallAuthorizer auth({Tokens()});
+  ASSERT_TRUE(auth.Authorize(Call("Bearer a-0123456789abcdef"), Role::kAdmin).ok());
+  ASSERT_TRUE(auth.ReplaceTokens(std::make_shared<const TokenTable>(
+                                     *TokenTable::Parse("alice admin a2-0123456789abcdef\n")))
+                  .ok());
+  EXPECT_EQ(auth.Authorize(Call("Bearer a-0123456789abcdef"), Role::kAdmin).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(auth.Authorize(Call("Bearer a2-0123456789abcdef"), Role::kAdmin).ok());
+  CallAuthorizer local({});
+  EXPECT_EQ(local.ReplaceTokens(Tokens()).code(), absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -27,9 +27,9 @@ TEST(TokenTableTest, ParsesNamesRolesAndTokens) {
 TEST(TokenTableTest, AnythingButAnExactTokenIsUnknown) {
   absl::StatusOr<TokenTable> table = TokenTable::Parse(kFile);
   ASSERT_TRUE(table.ok());
-  for (const char* guess : {"", "a", "a-0123456789abcdef012", "a-0123456789abcdef01234",
-                            "A-0123456789abcdef0123", "a-0123456789abcdef0123 ", "ops-alice",
-                            "a-0123456789abcdef0123a-0123456789abcdef0123"}) {
+  for (const char* guess :
+       {"", "a", "a-0123456789abcdef012", "a-0123456789abcdef01234", "A-0123456789abcdef0123",
+        "a-0123456789abcdef0123 ", "ops-alice", "a-0123456789abcdef0123a-0123456789abcdef0123"}) {
     EXPECT_EQ(table->Find(guess), nullptr) << guess;
   }
 }

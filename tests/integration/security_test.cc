@@ -4,6 +4,8 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <signal.h>
+
 #include <fstream>
 #include <set>
 
@@ -46,11 +48,10 @@ class SecurityTest : public WorkerExactlyOnceTest {
     absl::StatusOr<TestCertificates> certs = MakeTestCertificates(TestTempDir() + "/certs");
     ASSERT_TRUE(certs.ok()) << certs.status();
     certs_ = *certs;
-    tokens_file_ = WriteFile("tokens", absl::StrCat("# NAME ROLE TOKEN\n",
-                                                    "ops-alice admin ", kAdminToken, "\n",
-                                                    "ci-reader read ", kReadToken, "\n",
-                                                    "worker-a worker ", kWorkerToken, "\n",
-                                                    "worker-b worker ", kOtherWorkerToken, "\n"));
+    tokens_file_ = WriteFile(
+        "tokens", absl::StrCat("# NAME ROLE TOKEN\n", "ops-alice admin ", kAdminToken, "\n",
+                               "ci-reader read ", kReadToken, "\n", "worker-a worker ",
+                               kWorkerToken, "\n", "worker-b worker ", kOtherWorkerToken, "\n"));
     admin_token_file_ = WriteFile("admin-token", absl::StrCat(kAdminToken, "\n"));
     read_token_file_ = WriteFile("read-token", kReadToken);
     worker_token_file_ = WriteFile("worker-token", kWorkerToken);
@@ -60,9 +61,8 @@ class SecurityTest : public WorkerExactlyOnceTest {
     absl::StatusOr<std::unique_ptr<ControllerProcess>> c = ControllerProcess::Start(
         db_,
         {"--auth-tokens-file", tokens_file_, "--tls-cert", certs_.server_cert, "--tls-key",
-         certs_.server_key, "--tls-client-ca", certs_.ca, "--db-password-file",
-         db_password_file_, "--stats-interval", "1s", "--worker-lease", "3s", "--flag-lead",
-         "2s"},
+         certs_.server_key, "--tls-client-ca", certs_.ca, "--db-password-file", db_password_file_,
+         "--stats-interval", "1s", "--worker-lease", "3s", "--flag-lead", "2s"},
         {"--tls-ca", certs_.ca, "--token-file", read_token_file_});
     ASSERT_TRUE(c.ok()) << c.status();
     controller_ = std::move(*c);
@@ -102,8 +102,9 @@ class SecurityTest : public WorkerExactlyOnceTest {
   }
 
   std::vector<std::string> WorkerTls() {
-    return {"--controller-token-file", worker_token_file_, "--tls-ca", certs_.ca, "--tls-cert",
-            certs_.worker_cert, "--tls-key", certs_.worker_key};
+    return {
+        "--controller-token-file", worker_token_file_, "--tls-ca",       certs_.ca, "--tls-cert",
+        certs_.worker_cert,        "--tls-key",        certs_.worker_key};
   }
 
   void CreateItems() {
@@ -150,15 +151,24 @@ grpc::Status CallWithToken(grpc::Channel* channel, const std::string& method,
 // The expected role of every method, written here independently of the
 // controller: a method added without deciding its role fails this test.
 TEST_F(SecurityTest, EveryMethodOfEveryServiceNeedsItsRole) {
-  const std::set<std::string> read_methods = {
-      "Admin.GetPipeline", "Admin.ListPipelines", "Admin.ValidatePipeline",
-      "Admin.GetPipelineStatus", "Admin.ListWorkers", "Admin.GetWorker", "Admin.GetStats",
-      "Admin.GetOffsets", "Admin.ListAudit", "Admin.GetFlag", "Admin.ListFlags",
-      "Admin.EvaluateFlag", "Flags.Watch", "Flags.Evaluate"};
+  const std::set<std::string> read_methods = {"Admin.GetPipeline",
+                                              "Admin.ListPipelines",
+                                              "Admin.ValidatePipeline",
+                                              "Admin.GetPipelineStatus",
+                                              "Admin.ListWorkers",
+                                              "Admin.GetWorker",
+                                              "Admin.GetStats",
+                                              "Admin.GetOffsets",
+                                              "Admin.ListAudit",
+                                              "Admin.GetFlag",
+                                              "Admin.ListFlags",
+                                              "Admin.EvaluateFlag",
+                                              "Flags.Watch",
+                                              "Flags.Evaluate"};
   const std::set<std::string> admin_methods = {
-      "Admin.CreatePipeline", "Admin.UpdatePipeline", "Admin.DeletePipeline",
-      "Admin.PausePipeline", "Admin.ResumePipeline", "Admin.DrainWorker", "Admin.ResetOffsets",
-      "Admin.CreateFlag", "Admin.SetFlag", "Admin.RollbackFlag", "Admin.RampFlag"};
+      "Admin.CreatePipeline", "Admin.UpdatePipeline", "Admin.DeletePipeline", "Admin.PausePipeline",
+      "Admin.ResumePipeline", "Admin.DrainWorker",    "Admin.ResetOffsets",   "Admin.CreateFlag",
+      "Admin.SetFlag",        "Admin.RollbackFlag",   "Admin.RampFlag"};
   const std::set<std::string> worker_methods = {"WorkerControl.Connect"};
   std::shared_ptr<grpc::Channel> channel = TlsChannel(/*with_client_certificate=*/true);
   int methods = 0;
@@ -181,11 +191,10 @@ TEST_F(SecurityTest, EveryMethodOfEveryServiceNeedsItsRole) {
         std::string token;
         bool allowed;
       };
-      for (const Try& t : {Try{"no token", "", false},
-                           Try{"an unknown token", "not-a-token-0123456789", false},
-                           Try{"the read token", kReadToken, read},
-                           Try{"a worker token", kWorkerToken, worker},
-                           Try{"the admin token", kAdminToken, true}}) {
+      for (const Try& t :
+           {Try{"no token", "", false}, Try{"an unknown token", "not-a-token-0123456789", false},
+            Try{"the read token", kReadToken, read}, Try{"a worker token", kWorkerToken, worker},
+            Try{"the admin token", kAdminToken, true}}) {
         const grpc::Status s = CallWithToken(channel.get(), path, t.token);
         if (t.allowed) {
           EXPECT_NE(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << name << ", " << t.who;
@@ -200,8 +209,8 @@ TEST_F(SecurityTest, EveryMethodOfEveryServiceNeedsItsRole) {
       }
     }
   }
-  EXPECT_EQ(methods, static_cast<int>(read_methods.size() + admin_methods.size() +
-                                      worker_methods.size()));
+  EXPECT_EQ(methods,
+            static_cast<int>(read_methods.size() + admin_methods.size() + worker_methods.size()));
 }
 
 TEST_F(SecurityTest, SluicectlTakesItsTokenFromAFileOrTheEnvironment) {
@@ -243,13 +252,13 @@ TEST_F(SecurityTest, SluicectlTakesItsTokenFromAFileOrTheEnvironment) {
             0);
   // A plaintext client cannot talk to a TLS controller; a client that trusts
   // another CA refuses the controller's certificate.
-  CtlResult plain = Sluicectl(controller_->address(), {"--token-file", read_token_file_,
-                                                       "pipelines", "list"});
+  CtlResult plain =
+      Sluicectl(controller_->address(), {"--token-file", read_token_file_, "pipelines", "list"});
   EXPECT_EQ(plain.code, 1) << plain.output;
   EXPECT_TRUE(absl::StrContains(plain.output, "UNAVAILABLE")) << plain.output;
-  CtlResult wrong_ca = Sluicectl(controller_->address(), {"--tls-ca", certs_.other_ca,
-                                                          "--token-file", read_token_file_,
-                                                          "pipelines", "list"});
+  CtlResult wrong_ca = Sluicectl(
+      controller_->address(),
+      {"--tls-ca", certs_.other_ca, "--token-file", read_token_file_, "pipelines", "list"});
   EXPECT_EQ(wrong_ca.code, 1) << wrong_ca.output;
   EXPECT_TRUE(absl::StrContains(wrong_ca.output, "UNAVAILABLE")) << wrong_ca.output;
 }
@@ -262,30 +271,29 @@ TEST_F(SecurityTest, WorkersNeedTheirTokenAndAClientCertificate) {
   ASSERT_TRUE(kafka_->Produce("items", Items(0, 500)).ok());
   ExpectExactlyOnce(500);
 
-  auto no_cert = Worker("w2", {"--controller-token-file", worker_token_file_, "--tls-ca",
-                               certs_.ca});
+  auto no_cert =
+      Worker("w2", {"--controller-token-file", worker_token_file_, "--tls-ca", certs_.ca});
   std::optional<int> exited = no_cert->process().Wait(absl::Seconds(30));
   ASSERT_TRUE(exited.has_value());
   EXPECT_EQ(*exited, 1);
   EXPECT_TRUE(absl::StrContains(no_cert->process().ReadLog(), "client certificate"))
       << no_cert->process().ReadLog();
 
-  auto rogue = Worker("w3", {"--controller-token-file", worker_token_file_, "--tls-ca",
-                             certs_.ca, "--tls-cert", certs_.rogue_cert, "--tls-key",
-                             certs_.rogue_key});
+  auto rogue = Worker("w3", {"--controller-token-file", worker_token_file_, "--tls-ca", certs_.ca,
+                             "--tls-cert", certs_.rogue_cert, "--tls-key", certs_.rogue_key});
   // The handshake fails (the controller does not trust other-ca): the worker
   // retries and never connects.
-  EXPECT_TRUE(WaitFor([&] { return absl::StrContains(rogue->process().ReadLog(),
-                                                     "unreachable; retrying"); },
-                      absl::Seconds(20)))
+  EXPECT_TRUE(WaitFor(
+      [&] { return absl::StrContains(rogue->process().ReadLog(), "unreachable; retrying"); },
+      absl::Seconds(20)))
       << rogue->process().ReadLog();
   EXPECT_FALSE(absl::StrContains(rogue->process().ReadLog(), "connected to controller"));
   CtlResult workers = Ctl(read_token_file_, {"--json", "workers", "list"});
   EXPECT_FALSE(absl::StrContains(workers.output, "\"w3\"")) << workers.output;
 
-  auto read_token = Worker("w4", {"--controller-token-file", read_token_file_, "--tls-ca",
-                                  certs_.ca, "--tls-cert", certs_.worker_cert, "--tls-key",
-                                  certs_.worker_key});
+  auto read_token =
+      Worker("w4", {"--controller-token-file", read_token_file_, "--tls-ca", certs_.ca,
+                    "--tls-cert", certs_.worker_cert, "--tls-key", certs_.worker_key});
   exited = read_token->process().Wait(absl::Seconds(30));
   ASSERT_TRUE(exited.has_value());
   EXPECT_EQ(*exited, 1);
@@ -319,13 +327,50 @@ TEST_F(SecurityTest, FlagClientUsesItsTokenAndTlsAndSaysWhyItWasRefused) {
             "--tls-ca: cannot read /nonexistent/ca.pem");
 }
 
-// Anyone could send a Hello with a live worker's id and take its stream.
-TEST_F(SecurityTest, ALiveWorkerIdCannotBeTakenOverWithAnotherToken) {
+// Tokens are rotated and revoked by editing the file and sending SIGHUP; a worker
+// whose token is revoked loses its stream, and a broken file keeps the old tokens.
+TEST_F(SecurityTest, SighupReadsTheTokensFileAgain) {
   auto w = Worker("w1", WorkerTls());
   ASSERT_TRUE(WaitFor([&] {
     return absl::StrContains(Ctl(read_token_file_, {"--json", "workers", "list"}).output,
                              "\"w1\"");
   }, absl::Seconds(20)));
+  auto reload = [&](const std::string& contents, const std::string& expect_in_log) {
+    std::ofstream(tokens_file_) << contents;
+    controller_->process().Signal(SIGHUP);
+    return WaitFor([&] {
+      return absl::StrContains(controller_->process().ReadLog(), expect_in_log);
+    }, absl::Seconds(10));
+  };
+  // Broken: nothing changes.
+  ASSERT_TRUE(reload("ops-alice admin short\n", "tokens not reloaded (the old ones stay)"));
+  EXPECT_EQ(Ctl(read_token_file_, {"pipelines", "list"}).code, 0);
+  // ci-reader and worker-a revoked, ops-alice rotated.
+  const std::string rotated = "admin-tok-rotated-0f3b6a9d21";
+  ASSERT_TRUE(reload(absl::StrCat("ops-alice admin ", rotated, "\n"), "read again"));
+  CtlResult revoked = Ctl(read_token_file_, {"pipelines", "list"});
+  EXPECT_EQ(revoked.code, 1);
+  EXPECT_TRUE(absl::StrContains(revoked.output, "UNAUTHENTICATED")) << revoked.output;
+  EXPECT_EQ(Ctl(admin_token_file_, {"pipelines", "list"}).code, 1);
+  EXPECT_EQ(Ctl(WriteFile("rotated", rotated), {"pipelines", "list"}).code, 0);
+  // The worker's stream ends and the worker exits (its token is no more).
+  std::optional<int> exited = w->process().Wait(absl::Seconds(20));
+  ASSERT_TRUE(exited.has_value());
+  EXPECT_EQ(*exited, 1);
+  EXPECT_TRUE(absl::StrContains(w->process().ReadLog(), "UNAUTHENTICATED") ||
+              absl::StrContains(w->process().ReadLog(), "unknown token"))
+      << w->process().ReadLog();
+}
+
+// Anyone could send a Hello with a live worker's id and take its stream.
+TEST_F(SecurityTest, ALiveWorkerIdCannotBeTakenOverWithAnotherToken) {
+  auto w = Worker("w1", WorkerTls());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return absl::StrContains(Ctl(read_token_file_, {"--json", "workers", "list"}).output,
+                                 "\"w1\"");
+      },
+      absl::Seconds(20)));
   auto hello_as = [&](const std::string& token) {
     auto stub = v1::WorkerControl::NewStub(TlsChannel(/*with_client_certificate=*/true));
     grpc::ClientContext ctx;
@@ -360,8 +405,8 @@ TEST_F(SecurityTest, TokensAndPasswordsAppearInNoOutputSurface) {
   std::vector<std::string> worker_args = WorkerTls();
   worker_args.push_back("--kafka-properties-file");
   worker_args.push_back(
-      WriteFile("kafka.properties", absl::StrCat("sasl.username=ingest\nsasl.password=",
-                                                 kPlantedSaslPassword, "\n")));
+      WriteFile("kafka.properties",
+                absl::StrCat("sasl.username=ingest\nsasl.password=", kPlantedSaslPassword, "\n")));
   auto w = Worker("w1", worker_args);
   CreateItems();
   ASSERT_TRUE(kafka_->Produce("items", Items(0, 100)).ok());
@@ -377,9 +422,11 @@ TEST_F(SecurityTest, TokensAndPasswordsAppearInNoOutputSurface) {
       {"controller log", controller_->process().ReadLog()},
       {"controller /metrics", HttpGet(controller_->metrics_port(), "/metrics")},
   };
-  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"--json", "pipelines", "get", "items"}, {"--json", "workers", "list"},
-           {"--json", "audit", "list"}, {"--json", "stats"}}) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--json", "pipelines", "get", "items"},
+                                             {"--json", "workers", "list"},
+                                             {"--json", "audit", "list"},
+                                             {"--json", "stats"}}) {
     surfaces.push_back({absl::StrJoin(args, " "), Ctl(admin_token_file_, args).output});
   }
   const std::string dump =
@@ -390,9 +437,8 @@ TEST_F(SecurityTest, TokensAndPasswordsAppearInNoOutputSurface) {
       "SELECT row_to_json(f)::text FROM sluice_controller.flags f UNION ALL "
       "SELECT row_to_json(g)::text FROM sluice_controller.flag_history g UNION ALL "
       "SELECT row_to_json(o)::text FROM sluice_offsets o) x";
-  for (const char* secret :
-       {kAdminToken, kReadToken, kWorkerToken, kOtherWorkerToken, kPlantedDbPassword,
-        kPlantedSaslPassword, kPlantedWrongToken}) {
+  for (const char* secret : {kAdminToken, kReadToken, kWorkerToken, kOtherWorkerToken,
+                             kPlantedDbPassword, kPlantedSaslPassword, kPlantedWrongToken}) {
     for (const auto& [name, text] : surfaces) {
       EXPECT_FALSE(absl::StrContains(text, secret)) << name << " shows a secret";
       EXPECT_FALSE(text.empty()) << name << " is empty: the check would prove nothing";

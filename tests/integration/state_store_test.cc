@@ -20,8 +20,7 @@ class StateStoreTest : public ::testing::Test {
     server_ = std::move(*server);
     absl::StatusOr<PgDatabase> db = server_->CreateDatabase("state_store");
     ASSERT_TRUE(db.ok()) << db.status();
-    absl::StatusOr<std::unique_ptr<StateStore>> store =
-        StateStore::Open({db->ConnectionString()});
+    absl::StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open({db->ConnectionString()});
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }

@@ -113,8 +113,8 @@ int main(int argc, char** argv) {
     }
     flags = std::move(*created);
     if (!flags->WaitForSnapshot(absl::Seconds(10))) {
-      std::fprintf(stderr, "sluice-produce: %s\n",
-                   std::string(flags->Evaluate(o.flag, "", absl::Now()).status().message()).c_str());
+      const absl::Status why = flags->Evaluate(o.flag, "", absl::Now()).status();
+      std::fprintf(stderr, "sluice-produce: %s\n", std::string(why.message()).c_str());
       return 1;
     }
   }
