@@ -420,33 +420,22 @@ class BadInputTest : public ControlPlaneTest {
   // Runs a binary with `args` (after its required connection flags); returns the
   // exit code and the output.
   std::pair<int, std::string> RunBinary(Target target, const std::vector<std::string>& args) {
-    std::vector<std::string> argv;
-    if (target == Target::kController) {
-      argv = {RunfilePath("controller/sluice-controller"),
-              "--db-host",
-              db_.host,
-              "--db-port",
-              std::to_string(db_.port),
-              "--db-user",
-              db_.user,
-              "--db-name",
-              db_.dbname,
-              "--metrics-address",
-              absl::StrCat("127.0.0.1:", PickFreePort())};
-    } else {
-      argv = {RunfilePath("worker/sluice-worker"),
-              "--kafka-brokers",
-              kafka_->bootstrap(),
-              "--db-host",
-              db_.host,
-              "--db-port",
-              std::to_string(db_.port),
-              "--db-user",
-              db_.user,
-              "--db-name",
-              db_.dbname,
-              "--metrics-address",
-              absl::StrCat("127.0.0.1:", PickFreePort())};
+    const bool controller = target == Target::kController;
+    std::vector<std::string> argv = {
+        RunfilePath(controller ? "controller/sluice-controller" : "worker/sluice-worker")};
+    // Both take the same database and metrics flags; the worker also brokers.
+    std::vector<std::pair<std::string, std::string>> flags = {
+        {"--db-host", db_.host},
+        {"--db-port", std::to_string(db_.port)},
+        {"--db-user", db_.user},
+        {"--db-name", db_.dbname},
+        {"--metrics-address", absl::StrCat("127.0.0.1:", PickFreePort())}};
+    if (!controller) flags.push_back({"--kafka-brokers", kafka_->bootstrap()});
+    for (const auto& [flag, value] : flags) {
+      argv.push_back(flag);
+      argv.push_back(value);
+    }
+    if (!controller) {
       const bool controlled = std::find(args.begin(), args.end(), "--controller") != args.end();
       if (!controlled) argv.insert(argv.end(), {"--kafka-topics", "items", "--kafka-group", "g"});
     }
