@@ -1,4 +1,4 @@
-# Shared by scripts/test, scripts/demo and bench/ingest. Source it; do not run it.
+# Shared by scripts/test, scripts/sanitizers, scripts/faults, scripts/demo and bench/ingest. Source it; do not run it.
 # Everything here is idempotent: running it twice installs and starts nothing twice.
 
 SLUICE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -75,4 +75,59 @@ sluice_bazel() {
 # After CI, no Bazel server may linger.
 shutdown_bazel_if_ci() {
   if [ -n "${CI:-}" ]; then (cd "$SLUICE_ROOT" && bazel shutdown >/dev/null 2>&1 || true); fi
+}
+
+# Runs `bazel test` (with the cache flags) against the PostgreSQL from start_postgres,
+# then counts the JUnit test cases of every test target asked for with
+# scripts/count_test_cases.py, which prints a FAILED line for each failure.
+# Usage: bazel_test_and_count EXCLUDED_TAG [bazel flags...] -- TARGET...
+#   EXCLUDED_TAG: a tag the flags filter out (--test_tag_filters), so its targets
+#   are not expected to have results; "" for none.
+# Sets SLUICE_BAZEL_RC, SLUICE_PASSED and SLUICE_FAILED.
+bazel_test_and_count() {
+  local excluded_tag=$1
+  shift
+  local flags=()
+  while (($#)) && [ "$1" != -- ]; do flags+=("$1"); shift; done
+  shift
+  local targets=("$@") started events
+  started=$(date +%s)
+  events=$(mktemp)
+  sluice_bazel test "${flags[@]}" \
+    --build_event_json_file="$events" \
+    --nocache_test_results \
+    --test_env=SLUICE_TEST_PGHOST=127.0.0.1 \
+    --test_env=SLUICE_TEST_PGPORT="$SLUICE_PG_PORT" \
+    --test_env=SLUICE_TEST_PGUSER=postgres \
+    "${targets[@]}"
+  SLUICE_BAZEL_RC=$?
+  local query="tests(set(${targets[*]}))"
+  if [ -n "$excluded_tag" ]; then query="$query except attr(tags, '\\b$excluded_tag\\b', $query)"; fi
+  local test_targets counts
+  mapfile -t test_targets < <(cd "$SLUICE_ROOT" && bazel query "$query" 2>/dev/null)
+  counts=$(mktemp)
+  # bazel-testlogs points at the configuration the last `bazel test` used.
+  python3 "$SLUICE_ROOT/scripts/count_test_cases.py" "$SLUICE_ROOT/bazel-testlogs" \
+    "$started" "$events" "$counts" "${test_targets[@]}"
+  read -r SLUICE_PASSED SLUICE_FAILED <"$counts"
+  rm -f "$counts" "$events"
+}
+
+# The sanitizer stage: every test target asked for (default //...) but those tagged
+# no_sanitizer, built and run under `--config=asan` (ASan + UBSan + LSan, see
+# .bazelrc) against the PostgreSQL from start_postgres. Prints its budget and the
+# time it took. Sets SLUICE_BAZEL_RC, SLUICE_PASSED and SLUICE_FAILED.
+SLUICE_SANITIZER_BUDGET_SECONDS=$((25 * 60))
+run_sanitizer_stage() {
+  local targets=("$@")
+  if ((${#targets[@]} == 0)); then targets=(//...); fi
+  local started
+  started=$(date +%s)
+  log "sanitizer stage (bazel test --config=asan): budget $((SLUICE_SANITIZER_BUDGET_SECONDS / 60)) min"
+  bazel_test_and_count no_sanitizer --config=asan -- "${targets[@]}"
+  local took=$(($(date +%s) - started))
+  log "sanitizer stage: $SLUICE_PASSED passed, $SLUICE_FAILED failed in ${took} s (budget ${SLUICE_SANITIZER_BUDGET_SECONDS} s)"
+  if ((took > SLUICE_SANITIZER_BUDGET_SECONDS)); then
+    log "sanitizer stage: over its budget by $((took - SLUICE_SANITIZER_BUDGET_SECONDS)) s"
+  fi
 }

@@ -1,11 +1,15 @@
 """Test macros shared by the tests/ tree."""
 
-def sluice_unit_test(name, deps = [], srcs = None, **kwargs):
+# LeakSanitizer's suppressions, read through a relative path in --config=asan.
+_SANITIZER_DATA = ["//tools/sanitizers:lsan.supp"]
+
+def sluice_unit_test(name, deps = [], srcs = None, data = [], **kwargs):
     """A fast, hermetic GoogleTest target (<name>.cc, fakes allowed, no servers)."""
     native.cc_test(
         name = name,
         size = "small",
         srcs = srcs or [name + ".cc"],
+        data = data + _SANITIZER_DATA,
         deps = deps + [
             "//tests/fakes",
             "//third_party/system:gtest_main",
@@ -24,7 +28,7 @@ def sluice_integration_test(name, deps = [], data = [], tags = [], size = "mediu
         name = name,
         size = size,
         srcs = [name + ".cc"],
-        data = data,
+        data = data + _SANITIZER_DATA,
         tags = tags + ["external", "local"],
         deps = deps + [
             "//tests/fixtures",
