@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/admin_limits.h"
+#include "common/proto_time.h"
 #include "common/identifiers.h"
 #include "common/kafka_property_policy.h"
 #include "common/status_macros.h"
@@ -127,8 +128,14 @@ absl::Status ValidatePipelineConfig(const v1::PipelineConfig& c) {
   if (absl::Status s = CheckTableName(c.target().table()); !s.ok()) {
     return Field("target.table", s.message());
   }
+  if (!v1::PayloadFormat_IsValid(c.payload_format())) {
+    return Field("payload_format",
+                 absl::StrCat("unknown value ", static_cast<int>(c.payload_format())));
+  }
   const v1::BatchLimits& b = c.batch();
-  const int64_t timeout_ms = TimeUtil::DurationToMilliseconds(b.consumer_timeout());
+  // Through absl, which saturates: TimeUtil::DurationToMilliseconds multiplies the
+  // seconds in int64 and wraps, so 2^61 + 1 s read as 1 s and passed the bound.
+  const int64_t timeout_ms = absl::ToInt64Milliseconds(ToAbslDuration(b.consumer_timeout()));
   if (b.consumer_timeout().seconds() < 0 || b.consumer_timeout().nanos() < 0 || timeout_ms <= 0) {
     return Field("batch.consumer_timeout",
                  absl::StrCat("must be greater than 0 (got ",

@@ -186,6 +186,36 @@ TEST(PipelineValidatorTest, KeyFormMustBeKnownAndOnlyWithAJsonField) {
   EXPECT_EQ(s.message(), "rollout.key_form: applies only to a json_field routing key");
 }
 
+// Found by fuzz/admin_request_fuzzer: a proto3 enum field carries any number, and an
+// unknown payload format was stored (the worker then wrote it as json into jsonb).
+TEST(PipelineValidatorTest, UnknownPayloadFormatIsRefused) {
+  v1::PipelineConfig c = Valid();
+  c.set_payload_format(static_cast<v1::PayloadFormat>(38));
+  absl::Status s = ValidatePipelineConfig(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "payload_format: unknown value 38");
+  c.set_payload_format(v1::PAYLOAD_FORMAT_BYTES);
+  EXPECT_TRUE(ValidatePipelineConfig(c).ok());
+}
+
+// Found while writing fuzz/admin_request_fuzzer's bound: TimeUtil's seconds * 1000
+// wrapped in int64, so 2^61 + 1 seconds read as 1000 ms and passed the 1h bound.
+TEST(PipelineValidatorTest, ConsumerTimeoutBeyondInt64MillisecondsIsRefused) {
+  v1::PipelineConfig c = Valid();
+  c.mutable_batch()->mutable_consumer_timeout()->set_seconds((int64_t{1} << 61) + 1);
+  absl::Status s = ValidatePipelineConfig(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "batch.consumer_timeout: must be at most 1h");
+  c.mutable_batch()->mutable_consumer_timeout()->set_seconds(-(int64_t{1} << 61) + 1);
+  s = ValidatePipelineConfig(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message().rfind("batch.consumer_timeout: must be greater than 0 (got -", 0), 0u)
+      << s.message();
+  c.mutable_batch()->mutable_consumer_timeout()->set_seconds(3600);
+  c.mutable_batch()->mutable_consumer_timeout()->set_nanos(0);
+  EXPECT_TRUE(ValidatePipelineConfig(c).ok());
+}
+
 TEST(SettleKeyFormTest, NewPipelinesGetRawJsonUnlessTheyNameAForm) {
   v1::PipelineConfig c = WithJsonField(v1::ROUTING_KEY_FORM_UNSPECIFIED);
   ASSERT_TRUE(SettleKeyForm(nullptr, &c).ok());
