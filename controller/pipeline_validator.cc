@@ -76,8 +76,9 @@ void ApplyPipelineDefaults(v1::PipelineConfig* c) {
 
 namespace {
 
-// The bounds of common/admin_limits.h on the strings and maps, before their
-// contents are checked (which would echo an oversized value).
+// The bounds of common/admin_limits.h on the strings and maps, and no NUL in the
+// free-form ones, before their contents are checked (which would echo an oversized
+// value).
 absl::Status CheckSizes(const v1::PipelineConfig& c) {
   RETURN_IF_ERROR(CheckMaxBytes("name", c.name(), kMaxNameBytes));
   if (c.topics_size() > kMaxTopics) {
@@ -88,6 +89,7 @@ absl::Status CheckSizes(const v1::PipelineConfig& c) {
     RETURN_IF_ERROR(CheckMaxBytes(absl::StrCat("topics[", i, "]"), c.topics(i), kMaxTopicBytes));
   }
   RETURN_IF_ERROR(CheckMaxBytes("consumer_group", c.consumer_group(), kMaxConsumerGroupBytes));
+  RETURN_IF_ERROR(CheckNoNul("consumer_group", c.consumer_group()));
   RETURN_IF_ERROR(CheckMaxBytes("target.table", c.target().table(), kMaxTableNameBytes));
   if (c.kafka_properties_size() > kMaxKafkaProperties) {
     return Field("kafka_properties", absl::StrCat("must have at most ", kMaxKafkaProperties,
@@ -100,13 +102,16 @@ absl::Status CheckSizes(const v1::PipelineConfig& c) {
                    absl::StrCat("a property name must be at most ", kMaxKafkaPropertyNameBytes,
                                 " bytes (got ", name.size(), ")"));
     }
+    RETURN_IF_ERROR(CheckNoNul("kafka_properties", name));
     RETURN_IF_ERROR(CheckMaxBytes(absl::StrCat("kafka_properties[", name, "]"), value,
                                   kMaxKafkaPropertyValueBytes));
+    RETURN_IF_ERROR(CheckNoNul(absl::StrCat("kafka_properties[", name, "]"), value));
   }
   if (c.has_rollout()) {
     RETURN_IF_ERROR(CheckMaxBytes("rollout.flag", c.rollout().flag(), kMaxNameBytes));
     RETURN_IF_ERROR(
         CheckMaxBytes("rollout.json_field", c.rollout().json_field(), kMaxJsonFieldBytes));
+    RETURN_IF_ERROR(CheckNoNul("rollout.json_field", c.rollout().json_field()));
     RETURN_IF_ERROR(
         CheckMaxBytes("rollout.legacy_table", c.rollout().legacy_table(), kMaxTableNameBytes));
   }

@@ -3,6 +3,8 @@
 // Input: one byte choosing the request type, then that request serialized.
 // Whatever is accepted must keep the bounds of common/admin_limits.h and the rules
 // the checks document; those are restated here, not called.
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -65,9 +67,24 @@ bool IsTable(absl::string_view s) {
   return true;
 }
 
+// The controller stores what it accepts as jsonb, which refuses the escape \u0000
+// (a NUL in any string): what it accepts must be storable.
+void CheckStorable(const google::protobuf::Message& m) {
+  std::string json;
+  FUZZ_CHECK(google::protobuf::util::MessageToJsonString(m, &json).ok(), "no JSON form");
+  // An escape \u0000, not an escaped backslash before "u0000": an odd run of
+  // backslashes.
+  for (size_t at = json.find("u0000"); at != std::string::npos; at = json.find("u0000", at + 1)) {
+    size_t backslashes = 0;
+    while (backslashes < at && json[at - 1 - backslashes] == '\\') ++backslashes;
+    FUZZ_CHECK(backslashes % 2 == 0, "jsonb cannot store " + json.substr(0, 400));
+  }
+}
+
 // The bounds an accepted (defaulted, validated, settled) pipeline config keeps.
 void CheckAcceptedConfig(const v1::PipelineConfig& c) {
   const std::string at = " in " + c.ShortDebugString().substr(0, 400);
+  CheckStorable(c);
   FUZZ_CHECK(IsObjectName(c.name()), "name" + at);
   FUZZ_CHECK(c.topics_size() >= 1 && c.topics_size() <= sluice::kMaxTopics, "topics" + at);
   for (const std::string& t : c.topics()) FUZZ_CHECK(IsTopic(t), "topic" + at);
@@ -184,6 +201,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 3:
       WithRequest<v1::CreateFlagRequest>(bytes, [](const auto& req) {
         if (!Accepts(sluice::controller::CheckCreateFlagRequest(req))) return;
+        CheckStorable(req);
         FUZZ_CHECK(IsObjectName(req.name()) &&
                        req.description().size() <= sluice::kMaxDescriptionBytes &&
                        req.salt().size() <= sluice::kMaxSaltBytes,
