@@ -57,6 +57,16 @@ inline absl::Status CheckMaxBytes(absl::string_view field, absl::string_view val
                                                  " bytes (got ", value.size(), ")"));
 }
 
+// OK when `value` holds no NUL byte, else INVALID_ARGUMENT "<field>: must not
+// contain a NUL byte". The controller stores requests in PostgreSQL (jsonb, text),
+// which cannot hold one: the JSON escape \u0000 is refused as a database error.
+// Free-form strings (a consumer group, a JSON field name, a property value, a
+// description, a salt) need this; names with a character set of their own do not.
+inline absl::Status CheckNoNul(absl::string_view field, absl::string_view value) {
+  if (value.find('\0') == absl::string_view::npos) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field, ": must not contain a NUL byte"));
+}
+
 }  // namespace sluice
 
 #endif  // SLUICE_COMMON_ADMIN_LIMITS_H_

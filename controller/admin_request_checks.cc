@@ -32,7 +32,9 @@ absl::Status CheckCreateFlagRequest(const v1::CreateFlagRequest& req) {
   RETURN_IF_ERROR(CheckMaxBytes("name", req.name(), kMaxNameBytes));
   RETURN_IF_ERROR(Prefixed("name", CheckObjectName(req.name())));
   RETURN_IF_ERROR(CheckMaxBytes("description", req.description(), kMaxDescriptionBytes));
-  return CheckMaxBytes("salt", req.salt(), kMaxSaltBytes);
+  RETURN_IF_ERROR(CheckNoNul("description", req.description()));
+  RETURN_IF_ERROR(CheckMaxBytes("salt", req.salt(), kMaxSaltBytes));
+  return CheckNoNul("salt", req.salt());
 }
 
 absl::Status CheckListAuditRequest(const v1::ListAuditRequest& req) {

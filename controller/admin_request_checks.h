@@ -20,7 +20,7 @@ absl::Status CheckNameArg(absl::string_view field, absl::string_view name);
 absl::Status CheckWorkerIdArg(absl::string_view field, absl::string_view worker_id);
 
 // name a valid object name (common/identifiers.h), description ≤ 1 KiB, salt
-// ≤ 63 bytes (empty means the name).
+// ≤ 63 bytes (empty means the name), neither with a NUL byte.
 absl::Status CheckCreateFlagRequest(const v1::CreateFlagRequest& req);
 
 // The audit filter `target` (a pipeline, flag or worker): empty (all) or ≤ 63 bytes.

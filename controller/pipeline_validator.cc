@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/admin_limits.h"
+#include "common/proto_time.h"
 #include "common/identifiers.h"
 #include "common/kafka_property_policy.h"
 #include "common/status_macros.h"
@@ -75,8 +76,9 @@ void ApplyPipelineDefaults(v1::PipelineConfig* c) {
 
 namespace {
 
-// The bounds of common/admin_limits.h on the strings and maps, before their
-// contents are checked (which would echo an oversized value).
+// The bounds of common/admin_limits.h on the strings and maps, and no NUL in the
+// free-form ones, before their contents are checked (which would echo an oversized
+// value).
 absl::Status CheckSizes(const v1::PipelineConfig& c) {
   RETURN_IF_ERROR(CheckMaxBytes("name", c.name(), kMaxNameBytes));
   if (c.topics_size() > kMaxTopics) {
@@ -87,6 +89,7 @@ absl::Status CheckSizes(const v1::PipelineConfig& c) {
     RETURN_IF_ERROR(CheckMaxBytes(absl::StrCat("topics[", i, "]"), c.topics(i), kMaxTopicBytes));
   }
   RETURN_IF_ERROR(CheckMaxBytes("consumer_group", c.consumer_group(), kMaxConsumerGroupBytes));
+  RETURN_IF_ERROR(CheckNoNul("consumer_group", c.consumer_group()));
   RETURN_IF_ERROR(CheckMaxBytes("target.table", c.target().table(), kMaxTableNameBytes));
   if (c.kafka_properties_size() > kMaxKafkaProperties) {
     return Field("kafka_properties", absl::StrCat("must have at most ", kMaxKafkaProperties,
@@ -99,13 +102,16 @@ absl::Status CheckSizes(const v1::PipelineConfig& c) {
                    absl::StrCat("a property name must be at most ", kMaxKafkaPropertyNameBytes,
                                 " bytes (got ", name.size(), ")"));
     }
+    RETURN_IF_ERROR(CheckNoNul("kafka_properties", name));
     RETURN_IF_ERROR(CheckMaxBytes(absl::StrCat("kafka_properties[", name, "]"), value,
                                   kMaxKafkaPropertyValueBytes));
+    RETURN_IF_ERROR(CheckNoNul(absl::StrCat("kafka_properties[", name, "]"), value));
   }
   if (c.has_rollout()) {
     RETURN_IF_ERROR(CheckMaxBytes("rollout.flag", c.rollout().flag(), kMaxNameBytes));
     RETURN_IF_ERROR(
         CheckMaxBytes("rollout.json_field", c.rollout().json_field(), kMaxJsonFieldBytes));
+    RETURN_IF_ERROR(CheckNoNul("rollout.json_field", c.rollout().json_field()));
     RETURN_IF_ERROR(
         CheckMaxBytes("rollout.legacy_table", c.rollout().legacy_table(), kMaxTableNameBytes));
   }
@@ -127,8 +133,14 @@ absl::Status ValidatePipelineConfig(const v1::PipelineConfig& c) {
   if (absl::Status s = CheckTableName(c.target().table()); !s.ok()) {
     return Field("target.table", s.message());
   }
+  if (!v1::PayloadFormat_IsValid(c.payload_format())) {
+    return Field("payload_format",
+                 absl::StrCat("unknown value ", static_cast<int>(c.payload_format())));
+  }
   const v1::BatchLimits& b = c.batch();
-  const int64_t timeout_ms = TimeUtil::DurationToMilliseconds(b.consumer_timeout());
+  // Through absl, which saturates: TimeUtil::DurationToMilliseconds multiplies the
+  // seconds in int64 and wraps, so 2^61 + 1 s read as 1 s and passed the bound.
+  const int64_t timeout_ms = absl::ToInt64Milliseconds(ToAbslDuration(b.consumer_timeout()));
   if (b.consumer_timeout().seconds() < 0 || b.consumer_timeout().nanos() < 0 || timeout_ms <= 0) {
     return Field("batch.consumer_timeout",
                  absl::StrCat("must be greater than 0 (got ",

@@ -10,6 +10,7 @@ SLUICE_PACKAGES=(
   libgoogle-glog-dev
   postgresql-15 postgresql-client-15 kcat python3 curl
   libdigest-murmurhash3-pureperl-perl prometheus gdb
+  clang-14 libclang-rt-14-dev pkg-config
 )
 # Bazel's disk cache lives under $HOME so a fresh clone (as in CI) reuses earlier actions.
 SLUICE_BAZEL_CACHE="${HOME}/.cache/sluice-bazel"

@@ -69,6 +69,17 @@ TEST(AdminRequestChecksTest, CreateFlagFieldsAreBounded) {
   });
 }
 
+// Found by fuzz/admin_request_fuzzer: a NUL passed the checks, and storing the flag
+// (jsonb, where it is the escape \u0000) failed as INTERNAL with the database's error.
+TEST(AdminRequestChecksTest, CreateFlagRefusesNulBytes) {
+  ExpectAll({
+      {[] { return CheckCreateFlagRequest(Flag("f", std::string("a\0b", 3), "")); },
+       "description: must not contain a NUL byte"},
+      {[] { return CheckCreateFlagRequest(Flag("f", "", std::string("\0", 1))); },
+       "salt: must not contain a NUL byte"},
+  });
+}
+
 TEST(AdminRequestChecksTest, AuditTargetIsBounded) {
   auto audit = [](std::string target) {
     v1::ListAuditRequest r;

@@ -13,6 +13,22 @@ v1::PipelineConfig Valid() {
   return c;
 }
 
+// A change to a valid config, and the INVALID_ARGUMENT message it must get.
+struct Refusal {
+  std::function<void(v1::PipelineConfig*)> mutate;
+  std::string message;
+};
+
+void ExpectRefused(const std::vector<Refusal>& refusals) {
+  for (const Refusal& k : refusals) {
+    v1::PipelineConfig c = Valid();
+    k.mutate(&c);
+    absl::Status s = ValidatePipelineConfig(c);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << k.message;
+    EXPECT_EQ(s.message(), k.message);
+  }
+}
+
 TEST(PipelineValidatorTest, DefaultsAreFilledIn) {
   v1::PipelineConfig c = Valid();
   EXPECT_EQ(c.consumer_group(), "sluice-items");
@@ -26,11 +42,7 @@ TEST(PipelineValidatorTest, DefaultsAreFilledIn) {
 }
 
 TEST(PipelineValidatorTest, ErrorsNameTheField) {
-  struct Case {
-    std::function<void(v1::PipelineConfig*)> mutate;
-    std::string message;
-  };
-  const std::vector<Case> cases = {
+  ExpectRefused({
       {[](auto* c) { c->set_name("Items!"); },
        "name: 'Items!' must be 1-63 of a-z, 0-9, - and _, starting with a letter or digit"},
       {[](auto* c) { c->clear_topics(); }, "topics: must not be empty"},
@@ -68,24 +80,13 @@ TEST(PipelineValidatorTest, ErrorsNameTheField) {
       {[](auto* c) { (*c->mutable_kafka_properties())["auto.offset.reset"] = "smallest"; },
        "kafka_properties: 'auto.offset.reset' must be earliest or latest in a pipeline (got "
        "'smallest')"},
-  };
-  for (const Case& k : cases) {
-    v1::PipelineConfig c = Valid();
-    k.mutate(&c);
-    absl::Status s = ValidatePipelineConfig(c);
-    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << k.message;
-    EXPECT_EQ(s.message(), k.message);
-  }
+  });
 }
 
 // Bounds of common/admin_limits.h: checked before the contents, so an oversized
 // value is never echoed back.
 TEST(PipelineValidatorTest, OversizedFieldsAreRefusedNamingTheField) {
-  struct Case {
-    std::function<void(v1::PipelineConfig*)> mutate;
-    std::string message;
-  };
-  const std::vector<Case> cases = {
+  ExpectRefused({
       {[](auto* c) { c->set_name(std::string(64, 'a')); },
        "name: must be at most 63 bytes (got 64)"},
       {[](auto* c) { c->set_name(std::string(1 << 20, 'a')); },
@@ -130,14 +131,7 @@ TEST(PipelineValidatorTest, OversizedFieldsAreRefusedNamingTheField) {
        },
        "rollout.legacy_table: '" + std::string(64, 'l') +
            "' is not a table name (letters, digits, _)"},
-  };
-  for (const Case& k : cases) {
-    v1::PipelineConfig c = Valid();
-    k.mutate(&c);
-    absl::Status s = ValidatePipelineConfig(c);
-    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << k.message;
-    EXPECT_EQ(s.message(), k.message);
-  }
+  });
 }
 
 TEST(PipelineValidatorTest, FieldsAtTheirBoundsAreAccepted) {
@@ -184,6 +178,57 @@ TEST(PipelineValidatorTest, KeyFormMustBeKnownAndOnlyWithAJsonField) {
   s = ValidatePipelineConfig(c);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "rollout.key_form: applies only to a json_field routing key");
+}
+
+// Found by fuzz/admin_request_fuzzer: a proto3 enum field carries any number, and an
+// unknown payload format was stored (the worker then wrote it as json into jsonb).
+TEST(PipelineValidatorTest, UnknownPayloadFormatIsRefused) {
+  v1::PipelineConfig c = Valid();
+  c.set_payload_format(static_cast<v1::PayloadFormat>(38));
+  absl::Status s = ValidatePipelineConfig(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "payload_format: unknown value 38");
+  c.set_payload_format(v1::PAYLOAD_FORMAT_BYTES);
+  EXPECT_TRUE(ValidatePipelineConfig(c).ok());
+}
+
+// Found while writing fuzz/admin_request_fuzzer's bound: TimeUtil's seconds * 1000
+// wrapped in int64, so 2^61 + 1 seconds read as 1000 ms and passed the 1h bound.
+TEST(PipelineValidatorTest, ConsumerTimeoutBeyondInt64MillisecondsIsRefused) {
+  v1::PipelineConfig c = Valid();
+  c.mutable_batch()->mutable_consumer_timeout()->set_seconds((int64_t{1} << 61) + 1);
+  absl::Status s = ValidatePipelineConfig(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "batch.consumer_timeout: must be at most 1h");
+  c.mutable_batch()->mutable_consumer_timeout()->set_seconds(-(int64_t{1} << 61) + 1);
+  s = ValidatePipelineConfig(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message().rfind("batch.consumer_timeout: must be greater than 0 (got -", 0), 0u)
+      << s.message();
+  c.mutable_batch()->mutable_consumer_timeout()->set_seconds(3600);
+  c.mutable_batch()->mutable_consumer_timeout()->set_nanos(0);
+  EXPECT_TRUE(ValidatePipelineConfig(c).ok());
+}
+
+// Found by fuzz/admin_request_fuzzer (on flags first): free-form strings with a NUL
+// passed validation, and storing the pipeline (jsonb) failed as INTERNAL.
+TEST(PipelineValidatorTest, NulBytesInFreeFormStringsAreRefused) {
+  ExpectRefused({
+      {[](auto* c) { c->set_consumer_group(std::string("g\0", 2)); },
+       "consumer_group: must not contain a NUL byte"},
+      {[](auto* c) {
+         (*c->mutable_kafka_properties())["fetch.wait.max.ms"] = std::string("5\0", 2);
+       },
+       "kafka_properties[fetch.wait.max.ms]: must not contain a NUL byte"},
+      {[](auto* c) { (*c->mutable_kafka_properties())[std::string("fetch\0", 6)] = "5"; },
+       "kafka_properties: must not contain a NUL byte"},
+      {[](auto* c) {
+         c->mutable_rollout()->set_flag("f");
+         c->mutable_rollout()->set_json_field(std::string("id\0", 3));
+         c->mutable_rollout()->set_skip(true);
+       },
+       "rollout.json_field: must not contain a NUL byte"},
+  });
 }
 
 TEST(SettleKeyFormTest, NewPipelinesGetRawJsonUnlessTheyNameAForm) {

@@ -44,6 +44,25 @@ TEST(CopyEncoderTest, ARowHasSixColumnsAndNullsAreBackslashN) {
   EXPECT_EQ(out, "items\t3\t42\t\\\\x6b\t2023-11-14 22:13:20.123000+00\t\\N\n");
 }
 
+// Found by fuzz/copy_encoder_fuzzer: absl's %Y printed year 5 as "5-01-01 ...",
+// which PostgreSQL stored as 2001-05-01; years 10-99 it refused, and it has no
+// year 0 or negative years (BC). Kafka carries any int64 millisecond timestamp.
+TEST(CopyEncoderTest, TimestampsKeepFourYearDigitsAndBeforeChristIsBC) {
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  EXPECT_EQ(FormatTimestamp(absl::FromCivil(absl::CivilSecond(5, 1, 1, 0, 0, 0), utc)),
+            "0005-01-01 00:00:00.000000+00");
+  EXPECT_EQ(FormatTimestamp(absl::FromCivil(absl::CivilSecond(867, 7, 29, 9, 37, 10), utc) +
+                            absl::Milliseconds(492)),
+            "0867-07-29 09:37:10.492000+00");
+  EXPECT_EQ(FormatTimestamp(absl::FromCivil(absl::CivilSecond(0, 1, 1, 0, 0, 0), utc)),
+            "0001-01-01 00:00:00.000000+00 BC");
+  EXPECT_EQ(FormatTimestamp(absl::FromCivil(absl::CivilSecond(-44, 3, 15, 12, 0, 0), utc)),
+            "0045-03-15 12:00:00.000000+00 BC");
+  EXPECT_EQ(FormatTimestamp(absl::FromCivil(absl::CivilSecond(12345, 1, 1, 0, 0, 0), utc)),
+            "12345-01-01 00:00:00.000000+00");
+  EXPECT_EQ(FormatTimestamp(absl::FromUnixMillis(0)), "1970-01-01 00:00:00.000000+00");
+}
+
 TEST(CopyEncoderTest, ADeadLetterCarriesTheReason) {
   Message m;
   m.topic = "items";

@@ -71,7 +71,14 @@ std::string ByteaHex(absl::string_view value) {
 }
 
 std::string FormatTimestamp(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone());
+  // absl prints the year as it is (5, -44), but PostgreSQL misreads a year of one
+  // or two digits ("5-01-01 ..." became 2001-05-01, "45-07-29 ..." is refused) and
+  // has no year 0 or negative years: absl's year 0 is 1 BC.
+  const int64_t year = absl::ToCivilYear(t, absl::UTCTimeZone()).year();
+  const bool bc = year <= 0;
+  return absl::StrCat(absl::Dec(bc ? 1 - year : year, absl::kZeroPad4),
+                      absl::FormatTime("-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone()),
+                      bc ? " BC" : "");
 }
 
 void AppendRow(std::string* out, const Message& m, ::sluice::v1::PayloadFormat format) {

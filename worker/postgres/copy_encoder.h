@@ -19,7 +19,8 @@ void AppendCopyText(std::string* out, absl::string_view value);
 void AppendCopyBytea(std::string* out, absl::string_view value);
 // A bytea value as a plain text parameter: \x followed by hex digits.
 std::string ByteaHex(absl::string_view value);
-// "2026-11-25 10:00:00.123000+00".
+// "2026-11-25 10:00:00.123000+00", in UTC, as PostgreSQL reads it back: at least
+// four year digits ("0005-..."), and years before 1 AD as "0001-... BC".
 std::string FormatTimestamp(absl::Time t);
 
 // The column list every row-shaped COPY and INSERT uses, in this order.
