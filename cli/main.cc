@@ -207,7 +207,7 @@ int main(int argc, char** argv) {
   sluice::ControllerConnection controller{args.controller, "", args.tls_ca};
   controller.allow_plaintext_token = args.allow_plaintext_token;
   absl::StatusOr<std::string> token =
-      sluice::ReadClientToken(args.token_file, "--token-file", "SLUICE_TOKEN");
+      sluice::ReadClientToken(args.token_file, "--token-file", sluice::SluiceTokenFromEnvironment());
   if (!token.ok()) return Usage(std::string(token.status().message()));
   controller.token = *token;
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = sluice::OpenControllerChannel(controller);

@@ -24,7 +24,13 @@ absl::StatusOr<std::string> ReadFileFor(const char* flag, const std::string& pat
 
 }  // namespace
 
-absl::Status CheckTokenTransport(const ControllerConnection& connection) {
+absl::Status CheckControllerConnection(const ControllerConnection& connection) {
+  if (connection.tls_cert_file.empty() != connection.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  if (!connection.tls_cert_file.empty() && connection.tls_ca_file.empty()) {
+    return absl::InvalidArgumentError("--tls-cert needs --tls-ca (the controller's CA)");
+  }
   const bool local =
       absl::StartsWith(connection.address, "unix:") || IsLoopbackAddress(connection.address);
   if (connection.tls_ca_file.empty() && !connection.token.empty() && !local &&
@@ -38,15 +44,9 @@ absl::Status CheckTokenTransport(const ControllerConnection& connection) {
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
     const ControllerConnection& connection) {
-  if (connection.tls_cert_file.empty() != connection.tls_key_file.empty()) {
-    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
-  }
-  if (absl::Status s = CheckTokenTransport(connection); !s.ok()) return s;
+  if (absl::Status s = CheckControllerConnection(connection); !s.ok()) return s;
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (connection.tls_ca_file.empty()) {
-    if (!connection.tls_cert_file.empty()) {
-      return absl::InvalidArgumentError("--tls-cert needs --tls-ca (the controller's CA)");
-    }
     credentials = grpc::InsecureChannelCredentials();
   } else {
     grpc::SslCredentialsOptions options;
@@ -70,8 +70,14 @@ void AddControllerToken(const ControllerConnection& connection, grpc::ClientCont
   if (!connection.token.empty()) ctx->AddMetadata("authorization", "Bearer " + connection.token);
 }
 
+std::optional<std::string> SluiceTokenFromEnvironment() {
+  const char* value = std::getenv("SLUICE_TOKEN");
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
 absl::StatusOr<std::string> ReadClientToken(const std::string& token_file, const char* flag,
-                                            const char* env) {
+                                            const std::optional<std::string>& env_token) {
   if (!token_file.empty()) {
     absl::StatusOr<std::string> token = ReadFileFor(flag, token_file);
     if (!token.ok()) return token.status();
@@ -79,8 +85,7 @@ absl::StatusOr<std::string> ReadClientToken(const std::string& token_file, const
       return absl::InvalidArgumentError(absl::StrCat(flag, ": ", token_file, " is empty"));
     return token;
   }
-  const char* value = std::getenv(env);
-  return std::string(value != nullptr ? value : "");
+  return env_token.value_or("");
 }
 
 }  // namespace sluice

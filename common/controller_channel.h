@@ -7,6 +7,7 @@
 #include <grpcpp/client_context.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -34,18 +35,24 @@ struct ControllerConnection {
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
     const ControllerConnection& connection);
 
-// INVALID_ARGUMENT when the token would go in clear text (no tls_ca_file) to an
-// address beyond this machine without allow_plaintext_token.
-absl::Status CheckTokenTransport(const ControllerConnection& connection);
+// INVALID_ARGUMENT naming the flag when only one of cert/key is given, a client
+// certificate comes without the controller's CA, or the token would go in clear
+// text (no tls_ca_file) to an address beyond this machine without
+// allow_plaintext_token. Reads no file; OpenControllerChannel checks it first.
+absl::Status CheckControllerConnection(const ControllerConnection& connection);
 
 // Adds the token to a call (nothing without one).
 void AddControllerToken(const ControllerConnection& connection, grpc::ClientContext* ctx);
 
 // The token for a client: the file's content when `token_file` is given
-// (INVALID_ARGUMENT naming `flag` if unreadable or empty), else the environment
-// variable `env` (empty if unset). Never from argv.
+// (INVALID_ARGUMENT naming `flag` if unreadable or empty), else `env_token`
+// (SLUICE_TOKEN, looked up by the caller; empty if unset). Never from argv.
+// SLUICE_TOKEN from this process's environment (for a main; libraries take the
+// value from their caller).
+std::optional<std::string> SluiceTokenFromEnvironment();
+
 absl::StatusOr<std::string> ReadClientToken(const std::string& token_file, const char* flag,
-                                            const char* env);
+                                            const std::optional<std::string>& env_token);
 
 }  // namespace sluice
 

@@ -227,27 +227,9 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
       }
     }
   } else {
-    if (o.controller.tls_cert_file.empty() != o.controller.tls_key_file.empty()) {
-      return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
-    }
-    if (!o.controller.tls_cert_file.empty() && o.controller.tls_ca_file.empty()) {
-      return absl::InvalidArgumentError("--tls-cert needs --tls-ca (the controller's CA)");
-    }
-    if (!token_file.empty()) {
-      absl::StatusOr<std::string> token = ReadSecretFile(token_file);
-      if (!token.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--controller-token-file: ", token.status().message()));
-      }
-      if (token->empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--controller-token-file: ", token_file, " is empty"));
-      }
-      o.controller.token = *token;
-    } else if (std::optional<std::string> token = env("SLUICE_TOKEN")) {
-      o.controller.token = *token;
-    }
-    RETURN_IF_ERROR(CheckTokenTransport(o.controller));
+    ASSIGN_OR_RETURN(o.controller.token,
+                     ReadClientToken(token_file, "--controller-token-file", env("SLUICE_TOKEN")));
+    RETURN_IF_ERROR(CheckControllerConnection(o.controller));
   }
 
   o.postgres.consumer_group = o.kafka.group_id;

@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   controller.allow_plaintext_token = o.allow_plaintext_token;
   if (parsed.ok() && !p.help_requested() && !o.controller.empty()) {
     absl::StatusOr<std::string> token =
-        sluice::ReadClientToken(o.token_file, "--token-file", "SLUICE_TOKEN");
+        sluice::ReadClientToken(o.token_file, "--token-file", sluice::SluiceTokenFromEnvironment());
     if (token.ok()) controller.token = *token; else parsed = token.status();
   }
   if (!parsed.ok()) {
