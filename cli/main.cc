@@ -26,7 +26,7 @@ constexpr char kUsage[] = R"(usage: sluicectl [--controller HOST:PORT] [--json] 
   pipelines create NAME --topics T1[,T2] [--group G] [--table T] [--create-table]
                         [--payload-format json|text|bytes] [--batch-max-rows N]
                         [--batch-max-bytes SIZE] [--consumer-timeout SECONDS]
-                        [--desired-workers N] [--kafka-property k=v ...]
+                        [--desired-workers N] [--writers N] [--kafka-property k=v ...]
   pipelines update NAME --expected-version V [any create flag]
                         [--remove-kafka-property NAME ...]
   pipelines delete NAME --expected-version V
@@ -97,6 +97,7 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
     p.AddBytes("batch-max-bytes", &a->batch_max_bytes, "");
     AddDuration(p, "consumer-timeout", &a->consumer_timeout, "");
     p.AddInt("desired-workers", &a->desired_workers, 0, kUint32Max, "");
+    p.AddInt("writers", &a->writers, 0, kUint32Max, "");
     p.AddRepeated("kafka-property", &a->kafka_properties, "");
     p.AddRepeated("remove-kafka-property", &a->removed_kafka_properties, "");
     p.AddInt("expected-version", &a->expected_version, "");
@@ -193,7 +194,7 @@ int main(int argc, char** argv) {
   }
   args.positional = second.positional();
   for (const char* flag : {"batch-max-rows", "batch-max-bytes", "consumer-timeout",
-                           "desired-workers", "in"}) {
+                           "desired-workers", "writers", "in"}) {
     if (second.WasSet(flag)) args.given.insert(flag);
   }
   if (args.controller.empty()) {

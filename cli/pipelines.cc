@@ -61,6 +61,10 @@ std::string ApplyFlags(const CliArgs& a, v1::PipelineConfig* config) {
     if (a.desired_workers < 0) return "--desired-workers: must be positive";
     config->set_desired_workers(static_cast<uint32_t>(a.desired_workers));
   }
+  if (a.Given("writers")) {
+    if (a.writers < 0) return "--writers: must be positive";
+    config->set_writers(static_cast<uint32_t>(a.writers));
+  }
   // --key-form belongs to the rollout too: alone it was silently dropped.
   if (!a.rollout_flag.empty() || !a.routing_key.empty() || !a.legacy.empty() ||
       !a.key_form.empty()) {
@@ -105,14 +109,14 @@ std::string ApplyFlags(const CliArgs& a, v1::PipelineConfig* config) {
 
 void PrintPipelines(const CliContext& ctx, const std::vector<const v1::Pipeline*>& pipelines) {
   TablePrinter t({"NAME", "VERSION", "STATE", "TOPICS", "GROUP", "TABLE", "FORMAT", "ROWS",
-                  "BYTES", "TIMEOUT", "WORKERS"});
+                  "BYTES", "TIMEOUT", "WORKERS", "WRITERS"});
   for (const v1::Pipeline* p : pipelines) {
     const v1::PipelineConfig& c = p->config();
     t.AddRow({c.name(), absl::StrCat(p->version()), p->paused() ? "paused" : "running",
               absl::StrJoin(c.topics(), ","), c.consumer_group(), c.target().table(),
               FormatName(c.payload_format()), absl::StrCat(c.batch().max_rows()),
               FormatBytes(c.batch().max_bytes()), FormatDuration(c.batch().consumer_timeout()),
-              absl::StrCat(c.desired_workers())});
+              absl::StrCat(c.desired_workers()), absl::StrCat(c.writers())});
   }
   t.Print(ctx.out());
 }

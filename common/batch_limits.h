@@ -14,6 +14,11 @@ inline constexpr int64_t kMaxBatchRows = 1000000;
 inline constexpr int64_t kMaxBatchBytes = int64_t{1} << 30;
 // Also bounds the worker's other waits (shutdown, NACK retry): longer is a typo.
 inline constexpr absl::Duration kMaxConsumerTimeout = absl::Hours(1);
+// PostgreSQL connections writing one pipeline's batches on a worker, when the
+// pipeline does not say: two COPY streams load ~1.15x one on 2 cores, and each
+// writer overlaps with the consumer (docs/BENCHMARKS.md).
+inline constexpr int kDefaultWriters = 2;
+inline constexpr int kMaxWriters = 16;
 
 }  // namespace sluice
 

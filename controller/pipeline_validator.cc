@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/admin_limits.h"
+#include "common/batch_limits.h"
 #include "common/proto_time.h"
 #include "common/identifiers.h"
 #include "common/kafka_property_policy.h"
@@ -72,6 +73,7 @@ void ApplyPipelineDefaults(v1::PipelineConfig* c) {
     *b->mutable_consumer_timeout() = TimeUtil::MillisecondsToDuration(150);
   }
   if (c->desired_workers() == 0) c->set_desired_workers(1);
+  if (c->writers() == 0) c->set_writers(kDefaultWriters);
 }
 
 namespace {
@@ -155,6 +157,9 @@ absl::Status ValidatePipelineConfig(const v1::PipelineConfig& c) {
   }
   if (c.desired_workers() > kMaxWorkers) {
     return Field("desired_workers", absl::StrCat("must be at most ", kMaxWorkers));
+  }
+  if (c.writers() > static_cast<uint32_t>(kMaxWriters)) {
+    return Field("writers", absl::StrCat("must be at most ", kMaxWriters));
   }
   // Pushed to every assigned worker: only consumer tuning (common/kafka_property_policy.h).
   RETURN_IF_ERROR(CheckPipelineKafkaProperties(c.kafka_properties()));

@@ -1,5 +1,6 @@
-// The COPY text encoder (worker/postgres/copy_encoder): what it writes is read back
-// by a small decoder written here from PostgreSQL's rules, not from the encoder.
+// The COPY encoders: binary rows (worker/postgres/copy_binary_encoder) and text dead
+// letters (worker/postgres/copy_encoder). What they write is read back by small
+// decoders written here from PostgreSQL's rules, not from the encoders.
 // Input: a message and a dead letter's fields (FuzzedDataProvider), the payload last.
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -14,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "fuzz/fuzz_check.h"
+#include "worker/postgres/copy_binary_encoder.h"
 #include "worker/postgres/copy_encoder.h"
 
 namespace {
@@ -103,37 +105,57 @@ void ExpectBytea(const Field& got, const Field& want, const char* what) {
   ExpectField(DecodeBytea(got), want, what);
 }
 
-// kafka_timestamp as PostgreSQL reads it: "YYYY-MM-DD HH:MM:SS.ffffff+00", the year
-// at least four digits (fewer are read as 20xx or refused), " BC" after a year
-// before 1 AD (PostgreSQL has no year 0: 1 BC is absl's year 0). Read back, it is
-// the message's instant.
-void ExpectTimestamp(const Field& got, const std::optional<absl::Time>& want) {
-  if (!want) return ExpectField(got, std::nullopt, "kafka_timestamp");
-  FUZZ_CHECK(got.has_value(), "kafka_timestamp: NULL for a timestamp");
-  absl::string_view s = *got;
-  const bool bc = absl::ConsumeSuffix(&s, " BC");
-  const size_t dash = s.find('-');
-  int64_t year = 0;
-  FUZZ_CHECK(dash != absl::string_view::npos && dash >= 4 &&
-                 s.substr(0, dash).find_first_not_of("0123456789") == absl::string_view::npos &&
-                 absl::SimpleAtoi(s.substr(0, dash), &year) && (!bc || year >= 1),
-             "kafka_timestamp: the year of " + Show(*got));
-  absl::Time rest;
-  std::string error;
-  // The rest read in year 2000 (a leap year, so that 02-29 reads).
-  FUZZ_CHECK(absl::ParseTime("%Y-%m-%d %H:%M:%E6S+00", absl::StrCat("2000", s.substr(dash)),
-                             absl::UTCTimeZone(), &rest, &error) &&
-                 s.size() - dash == 25,
-             "kafka_timestamp: " + Show(*got) + ": " + error);
-  const absl::CivilSecond c = absl::ToCivilSecond(rest, absl::UTCTimeZone());
-  const absl::Time parsed =
-      absl::FromCivil(absl::CivilSecond(bc ? 1 - year : year, c.month(), c.day(), c.hour(),
-                                        c.minute(), c.second()),
-                      absl::UTCTimeZone()) +
-      (rest - absl::FromCivil(c, absl::UTCTimeZone()));
-  FUZZ_CHECK(
-      parsed == absl::UnixEpoch() + absl::Floor(*want - absl::UnixEpoch(), absl::Microseconds(1)),
-      "kafka_timestamp: " + Show(*got) + " is not the message's instant");
+// Binary COPY as PostgreSQL's CopyReadBinaryTupleRow reads it: an int16 field
+// count, then per field an int32 length (-1: NULL) and that many bytes; integers
+// big-endian.
+class BinaryReader {
+ public:
+  explicit BinaryReader(absl::string_view in) : in_(in) {}
+  int64_t Int(size_t bytes, const char* what) {
+    FUZZ_CHECK(in_.size() >= bytes, absl::StrCat(what, ": the row ends early"));
+    uint64_t v = 0;
+    for (size_t i = 0; i < bytes; ++i) v = v << 8 | static_cast<unsigned char>(in_[i]);
+    in_.remove_prefix(bytes);
+    // Sign-extend from the field's width.
+    const int shift = static_cast<int>(64 - 8 * bytes);
+    return static_cast<int64_t>(v << shift) >> shift;
+  }
+  Field Bytes(const char* what) {
+    const int64_t n = Int(4, what);
+    if (n == -1) return std::nullopt;
+    FUZZ_CHECK(n >= 0 && static_cast<size_t>(n) <= in_.size(),
+               absl::StrCat(what, ": a length of ", n, " with ", in_.size(), " bytes left"));
+    std::string out(in_.substr(0, static_cast<size_t>(n)));
+    in_.remove_prefix(static_cast<size_t>(n));
+    return out;
+  }
+  int64_t Integer(size_t bytes, const char* what) {
+    FUZZ_CHECK(Int(4, what) == static_cast<int64_t>(bytes),
+               absl::StrCat(what, ": not a ", bytes, "-byte field"));
+    return Int(bytes, what);
+  }
+  bool done() const { return in_.empty(); }
+
+ private:
+  absl::string_view in_;
+};
+
+// timestamptz's binary value: microseconds since 2000-01-01 UTC, valid in
+// [-211813488000000000, 9223371331200000000) (4713 BC to 294276 AD); the two
+// int64 extremes mean -infinity and infinity.
+void ExpectBinaryTimestamp(BinaryReader& r, const std::optional<absl::Time>& want) {
+  if (!want) return ExpectField(r.Bytes("kafka_timestamp"), std::nullopt, "kafka_timestamp");
+  const int64_t got = r.Integer(8, "kafka_timestamp");
+  constexpr int64_t kMin = -211813488000000000, kEnd = 9223371331200000000;
+  const absl::Duration since = *want - absl::FromUnixSeconds(946684800);
+  if (since >= absl::Microseconds(kMin) && since < absl::Microseconds(kEnd)) {
+    FUZZ_CHECK(got == absl::ToInt64Microseconds(absl::Floor(since, absl::Microseconds(1))),
+               absl::StrCat("kafka_timestamp: ", got, " is not the message's instant"));
+  } else {
+    // Out of PostgreSQL's range: a value it refuses, not a wrapped date or infinity.
+    FUZZ_CHECK((got < kMin || got >= kEnd) && got != INT64_MAX && got != INT64_MIN,
+               absl::StrCat("kafka_timestamp: ", got, " for an instant PostgreSQL cannot hold"));
+  }
 }
 
 }  // namespace
@@ -164,24 +186,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A bytea parameter: \x and hex, no COPY escapes.
   ExpectField(DecodeBytea(::sluice::worker::ByteaHex(value)), value, "ByteaHex");
 
-  // A row: appended after what the buffer holds, one line of six columns.
-  const std::string before = "earlier row\n";
+  // A binary row: appended after what the buffer holds, six fields.
+  const std::string before = "earlier row";
   std::string row = before;
-  ::sluice::worker::AppendRow(&row, m, format);
+  ::sluice::worker::AppendBinaryRow(&row, m, format);
   FUZZ_CHECK(absl::string_view(row).substr(0, before.size()) == before,
-             "AppendRow overwrote the buffer");
-  const std::vector<Field> r = DecodeLine(absl::string_view(row).substr(before.size()));
-  FUZZ_CHECK(r.size() == 6, absl::StrCat("a row of ", r.size(), " columns: ", Show(row)));
-  ExpectField(r[0], m.topic, "topic");
-  ExpectField(r[1], std::to_string(m.partition), "kafka_partition");
-  ExpectField(r[2], std::to_string(m.offset), "kafka_offset");
-  ExpectBytea(r[3], m.key, "kafka_key");
-  ExpectTimestamp(r[4], m.timestamp);
-  if (format == ::sluice::v1::PAYLOAD_FORMAT_BYTES) {
-    ExpectBytea(r[5], m.payload, "payload (bytea)");
+             "AppendBinaryRow overwrote the buffer");
+  BinaryReader r(absl::string_view(row).substr(before.size()));
+  FUZZ_CHECK(r.Int(2, "field count") == 6, "a row without six fields");
+  ExpectField(r.Bytes("topic"), m.topic, "topic");
+  FUZZ_CHECK(r.Integer(4, "kafka_partition") == m.partition, "kafka_partition");
+  FUZZ_CHECK(r.Integer(8, "kafka_offset") == m.offset, "kafka_offset");
+  ExpectField(r.Bytes("kafka_key"), m.key, "kafka_key");
+  ExpectBinaryTimestamp(r, m.timestamp);
+  if (format == ::sluice::v1::PAYLOAD_FORMAT_JSON && m.payload) {
+    // jsonb's binary input: format version 1, then the text.
+    ExpectField(r.Bytes("payload (jsonb)"), "\1" + *m.payload, "payload (jsonb)");
   } else {
-    ExpectField(r[5], m.payload, "payload");
+    ExpectField(r.Bytes("payload"), m.payload, "payload");
   }
+  FUZZ_CHECK(r.done(), "bytes after the row's six fields");
 
   // A dead letter: eight columns, key and payload always bytea.
   std::string dead;

@@ -63,10 +63,21 @@ constexpr size_t kMaxPollMessages = 5000;
 }  // namespace
 
 IngestLoop::IngestLoop(IngestLoopDeps deps, IngestLoopConfig config)
-    : deps_(deps),
-      config_(std::move(config)),
-      batcher_(*deps.clock, config_.limits),
-      backoff_(config_.retry_initial, config_.retry_max) {}
+    : deps_(std::move(deps)), config_(std::move(config)) {
+  CHECK(!deps_.writers.empty()) << "an ingest loop needs at least one writer";
+  lanes_.reserve(deps_.writers.size());
+  for (BatchWriter* writer : deps_.writers) {
+    writer->NotifyOnEnd([source = deps_.source] { source->Wake(); });
+    lanes_.emplace_back(writer, *deps_.clock, config_);
+  }
+  deps_.metrics->SetWriters(static_cast<int>(lanes_.size()));
+}
+
+size_t IngestLoop::LaneOf(const TopicPartition& partition) const {
+  // Partitions of a topic are numbered from 0, so consecutive ones spread evenly.
+  return (std::hash<std::string>{}(partition.topic) + static_cast<size_t>(partition.partition)) %
+         lanes_.size();
+}
 
 absl::Status IngestLoop::Ready() const {
   {
@@ -148,16 +159,17 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
     {
       absl::MutexLock lock(&limits_mu_);
       if (new_limits_) {
-        batcher_.set_limits(*new_limits_);
+        for (Lane& lane : lanes_) lane.batcher.set_limits(*new_limits_);
         new_limits_.reset();
       }
     }
+    CollectFinished();
     ReclaimDue();
     const absl::Time now = deps_.clock->Now();
-    const absl::Duration wait = std::clamp(batcher_.deadline() - now, absl::ZeroDuration(),
-                                           kMaxPollWait);
-    const size_t room = static_cast<size_t>(
-        std::max<int64_t>(1, batcher_.limits().max_rows - static_cast<int64_t>(batcher_.size())));
+    absl::Time deadline = absl::InfiniteFuture();
+    for (const Lane& lane : lanes_) deadline = std::min(deadline, lane.batcher.deadline());
+    const absl::Duration wait = std::clamp(deadline - now, absl::ZeroDuration(), kMaxPollWait);
+    const size_t room = static_cast<size_t>(std::max<int64_t>(1, lanes_[0].batcher.limits().max_rows));
     absl::StatusOr<std::vector<Message>> polled =
         deps_.source->Poll(std::min(room, kMaxPollMessages), wait);
     if (!polled.ok()) {
@@ -195,8 +207,9 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
             break;
         }
       }
-      if (std::optional<FlushReason> full = batcher_.Add(std::move(m), continues_from)) {
-        Flush(*full);
+      Lane& lane = lanes_[state->lane];
+      if (std::optional<FlushReason> full = lane.batcher.Add(std::move(m), continues_from)) {
+        Submit(lane, *full);
       }
     }
     if (accepted > 0) deps_.metrics->MessagesConsumed(accepted);
@@ -205,7 +218,9 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
       deps_.metrics->ItemsBeforeScheduleRetention(before_kept_schedule);
     }
     if (polled->size() > accepted) deps_.metrics->MessagesDiscarded(polled->size() - accepted);
-    if (std::optional<FlushReason> due = batcher_.CheckTimeout()) Flush(*due);
+    for (Lane& lane : lanes_) {
+      if (std::optional<FlushReason> due = lane.batcher.CheckTimeout()) Submit(lane, *due);
+    }
     if (now >= next_lag_update_) {
       const std::vector<PartitionLag> lag = deps_.source->Lag();
       deps_.metrics->SetLag(lag);
@@ -218,7 +233,7 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
   if (stop_deadline_ == absl::InfiniteFuture()) {
     stop_deadline_ = deps_.clock->Now() + config_.shutdown_timeout;
   }
-  bool flushed = Flush(::sluice::v1::FLUSH_REASON_SHUTDOWN) && !abandoned_;
+  bool flushed = FlushAll(::sluice::v1::FLUSH_REASON_SHUTDOWN) && !abandoned_;
   absl::Status closed = deps_.source->Close();
   if (!closed.ok()) LOG(WARNING) << closed.message();
   if (!status.ok()) return status;
@@ -262,9 +277,15 @@ bool IngestLoop::Accept(const Message& message, PartitionState* state, int64_t* 
   return true;
 }
 
-bool IngestLoop::Flush(FlushReason reason) {
-  if (batcher_.empty()) return true;
-  Batch batch = batcher_.Take(reason);
+bool IngestLoop::Submit(Lane& lane, FlushReason reason) {
+  if (lane.in_flight && !Finish(lane, /*retry=*/true)) return false;
+  if (lane.batcher.empty()) return true;
+  Batch batch = lane.batcher.Take(reason);
+  if (paused_) {
+    // Nothing more is written after a permanent error; these stay unacknowledged.
+    deps_.metrics->MessagesDiscarded(batch.messages.size());
+    return true;
+  }
   absl::StatusOr<std::vector<OffsetUpdate>> plan = fence_.Plan(batch);
   if (!plan.ok()) {
     // A bug upstream let a message through that does not continue its partition:
@@ -275,22 +296,78 @@ bool IngestLoop::Flush(FlushReason reason) {
     ScheduleReclaim(PartitionsOf(batch), absl::ZeroDuration());
     return true;
   }
-  const absl::Time start = deps_.clock->Now();
-  backoff_.Reset();
+  lane.flying = std::move(batch);
+  lane.plan = std::move(*plan);
+  lane.started = deps_.clock->Now();
+  lane.backoff.Reset();
+  lane.writer->Start(lane.flying, lane.plan);
+  lane.in_flight = true;
+  return true;
+}
+
+void IngestLoop::DropOpenBatchContinuing(Lane& lane, const Batch& unwritten,
+                                         absl::Duration delay) {
+  for (const auto& [tp, next] : unwritten.next_offsets) {
+    if (lane.batcher.Holds(tp)) {
+      DropOpenBatch(lane, delay);
+      return;
+    }
+  }
+}
+
+void IngestLoop::DropOpenBatch(Lane& lane, absl::Duration delay) {
+  if (lane.batcher.empty()) return;
+  const Batch dropped = lane.batcher.Take(::sluice::v1::FLUSH_REASON_UNSPECIFIED);
+  deps_.metrics->MessagesDiscarded(dropped.messages.size());
+  ScheduleReclaim(PartitionsOf(dropped), delay);
+}
+
+void IngestLoop::CollectFinished() {
+  for (Lane& lane : lanes_) {
+    if (lane.in_flight && lane.writer->Done()) Finish(lane, /*retry=*/true);
+  }
+}
+
+bool IngestLoop::FlushAll(FlushReason reason) {
+  bool all = true;
+  for (Lane& lane : lanes_) {
+    if (!Submit(lane, reason)) all = false;
+  }
+  for (Lane& lane : lanes_) {
+    if (lane.in_flight && !Finish(lane, /*retry=*/true)) all = false;
+  }
+  return all;
+}
+
+bool IngestLoop::Finish(Lane& lane, bool retry) {
   while (true) {
-    absl::StatusOr<WriteResult> result = deps_.sink->Write(batch, *plan);
+    const bool blocks = !lane.writer->Done();
+    const absl::Time waiting_since = deps_.clock->Now();
+    WriteOutcome outcome = lane.writer->Wait();
+    if (blocks) deps_.metrics->WriterWaited(deps_.clock->Now() - waiting_since);
+    lane.in_flight = false;
+    const Batch& batch = lane.flying;
+    const absl::StatusOr<WriteResult>& result = outcome.result;
+    // Whatever ends here, the lane holds no batch in flight afterwards.
+    auto done = [&lane](bool ok) {
+      lane.flying = Batch();
+      lane.plan.clear();
+      return ok;
+    };
     if (result.ok() && result->fenced.empty()) {
-      fence_.Advance(*plan);
+      fence_.Advance(lane.plan);
       NoteSuccess();
       for (const auto& [tp, next] : batch.next_offsets) {
         auto it = partitions_.find(tp);
         if (it != partitions_.end()) it->second.reclaim_failures = 0;
       }
-      const absl::Time now = deps_.clock->Now();
-      deps_.metrics->BatchWritten(batch, *result, now - start);
-      if (deps_.stats != nullptr) deps_.stats->BatchCommitted(batch, *result, now - start, now);
+      const absl::Duration took = outcome.finished_at - lane.started;
+      deps_.metrics->BatchWritten(batch, *result, took);
+      if (deps_.stats != nullptr) {
+        deps_.stats->BatchCommitted(batch, *result, took, outcome.finished_at);
+      }
       deps_.source->CommitAsync(batch.next_offsets);
-      return true;
+      return done(true);
     }
     if (result.ok()) {
       NoteSuccess();
@@ -310,28 +387,41 @@ bool IngestLoop::Flush(FlushReason reason) {
           refusals <= 1 ? absl::ZeroDuration()
                         : DoublingDelay(config_.retry_initial, config_.retry_max, refusals);
       ScheduleReclaim(PartitionsOf(batch), delay);
-      return true;
+      // An open batch continuing the fenced one could only be refused too.
+      DropOpenBatchContinuing(lane, batch, delay);
+      return done(true);
     }
     const absl::Status& error = result.status();
     if (!IsTransient(error)) {
       PauseForever(absl::StrCat("writing a batch of ", batch.messages.size(),
                                 " messages failed and retrying cannot help: ", error.message()));
-      return true;
+      return done(true);
     }
     NoteFailure(error);
     deps_.metrics->WriteRetried(RetryReason(error));
     if (deps_.stats != nullptr) deps_.stats->Retried();
+    if (!retry) {
+      LOG(WARNING) << "not retrying a batch of " << batch.messages.size()
+                   << " messages whose partitions were lost (" << error.message()
+                   << "); the rest of them are read again from their stored offsets";
+      ScheduleReclaim(PartitionsOf(batch), absl::ZeroDuration());
+      DropOpenBatchContinuing(lane, batch, absl::ZeroDuration());
+      return done(true);
+    }
     if (StopDeadlinePassed()) {
       LOG(ERROR) << "giving up on a batch of " << batch.messages.size()
                  << " messages at shutdown: " << error.message();
       abandoned_ = true;
-      return false;
+      DropOpenBatchContinuing(lane, batch, absl::ZeroDuration());
+      return done(false);
     }
-    const absl::Duration delay = backoff_.NextDelay();
+    const absl::Duration delay = lane.backoff.NextDelay();
     LOG(WARNING) << "writing batch of " << batch.messages.size() << " messages failed ("
-                 << error.message() << "); retry " << backoff_.attempts() << " in "
+                 << error.message() << "); retry " << lane.backoff.attempts() << " in "
                  << absl::FormatDuration(delay);
     SleepUnlessStopping(delay);
+    lane.writer->Start(lane.flying, lane.plan);
+    lane.in_flight = true;
   }
 }
 
@@ -350,10 +440,33 @@ void IngestLoop::ScheduleReclaim(const std::vector<TopicPartition>& partitions,
 void IngestLoop::ReclaimDue() {
   if (paused_) return;  // a seek would resume what PauseForever paused
   const absl::Time now = deps_.clock->Now();
-  std::vector<TopicPartition> due;
-  for (const auto& [tp, state] : partitions_) {
-    if (state.needs_reclaim && state.reclaim_at <= now) due.push_back(tp);
+  auto due_now = [this] {
+    const absl::Time at = deps_.clock->Now();
+    std::vector<TopicPartition> due;
+    for (const auto& [tp, state] : partitions_) {
+      if (state.needs_reclaim && state.reclaim_at <= at) due.push_back(tp);
+    }
+    return due;
+  };
+  std::vector<TopicPartition> due = due_now();
+  if (due.empty()) return;
+  // What the loop still holds of them goes first: a batch in flight must end
+  // before their stored offsets mean anything, and an open batch would only be
+  // refused once they are read again. (A stalled partition is paused in the source
+  // and only sought if an operator moved it; the fence refuses what it held.)
+  for (Lane& lane : lanes_) {
+    bool in_flight = false;
+    bool open = false;
+    for (const TopicPartition& tp : due) {
+      if (!partitions_[tp].stalled.empty()) continue;
+      in_flight = in_flight || (lane.in_flight && lane.flying.next_offsets.count(tp) > 0);
+      open = open || lane.batcher.Holds(tp);
+    }
+    if (in_flight) Finish(lane, /*retry=*/true);
+    if (open) DropOpenBatch(lane, absl::ZeroDuration());
   }
+  if (paused_) return;
+  due = due_now();
   if (due.empty()) return;
   ++partitions_epoch_;
   auto retry_later = [&](const std::vector<TopicPartition>& tps) {
@@ -400,9 +513,11 @@ void IngestLoop::ReclaimDue() {
   for (const auto& [tp, start] : seek) {
     PartitionState& state = partitions_[tp];
     const int failures = state.reclaim_failures;
+    const size_t lane = state.lane;
     state = PartitionState{};
     state.cursor = start;
     state.reclaim_failures = failures;
+    state.lane = lane;
     stalled_.erase(tp);
     LOG(INFO) << "reading " << tp.ToString() << " again from its stored offset "
               << DescribeOffset(start);
@@ -448,6 +563,7 @@ OffsetMap IngestLoop::OnPartitionsAssigned(const std::vector<TopicPartition>& pa
     fence_.Claim(tp, row, from);
     PartitionState state;
     state.cursor = from;
+    state.lane = LaneOf(tp);
     partitions_[tp] = state;
     start[tp] = from;
   }
@@ -488,19 +604,34 @@ void IngestLoop::PinEndPositions(const std::vector<TopicPartition>& partitions,
 }
 
 void IngestLoop::OnPartitionsRevoked(const std::vector<TopicPartition>& partitions, bool lost) {
-  if (lost) {
-    // Another worker owns these already: writing them could only be fenced, and
-    // retrying inside the callback would hold up the group. Drop the open batch;
-    // its other partitions are read again from their stored offsets.
-    if (!batcher_.empty()) {
-      const Batch dropped = batcher_.Take(::sluice::v1::FLUSH_REASON_REVOKE);
-      deps_.metrics->MessagesDiscarded(dropped.messages.size());
-      ScheduleReclaim(PartitionsOf(dropped), absl::ZeroDuration());
+  auto holds_revoked = [&](const Batch& batch) {
+    for (const TopicPartition& tp : partitions) {
+      if (batch.next_offsets.count(tp) > 0) return true;
     }
-  } else {
-    // The whole open batch goes: simpler than splitting it, and the rest of it
-    // is still ours to write.
-    Flush(::sluice::v1::FLUSH_REASON_REVOKE);
+    return false;
+  };
+  // Nothing may be written for these partitions once this returns: the batches in
+  // flight end first. Lost partitions belong to another worker already, so a batch
+  // holding them gets its one attempt (the fence decides) and no retries, which
+  // would hold up the group.
+  for (Lane& lane : lanes_) {
+    if (lane.in_flight) Finish(lane, /*retry=*/!(lost && holds_revoked(lane.flying)));
+  }
+  for (Lane& lane : lanes_) {
+    bool holds = false;
+    for (const TopicPartition& tp : partitions) holds = holds || lane.batcher.Holds(tp);
+    if (!holds) continue;
+    if (lost) {
+      // Writing them could only be fenced. The batch's other partitions are read
+      // again from their stored offsets.
+      DropOpenBatch(lane, absl::ZeroDuration());
+    } else {
+      // The whole open batch goes: simpler than splitting it, and the rest of it
+      // is still ours to write.
+      if (Submit(lane, ::sluice::v1::FLUSH_REASON_REVOKE) && lane.in_flight) {
+        Finish(lane, /*retry=*/true);
+      }
+    }
   }
   absl::MutexLock lock(&status_mu_);
   for (const TopicPartition& tp : partitions) {

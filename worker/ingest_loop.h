@@ -13,6 +13,7 @@
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "worker/batch_sink.h"
+#include "worker/batch_writer.h"
 #include "worker/batcher.h"
 #include "worker/message_source.h"
 #include "worker/offset_fence.h"
@@ -43,7 +44,11 @@ struct IngestLoopConfig {
 // Everything the loop uses, owned elsewhere and outliving it.
 struct IngestLoopDeps {
   MessageSource* source;
+  // Reads and moves stored offsets, on the loop's thread (its own connection).
   BatchSink* sink;
+  // At least one. Each writes the batches of its own share of the partitions, one
+  // batch at a time, while the loop fills the next ones.
+  std::vector<BatchWriter*> writers;
   const Clock* clock;
   WorkerMetrics* metrics;
   // Deltas for the controller's stats stream; null in standalone mode.
@@ -52,7 +57,18 @@ struct IngestLoopDeps {
   const Router* router = nullptr;
 };
 
-// Runs until asked to stop, then writes the open batch, leaves the group and returns.
+// Runs until asked to stop, then writes the open batches, leaves the group and returns.
+//
+// Overlap: every partition belongs to one writer (a lane). A lane holds one open
+// batch, filled by this thread, and at most one batch in flight, written by its
+// writer meanwhile. A full (or timed-out) batch is handed over when the lane's
+// writer is free; until then the loop waits (PostgreSQL is the slower side). The
+// next batch's compare-and-sets are planned only after the batch before it
+// committed, and nothing is written for a partition after it was revoked: the
+// rebalance callback waits for the batches in flight first (one attempt when the
+// partitions are lost). A batch in flight that is fenced, refused or given up
+// takes with it the open batch that continues it, and the partitions of both are
+// claimed again.
 //
 // Offsets: PostgreSQL's sluice_offsets is the only source of truth. A partition is
 // read from its stored offset (or `unstored_start`), every batch must continue
@@ -108,11 +124,43 @@ class IngestLoop : public RebalanceHandler {
     // `stalled_at_stored` is the stored offset it stalled at.
     std::string stalled;
     std::optional<int64_t> stalled_at_stored;
+    // Index of the lane that writes it.
+    size_t lane = 0;
   };
 
-  // Writes the open batch until it commits, is fenced or refused, pauses the
-  // pipeline, or stopping runs out of time. Returns false only when it gave up.
-  bool Flush(FlushReason reason);
+  // One writer's share: its open batch and the batch it is writing.
+  struct Lane {
+    Lane(BatchWriter* w, const Clock& clock, const IngestLoopConfig& config)
+        : writer(w), batcher(clock, config.limits), backoff(config.retry_initial, config.retry_max) {}
+    BatchWriter* writer;
+    Batcher batcher;
+    // While `in_flight`: the batch the writer has, its compare-and-sets, and when
+    // its first attempt started.
+    bool in_flight = false;
+    Batch flying;
+    std::vector<OffsetUpdate> plan;
+    absl::Time started;
+    ExponentialBackoff backoff;
+  };
+
+  // Hands the lane's open batch to its writer, after the batch in flight ended.
+  // Returns false only when stopping gave up on a batch.
+  bool Submit(Lane& lane, FlushReason reason);
+  // Waits for the lane's batch in flight to end. With `retry`, transient errors
+  // are retried (with backoff) until it commits, is fenced, pauses the pipeline
+  // or stopping runs out of time (returns false); without, one attempt decides.
+  bool Finish(Lane& lane, bool retry);
+  // Ends the writes that have ended by themselves (never blocks on a writer).
+  void CollectFinished();
+  // Submits every lane's open batch and waits for all of them.
+  bool FlushAll(FlushReason reason);
+  // Drops the lane's open batch; its partitions are claimed again after `delay`.
+  void DropOpenBatch(Lane& lane, absl::Duration delay);
+  // The same, when the open batch holds a partition of `unwritten` (so it continues
+  // a batch that was not written and could only be refused).
+  void DropOpenBatchContinuing(Lane& lane, const Batch& unwritten, absl::Duration delay);
+  // Which lane writes `partition`.
+  size_t LaneOf(const TopicPartition& partition) const;
   // Whether `message` continues its partition's stream; advances the cursor.
   bool Accept(const Message& message, PartitionState* state, int64_t* continues_from);
   // Drops what the loop holds of `partitions` and schedules them to be claimed again.
@@ -133,9 +181,8 @@ class IngestLoop : public RebalanceHandler {
 
   const IngestLoopDeps deps_;
   const IngestLoopConfig config_;
-  Batcher batcher_;
+  std::vector<Lane> lanes_;
   OffsetFence fence_;
-  ExponentialBackoff backoff_;
   const std::atomic<bool>* stop_ = nullptr;
   absl::Time stop_deadline_ = absl::InfiniteFuture();
   absl::Time next_lag_update_ = absl::InfinitePast();

@@ -1,5 +1,6 @@
 #include "worker/kafka_message_source.h"
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
@@ -174,18 +175,26 @@ absl::StatusOr<std::unique_ptr<KafkaMessageSource>> KafkaMessageSource::Create(
   if (!source->consumer_) {
     return absl::InvalidArgumentError(absl::StrCat("creating kafka consumer: ", error));
   }
+  source->consumer_queue_ = rd_kafka_queue_get_consumer(source->consumer_->c_ptr());
+  if (source->consumer_queue_ == nullptr) {
+    return absl::InternalError("kafka: the consumer has no consumer group queue");
+  }
   return source;
 }
 
 KafkaMessageSource::~KafkaMessageSource() {
   if (consumer_ == nullptr) return;
   if (!closed_) (void)Close();
-  if (joined_unassigned_) {
+  if (!joined_unassigned_) {
+    if (consumer_queue_ != nullptr) rd_kafka_queue_destroy(consumer_queue_);
+  } else {
     // librdkafka 2.0.2 asserts (rdkafka_sticky_assignor.c:1896, upstream issue
     // #4312, fixed after 2.0.2) when a cooperative-sticky consumer is destroyed
     // between its first JoinGroup and SyncGroup. Close() waited for the first
     // assignment; it never came, so keep the closed consumer rather than abort,
     // and its callbacks with it: librdkafka's threads may still log through them.
+    // The consumer queue's handle stays too: its reference may be the last one
+    // on a queue the undestroyed consumer's threads still use.
     LOG(WARNING) << "leaving a closed Kafka consumer undestroyed: it joined its group but "
                     "never received an assignment (librdkafka 2.0.2 aborts on destroying it)";
     (void)consumer_.release();
@@ -547,6 +556,11 @@ absl::Status KafkaMessageSource::Close() {
     return absl::UnavailableError(absl::StrCat("closing kafka consumer: ", RdKafka::err2str(err)));
   }
   return absl::OkStatus();
+}
+
+void KafkaMessageSource::Wake() {
+  // rd_kafka_consumer_poll() serves this queue; a yield makes it return at once.
+  rd_kafka_queue_yield(consumer_queue_);
 }
 
 std::vector<PartitionLag> KafkaMessageSource::Lag() const {

@@ -17,6 +17,9 @@ namespace RdKafka {
 class KafkaConsumer;
 }
 
+// librdkafka's C queue handle (rdkafka.h), kept out of this header.
+struct rd_kafka_queue_s;
+
 namespace sluice::worker {
 
 struct KafkaSourceConfig {
@@ -58,6 +61,7 @@ class KafkaMessageSource : public MessageSource {
   void Pause(const std::vector<TopicPartition>& partitions) override;
   void Resume(const std::vector<TopicPartition>& partitions);
   absl::Status Close() override;
+  void Wake() override;
   std::vector<PartitionLag> Lag() const override;
   int AssignedPartitionCount() const override { return assigned_count_.load(); }
 
@@ -83,6 +87,8 @@ class KafkaMessageSource : public MessageSource {
 
   std::unique_ptr<Callbacks> callbacks_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  // The consumer's queue, which Poll() reads: Wake() yields it.
+  ::rd_kafka_queue_s* consumer_queue_ = nullptr;
   RebalanceHandler* handler_ = nullptr;
   bool closed_ = false;
   bool subscribed_ = false;

@@ -26,6 +26,7 @@
 #include "worker/pipeline_runner.h"
 #include "worker/kafka_message_source.h"
 #include "worker/postgres/postgres_batch_sink.h"
+#include "worker/postgres/postgres_writer_pool.h"
 #include "worker/worker_metrics.h"
 #include "worker/worker_options.h"
 
@@ -158,12 +159,12 @@ int RunStandalone(const WorkerOptions& options, const std::string& version,
 
   // PostgreSQL may still be starting: wait for it (a missing table is final).
   sluice::ExponentialBackoff backoff(absl::Milliseconds(200), absl::Seconds(10));
-  std::unique_ptr<PostgresBatchSink> sink;
+  std::unique_ptr<PostgresWriterPool> postgres;
   while (!g_stop.load()) {
-    absl::StatusOr<std::unique_ptr<PostgresBatchSink>> created =
-        PostgresBatchSink::Create(options.postgres);
+    absl::StatusOr<std::unique_ptr<PostgresWriterPool>> created =
+        PostgresWriterPool::Create(options.postgres, options.writers, &clock);
     if (created.ok()) {
-      sink = std::move(*created);
+      postgres = std::move(*created);
       break;
     }
     if (!absl::IsUnavailable(created.status())) {
@@ -178,7 +179,7 @@ int RunStandalone(const WorkerOptions& options, const std::string& version,
     LOG(WARNING) << created.status().message() << "; retrying in " << absl::FormatDuration(delay);
     SleepUnlessStopped(delay);
   }
-  if (!sink) return 0;
+  if (!postgres) return 0;
 
   absl::StatusOr<std::unique_ptr<KafkaMessageSource>> source =
       KafkaMessageSource::Create(options.kafka);
@@ -188,7 +189,8 @@ int RunStandalone(const WorkerOptions& options, const std::string& version,
   }
 
   WorkerMetrics metrics(*registry, options.pipeline_name);
-  IngestLoop loop({source->get(), sink.get(), &clock, &metrics}, options.loop);
+  IngestLoop loop({source->get(), postgres->offsets(), postgres->writers(), &clock, &metrics},
+                  options.loop);
   readiness.Running([&loop]() { return loop.Ready(); });
   absl::Status status = loop.Run(g_stop);
   // The loop goes before the HTTP server: /ready must not reach it any more.

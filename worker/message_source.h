@@ -85,6 +85,11 @@ class MessageSource {
   // Leaves the group (revoking through the handler) and releases the client.
   virtual absl::Status Close() = 0;
 
+  // Makes a Poll() in progress return now with what it has (or the next Poll(),
+  // if none is in progress): a writer finished a batch the loop should look at.
+  // Thread-safe.
+  virtual void Wake() = 0;
+
   // Latest known lag per assigned partition. Thread-safe.
   virtual std::vector<PartitionLag> Lag() const = 0;
 

@@ -59,9 +59,11 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Create(
     sink.legacy_table = config.rollout().legacy_table();
     sink.legacy_skip = config.rollout().skip();
   }
-  absl::StatusOr<std::unique_ptr<PostgresBatchSink>> created = PostgresBatchSink::Create(sink);
+  const int writers = config.writers() == 0 ? kDefaultWriters : static_cast<int>(config.writers());
+  absl::StatusOr<std::unique_ptr<PostgresWriterPool>> created =
+      PostgresWriterPool::Create(sink, writers, env.clock);
   if (!created.ok()) return Annotate(created.status(), context);
-  r->sink_ = std::move(*created);
+  r->postgres_ = std::move(*created);
 
   absl::StatusOr<std::unique_ptr<KafkaMessageSource>> source = KafkaMessageSource::Create(kafka);
   if (!source.ok()) return Annotate(source.status(), context);
@@ -77,8 +79,8 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Create(
   loop.shutdown_timeout = env.shutdown_timeout;
   loop.unready_after = env.unready_after;
   r->loop_ = std::make_unique<IngestLoop>(
-      IngestLoopDeps{r->source_.get(), r->sink_.get(), env.clock, r->metrics_.get(), &r->stats_,
-                     r->router_.get()},
+      IngestLoopDeps{r->source_.get(), r->postgres_->offsets(), r->postgres_->writers(), env.clock,
+                     r->metrics_.get(), &r->stats_, r->router_.get()},
       loop);
   LOG(INFO) << "prepared " << context << " (" << config.topics_size() << " topics → "
             << config.target().table() << ")";

@@ -17,6 +17,7 @@
 #include "worker/pipeline.h"
 #include "worker/pipeline_stats.h"
 #include "worker/postgres/postgres_batch_sink.h"
+#include "worker/postgres/postgres_writer_pool.h"
 #include "worker/router.h"
 #include "worker/worker_metrics.h"
 
@@ -72,7 +73,7 @@ class PipelineRunner : public Pipeline {
   std::string name_;
   std::atomic<uint64_t> version_{0};
   std::string context_;
-  std::unique_ptr<PostgresBatchSink> sink_;
+  std::unique_ptr<PostgresWriterPool> postgres_;
   std::unique_ptr<KafkaMessageSource> source_;
   std::unique_ptr<WorkerMetrics> metrics_;
   std::unique_ptr<Router> router_;

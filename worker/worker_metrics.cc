@@ -111,7 +111,19 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, const std::string& 
       lag_(BuildGauge()
                .Name("sluice_consumer_lag_messages")
                .Help("Messages between the partition's high watermark and the consumer position.")
-               .Register(registry)) {}
+               .Register(registry)),
+      writers_(BuildGauge()
+                   .Name("sluice_writers")
+                   .Help("PostgreSQL connections writing the pipeline's batches, each for its "
+                         "own share of the partitions, while the consumer fills the next ones.")
+                   .Register(registry)
+                   .Add({{"pipeline", pipeline}})),
+      writer_wait_(BuildCounter()
+                       .Name("sluice_writer_wait_seconds_total")
+                       .Help("Time the consumer waited for a writer to finish its batch before "
+                             "handing it the next one: PostgreSQL was the slower side.")
+                       .Register(registry)
+                       .Add({{"pipeline", pipeline}})) {}
 
 void WorkerMetrics::Stopped() {
   // A stopped pipeline has no lag. Called when its loop has ended and before a

@@ -49,6 +49,11 @@ class WorkerMetrics {
     before_retention_.Increment(static_cast<double>(n));
   }
   void SetLag(const std::vector<PartitionLag>& lag);
+  // How many writers (PostgreSQL connections writing batches) the pipeline runs.
+  void SetWriters(int n) { writers_.Set(n); }
+  // The consumer waited `d` for a writer to finish its batch before handing it
+  // the next one: PostgreSQL was the slower side for that long.
+  void WriterWaited(absl::Duration d) { writer_wait_.Increment(absl::ToDoubleSeconds(d)); }
 
   // Registers sluice_build_info{version} = 1.
   static void RegisterBuildInfo(prometheus::Registry& registry, const std::string& version);
@@ -76,6 +81,8 @@ class WorkerMetrics {
   prometheus::Histogram& batch_rows_;
   prometheus::Histogram& write_seconds_;
   prometheus::Family<prometheus::Gauge>& lag_;
+  prometheus::Gauge& writers_;
+  prometheus::Counter& writer_wait_;
   std::map<TopicPartition, prometheus::Gauge*> lag_gauges_;
 };
 

@@ -23,7 +23,7 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   WorkerOptions o;
   std::string topics, payload_format = "json", password_file, password_flag, token_file,
       properties_file;
-  int64_t db_port = 5432, max_rows = 10000, max_bytes = 16 << 20;
+  int64_t db_port = 5432, max_rows = 10000, max_bytes = 16 << 20, writers = kDefaultWriters;
   std::vector<std::string> properties;
 
   ArgParser p("sluice-worker");
@@ -49,6 +49,9 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
                "longest a message waits in an open batch, seconds (default 0.15)");
   p.AddInt("batch-max-rows", &max_rows, "rows per batch (default 10000)");
   p.AddBytes("batch-max-bytes", &max_bytes, "payload bytes per batch (default 16MiB)");
+  p.AddInt("writers", &writers,
+           "PostgreSQL connections writing batches, each for its share of the partitions, "
+           "while the next batches fill (default 2, at most 16)");
   p.AddSeconds("shutdown-timeout", &o.loop.shutdown_timeout,
                "how long the last batch may retry after SIGTERM (default 15s)");
   p.AddSeconds("unready-after", &o.loop.unready_after,
@@ -169,6 +172,11 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   if (max_bytes > kMaxBatchBytes) {
     return absl::InvalidArgumentError("--batch-max-bytes: must be at most 1GiB");
   }
+  if (writers < 1 || writers > kMaxWriters) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--writers: must be between 1 and ", kMaxWriters));
+  }
+  o.writers = static_cast<int>(writers);
   o.loop.limits.max_rows = max_rows;
   o.loop.limits.max_bytes = max_bytes;
   // Zero is allowed where it means "do not wait" (shutdown); nowhere is a wait

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "common/controller_channel.h"
 #include "worker/ingest_loop.h"
+#include "worker/postgres/postgres_writer_pool.h"
 #include "worker/kafka_message_source.h"
 #include "worker/postgres/postgres_batch_sink.h"
 
@@ -22,6 +23,8 @@ struct WorkerOptions {
   KafkaSourceConfig kafka;
   PostgresSinkConfig postgres;
   IngestLoopConfig loop;
+  // PostgreSQL connections writing batches (standalone; a controller's pipeline says its own).
+  int writers = kDefaultWriters;
   std::string metrics_address = "0.0.0.0:9187";
   // Controller mode: pipelines come from the controller at controller.address,
   // with its token (--controller-token-file or SLUICE_TOKEN) and TLS files.

@@ -5,6 +5,7 @@
 #ifndef SLUICE_TESTS_FAKES_FAKE_MESSAGE_SOURCE_H_
 #define SLUICE_TESTS_FAKES_FAKE_MESSAGE_SOURCE_H_
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <set>
@@ -92,6 +93,8 @@ class FakeMessageSource : public worker::MessageSource {
     closed_ = true;
     return absl::OkStatus();
   }
+  void Wake() override { ++wakes_; }
+  int wakes() const { return wakes_; }
   std::vector<worker::PartitionLag> Lag() const override { return {}; }
   int AssignedPartitionCount() const override { return 1; }
 
@@ -112,6 +115,7 @@ class FakeMessageSource : public worker::MessageSource {
   std::deque<Step> steps_;
   std::function<void()> on_exhausted_;
   std::vector<std::string> subscribed_;
+  std::atomic<int> wakes_{0};
   worker::RebalanceHandler* handler_ = nullptr;
   std::set<worker::TopicPartition> fresh_;
   std::map<worker::TopicPartition, int64_t> ends_;

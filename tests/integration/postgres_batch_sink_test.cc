@@ -3,6 +3,7 @@
 #include "worker/postgres/postgres_batch_sink.h"
 
 #include "worker/offset_fence.h"
+#include "worker/postgres/copy_encoder.h"
 
 #include <thread>
 
@@ -222,6 +223,69 @@ TEST_F(PostgresBatchSinkTest, TextAndBytesFormats) {
   raw.messages[0].payload = std::string("\x00\xff\t\\", 4);
   ASSERT_TRUE(y->Write(raw).ok());
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_bytes WHERE payload = '\\x00ff095c'::bytea"),
+            1);
+}
+
+// Issue 9: rows go in COPY's binary format. What lands must be the message, read
+// back by PostgreSQL itself: timestamps through the years its text form reads
+// specially (year 5, BC, the last year it holds), every byte of a key, unicode and
+// escapes in jsonb, and a timestamp it cannot hold refused (a dead letter), never
+// wrapped or turned into 'infinity'.
+TEST_F(PostgresBatchSinkTest, BinaryRowsStoreWhatTheTextFormWould) {
+  auto sink = NewSink();
+  ASSERT_TRUE(sink->Claim({kP0}).ok());
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  const std::vector<absl::Time> times = {
+      absl::FromUnixMillis(1700000000123),
+      absl::FromCivil(absl::CivilSecond(5, 1, 1, 0, 0, 0), utc),
+      absl::FromCivil(absl::CivilSecond(-44, 3, 15, 12, 0, 0), utc),  // 45 BC
+      absl::FromCivil(absl::CivilSecond(1969, 12, 31, 23, 59, 59), utc) + absl::Milliseconds(999),
+      absl::FromCivil(absl::CivilSecond(294276, 12, 31, 23, 59, 59), utc),
+  };
+  Batch b = MakeBatch(kP0, 0, static_cast<int>(times.size()) + 1);
+  for (size_t i = 0; i < times.size(); ++i) b.messages[i].timestamp = times[i];
+  std::string every_byte;
+  for (int c = 0; c < 256; ++c) every_byte.push_back(static_cast<char>(c));
+  b.messages[0].key = every_byte;
+  b.messages[1].payload = "{\"t\":\"caf\u00e9 \\u00e9 \\t tab\\\\ \\\"q\\\"\",\"n\":[1.50,-0,1e3]}";
+  b.messages[2].key.reset();
+  b.messages[2].payload.reset();
+  // Beyond PostgreSQL's last timestamp (294276 AD).
+  b.messages.back().timestamp = absl::FromUnixMillis(INT64_MAX / 4);
+  absl::StatusOr<WriteResult> r = sink->Write(b);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->rows_written, static_cast<int64_t>(times.size()));
+  EXPECT_EQ(r->dead_letters, 1);
+  for (size_t i = 0; i < times.size(); ++i) {
+    // EXTRACT(EPOCH ...) is exact (numeric) since PostgreSQL 14.
+    // Seconds since 1970 to the microsecond (as a Duration: 294276 AD is beyond
+    // int64 microseconds since 1970).
+    absl::Duration fraction;
+    const absl::Duration since = times[i] - absl::UnixEpoch();
+    const int64_t seconds = absl::IDivDuration(since, absl::Seconds(1), &fraction);
+    const std::string epoch =
+        absl::StrCat(since < absl::ZeroDuration() ? "-" : "", std::abs(seconds), ".",
+                     absl::Dec(std::abs(absl::ToInt64Microseconds(fraction)), absl::kZeroPad6));
+    EXPECT_EQ(db_.QueryInt(absl::StrCat("SELECT count(*) FROM raw_items WHERE kafka_offset = ", i,
+                                        " AND extract(epoch FROM kafka_timestamp) = ", epoch)),
+              1)
+        << epoch << " " << db_.Exec(absl::StrCat("SELECT kafka_timestamp FROM raw_items WHERE "
+                                                "kafka_offset = ", i));
+  }
+  EXPECT_EQ(db_.QueryInt(absl::StrCat("SELECT count(*) FROM raw_items WHERE kafka_offset = 0 AND "
+                                      "kafka_key = '",
+                                      ByteaHex(every_byte), "'::bytea")),
+            1);
+  EXPECT_EQ(db_.QueryInt(absl::StrCat("SELECT count(*) FROM raw_items WHERE kafka_offset = 1 AND "
+                                      "payload = '",
+                                      *b.messages[1].payload, "'::jsonb")),
+            1);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items WHERE kafka_offset = 2 AND "
+                         "kafka_key IS NULL AND payload IS NULL"),
+            1);
+  EXPECT_EQ(db_.QueryInt(absl::StrCat("SELECT count(*) FROM sluice_dead_letters WHERE "
+                                      "kafka_offset = ",
+                                      times.size(), " AND sqlstate = '22008'")),
             1);
 }
 

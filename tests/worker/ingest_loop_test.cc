@@ -10,6 +10,7 @@
 #include "prometheus/text_serializer.h"
 #include "tests/fakes/fake_batch_sink.h"
 #include "tests/fakes/fake_message_source.h"
+#include "tests/fakes/manual_batch_writer.h"
 #include "tests/fakes/manual_clock.h"
 
 namespace sluice::worker {
@@ -17,6 +18,7 @@ namespace {
 
 using ::sluice::testing::FakeBatchSink;
 using ::sluice::testing::FakeMessageSource;
+using ::sluice::testing::ManualBatchWriter;
 using ::sluice::testing::ManualClock;
 
 const TopicPartition kP0{"items", 0};
@@ -59,7 +61,7 @@ class IngestLoopTest : public ::testing::Test {
   }
 
   absl::Status Run() {
-    loop_ = std::make_unique<IngestLoop>(IngestLoopDeps{&source_, &sink_, &clock_, &metrics_},
+    loop_ = std::make_unique<IngestLoop>(IngestLoopDeps{&source_, &sink_, {&writer_}, &clock_, &metrics_},
                                          config_);
     return loop_->Run(stop_);
   }
@@ -80,6 +82,7 @@ class IngestLoopTest : public ::testing::Test {
   ManualClock clock_;
   FakeMessageSource source_;
   FakeBatchSink sink_;
+  ManualBatchWriter writer_{&sink_, &clock_};
   std::unique_ptr<IngestLoop> loop_;
   std::atomic<bool> stop_{false};
 };
@@ -158,7 +161,7 @@ TEST_F(IngestLoopTest, StartsFromPostgresOrExplicitlyAtTheResetPosition) {
   fresh.AddStep({[&](RebalanceHandler*) { fresh.Assign({p2}); }, {}});
   fresh.SetEndOffset(p2, 9);
   stop_ = false;
-  IngestLoop loop({&fresh, &sink_, &clock_, &metrics_}, config_);
+  IngestLoop loop({&fresh, &sink_, {&writer_}, &clock_, &metrics_}, config_);
   ASSERT_TRUE(loop.Run(stop_).ok());
   // "latest" is resolved once and stored, so every later owner starts there too.
   EXPECT_EQ(fresh.assigned()[0], (OffsetMap{{p2, 9}}));
@@ -274,7 +277,8 @@ TEST_F(IngestLoopTest, TheFirstMessageAfterAnAssignMayStartAboveTheStoredOffset)
   FakeMessageSource::Step s2;
   s2.messages = {Msg(kP0, 12), Msg(kP0, 13)};  // 12 starts the stream (10, 11 compacted)
   source.AddStep(s2);
-  IngestLoop loop({&source, &sink, &clock_, &metrics_}, config_);
+  ManualBatchWriter writer(&sink, &clock_);
+  IngestLoop loop({&source, &sink, {&writer}, &clock_, &metrics_}, config_);
   ASSERT_TRUE(loop.Run(stop_).ok());
   EXPECT_EQ(sink.WrittenOffsets(kP0), (std::vector<int64_t>{12, 13}));
   EXPECT_EQ(sink.stored().at(kP0), 14);
@@ -476,6 +480,139 @@ TEST_F(IngestLoopTest, ALostPartitionsBatchIsNotWrittenInsideTheCallback) {
   // kP1's message is read again from its stored offset.
   ASSERT_FALSE(source_.seeks().empty());
   EXPECT_EQ(source_.seeks()[0], (OffsetMap{{kP1, 0}}));
+}
+
+// Issue 9: the overlapped writer. While a batch is in flight the loop goes on
+// polling and fills the next one; it is handed over only once the first committed.
+TEST_F(IngestLoopTest, TheNextBatchFillsWhileOneIsInFlight) {
+  sink_.SetStored(kP0, 0);
+  Assign();
+  writer_.Hold(true);
+  source_.AddStep({nullptr, Msgs(kP0, 0, 3)});  // full: handed to the writer
+  source_.AddStep({[this](RebalanceHandler*) {
+                     EXPECT_TRUE(writer_.in_flight());
+                     EXPECT_TRUE(sink_.written().empty());
+                   },
+                   Msgs(kP0, 3, 2)});  // fills the next batch meanwhile
+  source_.AddStep({[this](RebalanceHandler*) {
+                     // Still in flight: the second batch has not been started.
+                     EXPECT_EQ(writer_.started(), 1);
+                     writer_.Hold(false);
+                   },
+                   Msgs(kP0, 5, 1)});  // completes the second batch
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(sink_.written().size(), 2u);
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(0, 5));
+  // The second batch's compare-and-set expects what the first one stored.
+  EXPECT_EQ(sink_.stored().at(kP0), 6);
+  ASSERT_EQ(source_.commits().size(), 2u);
+  EXPECT_EQ(source_.commits()[0].at(kP0), 3);
+  EXPECT_EQ(source_.commits()[1].at(kP0), 6);
+}
+
+// Issue 9 rule: the rebalance callback waits for the batch in flight of the
+// partitions it revokes; nothing is written for them after it returns.
+TEST_F(IngestLoopTest, ARevokeWaitsForTheBatchInFlight) {
+  sink_.SetStored({{kP0, 0}});
+  Assign();
+  writer_.Hold(true);
+  source_.AddStep({nullptr, Msgs(kP0, 0, 3)});  // in flight, held
+  source_.AddStep({[this](RebalanceHandler* h) {
+                     EXPECT_TRUE(sink_.written().empty());
+                     h->OnPartitionsRevoked({kP0}, /*lost=*/false);
+                     // Returned only after the batch in flight committed.
+                     EXPECT_FALSE(writer_.in_flight());
+                     EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(0, 2));
+                     EXPECT_EQ(sink_.stored().at(kP0), 3);
+                   },
+                   Msgs(kP0, 3, 3)});  // fetched before the revoke: not ours any more
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(0, 2));
+  EXPECT_EQ(writer_.started(), 1);
+}
+
+// Lost partitions belong to another worker already: the batch in flight gets the
+// attempt it is in (the fence decides), no retries inside the callback; its other
+// partitions are read again from their stored offsets.
+TEST_F(IngestLoopTest, ALostRevokeGivesTheBatchInFlightOneAttempt) {
+  sink_.SetStored({{kP0, 0}, {kP1, 0}});
+  Assign();
+  writer_.Hold(true);
+  source_.AddStep({nullptr, {Msg(kP0, 0), Msg(kP1, 0), Msg(kP1, 1)}});  // in flight
+  std::vector<absl::Status> down(1000, absl::UnavailableError("down"));
+  source_.AddStep({[&](RebalanceHandler* h) {
+                     sink_.FailNextWrites(down);
+                     h->OnPartitionsRevoked({kP0}, /*lost=*/true);
+                     EXPECT_FALSE(writer_.in_flight());
+                     EXPECT_EQ(sink_.attempts(), 1);
+                     sink_.FailNextWrites({});
+                     writer_.Hold(false);
+                   },
+                   {}});
+  source_.AddStep({[this](RebalanceHandler*) {
+                     std::vector<absl::Status> none;
+                     sink_.FailNextWrites(none);
+                   },
+                   {}});
+  ASSERT_TRUE(Run().ok() || true);
+  EXPECT_TRUE(sink_.WrittenOffsets(kP0).empty());
+  ASSERT_FALSE(source_.seeks().empty());
+  EXPECT_EQ(source_.seeks()[0], (OffsetMap{{kP1, 0}}));
+}
+
+// Issue 9 rule: when the batch in flight is fenced, the batch queued behind it and
+// the already-polled messages of its partitions are discarded, and the partitions
+// are claimed again from the stored offsets.
+TEST_F(IngestLoopTest, AFencedBatchInFlightTakesTheBatchBehindItAndThePolledMessages) {
+  sink_.SetStored({{kP0, 0}});
+  Assign();
+  writer_.Hold(true);
+  source_.AddStep({nullptr, Msgs(kP0, 0, 3)});  // batch 1, in flight
+  source_.AddStep({[this](RebalanceHandler*) {
+                     sink_.SetStored(kP0, 10);  // another worker took kP0 and wrote
+                     writer_.Hold(false);
+                   },
+                   // 3-5 fill batch 2: handing it over waits for batch 1, which is
+                   // fenced; 6-7 came in the same poll.
+                   Msgs(kP0, 3, 5)});
+  source_.AddStep({nullptr, Msgs(kP0, 10, 3)});  // read again from the stored 10
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(10, 12));
+  EXPECT_EQ(source_.seeks(), (std::vector<OffsetMap>{{{kP0, 10}}}));
+  EXPECT_EQ(sink_.stored().at(kP0), 13);
+  EXPECT_NE(Metrics().find("sluice_messages_discarded_total{pipeline=\"test\"} 5"),
+            std::string::npos)
+      << Metrics();
+}
+
+// Two writers: each partition belongs to one, each batch is its own transaction
+// with its own compare-and-sets, and both are in flight at once.
+TEST_F(IngestLoopTest, TwoWritersWriteDisjointPartitionsAtOnce) {
+  sink_.SetStored({{kP0, 0}, {kP1, 0}});
+  Assign();
+  ManualBatchWriter second(&sink_, &clock_);
+  writer_.Hold(true);
+  second.Hold(true);
+  source_.AddStep({nullptr, {Msg(kP0, 0), Msg(kP1, 0), Msg(kP0, 1), Msg(kP1, 1), Msg(kP0, 2),
+                             Msg(kP1, 2)}});
+  source_.AddStep({[&](RebalanceHandler*) {
+                     EXPECT_TRUE(writer_.in_flight());
+                     EXPECT_TRUE(second.in_flight());
+                     writer_.Hold(false);
+                     second.Hold(false);
+                   },
+                   {}});
+  loop_ = std::make_unique<IngestLoop>(
+      IngestLoopDeps{&source_, &sink_, {&writer_, &second}, &clock_, &metrics_}, config_);
+  ASSERT_TRUE(loop_->Run(stop_).ok());
+  ASSERT_EQ(sink_.written().size(), 2u);
+  for (const Batch& b : sink_.written()) {
+    ASSERT_EQ(b.next_offsets.size(), 1u) << "a batch spans writers' partitions";
+  }
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(0, 2));
+  EXPECT_EQ(sink_.WrittenOffsets(kP1), Range(0, 2));
+  EXPECT_EQ(writer_.started() + second.started(), 2);
+  EXPECT_EQ(writer_.started(), 1);
 }
 
 }  // namespace

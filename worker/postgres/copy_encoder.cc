@@ -70,32 +70,6 @@ std::string ByteaHex(absl::string_view value) {
   return out;
 }
 
-std::string FormatTimestamp(absl::Time t) {
-  // absl prints the year as it is (5, -44), but PostgreSQL misreads a year of one
-  // or two digits ("5-01-01 ..." became 2001-05-01, "45-07-29 ..." is refused) and
-  // has no year 0 or negative years: absl's year 0 is 1 BC.
-  const int64_t year = absl::ToCivilYear(t, absl::UTCTimeZone()).year();
-  const bool bc = year <= 0;
-  return absl::StrCat(absl::Dec(bc ? 1 - year : year, absl::kZeroPad4),
-                      absl::FormatTime("-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone()),
-                      bc ? " BC" : "");
-}
-
-void AppendRow(std::string* out, const Message& m, ::sluice::v1::PayloadFormat format) {
-  AppendCopyText(out, m.topic);
-  absl::StrAppend(out, "\t", m.partition, "\t", m.offset, "\t");
-  AppendNullable(out, m.key, /*bytea=*/true);
-  out->push_back('\t');
-  if (m.timestamp) {
-    out->append(FormatTimestamp(*m.timestamp));
-  } else {
-    out->append("\\N");
-  }
-  out->push_back('\t');
-  AppendNullable(out, m.payload, format == ::sluice::v1::PAYLOAD_FORMAT_BYTES);
-  out->push_back('\n');
-}
-
 void AppendDeadLetter(std::string* out, absl::string_view consumer_group, const Message& m,
                       absl::string_view error, absl::string_view sqlstate) {
   AppendCopyText(out, consumer_group);

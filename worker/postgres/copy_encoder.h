@@ -1,5 +1,6 @@
-// PostgreSQL's COPY text format for Sluice's rows and dead letters. Pure
-// functions of their input, so they are tested (and fuzzed) without a server.
+// PostgreSQL's COPY text format, for dead letters (rows go in the binary format,
+// copy_binary_encoder.h). Pure functions of their input, so they are tested (and
+// fuzzed) without a server.
 // https://www.postgresql.org/docs/15/sql-copy.html#id-1.9.3.55.9.2
 #ifndef SLUICE_WORKER_POSTGRES_COPY_ENCODER_H_
 #define SLUICE_WORKER_POSTGRES_COPY_ENCODER_H_
@@ -7,7 +8,6 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "absl/time/time.h"
 #include "sluice/v1/pipeline.pb.h"
 #include "worker/message.h"
 
@@ -19,19 +19,6 @@ void AppendCopyText(std::string* out, absl::string_view value);
 void AppendCopyBytea(std::string* out, absl::string_view value);
 // A bytea value as a plain text parameter: \x followed by hex digits.
 std::string ByteaHex(absl::string_view value);
-// "2026-11-25 10:00:00.123000+00", in UTC, as PostgreSQL reads it back: at least
-// four year digits ("0005-..."), and years before 1 AD as "0001-... BC".
-std::string FormatTimestamp(absl::Time t);
-
-// The column list every row-shaped COPY and INSERT uses, in this order.
-inline constexpr char kRowColumns[] =
-    "topic, kafka_partition, kafka_offset, kafka_key, kafka_timestamp, payload";
-
-// Appends one row of `message` (columns kRowColumns) ending in a newline. The
-// payload is written as text (json, text) or hex bytea (bytes); a null payload or
-// key, or a missing timestamp, is \N.
-void AppendRow(std::string* out, const Message& message, ::sluice::v1::PayloadFormat format);
-
 // Appends one dead letter: consumer_group, topic, kafka_partition, kafka_offset,
 // kafka_key, payload (bytea), error, sqlstate.
 void AppendDeadLetter(std::string* out, absl::string_view consumer_group, const Message& message,

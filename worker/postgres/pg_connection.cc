@@ -122,11 +122,25 @@ absl::Status PgConnection::Run(absl::string_view sql, const std::vector<const ch
 
 absl::Status PgConnection::CopyIn(absl::string_view copy_sql, absl::string_view data,
                                   SqlError* error) {
+  size_t pos = 0;
+  return CopyIn(
+      copy_sql,
+      [&]() {
+        const size_t n = std::min(kCopyChunkBytes, data.size() - pos);
+        absl::string_view chunk = data.substr(pos, n);
+        pos += n;
+        return chunk;
+      },
+      error);
+}
+
+absl::Status PgConnection::CopyIn(absl::string_view copy_sql,
+                                  const std::function<absl::string_view()>& next,
+                                  SqlError* error) {
   absl::StatusOr<PgResult> start = Exec(copy_sql, {}, error);
   if (!start.ok()) return start.status();
-  for (size_t pos = 0; pos < data.size(); pos += kCopyChunkBytes) {
-    const size_t n = std::min(kCopyChunkBytes, data.size() - pos);
-    if (PQputCopyData(conn_, data.data() + pos, static_cast<int>(n)) != 1) break;
+  for (absl::string_view chunk = next(); !chunk.empty(); chunk = next()) {
+    if (PQputCopyData(conn_, chunk.data(), static_cast<int>(chunk.size())) != 1) break;
   }
   PQputCopyEnd(conn_, nullptr);
   absl::Status status = absl::OkStatus();

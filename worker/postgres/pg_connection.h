@@ -3,6 +3,7 @@
 #ifndef SLUICE_WORKER_POSTGRES_PG_CONNECTION_H_
 #define SLUICE_WORKER_POSTGRES_PG_CONNECTION_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,9 +47,14 @@ class PgConnection {
   absl::Status Run(absl::string_view sql, const std::vector<const char*>& params = {},
                    SqlError* error = nullptr);
 
-  // COPY ... FROM STDIN of `data` (already in COPY text format).
+  // COPY ... FROM STDIN of `data` (already in the COPY's format).
   absl::Status CopyIn(absl::string_view copy_sql, absl::string_view data,
                       SqlError* error = nullptr);
+  // COPY ... FROM STDIN of the chunks `next` returns until an empty one, each sent
+  // as it comes: the server parses one while the caller encodes the next, and no
+  // buffer holds the whole batch.
+  absl::Status CopyIn(absl::string_view copy_sql,
+                      const std::function<absl::string_view()>& next, SqlError* error = nullptr);
 
   // ROLLBACK if the connection still works; never fails.
   void RollbackQuietly();

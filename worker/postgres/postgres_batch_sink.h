@@ -94,6 +94,8 @@ class PostgresBatchSink : public BatchSink {
   const std::string quoted_legacy_table_;  // empty without a legacy table
   std::unique_ptr<PgConnection> conn_;
   PayloadValidator validator_;
+  // Reused for every COPY chunk (CopyRows).
+  std::string copy_chunk_;
   // Set when COMMIT was sent but its answer was lost.
   struct InDoubt {
     std::string txid;
