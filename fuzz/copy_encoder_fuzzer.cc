@@ -199,7 +199,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(r.Integer(8, "kafka_offset") == m.offset, "kafka_offset");
   ExpectField(r.Bytes("kafka_key"), m.key, "kafka_key");
   ExpectBinaryTimestamp(r, m.timestamp);
-  if (format == ::sluice::v1::PAYLOAD_FORMAT_JSON && m.payload) {
+  if (format != ::sluice::v1::PAYLOAD_FORMAT_TEXT && format != ::sluice::v1::PAYLOAD_FORMAT_BYTES &&
+      m.payload) {
     // jsonb's binary input: format version 1, then the text.
     ExpectField(r.Bytes("payload (jsonb)"), "\1" + *m.payload, "payload (jsonb)");
   } else {

@@ -31,7 +31,8 @@ class BatchWriter {
   virtual ~BatchWriter() = default;
 
   // `ended` runs (on the writer's thread) whenever an attempt ends, so that the
-  // caller need not wait out its poll to notice. Set before the first Start().
+  // caller need not wait out its poll to notice; Wait() returns only after it
+  // returned. Set before the first Start().
   virtual void NotifyOnEnd(std::function<void()> ended) = 0;
 
   // Starts one attempt at writing `batch` with `updates`. Both must stay alive

@@ -70,7 +70,6 @@ IngestLoop::IngestLoop(IngestLoopDeps deps, IngestLoopConfig config)
     writer->NotifyOnEnd([source = deps_.source] { source->Wake(); });
     lanes_.emplace_back(writer, *deps_.clock, config_);
   }
-  deps_.metrics->SetWriters(static_cast<int>(lanes_.size()));
 }
 
 size_t IngestLoop::LaneOf(const TopicPartition& partition) const {
@@ -153,6 +152,9 @@ std::vector<TopicPartition> IngestLoop::Assigned() const {
 
 absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
   stop_ = &stop;
+  // Here, not in the constructor: a prepared replacement must not overwrite the
+  // running pipeline's gauges (they share labels).
+  deps_.metrics->SetWriters(static_cast<int>(lanes_.size()));
   absl::Status status = deps_.source->Subscribe(config_.topics, this);
   if (!status.ok()) return status;
   while (!stop.load()) {
@@ -331,7 +333,12 @@ void IngestLoop::CollectFinished() {
 bool IngestLoop::FlushAll(FlushReason reason) {
   bool all = true;
   for (Lane& lane : lanes_) {
-    if (!Submit(lane, reason)) all = false;
+    if (!Submit(lane, reason)) {
+      // Gave up on the batch before it: this one is read again by the next owner
+      // too, rather than written after the deadline (by the revoke in Close()).
+      DropOpenBatch(lane, absl::ZeroDuration());
+      all = false;
+    }
   }
   for (Lane& lane : lanes_) {
     if (lane.in_flight && !Finish(lane, /*retry=*/true)) all = false;
@@ -357,9 +364,13 @@ bool IngestLoop::Finish(Lane& lane, bool retry) {
     if (result.ok() && result->fenced.empty()) {
       fence_.Advance(lane.plan);
       NoteSuccess();
-      for (const auto& [tp, next] : batch.next_offsets) {
-        auto it = partitions_.find(tp);
-        if (it != partitions_.end()) it->second.reclaim_failures = 0;
+      for (const OffsetUpdate& u : lane.plan) {
+        auto it = partitions_.find(u.partition);
+        if (it == partitions_.end()) continue;
+        it->second.reclaim_failures = 0;
+        // Stalled while this batch was in flight: the stored offset it stalled at
+        // is the one this commit wrote, not an operator's move.
+        if (!it->second.stalled.empty()) it->second.stalled_at_stored = u.next;
       }
       const absl::Duration took = outcome.finished_at - lane.started;
       deps_.metrics->BatchWritten(batch, *result, took);
@@ -398,8 +409,6 @@ bool IngestLoop::Finish(Lane& lane, bool retry) {
       return done(true);
     }
     NoteFailure(error);
-    deps_.metrics->WriteRetried(RetryReason(error));
-    if (deps_.stats != nullptr) deps_.stats->Retried();
     if (!retry) {
       LOG(WARNING) << "not retrying a batch of " << batch.messages.size()
                    << " messages whose partitions were lost (" << error.message()
@@ -408,6 +417,8 @@ bool IngestLoop::Finish(Lane& lane, bool retry) {
       DropOpenBatchContinuing(lane, batch, absl::ZeroDuration());
       return done(true);
     }
+    deps_.metrics->WriteRetried(RetryReason(error));
+    if (deps_.stats != nullptr) deps_.stats->Retried();
     if (StopDeadlinePassed()) {
       LOG(ERROR) << "giving up on a batch of " << batch.messages.size()
                  << " messages at shutdown: " << error.message();
@@ -439,7 +450,6 @@ void IngestLoop::ScheduleReclaim(const std::vector<TopicPartition>& partitions,
 
 void IngestLoop::ReclaimDue() {
   if (paused_) return;  // a seek would resume what PauseForever paused
-  const absl::Time now = deps_.clock->Now();
   auto due_now = [this] {
     const absl::Time at = deps_.clock->Now();
     std::vector<TopicPartition> due;
@@ -450,23 +460,27 @@ void IngestLoop::ReclaimDue() {
   };
   std::vector<TopicPartition> due = due_now();
   if (due.empty()) return;
-  // What the loop still holds of them goes first: a batch in flight must end
-  // before their stored offsets mean anything, and an open batch would only be
-  // refused once they are read again. (A stalled partition is paused in the source
-  // and only sought if an operator moved it; the fence refuses what it held.)
+  // A batch in flight holding one of them ends first: its stored offset is final
+  // only then (and a commit moves the offset a stalled partition stalled at).
   for (Lane& lane : lanes_) {
-    bool in_flight = false;
-    bool open = false;
+    if (!lane.in_flight) continue;
     for (const TopicPartition& tp : due) {
-      if (!partitions_[tp].stalled.empty()) continue;
-      in_flight = in_flight || (lane.in_flight && lane.flying.next_offsets.count(tp) > 0);
-      open = open || lane.batcher.Holds(tp);
+      if (lane.flying.next_offsets.count(tp) > 0) {
+        Finish(lane, /*retry=*/true);
+        break;
+      }
     }
-    if (in_flight) Finish(lane, /*retry=*/true);
-    if (open) DropOpenBatch(lane, absl::ZeroDuration());
   }
   if (paused_) return;
-  due = due_now();
+  // Those writes may have rescheduled some (a fence spaces its reclaims out).
+  const absl::Time now = deps_.clock->Now();
+  due.erase(std::remove_if(due.begin(), due.end(),
+                           [&](const TopicPartition& tp) {
+                             auto it = partitions_.find(tp);
+                             return it == partitions_.end() || !it->second.needs_reclaim ||
+                                    it->second.reclaim_at > now;
+                           }),
+            due.end());
   if (due.empty()) return;
   ++partitions_epoch_;
   auto retry_later = [&](const std::vector<TopicPartition>& tps) {
@@ -498,6 +512,16 @@ void IngestLoop::ReclaimDue() {
     seek[tp] = start;
   }
   if (seek.empty()) return;
+  // An open batch holding one of them would hold its messages twice once they
+  // are read again: it goes (its other partitions are claimed again next).
+  for (Lane& lane : lanes_) {
+    for (const auto& [tp, start] : seek) {
+      if (lane.batcher.Holds(tp)) {
+        DropOpenBatch(lane, absl::ZeroDuration());
+        break;
+      }
+    }
+  }
   absl::Status sought = deps_.source->Seek(seek);
   if (!sought.ok()) {
     NoteFailure(sought);
@@ -615,7 +639,7 @@ void IngestLoop::OnPartitionsRevoked(const std::vector<TopicPartition>& partitio
   // holding them gets its one attempt (the fence decides) and no retries, which
   // would hold up the group.
   for (Lane& lane : lanes_) {
-    if (lane.in_flight) Finish(lane, /*retry=*/!(lost && holds_revoked(lane.flying)));
+    if (lane.in_flight && holds_revoked(lane.flying)) Finish(lane, /*retry=*/!lost);
   }
   for (Lane& lane : lanes_) {
     bool holds = false;

@@ -150,7 +150,8 @@ class IngestLoop : public RebalanceHandler {
   // are retried (with backoff) until it commits, is fenced, pauses the pipeline
   // or stopping runs out of time (returns false); without, one attempt decides.
   bool Finish(Lane& lane, bool retry);
-  // Ends the writes that have ended by themselves (never blocks on a writer).
+  // Ends the writes that have ended by themselves (does not wait for a writer,
+  // but retries a failed attempt, with its backoff, like Finish()).
   void CollectFinished();
   // Submits every lane's open batch and waits for all of them.
   bool FlushAll(FlushReason reason);

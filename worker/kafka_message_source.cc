@@ -538,6 +538,12 @@ void KafkaMessageSource::Resume(const std::vector<TopicPartition>& partitions) {
 
 absl::Status KafkaMessageSource::Close() {
   if (closed_) return absl::OkStatus();
+  {
+    // rd_kafka_consumer_close() serves this same queue until the group is left;
+    // a yield would end that early (revoke skipped, leave incomplete).
+    absl::MutexLock lock(&wake_mu_);
+    wakes_ignored_ = true;
+  }
   // rebalance_protocol() is NONE until a JoinGroup response set the group's
   // assignor: only then can destroying the consumer hit the assertion.
   if (sticky_ && subscribed_ && !ever_assigned_ && consumer_->rebalance_protocol() != "NONE") {
@@ -560,7 +566,8 @@ absl::Status KafkaMessageSource::Close() {
 
 void KafkaMessageSource::Wake() {
   // rd_kafka_consumer_poll() serves this queue; a yield makes it return at once.
-  rd_kafka_queue_yield(consumer_queue_);
+  absl::MutexLock lock(&wake_mu_);
+  if (!wakes_ignored_) rd_kafka_queue_yield(consumer_queue_);
 }
 
 std::vector<PartitionLag> KafkaMessageSource::Lag() const {

@@ -89,6 +89,9 @@ class KafkaMessageSource : public MessageSource {
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   // The consumer's queue, which Poll() reads: Wake() yields it.
   ::rd_kafka_queue_s* consumer_queue_ = nullptr;
+  // From Close() on, Wake() does nothing.
+  absl::Mutex wake_mu_;
+  bool wakes_ignored_ ABSL_GUARDED_BY(wake_mu_) = false;
   RebalanceHandler* handler_ = nullptr;
   bool closed_ = false;
   bool subscribed_ = false;

@@ -73,8 +73,9 @@ class PipelineRunner : public Pipeline {
   std::string name_;
   std::atomic<uint64_t> version_{0};
   std::string context_;
-  std::unique_ptr<PostgresWriterPool> postgres_;
   std::unique_ptr<KafkaMessageSource> source_;
+  // After source_: its writer threads (which wake the source) end first.
+  std::unique_ptr<PostgresWriterPool> postgres_;
   std::unique_ptr<WorkerMetrics> metrics_;
   std::unique_ptr<Router> router_;
   PipelineStats stats_;

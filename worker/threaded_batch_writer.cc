@@ -61,8 +61,13 @@ void ThreadedBatchWriter::Loop() {
       updates_ = nullptr;
       outcome_ = std::move(outcome);
       ended = ended_;
+      notifying_ = static_cast<bool>(ended);
     }
-    if (ended) ended();
+    if (ended) {
+      ended();
+      absl::MutexLock lock(&mu_);
+      notifying_ = false;
+    }
   }
 }
 

@@ -28,7 +28,10 @@ class ThreadedBatchWriter : public BatchWriter {
 
  private:
   void Loop();
-  bool Ended() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return outcome_.has_value(); }
+  // The attempt ended and `ended_` returned: nothing of it runs any more.
+  bool Ended() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return outcome_.has_value() && !notifying_;
+  }
   bool HasWorkOrStops() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return batch_ != nullptr || stopping_;
   }
@@ -41,6 +44,9 @@ class ThreadedBatchWriter : public BatchWriter {
   std::optional<WriteOutcome> outcome_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> ended_ ABSL_GUARDED_BY(mu_);
+  // Set while `ended_` runs for the outcome just published: Wait() returns only
+  // after it, so the caller may destroy what `ended_` touches once it has waited.
+  bool notifying_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -133,6 +133,7 @@ void WorkerMetrics::Stopped() {
   lag_gauges_.clear();
   stalled_.Set(0);
   paused_.Set(0);
+  writers_.Set(0);
 }
 
 void WorkerMetrics::BatchWritten(const Batch& batch, const WriteResult& result,

@@ -25,7 +25,7 @@ class WorkerMetrics {
  public:
   WorkerMetrics(prometheus::Registry& registry, const std::string& pipeline);
   // The pipeline's loop has ended: removes its lag series and zeroes the
-  // stalled and paused gauges. Call from the thread that ran the loop, after it.
+  // stalled, paused and writers gauges. Call from the thread that ran the loop, after it.
   void Stopped();
 
   // Messages handed to the batcher.

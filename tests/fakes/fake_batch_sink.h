@@ -17,6 +17,8 @@ class FakeBatchSink : public worker::BatchSink {
   void FailNextWrites(std::vector<absl::Status> errors) {
     for (auto& e : errors) failures_.push_back(e);
   }
+  // Forgets the errors FailNextWrites() queued and not yet returned.
+  void ClearWriteFailures() { failures_.clear(); }
   // The next ReadOffsets() calls return these errors, in order.
   void FailNextReads(std::vector<absl::Status> errors) {
     for (auto& e : errors) read_failures_.push_back(e);

@@ -25,7 +25,7 @@ class ManualBatchWriter : public worker::BatchWriter {
   // Runs whenever an attempt starts, with the attempt's batch.
   void OnStart(std::function<void(const worker::Batch&)> f) { on_start_ = std::move(f); }
 
-  void NotifyOnEnd(std::function<void()>) override {}
+  void NotifyOnEnd(std::function<void()> ended) override { ended_ = std::move(ended); }
   void Start(const worker::Batch& batch,
              const std::vector<worker::OffsetUpdate>& updates) override {
     pending_ = Pending{&batch, &updates};
@@ -37,6 +37,7 @@ class ManualBatchWriter : public worker::BatchWriter {
     worker::WriteOutcome out{sink_->Write(*pending_->batch, *pending_->updates), clock_->Now()};
     pending_.reset();
     ++waited_;
+    if (ended_) ended_();  // as the threaded writer does when an attempt ends
     return out;
   }
 
@@ -56,6 +57,7 @@ class ManualBatchWriter : public worker::BatchWriter {
   int started_ = 0;
   int waited_ = 0;
   std::function<void(const worker::Batch&)> on_start_;
+  std::function<void()> ended_;
 };
 
 }  // namespace sluice::testing

@@ -545,19 +545,78 @@ TEST_F(IngestLoopTest, ALostRevokeGivesTheBatchInFlightOneAttempt) {
                      h->OnPartitionsRevoked({kP0}, /*lost=*/true);
                      EXPECT_FALSE(writer_.in_flight());
                      EXPECT_EQ(sink_.attempts(), 1);
-                     sink_.FailNextWrites({});
+                     sink_.ClearWriteFailures();
                      writer_.Hold(false);
                    },
                    {}});
-  source_.AddStep({[this](RebalanceHandler*) {
-                     std::vector<absl::Status> none;
-                     sink_.FailNextWrites(none);
-                   },
-                   {}});
-  ASSERT_TRUE(Run().ok() || true);
+  source_.AddStep({nullptr, Msgs(kP1, 0, 3)});  // kP1 read again from its stored 0
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(sink_.attempts(), 2);
   EXPECT_TRUE(sink_.WrittenOffsets(kP0).empty());
+  EXPECT_EQ(sink_.WrittenOffsets(kP1), Range(0, 2));
   ASSERT_FALSE(source_.seeks().empty());
   EXPECT_EQ(source_.seeks()[0], (OffsetMap{{kP1, 0}}));
+  // The abandoned attempt is a failure, not a retry.
+  EXPECT_EQ(Metrics().find("sluice_write_retries_total{"), std::string::npos) << Metrics();
+}
+
+// Review finding: the revoke callback waited (retrying while PostgreSQL was down)
+// for writers holding none of the revoked partitions, holding up the group.
+TEST_F(IngestLoopTest, ARevokeDoesNotWaitForWritersOfOtherPartitions) {
+  sink_.SetStored({{kP0, 0}, {kP1, 0}});
+  Assign();
+  ManualBatchWriter second(&sink_, &clock_);
+  second.Hold(true);
+  // kP1 belongs to the second writer: its batch is in flight, PostgreSQL down.
+  source_.AddStep({nullptr, Msgs(kP1, 0, 3)});
+  std::vector<absl::Status> down(1000, absl::UnavailableError("down"));
+  source_.AddStep({[&](RebalanceHandler* h) {
+                     sink_.FailNextWrites(down);
+                     h->OnPartitionsRevoked({kP0}, /*lost=*/false);
+                     EXPECT_TRUE(second.in_flight());
+                     EXPECT_EQ(sink_.attempts(), 0);
+                     sink_.ClearWriteFailures();
+                     second.Hold(false);
+                   },
+                   {}});
+  loop_ = std::make_unique<IngestLoop>(
+      IngestLoopDeps{&source_, &sink_, {&writer_, &second}, &clock_, &metrics_}, config_);
+  ASSERT_TRUE(loop_->Run(stop_).ok());
+  EXPECT_EQ(sink_.WrittenOffsets(kP1), Range(0, 2));
+}
+
+// Review finding: a partition that stalled while its batch was in flight looked
+// "moved by an operator" at the first recheck (the commit moved its stored
+// offset), and was read again while its open batch still held messages.
+TEST_F(IngestLoopTest, AStallDuringAWriteIsNotLiftedByThatWrite) {
+  config_.limits.max_rows = 3;
+  sink_.SetStored({{kP0, 0}});
+  Assign();
+  writer_.Hold(true);
+  source_.AddStep({nullptr, Msgs(kP0, 0, 4)});  // 0-2 in flight, 3 in the open batch
+  source_.AddStep({[this](RebalanceHandler* h) {
+                     h->OnPartitionStalled(kP0, "offset out of range");
+                     writer_.Hold(false);
+                   },
+                   {}});
+  source_.AddStep({[this](RebalanceHandler*) { clock_.Advance(absl::Seconds(11)); }, {}});
+  source_.AddStep({[this](RebalanceHandler*) {
+                     EXPECT_EQ(loop_->Ready().code(), absl::StatusCode::kUnavailable);
+                   },
+                   {}});
+  ASSERT_TRUE(Run().ok());
+  EXPECT_TRUE(source_.seeks().empty()) << "a stall nobody fixed was lifted";
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(0, 3));
+}
+
+// Writers wake the poll when an attempt ends, so the loop hears of it at once.
+TEST_F(IngestLoopTest, AnEndedWriteWakesThePoll) {
+  sink_.SetStored(kP0, 0);
+  Assign();
+  source_.AddStep({nullptr, Msgs(kP0, 0, 6)});
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(writer_.waited(), 2);
+  EXPECT_EQ(source_.wakes(), 2);
 }
 
 // Issue 9 rule: when the batch in flight is fenced, the batch queued behind it and

@@ -2,6 +2,9 @@
 // on, Done() tells whether it ended, Wait() returns its outcome.
 #include "worker/threaded_batch_writer.h"
 
+#include <atomic>
+#include <thread>
+
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_batch_sink.h"
@@ -81,6 +84,36 @@ TEST(ThreadedBatchWriterTest, OneAttemptPerStartAndItsErrorIsReturned) {
   WriteOutcome fenced = writer.Wait();
   ASSERT_TRUE(fenced.result.ok());
   EXPECT_EQ(fenced.result->fenced.size(), 1u);
+}
+
+// Review finding: Wait() returned as soon as the outcome was published, while the
+// writer thread was still about to call `ended` (the source's Wake), so the caller
+// could destroy the source under it.
+TEST(ThreadedBatchWriterTest, WaitReturnsOnlyAfterTheEndNotificationReturned) {
+  FakeBatchSink sink;
+  ManualClock clock;
+  absl::Notification in_ended, release_ended;
+  std::atomic<bool> ended_returned{false};
+  ThreadedBatchWriter writer(&sink, &clock);
+  writer.NotifyOnEnd([&] {
+    in_ended.Notify();
+    release_ended.WaitForNotification();
+    ended_returned = true;
+  });
+  const Batch batch = OneMessage(0);
+  const std::vector<OffsetUpdate> updates = {{{"items", 0}, std::nullopt, 1}};
+  writer.Start(batch, updates);
+  in_ended.WaitForNotification();
+  bool ended_when_waited = false;
+  std::thread waiter([&] {
+    writer.Wait();
+    ended_when_waited = ended_returned.load();
+  });
+  // Give a wrong Wait() the time to return early (a right one blocks meanwhile).
+  absl::SleepFor(absl::Milliseconds(50));
+  release_ended.Notify();
+  waiter.join();
+  EXPECT_TRUE(ended_when_waited);
 }
 
 TEST(ThreadedBatchWriterTest, DestroyingWaitsForTheAttemptInProgress) {

@@ -83,8 +83,10 @@ void AppendBinaryRow(std::string* out, const Message& m, ::sluice::v1::PayloadFo
   }
   if (!m.payload) {
     PutInt32(out, kNull);
-  } else if (format == ::sluice::v1::PAYLOAD_FORMAT_JSON) {
-    // jsonb's binary input: a format version byte, then the JSON text.
+  } else if (format != ::sluice::v1::PAYLOAD_FORMAT_TEXT &&
+             format != ::sluice::v1::PAYLOAD_FORMAT_BYTES) {
+    // jsonb (the column for JSON and an unspecified format, as PayloadColumnType):
+    // its binary input is a format version byte, then the JSON text.
     PutInt32(out, static_cast<int32_t>(m.payload->size() + 1));
     out->push_back('\1');
     out->append(*m.payload);

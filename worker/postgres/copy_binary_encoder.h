@@ -26,8 +26,8 @@ inline constexpr char kRowColumns[] =
 
 // Appends one row of `message` (columns kRowColumns): topic
 // (text), partition (int4), offset (int8), key (bytea), timestamp (timestamptz),
-// payload as the column type of `format` (jsonb: version byte 1 + the text; text;
-// bytea). A null key, payload or missing timestamp is a NULL field.
+// payload as the column type of `format` (text; bytea; otherwise jsonb: version
+// byte 1 + the text). A null key, payload or missing timestamp is a NULL field.
 void AppendBinaryRow(std::string* out, const Message& message,
                      ::sluice::v1::PayloadFormat format);
 

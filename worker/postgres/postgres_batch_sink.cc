@@ -331,7 +331,7 @@ absl::Status PostgresBatchSink::CopyRows(const Message* const* rows, size_t n,
   size_t next = 0;
   bool started = false;
   bool ended = false;
-  return conn_->CopyIn(
+  const absl::Status status = conn_->CopyIn(
       absl::StrCat("COPY ", quoted_table, " (", kRowColumns, ") FROM STDIN (FORMAT binary)"),
       [&]() -> absl::string_view {
         copy_chunk_.clear();
@@ -350,6 +350,9 @@ absl::Status PostgresBatchSink::CopyRows(const Message* const* rows, size_t n,
         return copy_chunk_;
       },
       error);
+  // A large message grew the buffer past its usual size: give that memory back.
+  if (copy_chunk_.capacity() > 4 * kCopyChunkBytes) std::string().swap(copy_chunk_);
+  return status;
 }
 
 absl::Status PostgresBatchSink::CopyIsolatingRows(const Message* const* rows, size_t n,
