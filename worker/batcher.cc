@@ -27,6 +27,10 @@ Batcher::Batcher(const Clock& clock, BatchLimits limits) : clock_(clock), limits
 std::optional<FlushReason> Batcher::Add(Message message, int64_t continues_from) {
   if (open_.messages.empty()) {
     open_.opened_at = clock_.Now();
+    born_ = open_.opened_at;
+    if (message.timestamp && *message.timestamp < born_) {
+      born_ = std::max(*message.timestamp, open_.opened_at - limits_.consumer_timeout);
+    }
     open_.messages.reserve(static_cast<size_t>(std::min<int64_t>(limits_.max_rows, 1 << 16)));
   }
   open_.bytes += static_cast<int64_t>(message.payload_size());
@@ -44,7 +48,9 @@ std::optional<FlushReason> Batcher::Add(Message message, int64_t continues_from)
 
 absl::Time Batcher::deadline() const {
   if (open_.messages.empty()) return absl::InfiniteFuture();
-  return open_.opened_at + limits_.consumer_timeout;
+  const absl::Duration allowance =
+      std::clamp(write_allowance_, absl::ZeroDuration(), limits_.consumer_timeout / 2);
+  return born_ + limits_.consumer_timeout - allowance;
 }
 
 std::optional<FlushReason> Batcher::CheckTimeout() const {

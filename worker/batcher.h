@@ -12,7 +12,10 @@ namespace sluice::worker {
 struct BatchLimits {
   int64_t max_rows = 10000;
   int64_t max_bytes = 16 << 20;
-  // The longest a message waits in an open batch before the batch is written.
+  // How long after its Kafka timestamp a message should be committed: the open
+  // batch is handed over that long after its first message was produced (counted
+  // from when it was consumed at most one timeout earlier), less the time its
+  // write is expected to take (see Batcher::set_write_allowance).
   absl::Duration consumer_timeout = absl::Milliseconds(150);
 };
 
@@ -31,9 +34,13 @@ class Batcher {
     return open_.next_offsets.count(partition) > 0;
   }
 
-  // When the open batch's oldest message reaches the consumer timeout;
-  // absl::InfiniteFuture() while the batch is empty.
+  // When the open batch must be handed over for its first message to be
+  // committed within the consumer timeout; absl::InfiniteFuture() while empty.
   absl::Time deadline() const;
+
+  // How long a write is expected to take (the writer's recent writes): deadlines
+  // come that much earlier, by at most half the consumer timeout.
+  void set_write_allowance(absl::Duration d) { write_allowance_ = d; }
 
   // TIMEOUT when the deadline has passed.
   std::optional<FlushReason> CheckTimeout() const;
@@ -52,6 +59,11 @@ class Batcher {
   const Clock& clock_;
   BatchLimits limits_;
   Batch open_;
+  // When the open batch's first message was produced, as far as it counts: its
+  // Kafka timestamp, but no earlier than one timeout before it was consumed (a
+  // backlog or a skewed producer clock) and no later than its consumption.
+  absl::Time born_ = absl::InfiniteFuture();
+  absl::Duration write_allowance_ = absl::ZeroDuration();
 };
 
 }  // namespace sluice::worker

@@ -168,8 +168,12 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
     CollectFinished();
     ReclaimDue();
     const absl::Time now = deps_.clock->Now();
+    // A lane whose writer is busy hands its due batch over when the writer ends,
+    // which wakes the poll: only the others' deadlines bound the wait.
     absl::Time deadline = absl::InfiniteFuture();
-    for (const Lane& lane : lanes_) deadline = std::min(deadline, lane.batcher.deadline());
+    for (Lane& lane : lanes_) {
+      if (!lane.busy()) deadline = std::min(deadline, lane.batcher.deadline());
+    }
     const absl::Duration wait = std::clamp(deadline - now, absl::ZeroDuration(), kMaxPollWait);
     const size_t room = static_cast<size_t>(std::max<int64_t>(1, lanes_[0].batcher.limits().max_rows));
     absl::StatusOr<std::vector<Message>> polled =
@@ -221,6 +225,10 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
     }
     if (polled->size() > accepted) deps_.metrics->MessagesDiscarded(polled->size() - accepted);
     for (Lane& lane : lanes_) {
+      // Due while its writer is busy: the batch goes on filling (up to its
+      // limits) instead of the loop waiting, and is handed over once the writer
+      // is free.
+      if (lane.busy()) continue;
       if (std::optional<FlushReason> due = lane.batcher.CheckTimeout()) Submit(lane, *due);
     }
     if (now >= next_lag_update_) {
@@ -373,6 +381,10 @@ bool IngestLoop::Finish(Lane& lane, bool retry) {
         if (!it->second.stalled.empty()) it->second.stalled_at_stored = u.next;
       }
       const absl::Duration took = outcome.finished_at - lane.started;
+      lane.write_estimate = lane.write_estimate == absl::ZeroDuration()
+                                ? took
+                                : lane.write_estimate * 0.8 + took * 0.2;
+      lane.batcher.set_write_allowance(lane.write_estimate);
       deps_.metrics->BatchWritten(batch, *result, took);
       if (deps_.stats != nullptr) {
         deps_.stats->BatchCommitted(batch, *result, took, outcome.finished_at);
@@ -417,8 +429,6 @@ bool IngestLoop::Finish(Lane& lane, bool retry) {
       DropOpenBatchContinuing(lane, batch, absl::ZeroDuration());
       return done(true);
     }
-    deps_.metrics->WriteRetried(RetryReason(error));
-    if (deps_.stats != nullptr) deps_.stats->Retried();
     if (StopDeadlinePassed()) {
       LOG(ERROR) << "giving up on a batch of " << batch.messages.size()
                  << " messages at shutdown: " << error.message();
@@ -426,6 +436,8 @@ bool IngestLoop::Finish(Lane& lane, bool retry) {
       DropOpenBatchContinuing(lane, batch, absl::ZeroDuration());
       return done(false);
     }
+    deps_.metrics->WriteRetried(RetryReason(error));
+    if (deps_.stats != nullptr) deps_.stats->Retried();
     const absl::Duration delay = lane.backoff.NextDelay();
     LOG(WARNING) << "writing batch of " << batch.messages.size() << " messages failed ("
                  << error.message() << "); retry " << lane.backoff.attempts() << " in "
@@ -443,7 +455,9 @@ void IngestLoop::ScheduleReclaim(const std::vector<TopicPartition>& partitions,
     auto it = partitions_.find(tp);
     if (it == partitions_.end()) continue;  // revoked meanwhile
     it->second.needs_reclaim = true;
-    it->second.reclaim_at = at;
+    // A stalled partition keeps its recheck time: reading its stored offset
+    // sooner cannot unstall it, only an operator's move can.
+    if (it->second.stalled.empty()) it->second.reclaim_at = at;
   }
   ++partitions_epoch_;
 }
@@ -463,7 +477,7 @@ void IngestLoop::ReclaimDue() {
   // A batch in flight holding one of them ends first: its stored offset is final
   // only then (and a commit moves the offset a stalled partition stalled at).
   for (Lane& lane : lanes_) {
-    if (!lane.in_flight) continue;
+    if (!lane.in_flight || paused_) continue;
     for (const TopicPartition& tp : due) {
       if (lane.flying.next_offsets.count(tp) > 0) {
         Finish(lane, /*retry=*/true);
@@ -645,9 +659,12 @@ void IngestLoop::OnPartitionsRevoked(const std::vector<TopicPartition>& partitio
     bool holds = false;
     for (const TopicPartition& tp : partitions) holds = holds || lane.batcher.Holds(tp);
     if (!holds) continue;
-    if (lost) {
-      // Writing them could only be fenced. The batch's other partitions are read
-      // again from their stored offsets.
+    if (lost || lane.in_flight) {
+      // Lost: writing them could only be fenced. In flight (a batch of other
+      // partitions, still being written): writing this one would mean waiting
+      // for that one, holding up the group. Either way the batch goes: the new
+      // owner reads the revoked partitions from their stored offsets, this worker
+      // the others.
       DropOpenBatch(lane, absl::ZeroDuration());
     } else {
       // The whole open batch goes: simpler than splitting it, and the rest of it

@@ -141,6 +141,11 @@ class IngestLoop : public RebalanceHandler {
     std::vector<OffsetUpdate> plan;
     absl::Time started;
     ExponentialBackoff backoff;
+    // Moving average of the lane's committed write durations (zero before the
+    // first): the batcher hands batches over that much before their deadline.
+    absl::Duration write_estimate = absl::ZeroDuration();
+    // Whether a batch is in flight and its writer still at it.
+    bool busy() { return in_flight && !writer->Done(); }
   };
 
   // Hands the lane's open batch to its writer, after the batch in flight ended.

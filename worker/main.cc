@@ -188,6 +188,9 @@ int RunStandalone(const WorkerOptions& options, const std::string& version,
     return 1;
   }
 
+  // `source` goes before `postgres` (whose writer threads wake it): safe because
+  // Run() returns only after waiting for every write, and a writer's Wait()
+  // returns only after its wake.
   WorkerMetrics metrics(*registry, options.pipeline_name);
   IngestLoop loop({source->get(), postgres->offsets(), postgres->writers(), &clock, &metrics},
                   options.loop);

@@ -29,7 +29,7 @@ void ThreadedBatchWriter::Start(const Batch& batch, const std::vector<OffsetUpda
 
 bool ThreadedBatchWriter::Done() {
   absl::MutexLock lock(&mu_);
-  return outcome_.has_value();
+  return Ended();
 }
 
 WriteOutcome ThreadedBatchWriter::Wait() {

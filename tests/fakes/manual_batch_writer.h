@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "gtest/gtest.h"
 #include "worker/batch_writer.h"
 
 namespace sluice::testing {
@@ -28,12 +29,18 @@ class ManualBatchWriter : public worker::BatchWriter {
   void NotifyOnEnd(std::function<void()> ended) override { ended_ = std::move(ended); }
   void Start(const worker::Batch& batch,
              const std::vector<worker::OffsetUpdate>& updates) override {
+    // As the threaded writer, which CHECKs it: one batch at a time.
+    if (pending_) ADD_FAILURE() << "Start() while a batch is in flight";
     pending_ = Pending{&batch, &updates};
     ++started_;
     if (on_start_) on_start_(batch);
   }
   bool Done() override { return pending_.has_value() && !held_; }
   worker::WriteOutcome Wait() override {
+    if (!pending_) {
+      ADD_FAILURE() << "Wait() with no batch in flight";
+      return {absl::InternalError("nothing in flight"), clock_->Now()};
+    }
     worker::WriteOutcome out{sink_->Write(*pending_->batch, *pending_->updates), clock_->Now()};
     pending_.reset();
     ++waited_;

@@ -55,6 +55,42 @@ TEST(BatcherTest, FlushesWhenOldestMessageReachesConsumerTimeout) {
   EXPECT_EQ(b.deadline(), absl::InfiniteFuture());
 }
 
+// Issue 9 (freshness): the consumer timeout bounds the time from a message's
+// Kafka timestamp to its commit, so the fetch delay before the batch opened and
+// the expected write both come out of it.
+TEST(BatcherTest, TheDeadlineCountsFromTheKafkaTimestampAndLeavesTimeForTheWrite) {
+  ManualClock clock;
+  const absl::Duration timeout = absl::Milliseconds(150);
+  Batcher b(clock, {1000, 1 << 20, timeout});
+  const absl::Time now = clock.Now();
+  Message m = Msg(0, 0);
+  m.timestamp = now - absl::Milliseconds(30);  // produced 30 ms before it was consumed
+  b.Add(m, 0);
+  EXPECT_EQ(b.deadline(), now - absl::Milliseconds(30) + timeout);
+  b.set_write_allowance(absl::Milliseconds(40));
+  EXPECT_EQ(b.deadline(), now - absl::Milliseconds(30) + timeout - absl::Milliseconds(40));
+  // The allowance is at most half the timeout (a slow write, an outage).
+  b.set_write_allowance(absl::Seconds(5));
+  EXPECT_EQ(b.deadline(), now - absl::Milliseconds(30) + timeout / 2);
+  b.Take(::sluice::v1::FLUSH_REASON_TIMEOUT);
+  b.set_write_allowance(absl::ZeroDuration());
+
+  // A backlog (or a producer clock behind): counted from one timeout before it
+  // was consumed, so the batch is due at once but not before it opened.
+  m.timestamp = now - absl::Hours(3);
+  b.Add(m, 0);
+  EXPECT_EQ(b.deadline(), now);
+  b.Take(::sluice::v1::FLUSH_REASON_TIMEOUT);
+  // A producer clock ahead, or no timestamp: counted from its consumption.
+  m.timestamp = now + absl::Seconds(10);
+  b.Add(m, 0);
+  EXPECT_EQ(b.deadline(), now + timeout);
+  b.Take(::sluice::v1::FLUSH_REASON_TIMEOUT);
+  m.timestamp.reset();
+  b.Add(m, 0);
+  EXPECT_EQ(b.deadline(), now + timeout);
+}
+
 TEST(BatcherTest, NewLimitsApplyToTheNextAdd) {
   ManualClock clock;
   Batcher b(clock, {10, 1 << 20, absl::Seconds(1)});

@@ -566,16 +566,18 @@ TEST_F(IngestLoopTest, ARevokeDoesNotWaitForWritersOfOtherPartitions) {
   sink_.SetStored({{kP0, 0}, {kP1, 0}});
   Assign();
   ManualBatchWriter second(&sink_, &clock_);
+  writer_.Hold(true);
   second.Hold(true);
-  // kP1 belongs to the second writer: its batch is in flight, PostgreSQL down.
+  // kP1's batch is in flight (on whichever writer has it), PostgreSQL down.
   source_.AddStep({nullptr, Msgs(kP1, 0, 3)});
   std::vector<absl::Status> down(1000, absl::UnavailableError("down"));
   source_.AddStep({[&](RebalanceHandler* h) {
                      sink_.FailNextWrites(down);
                      h->OnPartitionsRevoked({kP0}, /*lost=*/false);
-                     EXPECT_TRUE(second.in_flight());
+                     EXPECT_TRUE(writer_.in_flight() || second.in_flight());
                      EXPECT_EQ(sink_.attempts(), 0);
                      sink_.ClearWriteFailures();
+                     writer_.Hold(false);
                      second.Hold(false);
                    },
                    {}});
@@ -609,8 +611,10 @@ TEST_F(IngestLoopTest, AStallDuringAWriteIsNotLiftedByThatWrite) {
   EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(0, 3));
 }
 
-// Writers wake the poll when an attempt ends, so the loop hears of it at once.
-TEST_F(IngestLoopTest, AnEndedWriteWakesThePoll) {
+// The loop has its writers wake the source when an attempt ends (the threaded
+// writer does it from its thread, threaded_batch_writer_test; here the manual
+// writer calls it as the attempt ends).
+TEST_F(IngestLoopTest, EndedWritesAreWiredToWakeTheSource) {
   sink_.SetStored(kP0, 0);
   Assign();
   source_.AddStep({nullptr, Msgs(kP0, 0, 6)});
@@ -672,6 +676,107 @@ TEST_F(IngestLoopTest, TwoWritersWriteDisjointPartitionsAtOnce) {
   EXPECT_EQ(sink_.WrittenOffsets(kP1), Range(0, 2));
   EXPECT_EQ(writer_.started() + second.started(), 2);
   EXPECT_EQ(writer_.started(), 1);
+}
+
+// Issue 9 (freshness): a batch due while its writer is busy goes on filling
+// instead of the loop waiting, and is handed over when the writer is free.
+TEST_F(IngestLoopTest, ADueBatchKeepsFillingWhileItsWriterIsBusy) {
+  config_.limits = {100, 1 << 20, absl::Milliseconds(150)};
+  sink_.SetStored(kP0, 0);
+  Assign();
+  writer_.Hold(true);
+  source_.AddStep({nullptr, Msgs(kP0, 0, 2)});
+  source_.AddStep({[this](RebalanceHandler*) { clock_.Advance(absl::Milliseconds(150)); }, {}});
+  // Batch 0-1 is in flight (held). 2 opens the next batch, which comes due...
+  source_.AddStep({nullptr, Msgs(kP0, 2, 1)});
+  source_.AddStep({[this](RebalanceHandler*) { clock_.Advance(absl::Milliseconds(200)); }, {}});
+  // ...while the writer is still busy: 3-4 join it, nothing waits.
+  source_.AddStep({[this](RebalanceHandler*) {
+                     EXPECT_EQ(writer_.started(), 1);
+                     EXPECT_EQ(writer_.waited(), 0);
+                   },
+                   Msgs(kP0, 3, 2)});
+  // The writer is free: the due batch goes at once, with all three.
+  source_.AddStep({[this](RebalanceHandler*) { writer_.Hold(false); }, {}});
+  source_.AddStep({[this](RebalanceHandler*) { EXPECT_EQ(writer_.started(), 2); }, {}});
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(sink_.written().size(), 2u);
+  EXPECT_EQ(sink_.written()[1].messages.size(), 3u);
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(0, 4));
+  EXPECT_NE(Metrics().find("sluice_writer_wait_seconds_total{pipeline=\"test\"} 0\n"),
+            std::string::npos)
+      << "the loop waited for a writer: " << Metrics();
+}
+
+// Issue 9 (freshness): after writes that took 40 ms, a batch is handed over 40 ms
+// before the consumer timeout, so that it commits within it.
+TEST_F(IngestLoopTest, TheHandOverLeavesTheExpectedWriteTime) {
+  config_.limits = {3, 1 << 20, absl::Milliseconds(150)};
+  sink_.SetStored(kP0, 0);
+  sink_.OnWrite([this](int) { clock_.Advance(absl::Milliseconds(40)); });
+  Assign();
+  source_.AddStep({nullptr, Msgs(kP0, 0, 3)});  // full: written, in 40 ms
+  source_.AddStep({nullptr, {}});                // the write ends
+  source_.AddStep({nullptr, Msgs(kP0, 3, 1)});   // a lone message opens a batch
+  source_.AddStep({[this](RebalanceHandler*) { clock_.Advance(absl::Milliseconds(109)); }, {}});
+  source_.AddStep({[this](RebalanceHandler*) {
+                     EXPECT_EQ(sink_.written().size(), 1u) << "handed over too early";
+                     clock_.Advance(absl::Milliseconds(1));
+                   },
+                   {}});
+  source_.AddStep({[this](RebalanceHandler*) {
+                     EXPECT_EQ(sink_.written().size(), 2u) << "not handed over at 110 ms";
+                   },
+                   {}});
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(Reasons(), (std::vector<FlushReason>{::sluice::v1::FLUSH_REASON_ROWS,
+                                                 ::sluice::v1::FLUSH_REASON_TIMEOUT}));
+}
+
+// The same stall, with the batch still in flight when the recheck comes: the
+// reclaim ends that write first, so its commit is not taken for an operator's.
+TEST_F(IngestLoopTest, AStallRecheckEndsTheWriteInFlightFirst) {
+  sink_.SetStored({{kP0, 0}});
+  Assign();
+  writer_.Hold(true);
+  source_.AddStep({nullptr, Msgs(kP0, 0, 3)});  // in flight, held throughout
+  source_.AddStep({[this](RebalanceHandler* h) {
+                     h->OnPartitionStalled(kP0, "offset out of range");
+                     clock_.Advance(absl::Seconds(11));
+                   },
+                   {}});
+  source_.AddStep({[this](RebalanceHandler*) {
+                     EXPECT_EQ(sink_.stored().at(kP0), 3);  // the recheck ended the write
+                   },
+                   {}});
+  ASSERT_TRUE(Run().ok());
+  EXPECT_TRUE(source_.seeks().empty()) << "a stall nobody fixed was lifted";
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(0, 2));
+}
+
+// Second review: a revoke whose partition sits in an open batch behind a batch of
+// other partitions still being written does not wait for that write (PostgreSQL
+// down would hold up the group): the open batch is dropped; the revoked partition
+// goes to its new owner from the stored offset, the others are read again.
+TEST_F(IngestLoopTest, ARevokeDropsAnOpenBatchBehindAWriteOfOtherPartitions) {
+  sink_.SetStored({{kP0, 0}, {kP1, 0}});
+  Assign();
+  writer_.Hold(true);
+  source_.AddStep({nullptr, Msgs(kP1, 0, 3)});                 // kP1's batch in flight
+  source_.AddStep({nullptr, {Msg(kP0, 0), Msg(kP1, 3)}});      // open: kP0 and kP1
+  std::vector<absl::Status> down(1000, absl::UnavailableError("down"));
+  source_.AddStep({[&](RebalanceHandler* h) {
+                     sink_.FailNextWrites(down);
+                     h->OnPartitionsRevoked({kP0}, /*lost=*/false);
+                     EXPECT_EQ(sink_.attempts(), 0) << "the callback waited for kP1's write";
+                     sink_.ClearWriteFailures();
+                     writer_.Hold(false);
+                   },
+                   {}});
+  source_.AddStep({nullptr, Msgs(kP1, 3, 3)});  // kP1 read again from 3
+  ASSERT_TRUE(Run().ok());
+  EXPECT_TRUE(sink_.WrittenOffsets(kP0).empty());
+  EXPECT_EQ(sink_.WrittenOffsets(kP1), Range(0, 5));
 }
 
 }  // namespace
