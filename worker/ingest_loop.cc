@@ -317,12 +317,7 @@ bool IngestLoop::Submit(Lane& lane, FlushReason reason) {
 
 void IngestLoop::DropOpenBatchContinuing(Lane& lane, const Batch& unwritten,
                                          absl::Duration delay) {
-  for (const auto& [tp, next] : unwritten.next_offsets) {
-    if (lane.batcher.Holds(tp)) {
-      DropOpenBatch(lane, delay);
-      return;
-    }
-  }
+  if (lane.OpenHoldsAny(unwritten.next_offsets)) DropOpenBatch(lane, delay);
 }
 
 void IngestLoop::DropOpenBatch(Lane& lane, absl::Duration delay) {
@@ -477,13 +472,7 @@ void IngestLoop::ReclaimDue() {
   // A batch in flight holding one of them ends first: its stored offset is final
   // only then (and a commit moves the offset a stalled partition stalled at).
   for (Lane& lane : lanes_) {
-    if (!lane.in_flight || paused_) continue;
-    for (const TopicPartition& tp : due) {
-      if (lane.flying.next_offsets.count(tp) > 0) {
-        Finish(lane, /*retry=*/true);
-        break;
-      }
-    }
+    if (!paused_ && lane.FlyingHoldsAny(due)) Finish(lane, /*retry=*/true);
   }
   if (paused_) return;
   // Those writes may have rescheduled some (a fence spaces its reclaims out).
@@ -529,12 +518,7 @@ void IngestLoop::ReclaimDue() {
   // An open batch holding one of them would hold its messages twice once they
   // are read again: it goes (its other partitions are claimed again next).
   for (Lane& lane : lanes_) {
-    for (const auto& [tp, start] : seek) {
-      if (lane.batcher.Holds(tp)) {
-        DropOpenBatch(lane, absl::ZeroDuration());
-        break;
-      }
-    }
+    if (lane.OpenHoldsAny(seek)) DropOpenBatch(lane, absl::ZeroDuration());
   }
   absl::Status sought = deps_.source->Seek(seek);
   if (!sought.ok()) {
@@ -642,23 +626,15 @@ void IngestLoop::PinEndPositions(const std::vector<TopicPartition>& partitions,
 }
 
 void IngestLoop::OnPartitionsRevoked(const std::vector<TopicPartition>& partitions, bool lost) {
-  auto holds_revoked = [&](const Batch& batch) {
-    for (const TopicPartition& tp : partitions) {
-      if (batch.next_offsets.count(tp) > 0) return true;
-    }
-    return false;
-  };
   // Nothing may be written for these partitions once this returns: the batches in
   // flight end first. Lost partitions belong to another worker already, so a batch
   // holding them gets its one attempt (the fence decides) and no retries, which
   // would hold up the group.
   for (Lane& lane : lanes_) {
-    if (lane.in_flight && holds_revoked(lane.flying)) Finish(lane, /*retry=*/!lost);
+    if (lane.FlyingHoldsAny(partitions)) Finish(lane, /*retry=*/!lost);
   }
   for (Lane& lane : lanes_) {
-    bool holds = false;
-    for (const TopicPartition& tp : partitions) holds = holds || lane.batcher.Holds(tp);
-    if (!holds) continue;
+    if (!lane.OpenHoldsAny(partitions)) continue;
     if (lost || lane.in_flight) {
       // Lost: writing them could only be fenced. In flight (a batch of other
       // partitions, still being written): writing this one would mean waiting

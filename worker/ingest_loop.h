@@ -131,7 +131,9 @@ class IngestLoop : public RebalanceHandler {
   // One writer's share: its open batch and the batch it is writing.
   struct Lane {
     Lane(BatchWriter* w, const Clock& clock, const IngestLoopConfig& config)
-        : writer(w), batcher(clock, config.limits), backoff(config.retry_initial, config.retry_max) {}
+        : writer(w),
+          batcher(clock, config.limits),
+          backoff(config.retry_initial, config.retry_max) {}
     BatchWriter* writer;
     Batcher batcher;
     // While `in_flight`: the batch the writer has, its compare-and-sets, and when
@@ -146,6 +148,27 @@ class IngestLoop : public RebalanceHandler {
     absl::Duration write_estimate = absl::ZeroDuration();
     // Whether a batch is in flight and its writer still at it.
     bool busy() { return in_flight && !writer->Done(); }
+    // Whether the batch in flight / the open batch holds one of `partitions`
+    // (TopicPartitions, or a map keyed by them).
+    template <typename Partitions>
+    bool FlyingHoldsAny(const Partitions& partitions) const {
+      if (!in_flight) return false;
+      for (const auto& p : partitions) {
+        if (flying.next_offsets.count(PartitionOf(p)) > 0) return true;
+      }
+      return false;
+    }
+    template <typename Partitions>
+    bool OpenHoldsAny(const Partitions& partitions) const {
+      for (const auto& p : partitions) {
+        if (batcher.Holds(PartitionOf(p))) return true;
+      }
+      return false;
+    }
+    static const TopicPartition& PartitionOf(const TopicPartition& tp) { return tp; }
+    static const TopicPartition& PartitionOf(const OffsetMap::value_type& entry) {
+      return entry.first;
+    }
   };
 
   // Hands the lane's open batch to its writer, after the batch in flight ended.

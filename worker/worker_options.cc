@@ -46,7 +46,8 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   p.AddBool("create-table", &o.postgres.create_table, "create the target table if missing");
   p.AddString("payload-format", &payload_format, "json (jsonb), text or bytes (bytea)");
   p.AddSeconds("consumer-timeout", &o.loop.limits.consumer_timeout,
-               "longest a message waits in an open batch, seconds (default 0.15)");
+               "how soon after its Kafka timestamp a message should be committed, seconds "
+               "(default 0.15)");
   p.AddInt("batch-max-rows", &max_rows, "rows per batch (default 10000)");
   p.AddBytes("batch-max-bytes", &max_bytes, "payload bytes per batch (default 16MiB)");
   p.AddInt("writers", &writers,
