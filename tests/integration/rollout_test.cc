@@ -177,6 +177,22 @@ TEST_F(RolloutTest, RampAndRollbackWithALegacyTablePutEachItemInExactlyOneTable)
   EXPECT_EQ(moved_back, 0);
 
   // Per-path counts in the metrics.
+  // The loop counts a batch when its writer's commit reaches it, a moment after
+  // the rows are visible: wait for the counter, then check it exactly.
+  WaitFor(
+      [&] {
+        return w1->Metric("sluice_items_total{path=\"kafka\",pipeline=\"items\"}") +
+                   w2->Metric("sluice_items_total{path=\"kafka\",pipeline=\"items\"}") ==
+               db_.QueryInt("SELECT count(*) FROM raw_items");
+      },
+      absl::Seconds(10));
+  WaitFor(
+      [&] {
+        return w1->Metric("sluice_items_total{path=\"legacy\",pipeline=\"items\"}") +
+                   w2->Metric("sluice_items_total{path=\"legacy\",pipeline=\"items\"}") ==
+               db_.QueryInt("SELECT count(*) FROM legacy_items");
+      },
+      absl::Seconds(10));
   const double kafka_items = w1->Metric("sluice_items_total{path=\"kafka\",pipeline=\"items\"}") +
                              w2->Metric("sluice_items_total{path=\"kafka\",pipeline=\"items\"}");
   const double legacy_items =
@@ -230,6 +246,12 @@ TEST_F(RolloutTest, SkipWritesExactlyTheInRolloutItemsByTimestamp) {
   for (const Row& r : Rows(/*with_legacy=*/false)) got.insert(r.seq);
   EXPECT_EQ(got, expected);
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items"), static_cast<int64_t>(expected.size()));
+  WaitFor(
+      [&] {
+        return w->Metric("sluice_items_total{path=\"legacy\",pipeline=\"items\"}") ==
+               3000 - static_cast<double>(expected.size());
+      },
+      absl::Seconds(10));
   EXPECT_EQ(w->Metric("sluice_items_total{path=\"legacy\",pipeline=\"items\"}"),
             3000 - static_cast<double>(expected.size()));
 }

@@ -26,6 +26,10 @@ TEST_F(WorkerExactlyOnceTest, FiftyThousandMessagesLandExactlyOnce) {
   auto worker = StartWorker("worker-a", {"--kafka-property", "statistics.interval.ms=200"});
   ASSERT_NE(worker, nullptr);
   ExpectExactlyOnce(50000);
+  // The loop counts a batch when its writer's commit reaches it, a moment after
+  // the rows are visible: wait for the counter, then check it exactly.
+  WaitFor([&] { return worker->Metric("sluice_rows_written_total{") == 50000; },
+          absl::Seconds(10));
   EXPECT_EQ(worker->Metric("sluice_rows_written_total{"), 50000);
   EXPECT_EQ(worker->Metric("sluice_messages_consumed_total{"), 50000);
   EXPECT_EQ(worker->HttpGet("/healthz"), "200 ok\n");
@@ -76,6 +80,14 @@ TEST_F(WorkerExactlyOnceTest, TwoWorkersShareThePartitions) {
     ASSERT_TRUE(kafka_->Produce("items", Items(10000 + chunk * 5000, 5000)).ok());
   }
   ExpectExactlyOnce(30000);
+  // The loop counts a batch when its writer's commit reaches it, a moment after
+  // the rows are visible: wait for the counter, then check it exactly.
+  WaitFor(
+      [&] {
+        return a->Metric("sluice_rows_written_total{") + b->Metric("sluice_rows_written_total{") ==
+               30000;
+      },
+      absl::Seconds(10));
   EXPECT_GT(a->Metric("sluice_rows_written_total{"), 0);
   EXPECT_GT(b->Metric("sluice_rows_written_total{"), 0);
   EXPECT_EQ(a->Metric("sluice_rows_written_total{") + b->Metric("sluice_rows_written_total{"),
@@ -231,6 +243,7 @@ TEST_F(WorkerExactlyOnceTest, InvalidJsonGoesToDeadLetters) {
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items WHERE "
                          "convert_from(kafka_key, 'UTF8') LIKE 'bad-%'"),
             0);
+  WaitFor([&] { return worker->Metric("sluice_dead_letters_total{") == 100; }, absl::Seconds(10));
   EXPECT_EQ(worker->Metric("sluice_dead_letters_total{"), 100);
 }
 
