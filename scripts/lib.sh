@@ -66,6 +66,28 @@ stop_postgres() {
   SLUICE_PG_DIR=""
 }
 
+# Benchmarks: reserves COUNT 2 MiB huge pages for PostgreSQL's shared memory (its
+# huge_pages=try default uses them when the kernel has enough), so that each new
+# backend maps the shared buffers 2 MiB at a time rather than faulting them in
+# 4 KiB at a time (docs/BENCHMARKS.md, "Huge pages"). release_huge_pages puts
+# the old count back. A kernel setting: root only.
+reserve_huge_pages() {
+  if [ "$(id -u)" != 0 ]; then log "huge pages need root (vm.nr_hugepages)"; return 1; fi
+  SLUICE_HUGE_PAGES_BEFORE=$(cat /proc/sys/vm/nr_hugepages)
+  echo "$1" >/proc/sys/vm/nr_hugepages
+}
+release_huge_pages() {
+  [ -n "${SLUICE_HUGE_PAGES_BEFORE:-}" ] || return 0
+  echo "$SLUICE_HUGE_PAGES_BEFORE" >/proc/sys/vm/nr_hugepages
+  SLUICE_HUGE_PAGES_BEFORE=""
+}
+# "yes" when some huge pages are in use or reserved (by the PostgreSQL started
+# after reserve_huge_pages), else "no".
+huge_pages_in_use() {
+  awk '/^HugePages_Total/ {t = $2} /^HugePages_Free/ {f = $2} /^HugePages_Rsvd/ {r = $2}
+       END {print (t - f + r > 0) ? "yes" : "no"}' /proc/meminfo
+}
+
 # bazel with the project's cache flags; stays quiet unless something fails.
 sluice_bazel() {
   local cmd=$1

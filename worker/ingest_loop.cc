@@ -90,11 +90,10 @@ absl::Status IngestLoop::Ready() const {
           stalled_.size() > 1 ? absl::StrCat(" (and ", stalled_.size() - 1, " more)") : ""));
     }
     if (failing_since_ && deps_.clock->Now() - *failing_since_ >= config_.unready_after) {
-      return absl::UnavailableError(
-          absl::StrCat("failing for ",
-                       absl::FormatDuration(absl::Trunc(deps_.clock->Now() - *failing_since_,
-                                                        absl::Seconds(1))),
-                       ": ", last_error_));
+      return absl::UnavailableError(absl::StrCat(
+          "failing for ",
+          absl::FormatDuration(absl::Trunc(deps_.clock->Now() - *failing_since_, absl::Seconds(1))),
+          ": ", last_error_));
     }
   }
   if (deps_.source->AssignedPartitionCount() == 0) {
@@ -175,7 +174,8 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
       if (!lane.busy()) deadline = std::min(deadline, lane.batcher.deadline());
     }
     const absl::Duration wait = std::clamp(deadline - now, absl::ZeroDuration(), kMaxPollWait);
-    const size_t room = static_cast<size_t>(std::max<int64_t>(1, lanes_[0].batcher.limits().max_rows));
+    const size_t room =
+        static_cast<size_t>(std::max<int64_t>(1, lanes_[0].batcher.limits().max_rows));
     absl::StatusOr<std::vector<Message>> polled =
         deps_.source->Poll(std::min(room, kMaxPollMessages), wait);
     if (!polled.ok()) {
@@ -267,9 +267,8 @@ bool IngestLoop::Accept(const Message& message, PartitionState* state, int64_t* 
       if (message.starts_stream) {
         // The source's new stream starts below where it was sent: it is reading
         // from somewhere else. Send it back to the stored offset.
-        LOG(WARNING) << message.topic_partition().ToString() << " restarted at "
-                     << message.offset << ", before " << DescribeOffset(state->cursor)
-                     << "; claiming it again";
+        LOG(WARNING) << message.topic_partition().ToString() << " restarted at " << message.offset
+                     << ", before " << DescribeOffset(state->cursor) << "; claiming it again";
         state->needs_reclaim = true;
         state->reclaim_at =
             deps_.clock->Now() +
@@ -315,8 +314,7 @@ bool IngestLoop::Submit(Lane& lane, FlushReason reason) {
   return true;
 }
 
-void IngestLoop::DropOpenBatchContinuing(Lane& lane, const Batch& unwritten,
-                                         absl::Duration delay) {
+void IngestLoop::DropOpenBatchContinuing(Lane& lane, const Batch& unwritten, absl::Duration delay) {
   if (lane.OpenHoldsAny(unwritten.next_offsets)) DropOpenBatch(lane, delay);
 }
 
@@ -502,19 +500,25 @@ void IngestLoop::ReclaimDue() {
     retry_later(due);
     return;
   }
-  OffsetMap seek;
+  std::vector<TopicPartition> claim;
   for (const TopicPartition& tp : due) {
     PartitionState& state = partitions_[tp];
-    const std::optional<int64_t> row = StoredRow(*stored, tp);
-    if (!state.stalled.empty() && row == state.stalled_at_stored) {
+    if (!state.stalled.empty() && StoredRow(*stored, tp) == state.stalled_at_stored) {
       state.reclaim_at = now + config_.stall_recheck_interval;  // nobody fixed it yet
       continue;
     }
+    claim.push_back(tp);
+  }
+  if (claim.empty()) return;
+  // An operator's reset to "earliest" or "latest" is pinned as at an assignment.
+  PinSymbolicStarts(claim, &*stored);
+  OffsetMap seek;
+  for (const TopicPartition& tp : claim) {
+    const std::optional<int64_t> row = StoredRow(*stored, tp);
     const int64_t start = row.value_or(config_.unstored_start);
     fence_.Claim(tp, row, start);
     seek[tp] = start;
   }
-  if (seek.empty()) return;
   // An open batch holding one of them would hold its messages twice once they
   // are read again: it goes (its other partitions are claimed again next).
   for (Lane& lane : lanes_) {
@@ -572,12 +576,12 @@ OffsetMap IngestLoop::OnPartitionsAssigned(const std::vector<TopicPartition>& pa
       return {};
     }
     const absl::Duration delay = backoff.NextDelay();
-    LOG(WARNING) << "reading stored offsets failed (" << stored.status().message()
-                 << "); retry in " << absl::FormatDuration(delay);
+    LOG(WARNING) << "reading stored offsets failed (" << stored.status().message() << "); retry in "
+                 << absl::FormatDuration(delay);
     SleepUnlessStopping(delay);
   }
   NoteSuccess();
-  PinEndPositions(partitions, &*stored);
+  PinSymbolicStarts(partitions, &*stored);
   OffsetMap start;
   for (const TopicPartition& tp : partitions) {
     const std::optional<int64_t> row = StoredRow(*stored, tp);
@@ -593,36 +597,45 @@ OffsetMap IngestLoop::OnPartitionsAssigned(const std::vector<TopicPartition>& pa
   return start;
 }
 
-void IngestLoop::PinEndPositions(const std::vector<TopicPartition>& partitions,
-                                 OffsetMap* stored) {
-  // "The end of the log" must mean one offset for every owner: resolved here and
-  // stored before anything is read, so a next owner (after a crash before the
-  // first commit) does not resolve it again later and skip what came between.
+void IngestLoop::PinSymbolicStarts(const std::vector<TopicPartition>& partitions,
+                                   OffsetMap* stored) {
+  // A symbolic start is resolved here and stored before anything is read.
+  // "latest" must mean one offset for every owner, so that a next owner (after a
+  // crash before the first commit) does not resolve it again later and skip what
+  // came between. "earliest" too, so that librdkafka is given an explicit
+  // position: librdkafka 2.0.2 looks a logical one up only after a fixed 500 ms
+  // back-off when the partition's leader is not known yet at the assignment
+  // (rd_kafka_toppar_offset_request), which delayed a new group's first fetch.
   std::vector<OffsetUpdate> pins;
   for (const TopicPartition& tp : partitions) {
     const std::optional<int64_t> row = StoredRow(*stored, tp);
-    if (row.value_or(config_.unstored_start) != kOffsetEnd) continue;
-    absl::StatusOr<int64_t> end = deps_.source->EndOffset(tp);
-    if (!end.ok()) {
-      LOG(WARNING) << "cannot pin the end of " << tp.ToString() << ": " << end.status().message()
-                   << "; reading from the end as librdkafka resolves it";
+    const int64_t start = row.value_or(config_.unstored_start);
+    if (!IsSymbolicOffset(start)) continue;
+    absl::StatusOr<int64_t> at = deps_.source->ResolveOffset(tp, start);
+    if (!at.ok()) {
+      LOG(WARNING) << "cannot pin the " << DescribeOffset(start) << " offset of " << tp.ToString()
+                   << ": " << at.status().message() << "; librdkafka resolves it instead";
       continue;
     }
-    pins.push_back({tp, row, *end});
+    pins.push_back({tp, row, *at});
   }
   if (pins.empty()) return;
   absl::StatusOr<std::vector<TopicPartition>> fenced = deps_.sink->MoveOffsets(pins);
   if (!fenced.ok() || !fenced->empty()) {
     // Someone else moved them meanwhile: their value stands (read again on the
     // next claim); or PostgreSQL failed: the symbolic start stays.
-    LOG(WARNING) << "pinning the end positions failed: "
+    LOG(WARNING) << "pinning the symbolic start positions failed: "
                  << (fenced.ok() ? "another writer moved them" : fenced.status().message());
     return;
   }
+  std::vector<std::string> pinned;
   for (const OffsetUpdate& pin : pins) {
+    pinned.push_back(absl::StrCat(pin.partition.ToString(), " ",
+                                  DescribeOffset(pin.expected.value_or(config_.unstored_start)),
+                                  "=", pin.next));
     (*stored)[pin.partition] = pin.next;
-    LOG(INFO) << "the end of " << pin.partition.ToString() << " is offset " << pin.next;
   }
+  LOG(INFO) << "pinned start positions: " << absl::StrJoin(pinned, ", ");
 }
 
 void IngestLoop::OnPartitionsRevoked(const std::vector<TopicPartition>& partitions, bool lost) {

@@ -111,9 +111,9 @@ absl::Status CheckTopicsExist(const KafkaSourceConfig& config,
     if (!found) missing.push_back(topic);
   }
   if (!missing.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "kafka topic", missing.size() > 1 ? "s " : " ", absl::StrJoin(missing, ", "),
-        " not found on ", config.brokers));
+    return absl::FailedPreconditionError(
+        absl::StrCat("kafka topic", missing.size() > 1 ? "s " : " ", absl::StrJoin(missing, ", "),
+                     " not found on ", config.brokers));
   }
   return absl::OkStatus();
 }
@@ -125,9 +125,9 @@ absl::StatusOr<int64_t> StartForUnstoredPartitions(
   const std::string& v = it->second;
   if (v == "earliest" || v == "smallest" || v == "beginning") return kOffsetBeginning;
   if (v == "latest" || v == "largest" || v == "end") return kOffsetEnd;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "kafka property auto.offset.reset=", v, ": must be earliest or latest (where a partition "
-      "without an offset stored in PostgreSQL starts)"));
+  return absl::InvalidArgumentError(absl::StrCat("kafka property auto.offset.reset=", v,
+                                                 ": must be earliest or latest (where a partition "
+                                                 "without an offset stored in PostgreSQL starts)"));
 }
 
 absl::StatusOr<std::unique_ptr<KafkaMessageSource>> KafkaMessageSource::Create(
@@ -137,18 +137,10 @@ absl::StatusOr<std::unique_ptr<KafkaMessageSource>> KafkaMessageSource::Create(
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string error;
   // Sluice's defaults; the caller's properties come after and win.
-  std::map<std::string, std::string> props = {
-      {"bootstrap.servers", config.brokers},
-      {"group.id", config.group_id},
-      {"client.id", config.client_id},
-      {"partition.assignment.strategy", "cooperative-sticky"},
-      // Offsets become durable with the batch in PostgreSQL; Kafka only hears of them after.
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      // Ingestion wants the whole topic when no offset is stored yet.
-      {"auto.offset.reset", "earliest"},
-      {"statistics.interval.ms", "5000"},
-  };
+  std::map<std::string, std::string> props = SluiceConsumerDefaults();
+  props["bootstrap.servers"] = config.brokers;
+  props["group.id"] = config.group_id;
+  props["client.id"] = config.client_id;
   for (const auto& [k, v] : config.properties) props[k] = v;
   if (absl::StatusOr<int64_t> start = StartForUnstoredPartitions(props); !start.ok()) {
     return start.status();
@@ -179,7 +171,29 @@ absl::StatusOr<std::unique_ptr<KafkaMessageSource>> KafkaMessageSource::Create(
   if (source->consumer_queue_ == nullptr) {
     return absl::InternalError("kafka: the consumer has no consumer group queue");
   }
+  // What bounds the consumer's memory, whoever set it (README "Memory").
+  std::vector<std::string> bounds;
+  for (const char* name : {"queued.max.messages.kbytes", "queued.min.messages", "fetch.max.bytes",
+                           "max.partition.fetch.bytes"}) {
+    absl::StatusOr<std::string> value = source->EffectiveProperty(name);
+    bounds.push_back(absl::StrCat(name, "=", value.ok() ? *value : "?"));
+  }
+  LOG(INFO) << "kafka consumer prefetch bounds: " << absl::StrJoin(bounds, " ");
   return source;
+}
+
+absl::StatusOr<std::string> KafkaMessageSource::EffectiveProperty(const std::string& name) const {
+  const rd_kafka_conf_t* conf = rd_kafka_conf(consumer_->c_ptr());
+  size_t size = 0;
+  if (rd_kafka_conf_get(conf, name.c_str(), nullptr, &size) != RD_KAFKA_CONF_OK) {
+    return absl::NotFoundError(absl::StrCat("librdkafka has no property ", name));
+  }
+  std::string value(size, '\0');
+  if (rd_kafka_conf_get(conf, name.c_str(), value.data(), &size) != RD_KAFKA_CONF_OK) {
+    return absl::NotFoundError(absl::StrCat("librdkafka has no property ", name));
+  }
+  value.resize(size > 0 ? size - 1 : 0);  // size counts the terminating NUL
+  return value;
 }
 
 KafkaMessageSource::~KafkaMessageSource() {
@@ -300,7 +314,9 @@ void KafkaMessageSource::HandleStats(const std::string& json) {
     if (topic["partitions"].get(partitions)) continue;
     for (auto [partition_id, partition] : partitions) {
       int32_t id = 0;
-      if (!absl::SimpleAtoi(absl::string_view(partition_id.data(), partition_id.size()), &id) || id < 0) continue;
+      if (!absl::SimpleAtoi(absl::string_view(partition_id.data(), partition_id.size()), &id) ||
+          id < 0)
+        continue;
       int64_t consumer_lag = -1;
       if (partition["consumer_lag"].get(consumer_lag)) continue;
       std::string_view fetch_state;
@@ -313,7 +329,7 @@ void KafkaMessageSource::HandleStats(const std::string& json) {
 }
 
 absl::StatusOr<std::vector<Message>> KafkaMessageSource::Poll(size_t max_messages,
-                                                             absl::Duration timeout) {
+                                                              absl::Duration timeout) {
   std::vector<Message> out;
   out.reserve(std::min<size_t>(max_messages, 1024));
   polling_ = &out;
@@ -361,8 +377,7 @@ absl::StatusOr<std::vector<Message>> KafkaMessageSource::Poll(size_t max_message
 void KafkaMessageSource::DropCollected(const std::vector<TopicPartition>& partitions) {
   if (polling_ == nullptr || polling_->empty()) return;
   auto dropped = [&](const Message& m) {
-    return std::find(partitions.begin(), partitions.end(), m.topic_partition()) !=
-           partitions.end();
+    return std::find(partitions.begin(), partitions.end(), m.topic_partition()) != partitions.end();
   };
   polling_->erase(std::remove_if(polling_->begin(), polling_->end(), dropped), polling_->end());
 }
@@ -373,8 +388,8 @@ void KafkaMessageSource::HandleResetError(const TopicPartition& tp, int64_t offs
   if (offset < 0) {
     // A logical offset (earliest/latest) could not be looked up: librdkafka
     // queries it again by itself.
-    LOG(WARNING) << "kafka could not resolve " << DescribeOffset(offset) << " for "
-                 << tp.ToString() << "; it retries";
+    LOG(WARNING) << "kafka could not resolve " << DescribeOffset(offset) << " for " << tp.ToString()
+                 << "; it retries";
     return;
   }
   // The error carries the failed fetch offset, which need not be where the
@@ -392,8 +407,8 @@ void KafkaMessageSource::HandleResetError(const TopicPartition& tp, int64_t offs
     return;
   }
   if (err != RdKafka::ERR__STATE) {
-    LOG(WARNING) << "checking " << tp.ToString() << " after an out-of-range error: "
-                 << RdKafka::err2str(err);
+    LOG(WARNING) << "checking " << tp.ToString()
+                 << " after an out-of-range error: " << RdKafka::err2str(err);
   }
   HandleOutOfRange(tp, offset);
 }
@@ -405,9 +420,11 @@ void KafkaMessageSource::HandleOutOfRange(const TopicPartition& tp, int64_t offs
   if (err != RdKafka::ERR_NO_ERROR) {
     Pause({tp});
     if (handler_) {
-      handler_->OnPartitionStalled(
-          tp, absl::StrCat("offset ", offset, " is out of range and the log's bounds could not "
-                           "be read: ", RdKafka::err2str(err)));
+      handler_->OnPartitionStalled(tp,
+                                   absl::StrCat("offset ", offset,
+                                                " is out of range and the log's bounds could not "
+                                                "be read: ",
+                                                RdKafka::err2str(err)));
     }
     return;
   }
@@ -421,7 +438,8 @@ void KafkaMessageSource::HandleOutOfRange(const TopicPartition& tp, int64_t offs
   if (handler_) {
     handler_->OnPartitionStalled(
         tp, absl::StrCat("its stored offset ", offset, " is beyond the end of the log (offsets ",
-                         low, "..", high, "): the topic was recreated or the offset set too far; "
+                         low, "..", high,
+                         "): the topic was recreated or the offset set too far; "
                          "nothing is read until the stored offset is reset "
                          "(sluicectl offsets reset)"));
   }
@@ -453,9 +471,8 @@ absl::Status KafkaMessageSource::SeekKeepingCollected(const OffsetMap& next_offs
     // be sought, only assigned again.
     if (err == RdKafka::ERR__STATE) err = static_cast<RdKafka::ErrorCode>(Reassign(tp, offset));
     if (err != RdKafka::ERR_NO_ERROR) {
-      return absl::UnavailableError(absl::StrCat("seeking ", tp.ToString(), " to ",
-                                                 DescribeOffset(offset), ": ",
-                                                 RdKafka::err2str(err)));
+      return absl::UnavailableError(absl::StrCat(
+          "seeking ", tp.ToString(), " to ", DescribeOffset(offset), ": ", RdKafka::err2str(err)));
     }
     fresh_.insert(tp);
     next_fetch_[tp] = offset;
@@ -507,15 +524,16 @@ int KafkaMessageSource::Reassign(const TopicPartition& tp, int64_t offset) {
   return err;
 }
 
-absl::StatusOr<int64_t> KafkaMessageSource::EndOffset(const TopicPartition& tp) {
+absl::StatusOr<int64_t> KafkaMessageSource::ResolveOffset(const TopicPartition& tp,
+                                                          int64_t symbolic) {
   int64_t low = -1, high = -1;
   RdKafka::ErrorCode err =
       consumer_->query_watermark_offsets(tp.topic, tp.partition, &low, &high, 5000);
   if (err != RdKafka::ERR_NO_ERROR) {
-    return absl::UnavailableError(
-        absl::StrCat("end offset of ", tp.ToString(), ": ", RdKafka::err2str(err)));
+    return absl::UnavailableError(absl::StrCat(DescribeOffset(symbolic), " offset of ",
+                                               tp.ToString(), ": ", RdKafka::err2str(err)));
   }
-  return high;
+  return symbolic == kOffsetBeginning ? low : high;
 }
 
 void KafkaMessageSource::Pause(const std::vector<TopicPartition>& partitions) {

@@ -4,8 +4,8 @@
 
 #include <atomic>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,16 +53,18 @@ class KafkaMessageSource : public MessageSource {
 
   absl::Status Subscribe(const std::vector<std::string>& topics,
                          RebalanceHandler* handler) override;
-  absl::StatusOr<std::vector<Message>> Poll(size_t max_messages,
-                                            absl::Duration timeout) override;
+  absl::StatusOr<std::vector<Message>> Poll(size_t max_messages, absl::Duration timeout) override;
   void CommitAsync(const OffsetMap& next_offsets) override;
   absl::Status Seek(const OffsetMap& next_offsets) override;
-  absl::StatusOr<int64_t> EndOffset(const TopicPartition& partition) override;
+  absl::StatusOr<int64_t> ResolveOffset(const TopicPartition& partition, int64_t symbolic) override;
   void Pause(const std::vector<TopicPartition>& partitions) override;
   void Resume(const std::vector<TopicPartition>& partitions);
   absl::Status Close() override;
   void Wake() override;
   std::vector<PartitionLag> Lag() const override;
+  // The value librdkafka runs with for a consumer property (Sluice's default, the
+  // user's or librdkafka's own); NOT_FOUND for a name it does not know.
+  absl::StatusOr<std::string> EffectiveProperty(const std::string& name) const;
   int AssignedPartitionCount() const override { return assigned_count_.load(); }
 
  private:

@@ -22,10 +22,31 @@ absl::Status CheckKafkaProperties(const std::map<std::string, std::string>& prop
   return absl::OkStatus();
 }
 
+std::map<std::string, std::string> SluiceConsumerDefaults() {
+  return {
+      {"partition.assignment.strategy", "cooperative-sticky"},
+      // Offsets become durable with the batch in PostgreSQL; Kafka only hears of them after.
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      // Ingestion wants the whole topic when no offset is stored yet.
+      {"auto.offset.reset", "earliest"},
+      {"statistics.interval.ms", "5000"},
+      // Prefetched messages, all partitions together (the high-level consumer's one
+      // queue): at ~25 MiB/s of ingestion, 16 MiB is over half a second of work.
+      {"queued.max.messages.kbytes", "16384"},
+      // One fetch response, all partitions together: the queue bound above is
+      // checked before a fetch, so a response may overshoot it by this much.
+      {"fetch.max.bytes", "8388608"},
+  };
+}
+
 bool IsSecretKafkaProperty(const std::string& name) {
-  static const std::set<std::string> kSecrets = {
-      "sasl.password", "ssl.key.password", "ssl.keystore.password", "ssl.key.pem",
-      "sasl.oauthbearer.client.secret", "sasl.oauthbearer.config"};
+  static const std::set<std::string> kSecrets = {"sasl.password",
+                                                 "ssl.key.password",
+                                                 "ssl.keystore.password",
+                                                 "ssl.key.pem",
+                                                 "sasl.oauthbearer.client.secret",
+                                                 "sasl.oauthbearer.config"};
   return kSecrets.count(name) > 0;
 }
 

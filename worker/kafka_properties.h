@@ -16,6 +16,15 @@ namespace sluice::worker {
 // when a client is created are not caught here.
 absl::Status CheckKafkaProperties(const std::map<std::string, std::string>& properties);
 
+// The consumer properties Sluice sets before the user's, which override them:
+// the group protocol and offset handling the exactly-once path relies on, and
+// bounds on what librdkafka prefetches. librdkafka 2.0.2's defaults let the
+// consumer queue grow to 64 MiB plus a 50 MiB fetch response; the worker's
+// batches already hold up to writers x 2 x batch-max-bytes, so the prefetch only
+// needs to cover the time one batch takes to write (README "Memory",
+// docs/BENCHMARKS.md "Memory").
+std::map<std::string, std::string> SluiceConsumerDefaults();
+
 // Properties whose value is a secret: they may come from a file or the
 // environment, never from argv.
 bool IsSecretKafkaProperty(const std::string& name);
@@ -23,8 +32,7 @@ bool IsSecretKafkaProperty(const std::string& name);
 // A librdkafka properties file: "key=value" per line (the value may hold '='),
 // blank lines and lines starting with '#' skipped, blanks around key and value
 // trimmed. INVALID_ARGUMENT naming the line (never its value).
-absl::StatusOr<std::map<std::string, std::string>> ReadKafkaPropertiesFile(
-    const std::string& path);
+absl::StatusOr<std::map<std::string, std::string>> ReadKafkaPropertiesFile(const std::string& path);
 
 }  // namespace sluice::worker
 

@@ -80,11 +80,14 @@ class FakeMessageSource : public worker::MessageSource {
   void FailNextSeeks(std::vector<absl::Status> errors) {
     for (auto& e : errors) seek_failures_.push_back(e);
   }
-  // What EndOffset() answers (0 unless set).
+  // What ResolveOffset() answers for the log start and its end (0 unless set).
+  void SetStartOffset(const worker::TopicPartition& tp, int64_t start) { starts_[tp] = start; }
   void SetEndOffset(const worker::TopicPartition& tp, int64_t end) { ends_[tp] = end; }
-  absl::StatusOr<int64_t> EndOffset(const worker::TopicPartition& tp) override {
-    auto it = ends_.find(tp);
-    return it == ends_.end() ? 0 : it->second;
+  absl::StatusOr<int64_t> ResolveOffset(const worker::TopicPartition& tp,
+                                        int64_t symbolic) override {
+    const auto& known = symbolic == worker::kOffsetBeginning ? starts_ : ends_;
+    auto it = known.find(tp);
+    return it == known.end() ? 0 : it->second;
   }
   void Pause(const std::vector<worker::TopicPartition>& partitions) override {
     paused_.insert(paused_.end(), partitions.begin(), partitions.end());
@@ -118,6 +121,7 @@ class FakeMessageSource : public worker::MessageSource {
   std::atomic<int> wakes_{0};
   worker::RebalanceHandler* handler_ = nullptr;
   std::set<worker::TopicPartition> fresh_;
+  std::map<worker::TopicPartition, int64_t> starts_;
   std::map<worker::TopicPartition, int64_t> ends_;
   std::vector<worker::OffsetMap> commits_;
   std::vector<worker::OffsetMap> seeks_;

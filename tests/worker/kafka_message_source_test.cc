@@ -1,0 +1,55 @@
+// What the worker's librdkafka consumer runs with: Sluice's defaults, and the
+// user's properties over them. No broker: librdkafka builds the consumer without
+// connecting to anything.
+#include "worker/kafka_message_source.h"
+
+#include <memory>
+
+#include "gtest/gtest.h"
+#include "worker/kafka_properties.h"
+
+namespace sluice::worker {
+namespace {
+
+std::unique_ptr<KafkaMessageSource> Consumer(std::map<std::string, std::string> properties) {
+  KafkaSourceConfig config;
+  config.brokers = "127.0.0.1:1";
+  config.group_id = "kafka-message-source-test";
+  config.properties = std::move(properties);
+  absl::StatusOr<std::unique_ptr<KafkaMessageSource>> source =
+      KafkaMessageSource::Create(std::move(config));
+  EXPECT_TRUE(source.ok()) << source.status();
+  return source.ok() ? std::move(*source) : nullptr;
+}
+
+TEST(KafkaMessageSourceTest, BoundsWhatLibrdkafkaPrefetches) {
+  std::unique_ptr<KafkaMessageSource> source = Consumer({});
+  ASSERT_NE(source, nullptr);
+  // librdkafka 2.0.2's own defaults are 65536 KiB queued and 52428800 B per fetch.
+  EXPECT_EQ(source->EffectiveProperty("queued.max.messages.kbytes").value_or(""), "16384");
+  EXPECT_EQ(source->EffectiveProperty("fetch.max.bytes").value_or(""), "8388608");
+  for (const auto& [name, value] : SluiceConsumerDefaults()) {
+    if (name == "auto.offset.reset") continue;  // resolved by Sluice, below
+    EXPECT_EQ(source->EffectiveProperty(name).value_or(""), value) << name;
+  }
+  // Sluice picks start positions itself; librdkafka must never pick one.
+  EXPECT_EQ(source->EffectiveProperty("auto.offset.reset").value_or(""), "error");
+}
+
+TEST(KafkaMessageSourceTest, TheUsersPropertiesOverrideSluicesDefaults) {
+  std::unique_ptr<KafkaMessageSource> source =
+      Consumer({{"queued.max.messages.kbytes", "65536"}, {"fetch.max.bytes", "1048576"}});
+  ASSERT_NE(source, nullptr);
+  EXPECT_EQ(source->EffectiveProperty("queued.max.messages.kbytes").value_or(""), "65536");
+  EXPECT_EQ(source->EffectiveProperty("fetch.max.bytes").value_or(""), "1048576");
+}
+
+TEST(KafkaMessageSourceTest, AnUnknownPropertyIsNotFound) {
+  std::unique_ptr<KafkaMessageSource> source = Consumer({});
+  ASSERT_NE(source, nullptr);
+  EXPECT_EQ(source->EffectiveProperty("no.such.property").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace sluice::worker
