@@ -74,7 +74,8 @@ stop_postgres() {
 reserve_huge_pages() {
   if [ "$(id -u)" != 0 ]; then log "huge pages need root (vm.nr_hugepages)"; return 1; fi
   SLUICE_HUGE_PAGES_BEFORE=$(cat /proc/sys/vm/nr_hugepages)
-  echo "$1" >/proc/sys/vm/nr_hugepages
+  # Never fewer than the machine already had.
+  if (($1 > SLUICE_HUGE_PAGES_BEFORE)); then echo "$1" >/proc/sys/vm/nr_hugepages; fi
 }
 release_huge_pages() {
   [ -n "${SLUICE_HUGE_PAGES_BEFORE:-}" ] || return 0

@@ -500,25 +500,22 @@ void IngestLoop::ReclaimDue() {
     retry_later(due);
     return;
   }
-  std::vector<TopicPartition> claim;
+  OffsetMap seek;
   for (const TopicPartition& tp : due) {
     PartitionState& state = partitions_[tp];
-    if (!state.stalled.empty() && StoredRow(*stored, tp) == state.stalled_at_stored) {
+    const std::optional<int64_t> row = StoredRow(*stored, tp);
+    if (!state.stalled.empty() && row == state.stalled_at_stored) {
       state.reclaim_at = now + config_.stall_recheck_interval;  // nobody fixed it yet
       continue;
     }
-    claim.push_back(tp);
-  }
-  if (claim.empty()) return;
-  // An operator's reset to "earliest" or "latest" is pinned as at an assignment.
-  PinSymbolicStarts(claim, &*stored);
-  OffsetMap seek;
-  for (const TopicPartition& tp : claim) {
-    const std::optional<int64_t> row = StoredRow(*stored, tp);
+    // A symbolic start is sought as such, not pinned: the partition's leader is
+    // known by now (no back-off), and a reclaim may follow a fence, where this
+    // worker may be a zombie whose pin would move the real owner's position.
     const int64_t start = row.value_or(config_.unstored_start);
     fence_.Claim(tp, row, start);
     seek[tp] = start;
   }
+  if (seek.empty()) return;
   // An open batch holding one of them would hold its messages twice once they
   // are read again: it goes (its other partitions are claimed again next).
   for (Lane& lane : lanes_) {
@@ -606,18 +603,22 @@ void IngestLoop::PinSymbolicStarts(const std::vector<TopicPartition>& partitions
   // position: librdkafka 2.0.2 looks a logical one up only after a fixed 500 ms
   // back-off when the partition's leader is not known yet at the assignment
   // (rd_kafka_toppar_offset_request), which delayed a new group's first fetch.
-  std::vector<OffsetUpdate> pins;
+  OffsetMap symbolic;
   for (const TopicPartition& tp : partitions) {
-    const std::optional<int64_t> row = StoredRow(*stored, tp);
-    const int64_t start = row.value_or(config_.unstored_start);
-    if (!IsSymbolicOffset(start)) continue;
-    absl::StatusOr<int64_t> at = deps_.source->ResolveOffset(tp, start);
-    if (!at.ok()) {
+    const int64_t start = StoredRow(*stored, tp).value_or(config_.unstored_start);
+    if (IsSymbolicOffset(start)) symbolic[tp] = start;
+  }
+  if (symbolic.empty()) return;
+  const OffsetMap resolved = deps_.source->ResolveOffsets(symbolic);
+  std::vector<OffsetUpdate> pins;
+  for (const auto& [tp, start] : symbolic) {
+    auto at = resolved.find(tp);
+    if (at == resolved.end()) {
       LOG(WARNING) << "cannot pin the " << DescribeOffset(start) << " offset of " << tp.ToString()
-                   << ": " << at.status().message() << "; librdkafka resolves it instead";
+                   << ": the broker did not resolve it; librdkafka resolves it instead";
       continue;
     }
-    pins.push_back({tp, row, *at});
+    pins.push_back({tp, StoredRow(*stored, tp), at->second});
   }
   if (pins.empty()) return;
   absl::StatusOr<std::vector<TopicPartition>> fenced = deps_.sink->MoveOffsets(pins);

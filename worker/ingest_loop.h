@@ -196,9 +196,10 @@ class IngestLoop : public RebalanceHandler {
   void ScheduleReclaim(const std::vector<TopicPartition>& partitions, absl::Duration delay);
   // Claims the partitions whose reclaim is due: reads their stored offsets, seeks.
   void ReclaimDue();
-  // Resolves the partitions that would start at a symbolic position (stored, or
-  // unstored_start) to the offset it stands for now and stores that
-  // (compare-and-set), updating `stored`. Left symbolic when either step fails.
+  // At an assignment: resolves the partitions that would start at a symbolic
+  // position (stored, or unstored_start) to the offset it stands for now and
+  // stores that (compare-and-set), updating `stored`. Left symbolic when either
+  // step fails.
   void PinSymbolicStarts(const std::vector<TopicPartition>& partitions, OffsetMap* stored);
   // Stops writing: a permanent error. Pauses every assigned partition.
   void PauseForever(const std::string& reason);

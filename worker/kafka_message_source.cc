@@ -524,16 +524,27 @@ int KafkaMessageSource::Reassign(const TopicPartition& tp, int64_t offset) {
   return err;
 }
 
-absl::StatusOr<int64_t> KafkaMessageSource::ResolveOffset(const TopicPartition& tp,
-                                                          int64_t symbolic) {
-  int64_t low = -1, high = -1;
-  RdKafka::ErrorCode err =
-      consumer_->query_watermark_offsets(tp.topic, tp.partition, &low, &high, 5000);
+OffsetMap KafkaMessageSource::ResolveOffsets(const OffsetMap& symbolic) {
+  // ListOffsets takes Kafka's logical timestamps -2 (earliest) and -1 (latest)
+  // as they are: one request per leader, all under one deadline, whereas
+  // query_watermark_offsets asks partition by partition and bounds only the
+  // leader lookup, not the answer.
+  PartitionList list = MakePartitionList(symbolic);
+  const RdKafka::ErrorCode err = consumer_->offsetsForTimes(list.list, 5000);
+  OffsetMap resolved;
   if (err != RdKafka::ERR_NO_ERROR) {
-    return absl::UnavailableError(absl::StrCat(DescribeOffset(symbolic), " offset of ",
-                                               tp.ToString(), ": ", RdKafka::err2str(err)));
+    LOG(WARNING) << "kafka could not resolve start positions: " << RdKafka::err2str(err);
+    return resolved;
   }
-  return symbolic == kOffsetBeginning ? low : high;
+  for (const RdKafka::TopicPartition* p : list.list) {
+    if (p->err() != RdKafka::ERR_NO_ERROR || p->offset() < 0) {
+      LOG(WARNING) << "kafka could not resolve a start position of " << p->topic() << "/"
+                   << p->partition() << ": " << RdKafka::err2str(p->err());
+      continue;
+    }
+    resolved[{p->topic(), p->partition()}] = p->offset();
+  }
+  return resolved;
 }
 
 void KafkaMessageSource::Pause(const std::vector<TopicPartition>& partitions) {

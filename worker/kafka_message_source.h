@@ -56,7 +56,7 @@ class KafkaMessageSource : public MessageSource {
   absl::StatusOr<std::vector<Message>> Poll(size_t max_messages, absl::Duration timeout) override;
   void CommitAsync(const OffsetMap& next_offsets) override;
   absl::Status Seek(const OffsetMap& next_offsets) override;
-  absl::StatusOr<int64_t> ResolveOffset(const TopicPartition& partition, int64_t symbolic) override;
+  OffsetMap ResolveOffsets(const OffsetMap& symbolic) override;
   void Pause(const std::vector<TopicPartition>& partitions) override;
   void Resume(const std::vector<TopicPartition>& partitions);
   absl::Status Close() override;

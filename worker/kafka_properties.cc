@@ -31,12 +31,12 @@ std::map<std::string, std::string> SluiceConsumerDefaults() {
       // Ingestion wants the whole topic when no offset is stored yet.
       {"auto.offset.reset", "earliest"},
       {"statistics.interval.ms", "5000"},
-      // Prefetched messages, all partitions together (the high-level consumer's one
-      // queue): at ~25 MiB/s of ingestion, 16 MiB is over half a second of work.
+      // Prefetched payload bytes, all partitions together (the high-level
+      // consumer's one queue): at ~25 MiB/s of ingestion, 16 MiB is over half a
+      // second of work. librdkafka also lowers fetch.max.bytes (one fetch response
+      // per broker; 50 MiB by default) to it unless that is set, keeping it at
+      // least message.max.bytes, so it is deliberately not set here.
       {"queued.max.messages.kbytes", "16384"},
-      // One fetch response, all partitions together: the queue bound above is
-      // checked before a fetch, so a response may overshoot it by this much.
-      {"fetch.max.bytes", "8388608"},
   };
 }
 

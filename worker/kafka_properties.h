@@ -19,10 +19,10 @@ absl::Status CheckKafkaProperties(const std::map<std::string, std::string>& prop
 // The consumer properties Sluice sets before the user's, which override them:
 // the group protocol and offset handling the exactly-once path relies on, and
 // bounds on what librdkafka prefetches. librdkafka 2.0.2's defaults let the
-// consumer queue grow to 64 MiB plus a 50 MiB fetch response; the worker's
-// batches already hold up to writers x 2 x batch-max-bytes, so the prefetch only
-// needs to cover the time one batch takes to write (README "Memory",
-// docs/BENCHMARKS.md "Memory").
+// consumer queue grow to 64 MiB plus a fetch response of up to 50 MiB per
+// broker; the worker's batches already hold up to writers x 2 x batch-max-bytes,
+// so the prefetch only needs to cover the time one batch takes to write (README
+// "Memory", docs/BENCHMARKS.md "Memory").
 std::map<std::string, std::string> SluiceConsumerDefaults();
 
 // Properties whose value is a secret: they may come from a file or the

@@ -75,11 +75,11 @@ class MessageSource {
   // returned for each starts a new stream.
   virtual absl::Status Seek(const OffsetMap& next_offsets) = 0;
 
-  // The offset a symbolic position stands for now, asked of the broker:
-  // kOffsetBeginning is the log start (low watermark), kOffsetEnd the end (high
-  // watermark). UNAVAILABLE if it does not answer.
-  virtual absl::StatusOr<int64_t> ResolveOffset(const TopicPartition& partition,
-                                                int64_t symbolic) = 0;
+  // The offsets symbolic positions stand for now, asked of the brokers in one
+  // bounded round: kOffsetBeginning is the log start, kOffsetEnd the end (the
+  // last stable offset under read_committed). A partition missing from the
+  // answer could not be resolved (its leader did not answer in time).
+  virtual OffsetMap ResolveOffsets(const OffsetMap& symbolic) = 0;
 
   // Stops fetching `partitions` until they are sought or assigned again.
   virtual void Pause(const std::vector<TopicPartition>& partitions) = 0;

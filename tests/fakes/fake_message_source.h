@@ -80,14 +80,18 @@ class FakeMessageSource : public worker::MessageSource {
   void FailNextSeeks(std::vector<absl::Status> errors) {
     for (auto& e : errors) seek_failures_.push_back(e);
   }
-  // What ResolveOffset() answers for the log start and its end (0 unless set).
+  // What ResolveOffsets() answers for the log start and its end; a partition
+  // with no answer set is left out (the broker did not resolve it).
   void SetStartOffset(const worker::TopicPartition& tp, int64_t start) { starts_[tp] = start; }
   void SetEndOffset(const worker::TopicPartition& tp, int64_t end) { ends_[tp] = end; }
-  absl::StatusOr<int64_t> ResolveOffset(const worker::TopicPartition& tp,
-                                        int64_t symbolic) override {
-    const auto& known = symbolic == worker::kOffsetBeginning ? starts_ : ends_;
-    auto it = known.find(tp);
-    return it == known.end() ? 0 : it->second;
+  worker::OffsetMap ResolveOffsets(const worker::OffsetMap& symbolic) override {
+    worker::OffsetMap resolved;
+    for (const auto& [tp, position] : symbolic) {
+      const auto& known = position == worker::kOffsetBeginning ? starts_ : ends_;
+      auto it = known.find(tp);
+      if (it != known.end()) resolved[tp] = it->second;
+    }
+    return resolved;
   }
   void Pause(const std::vector<worker::TopicPartition>& partitions) override {
     paused_.insert(paused_.end(), partitions.begin(), partitions.end());

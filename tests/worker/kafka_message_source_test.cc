@@ -25,9 +25,10 @@ std::unique_ptr<KafkaMessageSource> Consumer(std::map<std::string, std::string> 
 TEST(KafkaMessageSourceTest, BoundsWhatLibrdkafkaPrefetches) {
   std::unique_ptr<KafkaMessageSource> source = Consumer({});
   ASSERT_NE(source, nullptr);
-  // librdkafka 2.0.2's own defaults are 65536 KiB queued and 52428800 B per fetch.
+  // librdkafka 2.0.2's own defaults are 65536 KiB queued and 52428800 B per fetch;
+  // it lowers the fetch to the queue bound when fetch.max.bytes is not set.
   EXPECT_EQ(source->EffectiveProperty("queued.max.messages.kbytes").value_or(""), "16384");
-  EXPECT_EQ(source->EffectiveProperty("fetch.max.bytes").value_or(""), "8388608");
+  EXPECT_EQ(source->EffectiveProperty("fetch.max.bytes").value_or(""), "16777216");
   for (const auto& [name, value] : SluiceConsumerDefaults()) {
     if (name == "auto.offset.reset") continue;  // resolved by Sluice, below
     EXPECT_EQ(source->EffectiveProperty(name).value_or(""), value) << name;
@@ -42,6 +43,14 @@ TEST(KafkaMessageSourceTest, TheUsersPropertiesOverrideSluicesDefaults) {
   ASSERT_NE(source, nullptr);
   EXPECT_EQ(source->EffectiveProperty("queued.max.messages.kbytes").value_or(""), "65536");
   EXPECT_EQ(source->EffectiveProperty("fetch.max.bytes").value_or(""), "1048576");
+}
+
+// Review finding: a fetch.max.bytes default turned off librdkafka's own
+// adjustment, so a consumer with message.max.bytes above it failed to start.
+TEST(KafkaMessageSourceTest, ALargerMessageMaxBytesStillStarts) {
+  std::unique_ptr<KafkaMessageSource> source = Consumer({{"message.max.bytes", "20971520"}});
+  ASSERT_NE(source, nullptr);
+  EXPECT_EQ(source->EffectiveProperty("fetch.max.bytes").value_or(""), "20971520");
 }
 
 TEST(KafkaMessageSourceTest, AnUnknownPropertyIsNotFound) {
