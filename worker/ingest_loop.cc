@@ -504,7 +504,8 @@ void IngestLoop::ReclaimDue() {
   for (const TopicPartition& tp : due) {
     PartitionState& state = partitions_[tp];
     const std::optional<int64_t> row = StoredRow(*stored, tp);
-    if (!state.stalled.empty() && row == state.stalled_at_stored) {
+    if (!state.stalled.empty() && state.stall_kind == StallKind::kNeedsOperator &&
+        row == state.stalled_at_stored) {
       state.reclaim_at = now + config_.stall_recheck_interval;  // nobody fixed it yet
       continue;
     }
@@ -674,12 +675,14 @@ void IngestLoop::OnPartitionsRevoked(const std::vector<TopicPartition>& partitio
   deps_.metrics->SetStalledPartitions(static_cast<int>(stalled_.size()));
 }
 
-void IngestLoop::OnPartitionStalled(const TopicPartition& partition, const std::string& reason) {
+void IngestLoop::OnPartitionStalled(const TopicPartition& partition, const std::string& reason,
+                                    StallKind kind) {
   auto it = partitions_.find(partition);
   if (it == partitions_.end()) return;
   LOG(ERROR) << "partition " << partition.ToString() << " stalled: " << reason;
   PartitionState& state = it->second;
   state.stalled = reason;
+  state.stall_kind = kind;
   state.stalled_at_stored = fence_.Position(partition);
   state.needs_reclaim = true;
   state.reclaim_at = deps_.clock->Now() + config_.stall_recheck_interval;

@@ -103,7 +103,8 @@ class IngestLoop : public RebalanceHandler {
 
   OffsetMap OnPartitionsAssigned(const std::vector<TopicPartition>& partitions) override;
   void OnPartitionsRevoked(const std::vector<TopicPartition>& partitions, bool lost) override;
-  void OnPartitionStalled(const TopicPartition& partition, const std::string& reason) override;
+  void OnPartitionStalled(const TopicPartition& partition, const std::string& reason,
+                          StallKind kind) override;
   void OnMessagesExpired(const TopicPartition& partition, int64_t from, int64_t to) override;
 
  private:
@@ -121,8 +122,10 @@ class IngestLoop : public RebalanceHandler {
     absl::Time reclaim_at = absl::InfinitePast();
     int reclaim_failures = 0;
     // Non-empty: paused by the source with this reason (see OnPartitionStalled);
-    // `stalled_at_stored` is the stored offset it stalled at.
+    // `stalled_at_stored` is the stored offset it stalled at. A kNeedsOperator
+    // stall ends when that offset changes; a kTransient one at each recheck.
     std::string stalled;
+    StallKind stall_kind = StallKind::kNeedsOperator;
     std::optional<int64_t> stalled_at_stored;
     // Index of the lane that writes it.
     size_t lane = 0;

@@ -424,7 +424,10 @@ void KafkaMessageSource::HandleOutOfRange(const TopicPartition& tp, int64_t offs
                                    absl::StrCat("offset ", offset,
                                                 " is out of range and the log's bounds could not "
                                                 "be read: ",
-                                                RdKafka::err2str(err)));
+                                                RdKafka::err2str(err),
+                                                " (read again at the next "
+                                                "recheck)"),
+                                   RebalanceHandler::StallKind::kTransient);
     }
     return;
   }
@@ -437,11 +440,13 @@ void KafkaMessageSource::HandleOutOfRange(const TopicPartition& tp, int64_t offs
   Pause({tp});
   if (handler_) {
     handler_->OnPartitionStalled(
-        tp, absl::StrCat("its stored offset ", offset, " is beyond the end of the log (offsets ",
-                         low, "..", high,
-                         "): the topic was recreated or the offset set too far; "
-                         "nothing is read until the stored offset is reset "
-                         "(sluicectl offsets reset)"));
+        tp,
+        absl::StrCat("its stored offset ", offset, " is beyond the end of the log (offsets ", low,
+                     "..", high,
+                     "): the topic was recreated or the offset set too far; "
+                     "nothing is read until the stored offset is reset "
+                     "(sluicectl offsets reset)"),
+        RebalanceHandler::StallKind::kNeedsOperator);
   }
 }
 

@@ -30,10 +30,19 @@ class RebalanceHandler {
   // The handler writes out what it holds for them before returning.
   virtual void OnPartitionsRevoked(const std::vector<TopicPartition>& partitions, bool lost) = 0;
 
-  // The partition's position lies beyond the end of its log (the topic was
-  // recreated, or an offset was reset too far). The source has paused it; reading
-  // it from anywhere else could skip or repeat data, so it waits for an operator.
-  virtual void OnPartitionStalled(const TopicPartition& partition, const std::string& reason) = 0;
+  // Why a partition stalled, which decides what ends the stall.
+  enum class StallKind {
+    // Its position lies beyond the end of its log (the topic was recreated, or an
+    // offset was reset too far): reading it from anywhere else could skip or
+    // repeat data, so it waits for an operator to move the stored offset.
+    kNeedsOperator,
+    // Its position was out of range and the log's bounds could not be read to
+    // tell which case it is: read again from the stored offset at each recheck.
+    kTransient,
+  };
+  // The source has paused the partition; `reason` says why, for /ready and logs.
+  virtual void OnPartitionStalled(const TopicPartition& partition, const std::string& reason,
+                                  StallKind kind) = 0;
 
   // The partition's position was below the start of its log: retention deleted
   // `[from, to)` before it was read. The source moved on to `to`.

@@ -394,7 +394,8 @@ TEST_F(IngestLoopTest, AStalledPartitionWaitsForItsStoredOffsetToBeReset) {
   Assign();
   std::string while_stalled;
   source_.AddStep({[&](RebalanceHandler* h) {
-                     h->OnPartitionStalled(kP0, "its stored offset 500 is beyond the end");
+                     h->OnPartitionStalled(kP0, "its stored offset 500 is beyond the end",
+                                           RebalanceHandler::StallKind::kNeedsOperator);
                    },
                    {}});
   source_.AddStep({[&](RebalanceHandler*) {
@@ -416,6 +417,29 @@ TEST_F(IngestLoopTest, AStalledPartitionWaitsForItsStoredOffsetToBeReset) {
   // would move the real owner's position.
   EXPECT_EQ(source_.seeks()[0], (OffsetMap{{kP0, kOffsetBeginning}}));
   EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(0, 2));
+  EXPECT_TRUE(loop_->Ready().ok());
+}
+
+// Review finding: when the log's bounds could not be read after an out-of-range
+// error, the partition stalled like one beyond the end of its log, waiting for
+// an operator to move its stored offset, although nothing was wrong with it.
+TEST_F(IngestLoopTest, AStallForUnreadableLogBoundsIsReadAgainAtTheRecheck) {
+  config_.stall_recheck_interval = absl::Seconds(10);
+  sink_.SetStored({{kP0, 40}});
+  Assign();
+  source_.AddStep({[&](RebalanceHandler* h) {
+                     h->OnPartitionStalled(kP0, "the log's bounds could not be read",
+                                           RebalanceHandler::StallKind::kTransient);
+                   },
+                   {}});
+  source_.AddStep({[&](RebalanceHandler*) { clock_.Advance(absl::Seconds(11)); }, {}});
+  source_.AddStep({nullptr, {}});
+  source_.AddStep({nullptr, Msgs(kP0, 40, 3)});
+  ASSERT_TRUE(Run().ok());
+  // Nobody touched the stored offset: it is read from there again all the same.
+  ASSERT_EQ(source_.seeks().size(), 1u);
+  EXPECT_EQ(source_.seeks()[0], (OffsetMap{{kP0, 40}}));
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(40, 42));
   EXPECT_TRUE(loop_->Ready().ok());
 }
 
@@ -625,7 +649,8 @@ TEST_F(IngestLoopTest, AStallDuringAWriteIsNotLiftedByThatWrite) {
   writer_.Hold(true);
   source_.AddStep({nullptr, Msgs(kP0, 0, 4)});  // 0-2 in flight, 3 in the open batch
   source_.AddStep({[this](RebalanceHandler* h) {
-                     h->OnPartitionStalled(kP0, "offset out of range");
+                     h->OnPartitionStalled(kP0, "offset out of range",
+                                           RebalanceHandler::StallKind::kNeedsOperator);
                      writer_.Hold(false);
                    },
                    {}});
@@ -769,7 +794,8 @@ TEST_F(IngestLoopTest, AStallRecheckEndsTheWriteInFlightFirst) {
   writer_.Hold(true);
   source_.AddStep({nullptr, Msgs(kP0, 0, 3)});  // in flight, held throughout
   source_.AddStep({[this](RebalanceHandler* h) {
-                     h->OnPartitionStalled(kP0, "offset out of range");
+                     h->OnPartitionStalled(kP0, "offset out of range",
+                                           RebalanceHandler::StallKind::kNeedsOperator);
                      clock_.Advance(absl::Seconds(11));
                    },
                    {}});
