@@ -617,6 +617,7 @@ void IngestLoop::PinSymbolicStarts(const std::vector<TopicPartition>& partitions
     if (at == resolved.end()) {
       LOG(WARNING) << "cannot pin the " << DescribeOffset(start) << " offset of " << tp.ToString()
                    << ": the broker did not resolve it; librdkafka resolves it instead";
+      deps_.metrics->StartPositionsUnpinned(1);
       continue;
     }
     pins.push_back({tp, StoredRow(*stored, tp), at->second});
@@ -628,6 +629,7 @@ void IngestLoop::PinSymbolicStarts(const std::vector<TopicPartition>& partitions
     // next claim); or PostgreSQL failed: the symbolic start stays.
     LOG(WARNING) << "pinning the symbolic start positions failed: "
                  << (fenced.ok() ? "another writer moved them" : fenced.status().message());
+    deps_.metrics->StartPositionsUnpinned(pins.size());
     return;
   }
   std::vector<std::string> pinned;

@@ -28,10 +28,19 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, const std::string& 
                    .Help("Kafka messages deleted by the topic's retention before they were read.")
                    .Register(registry)
                    .Add({{"pipeline", pipeline}})),
+      unpinned_(BuildCounter()
+                    .Name("sluice_start_positions_unpinned_total")
+                    .Help("Symbolic start positions (earliest, latest) left to librdkafka at an "
+                          "assignment because the broker did not resolve them or PostgreSQL did "
+                          "not store them; \"latest\" may then mean another offset for a next "
+                          "owner.")
+                    .Register(registry)
+                    .Add({{"pipeline", pipeline}})),
       stalled_family_(BuildGauge()
                           .Name("sluice_partitions_stalled")
-                          .Help("Partitions paused until an operator acts (their stored offset "
-                                "lies beyond the end of the log).")
+                          .Help("Partitions paused by an out-of-range position: until an operator "
+                                "resets their stored offset (beyond the end of the log), or until "
+                                "the next recheck (the log's bounds could not be read).")
                           .Register(registry)),
       stalled_(stalled_family_.Add({{"pipeline", pipeline}})),
       paused_family_(BuildGauge()
@@ -100,14 +109,14 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, const std::string& 
                       .Add({{"pipeline", pipeline}},
                            prometheus::Histogram::BucketBoundaries{1, 10, 100, 1000, 5000, 10000,
                                                                    50000, 100000})),
-      write_seconds_(BuildHistogram()
-                         .Name("sluice_batch_write_duration_seconds")
-                         .Help("Time to write and commit one batch, retries included.")
-                         .Register(registry)
-                         .Add({{"pipeline", pipeline}},
-                              prometheus::Histogram::BucketBoundaries{
-                                  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-                                  2.5, 5, 10})),
+      write_seconds_(
+          BuildHistogram()
+              .Name("sluice_batch_write_duration_seconds")
+              .Help("Time to write and commit one batch, retries included.")
+              .Register(registry)
+              .Add({{"pipeline", pipeline}},
+                   prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                           0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
       lag_(BuildGauge()
                .Name("sluice_consumer_lag_messages")
                .Help("Messages between the partition's high watermark and the consumer position.")

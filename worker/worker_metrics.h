@@ -35,6 +35,8 @@ class WorkerMetrics {
   void MessagesDiscarded(size_t n) { discarded_.Increment(static_cast<double>(n)); }
   // Messages retention deleted before they were read.
   void MessagesExpired(int64_t n) { expired_.Increment(static_cast<double>(n)); }
+  // Symbolic start positions left to librdkafka (not resolved or not stored).
+  void StartPositionsUnpinned(size_t n) { unpinned_.Increment(static_cast<double>(n)); }
   void SetStalledPartitions(int n) { stalled_.Set(n); }
   void SetPaused(bool paused) { paused_.Set(paused ? 1 : 0); }
   void BatchWritten(const Batch& batch, const WriteResult& result, absl::Duration latency);
@@ -64,6 +66,7 @@ class WorkerMetrics {
   prometheus::Counter& consumed_;
   prometheus::Counter& discarded_;
   prometheus::Counter& expired_;
+  prometheus::Counter& unpinned_;
   prometheus::Family<prometheus::Gauge>& stalled_family_;
   prometheus::Gauge& stalled_;
   prometheus::Family<prometheus::Gauge>& paused_family_;

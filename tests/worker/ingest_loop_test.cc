@@ -203,6 +203,9 @@ TEST_F(IngestLoopTest, AStartPositionTheBrokerDidNotResolveIsLeftToLibrdkafka) {
   ASSERT_TRUE(Run().ok());
   EXPECT_EQ(source_.assigned()[0], (OffsetMap{{kP0, 3}, {kP1, kOffsetBeginning}}));
   EXPECT_EQ(sink_.stored(), (OffsetMap{{kP0, 3}}));
+  EXPECT_NE(Metrics().find("sluice_start_positions_unpinned_total{pipeline=\"test\"} 1"),
+            std::string::npos)
+      << Metrics();
 }
 
 TEST_F(IngestLoopTest, AReplayFromTheEarliestPositionIsWrittenAgain) {
