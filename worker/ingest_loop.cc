@@ -635,8 +635,7 @@ void IngestLoop::PinSymbolicStarts(const std::vector<TopicPartition>& partitions
   std::vector<std::string> pinned;
   for (const OffsetUpdate& pin : pins) {
     pinned.push_back(absl::StrCat(pin.partition.ToString(), " ",
-                                  DescribeOffset(pin.expected.value_or(config_.unstored_start)),
-                                  "=", pin.next));
+                                  DescribeOffset(symbolic.at(pin.partition)), "=", pin.next));
     (*stored)[pin.partition] = pin.next;
   }
   LOG(INFO) << "pinned start positions: " << absl::StrJoin(pinned, ", ");
