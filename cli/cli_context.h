@@ -62,6 +62,8 @@ struct CliArgs {
                  max_freshness_p99 = absl::ZeroDuration();
   double max_dead_letter_rate = 0, max_error_rate = 0;
   bool rollback_on_breach = false;
+  // 0: the controller's defaults (RampGuards.min_items, min_batches)
+  int64_t min_items = 0, min_batches = 0;
   absl::Duration in = absl::ZeroDuration();
   // pipelines create/update: rollout
   std::string rollout_flag, routing_key, legacy;

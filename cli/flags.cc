@@ -1,4 +1,4 @@
-// sluicectl flags list|get|create|set|history|eval|rollback
+// sluicectl flags list|get|create|set|history|eval|rollback|kill|ramp|status
 #include <google/protobuf/util/time_util.h>
 
 #include "common/proto_time.h"
@@ -61,7 +61,10 @@ std::string ParsePercent(const std::string& text, uint32_t* basis_points,
 int RunFlags(const CliContext& ctx) {
   const std::vector<std::string>& pos = ctx.args().positional;
   const CliArgs& a = ctx.args();
-  if (pos.size() < 2) return ctx.Usage("flags needs a verb: list|get|create|set|history|eval|rollback");
+  if (pos.size() < 2) {
+    return ctx.Usage(
+        "flags needs a verb: list|get|create|set|history|eval|rollback|kill|ramp|status");
+  }
   const std::string& verb = pos[1];
   if (verb == "list") {
     v1::ListFlagsResponse resp;
@@ -169,9 +172,10 @@ int RunFlags(const CliContext& ctx) {
     g->set_max_write_error_rate(a.max_error_rate);
     g->set_max_freshness_p99_ms(absl::ToDoubleMilliseconds(a.max_freshness_p99));
     g->set_rollback_on_breach(a.rollback_on_breach);
-    if (a.guard_window > absl::ZeroDuration()) {
-      *g->mutable_window() = ToProtoDuration(a.guard_window);
-    }
+    // Sent whenever given: the controller refuses a window too short to judge by.
+    if (a.Given("guard-window")) *g->mutable_window() = ToProtoDuration(a.guard_window);
+    g->set_min_items(static_cast<uint64_t>(a.min_items));
+    g->set_min_batches(static_cast<uint64_t>(a.min_batches));
     s = ctx.admin().RampFlag(ctx.Call().get(), req, &flag);
   } else if (verb == "rollback") {
     if (a.expected_version <= 0) {
@@ -181,6 +185,10 @@ int RunFlags(const CliContext& ctx) {
     req.set_name(name);
     req.set_expected_version(static_cast<uint64_t>(a.expected_version));
     s = ctx.admin().RollbackFlag(ctx.Call().get(), req, &flag);
+  } else if (verb == "kill") {
+    v1::KillFlagRequest req;
+    req.set_name(name);
+    s = ctx.admin().KillFlag(ctx.Call().get(), req, &flag);
   } else {
     return ctx.Usage(absl::StrCat("unknown verb flags ", verb));
   }
@@ -204,23 +212,34 @@ int RunFlags(const CliContext& ctx) {
               << FormatDuration(r.every()) << ", last good " << PercentText(r.last_good_basis_points());
     if (r.state() == v1::Ramp::STATE_RUNNING) ctx.out() << ", next step " << FormatTime(r.next_step_time());
     ctx.out() << "\n";
+    if (r.state() == v1::Ramp::STATE_RUNNING && !r.waiting_reason().empty()) {
+      ctx.out() << r.waiting_reason() << "\n";
+    }
     const v1::RampGuards& g = r.guards();
     ctx.out() << "guards: dead-letter rate <= "
               << (g.max_dead_letter_rate() > 0 ? absl::StrCat(g.max_dead_letter_rate()) : "off")
               << ", write error rate <= "
               << (g.max_write_error_rate() > 0 ? absl::StrCat(g.max_write_error_rate()) : "off")
               << ", p99 freshness <= "
-              << (g.max_freshness_p99_ms() > 0 ? absl::StrCat(g.max_freshness_p99_ms(), "ms") : "off")
-              << (g.rollback_on_breach() ? ", roll back on breach" : "") << "\n";
+              << (g.max_freshness_p99_ms() > 0 ? absl::StrCat(g.max_freshness_p99_ms(), "ms")
+                                               : "off")
+              << (g.rollback_on_breach() ? ", roll back on breach" : "") << "; each step needs "
+              << g.min_items() << " items and " << g.min_batches() << " batches on the Kafka path"
+              << (g.has_window() && ToAbslDuration(g.window()) > absl::ZeroDuration()
+                      ? absl::StrCat(" over ", FormatDuration(g.window()))
+                      : " over the step interval")
+              << "\n";
     if (r.state() == v1::Ramp::STATE_HALTED) ctx.out() << "halted: " << r.halt_reason() << "\n";
     return kExitOk;
   }
   if (verb == "history") {
-    TablePrinter t({"EFFECTIVE", "PERCENT", "STATE"});
+    TablePrinter t({"EFFECTIVE", "PERCENT", "STATE", "CHANGE"});
     const absl::Time now = absl::Now();
+    static const char* kKinds[] = {"set", "rollback", "kill"};
     for (const v1::PercentageChange& c : flag.schedule()) {
       t.AddRow({FormatTime(c.effective_time()), PercentText(c.basis_points()),
-                ToAbslTime(c.effective_time()) <= now ? "effective" : "scheduled"});
+                ToAbslTime(c.effective_time()) <= now ? "effective" : "scheduled",
+                c.kind() >= 0 && c.kind() <= 2 ? kKinds[c.kind()] : "?"});
     }
     ctx.out() << "flag " << flag.name() << " version " << flag.version() << "\n";
     if (flag.has_schedule_kept_since()) {

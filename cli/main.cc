@@ -39,13 +39,14 @@ constexpr char kUsage[] = R"(usage: sluicectl [--controller HOST:PORT] [--json] 
   flags list | flags get|history NAME
   flags create NAME [--description D] [--salt S]
   flags set NAME --percent 12.5 [--at RFC3339 | --in 30s] --expected-version V
-  flags rollback NAME --expected-version V
+  flags rollback NAME --expected-version V      (back one change; repeated, further back)
+  flags kill NAME                               (0% at now + lead, halts any ramp; no version)
   flags eval NAME KEY [--at RFC3339]
   flags eval NAME --payload JSON --routing-key json:FIELD [--key-form raw|minified] [--at ...]
   flags ramp NAME --to 100 --step 10 --every 5m --expected-version V
              [--max-dead-letter-rate 0.01] [--max-error-rate 0.1] [--max-freshness-p99 30s]
-             [--guard-window 5m] [--rollback-on-breach]
-  flags status NAME                             (the ramp, its guards, why it halted)
+             [--guard-window 5m] [--rollback-on-breach] [--min-items 1000] [--min-batches 10]
+  flags status NAME                             (the ramp, its guards, why it halted or waits)
 
 Rollouts: pipelines create|update take --rollout-flag F --routing-key kafka-key|json:FIELD
 --legacy skip|table:NAME.
@@ -128,6 +129,8 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
     AddDuration(p, "max-freshness-p99", &a->max_freshness_p99, "");
     AddDuration(p, "guard-window", &a->guard_window, "");
     p.AddBool("rollback-on-breach", &a->rollback_on_breach, "");
+    p.AddInt("min-items", &a->min_items, 1, int64_t{1} << 53, "");
+    p.AddInt("min-batches", &a->min_batches, 1, int64_t{1} << 53, "");
     p.AddString("payload", &a->payload, "");
     if (!all) {
       p.AddInt("expected-version", &a->expected_version, "");
@@ -193,8 +196,9 @@ int main(int argc, char** argv) {
     return Usage(absl::StrCat(parsed.message(), " (not a flag of '", noun, "')"));
   }
   args.positional = second.positional();
+  // Every flag a verb asks Given() about (where an empty or zero value can be meant).
   for (const char* flag : {"batch-max-rows", "batch-max-bytes", "consumer-timeout",
-                           "desired-workers", "writers", "in"}) {
+                           "desired-workers", "writers", "in", "payload", "guard-window"}) {
     if (second.WasSet(flag)) args.given.insert(flag);
   }
   if (args.controller.empty()) {

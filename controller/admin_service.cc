@@ -21,6 +21,9 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
+// A kill re-reads and retries on a concurrent write (ABORTED) this many times.
+constexpr int kKillAttempts = 5;
+
 // Updates and deletes must name the version they read.
 absl::Status RequireExpectedVersion(uint64_t expected_version, const char* read_with) {
   if (expected_version == 0) {
@@ -397,6 +400,9 @@ grpc::Status AdminService::SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRe
   absl::StatusOr<v1::Flag> changed =
       ScheduleChange(*current, req->basis_points(), effective, now, flag_timing_.lead);
   if (!changed.ok()) return ToGrpcStatus(changed.status());
+  // The operator's percentage stands: a running ramp would otherwise schedule its
+  // next step on top of it.
+  *changed = StopRamp(*changed, absl::StrCat("stopped by ", caller->name));
   if (absl::Status s =
           CompactAndBoundSchedule(now, flag_timing_.schedule_retention, &*changed);
       !s.ok()) {
@@ -420,6 +426,7 @@ grpc::Status AdminService::RollbackFlag(grpc::ServerContext* ctx,
   if (!current.ok()) return ToGrpcStatus(current.status());
   absl::StatusOr<v1::Flag> rolled = ScheduleRollback(*current, clock_.Now(), flag_timing_.lead);
   if (!rolled.ok()) return ToGrpcStatus(rolled.status());
+  *rolled = StopRamp(*rolled, absl::StrCat("stopped by ", caller->name));
   // Compacted, never bounded: a rollback adds one change and must always work.
   flags::CompactSchedule(clock_.Now() - flag_timing_.schedule_retention, &*rolled);
   absl::StatusOr<v1::Flag> stored =
@@ -439,9 +446,8 @@ grpc::Status AdminService::RampFlag(grpc::ServerContext* ctx, const v1::RampFlag
   absl::StatusOr<v1::Flag> current = store_->GetFlag(req->name());
   if (!current.ok()) return ToGrpcStatus(current.status());
   absl::StatusOr<v1::Flag> ramped = StartRamp(
-      *current, req->target_basis_points(), req->step_basis_points(),
-      ToAbslDuration(req->every()), req->guards(),
-      clock_.Now(), flag_timing_.lead);
+      *current, req->target_basis_points(), req->step_basis_points(), ToAbslDuration(req->every()),
+      req->guards(), clock_.Now(), flag_timing_.lead, flag_timing_.min_guard_window);
   if (!ramped.ok()) return ToGrpcStatus(ramped.status());
   if (absl::Status s =
           CompactAndBoundSchedule(clock_.Now(), flag_timing_.schedule_retention, &*ramped);
@@ -452,6 +458,34 @@ grpc::Status AdminService::RampFlag(grpc::ServerContext* ctx, const v1::RampFlag
       store_->UpdateFlag(*ramped, req->expected_version(), "flag.ramp", caller->name);
   if (stored.ok()) *resp = *stored;
   return Reloaded(stored.status());
+}
+
+grpc::Status AdminService::KillFlag(grpc::ServerContext* ctx, const v1::KillFlagRequest* req,
+                                    v1::Flag* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
+  // No expected_version: a kill must not fail because someone (or the ramp) wrote
+  // meanwhile. It is re-read and retried instead; each attempt is a compare-and-set
+  // on the version it read, so nothing written meanwhile is overwritten unseen.
+  absl::Status last;
+  for (int attempt = 0; attempt < kKillAttempts; ++attempt) {
+    absl::StatusOr<v1::Flag> current = store_->GetFlag(req->name());
+    if (!current.ok()) return ToGrpcStatus(current.status());
+    const absl::Time now = clock_.Now();
+    v1::Flag killed = ScheduleKill(*current, caller->name, now, flag_timing_.lead);
+    // Compacted, never bounded: like a rollback, a kill must always work.
+    flags::CompactSchedule(now - flag_timing_.schedule_retention, &killed);
+    absl::StatusOr<v1::Flag> stored =
+        store_->UpdateFlag(killed, current->version(), "flag.kill", caller->name);
+    if (stored.ok()) {
+      *resp = *stored;
+      return Reloaded(absl::OkStatus());
+    }
+    last = stored.status();
+    if (last.code() != absl::StatusCode::kAborted) break;
+  }
+  return ToGrpcStatus(last);
 }
 
 grpc::Status AdminService::EvaluateFlag(grpc::ServerContext* ctx, const v1::EvaluateFlagRequest* req,

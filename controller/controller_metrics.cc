@@ -41,19 +41,25 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                         .Register(registry)),
       ramp_state_(prometheus::BuildGauge()
                       .Name("sluice_controller_ramp_state")
-                      .Help("1 for the state each flag's ramp is in (running, done, halted).")
+                      .Help("1 for the state each flag's ramp is in (running, waiting: running "
+                            "but a due step lacks the sample its guards need, done, halted).")
                       .Register(registry)) {}
 
 void ControllerMetrics::SetFlags(const v1::FlagSnapshot& flags, absl::Time now) {
   absl::MutexLock lock(&mu_);
-  static const char* kStates[] = {"running", "done", "halted"};
   for (const v1::Flag& f : flags.flags()) {
     flag_percent_.Add({{"flag", f.name()}})
         .Set(flags::FlagSchedule(f).BasisPointsAt(now) / 100.0);
     if (!f.has_ramp()) continue;
-    for (int i = 0; i < 3; ++i) {
-      ramp_state_.Add({{"flag", f.name()}, {"state", kStates[i]}})
-          .Set(static_cast<int>(f.ramp().state()) == i + 1 ? 1 : 0);
+    const v1::Ramp& r = f.ramp();
+    const bool running = r.state() == v1::Ramp::STATE_RUNNING;
+    const bool waiting = running && !r.waiting_reason().empty();
+    const std::pair<const char*, bool> states[] = {{"running", running && !waiting},
+                                                   {"waiting", waiting},
+                                                   {"done", r.state() == v1::Ramp::STATE_DONE},
+                                                   {"halted", r.state() == v1::Ramp::STATE_HALTED}};
+    for (const auto& [state, in] : states) {
+      ramp_state_.Add({{"flag", f.name()}, {"state", state}}).Set(in ? 1 : 0);
     }
   }
 }

@@ -218,7 +218,7 @@ int main(int argc, char** argv) {
   StatsAggregator stats(clock, absl::Hours(1));
   CallAuthorizer auth({tokens, o.allow_unauthenticated,
                        /*require_worker_certificate=*/!o.tls_client_ca.empty()});
-  const FlagTiming flag_timing{o.flag_lead, o.schedule_retention};
+  const FlagTiming flag_timing{o.flag_lead, o.schedule_retention, 2 * o.stats_interval};
   AdminService admin(store.get(), &fleet, &stats, clock, flag_timing, auth);
   if (absl::Status s = admin.ReloadPipelines(); !s.ok()) {
     LOG(ERROR) << "loading pipelines: " << s.message();

@@ -1,7 +1,8 @@
-#include "common/proto_time.h"
 #include "controller/ramp_scheduler.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/proto_time.h"
 #include "controller/flag_scheduler.h"
 #include "flags/flag_schedule.h"
 #include "glog/logging.h"
@@ -33,38 +34,60 @@ std::optional<std::string> BrokenGuard(const v1::RampGuards& guards,
   return std::nullopt;
 }
 
+std::optional<RampChange> NextRampChange(const v1::Flag& flag,
+                                         const StatsAggregator::PathHealth& health, absl::Time now,
+                                         absl::Duration lead) {
+  const v1::Ramp& ramp = flag.ramp();
+  const absl::Duration window = GuardWindow(ramp.guards(), ToAbslDuration(ramp.every()));
+  if (std::optional<std::string> broken = BrokenGuard(ramp.guards(), health, window)) {
+    return RampChange{HaltRamp(flag, *broken, now, lead), "flag.ramp.halt"};
+  }
+  if (now < ToAbslTime(ramp.next_step_time())) return std::nullopt;
+  const uint64_t min_items =
+      ramp.guards().min_items() > 0 ? ramp.guards().min_items() : kDefaultMinRampItems;
+  const uint64_t min_batches =
+      ramp.guards().min_batches() > 0 ? ramp.guards().min_batches() : kDefaultMinRampBatches;
+  if (health.kafka_items < min_items || health.batches < min_batches) {
+    if (!ramp.waiting_reason().empty()) return std::nullopt;
+    v1::Flag waiting = flag;
+    waiting.mutable_ramp()->set_waiting_reason(absl::StrFormat(
+        "waiting for data: fewer than %d items or %d batches on the Kafka path over the last "
+        "%s (the guards cannot judge the step without them)",
+        min_items, min_batches, absl::FormatDuration(window)));
+    return RampChange{std::move(waiting), "flag.ramp.wait"};
+  }
+  v1::Flag advanced = AdvanceRamp(flag, now, lead);
+  const bool done = advanced.ramp().state() == v1::Ramp::STATE_DONE;
+  return RampChange{std::move(advanced), done ? "flag.ramp.done" : "flag.ramp.step"};
+}
+
 void RampScheduler::Tick() {
   const absl::Time now = clock_.Now();
   const v1::FlagSnapshot snapshot = fleet_->FlagSnapshot();  // flags() refers into it
   for (const v1::Flag& flag : snapshot.flags()) {
     const v1::Ramp& ramp = flag.ramp();
     if (ramp.state() != v1::Ramp::STATE_RUNNING) continue;
-    const absl::Duration window = ToAbslDuration(
-        ramp.guards().has_window() ? ramp.guards().window() : ramp.every());
-    const StatsAggregator::PathHealth health =
-        stats_->Health(fleet_->PipelinesUsingFlag(flag.name()), window);
-    std::optional<v1::Flag> changed;
-    std::string action;
-    if (std::optional<std::string> broken = BrokenGuard(ramp.guards(), health, window)) {
-      LOG(WARNING) << "ramp of flag " << flag.name() << " halted: " << *broken;
-      changed = HaltRamp(flag, *broken, now, timing_.lead);
-      action = "flag.ramp.halt";
-    } else if (now >= ToAbslTime(ramp.next_step_time())) {
-      changed = AdvanceRamp(flag, now, timing_.lead);
-      action = "flag.ramp.step";
+    const absl::Duration window = GuardWindow(ramp.guards(), ToAbslDuration(ramp.every()));
+    std::optional<RampChange> change = NextRampChange(
+        flag, stats_->Health(fleet_->PipelinesUsingFlag(flag.name()), window), now, timing_.lead);
+    if (!change) continue;
+    if (change->action == "flag.ramp.halt") {
+      LOG(WARNING) << "ramp of flag " << flag.name()
+                   << " halted: " << change->flag.ramp().halt_reason();
+    } else if (change->action == "flag.ramp.wait") {
+      LOG(INFO) << "ramp of flag " << flag.name() << ": " << change->flag.ramp().waiting_reason();
     }
-    if (!changed) continue;
-    if (absl::Status s = CompactAndBoundSchedule(now, timing_.schedule_retention, &*changed);
+    if (absl::Status s = CompactAndBoundSchedule(now, timing_.schedule_retention, &change->flag);
         !s.ok()) {
       // A step beyond the bound is not stored: the ramp halts there, saying why
       // (a halt adds no change beyond a rollback's one).
       LOG(WARNING) << "ramp of flag " << flag.name() << " halted: " << s.message();
-      changed = HaltRamp(flag, std::string(s.message()), now, timing_.lead);
-      action = "flag.ramp.halt";
-      flags::CompactSchedule(now - timing_.schedule_retention, &*changed);
+      change->flag = HaltRamp(flag, std::string(s.message()), now, timing_.lead);
+      change->action = "flag.ramp.halt";
+      flags::CompactSchedule(now - timing_.schedule_retention, &change->flag);
     }
-    absl::StatusOr<v1::Flag> stored =
-        store_->UpdateFlag(*changed, flag.version(), action, "sluice-controller (ramp)");
+    absl::StatusOr<v1::Flag> stored = store_->UpdateFlag(
+        change->flag, flag.version(), change->action, "sluice-controller (ramp)");
     if (!stored.ok()) {
       LOG(WARNING) << "ramp of flag " << flag.name() << ": " << stored.status().message();
       continue;

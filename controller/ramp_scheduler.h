@@ -22,6 +22,21 @@ std::optional<std::string> BrokenGuard(const v1::RampGuards& guards,
                                        const StatsAggregator::PathHealth& health,
                                        absl::Duration window);
 
+// What a tick does to one flag's ramp.
+struct RampChange {
+  v1::Flag flag;
+  std::string action;  // the audit action: flag.ramp.step, .done, .wait or .halt
+};
+
+// The change a tick makes to `flag`, whose ramp is running, given the Kafka path's
+// `health` over the ramp's guard window; nullopt when nothing changes. A broken
+// guard halts at once. A due step advances only on a sufficient sample (the
+// guards' min_items and min_batches); without one the ramp waits, and says so once
+// (waiting_reason), not at every tick.
+std::optional<RampChange> NextRampChange(const v1::Flag& flag,
+                                         const StatsAggregator::PathHealth& health, absl::Time now,
+                                         absl::Duration lead);
+
 // Called once a second from the controller's main loop. Not thread-safe.
 class RampScheduler {
  public:

@@ -302,9 +302,26 @@ TEST_F(RolloutTest, GuardBreachedByDeadLettersHaltsTheRampAndRollsBack) {
                "skip"});
   ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)));
   ASSERT_TRUE(WaitFor([&] { return w->HttpGet("/ready") == "200 ready\n"; }, absl::Seconds(60)));
-  CtlResult ramp = Ctl({"flags", "ramp", "kafka-ingest", "--to", "100", "--step", "25", "--every",
-                        "3s", "--guard-window", "3s", "--max-dead-letter-rate", "0.05",
-                        "--rollback-on-breach", "--expected-version", "1"});
+  CtlResult ramp = Ctl({"flags",
+                        "ramp",
+                        "kafka-ingest",
+                        "--to",
+                        "100",
+                        "--step",
+                        "25",
+                        "--every",
+                        "3s",
+                        "--guard-window",
+                        "3s",
+                        "--max-dead-letter-rate",
+                        "0.05",
+                        "--rollback-on-breach",
+                        "--min-items",
+                        "50",
+                        "--min-batches",
+                        "2",
+                        "--expected-version",
+                        "1"});
   ASSERT_EQ(ramp.code, 0) << ramp.output;
   int seq = 0;
   auto produce = [&](int n, bool valid) {
@@ -444,6 +461,18 @@ TEST_F(RolloutTest, RefusedChangesArePreciseAndChangeNothing) {
   EXPECT_EQ(e.bucket(), mine.bucket);
   EXPECT_EQ(e.basis_points(), 1000u);
   EXPECT_EQ(e.in_rollout(), mine.in_rollout);
+  // The key read from a payload by the workers' rule. `--payload` was never seen
+  // as given, so this form answered a usage error (found while adding issue 10's
+  // flags).
+  CtlResult from_payload =
+      Ctl({"--json", "flags", "eval", "kafka-ingest", "--payload", "{\"project_id\": \"p7\"}",
+           "--routing-key", "json:project_id", "--at",
+           absl::FormatTime(absl::RFC3339_full, later, absl::UTCTimeZone())});
+  ASSERT_EQ(from_payload.code, 0) << from_payload.output;
+  v1::EvaluateFlagResponse ep;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(from_payload.output, &ep).ok())
+      << from_payload.output;
+  EXPECT_EQ(ep.bucket(), mine.bucket);
   EXPECT_TRUE(absl::StrContains(Ctl({"audit", "list"}).output, "flag.set"));
 }
 

@@ -168,7 +168,7 @@ TEST_F(SecurityTest, EveryMethodOfEveryServiceNeedsItsRole) {
   const std::set<std::string> admin_methods = {
       "Admin.CreatePipeline", "Admin.UpdatePipeline", "Admin.DeletePipeline", "Admin.PausePipeline",
       "Admin.ResumePipeline", "Admin.DrainWorker",    "Admin.ResetOffsets",   "Admin.CreateFlag",
-      "Admin.SetFlag",        "Admin.RollbackFlag",   "Admin.RampFlag"};
+      "Admin.SetFlag",        "Admin.RollbackFlag",   "Admin.RampFlag",       "Admin.KillFlag"};
   const std::set<std::string> worker_methods = {"WorkerControl.Connect"};
   std::shared_ptr<grpc::Channel> channel = TlsChannel(/*with_client_certificate=*/true);
   int methods = 0;
