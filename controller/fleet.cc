@@ -118,6 +118,16 @@ void Fleet::Disconnect(const std::string& worker_id, uint64_t stream_id) {
   BumpLocked();
 }
 
+std::optional<absl::Duration> Fleet::SilentFor(const std::string& worker_id,
+                                               uint64_t stream_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end() || it->second.stream_id != stream_id) return std::nullopt;
+  const absl::Duration silent = clock_.Now() - it->second.last_seen;
+  if (silent <= config_.silence_limit) return std::nullopt;
+  return silent;
+}
+
 bool Fleet::IsCurrent(const std::string& worker_id, uint64_t stream_id) const {
   absl::MutexLock lock(&mu_);
   auto it = workers_.find(worker_id);

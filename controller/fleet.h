@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -24,6 +25,11 @@ struct FleetConfig {
   absl::Duration worker_lease = absl::Seconds(15);
   // Sent in every Assignment.
   absl::Duration stats_interval = absl::Seconds(5);
+  // A connected worker that sends nothing (stats come every stats_interval) for
+  // this long is taken for gone: its stream is ended and its lease starts. A host
+  // that died without closing its TCP connection would otherwise keep its
+  // pipelines until the OS gave up on the connection (hours). Three intervals.
+  absl::Duration silence_limit = absl::Seconds(15);
 };
 
 // Thread-safe. Every change that can alter an assignment bumps a generation that
@@ -50,6 +56,10 @@ class Fleet {
   // The stream ended; the worker keeps its pipelines for the lease.
   void Disconnect(const std::string& worker_id, uint64_t stream_id);
   bool IsCurrent(const std::string& worker_id, uint64_t stream_id) const;
+  // How long the worker on stream `stream_id` has sent nothing (no stats, ACK or
+  // NACK) when that is longer than silence_limit; nullopt otherwise (or if the
+  // stream is not current).
+  std::optional<absl::Duration> SilentFor(const std::string& worker_id, uint64_t stream_id) const;
 
   // The desired assignment of a worker now (without nonce).
   v1::Assignment AssignmentFor(const std::string& worker_id) const;

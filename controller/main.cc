@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
   sluice::RealClock clock;
   auto registry = std::make_shared<prometheus::Registry>();
   ControllerMetrics metrics(*registry);
-  Fleet fleet(clock, {o.worker_lease, o.stats_interval}, &metrics);
+  Fleet fleet(clock, {o.worker_lease, o.stats_interval, 3 * o.stats_interval}, &metrics);
   StatsAggregator stats(clock, absl::Hours(1));
   CallAuthorizer auth({tokens, o.allow_unauthenticated,
                        /*require_worker_certificate=*/!o.tls_client_ca.empty()});
@@ -232,9 +232,8 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(o.listen, *credentials, &port);
-  // Bounded both ways (the clients set the same limit).
-  builder.SetMaxReceiveMessageSize(sluice::kMaxGrpcMessageBytes);
-  builder.SetMaxSendMessageSize(sluice::kMaxGrpcMessageBytes);
+  // Bounded both ways (the clients set the same limit), with keepalives.
+  sluice::ApplySluiceServerArguments(&builder);
   builder.RegisterService(&control);
   builder.RegisterService(&admin);
   builder.RegisterService(&flags_service);

@@ -131,6 +131,16 @@ grpc::Status WorkerControlService::Connect(
       ended = ToGrpcStatus(still.status());
       break;
     }
+    // Alive is not enough: a worker that stopped sending (a hung process, a host
+    // gone without closing the connection, until keepalives notice) would hold
+    // its pipelines. Ending the stream starts its lease. (The worker sees
+    // CANCELLED: the reader is unblocked by cancelling the call.)
+    if (std::optional<absl::Duration> silent = fleet_->SilentFor(worker_id, stream_id)) {
+      LOG(WARNING) << "worker " << worker_id << " sent nothing for "
+                   << absl::FormatDuration(absl::Trunc(*silent, absl::Milliseconds(100)))
+                   << " (stats are due every stats interval); stream ended, its lease starts";
+      break;
+    }
     v1::Assignment assignment = fleet_->AssignmentFor(worker_id);
     if (assignment.config_version() != last_sent) {
       assignment.set_nonce(absl::StrCat(next_nonce_++));

@@ -88,6 +88,30 @@ TEST_F(FleetTest, DisconnectedWorkerKeepsItsPipelinesForTheLease) {
   (void)holder;
 }
 
+// Issue 10: a worker was dropped only when its stream ended, so a host that died
+// without closing its connection kept its pipelines until the OS gave up. A
+// worker that sends nothing for the silence limit (3 stats intervals) is silent.
+TEST_F(FleetTest, AWorkerThatSendsNothingForTheSilenceLimitIsSilent) {
+  const uint64_t s1 = fleet_.Connect(Hello("w1"), "local").value();
+  clock_.Advance(absl::Seconds(15));
+  EXPECT_EQ(fleet_.SilentFor("w1", s1), std::nullopt);
+  fleet_.Touch("w1");  // a stats report
+  clock_.Advance(absl::Seconds(15));
+  EXPECT_EQ(fleet_.SilentFor("w1", s1), std::nullopt);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(fleet_.SilentFor("w1", s1), absl::Seconds(16));
+  // An ACK counts as hearing from it too.
+  v1::Ack ack;
+  fleet_.RecordAck("w1", ack);
+  EXPECT_EQ(fleet_.SilentFor("w1", s1), std::nullopt);
+  // Only the current stream is judged.
+  const uint64_t s2 = fleet_.Connect(Hello("w1"), "local").value();
+  clock_.Advance(absl::Seconds(20));
+  EXPECT_EQ(fleet_.SilentFor("w1", s1), std::nullopt);
+  EXPECT_EQ(fleet_.SilentFor("w1", s2), absl::Seconds(20));
+  EXPECT_EQ(fleet_.SilentFor("nobody", s2), std::nullopt);
+}
+
 TEST_F(FleetTest, NewerStreamSupersedesOlder) {
   const uint64_t s1 = fleet_.Connect(Hello("w1"), "local").value();
   const uint64_t s2 = fleet_.Connect(Hello("w1"), "local").value();

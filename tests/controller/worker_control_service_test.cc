@@ -85,6 +85,39 @@ TEST_F(WorkerControlServiceTest, AHelloWithAnOversizedWorkerIdIsRefused) {
   EXPECT_TRUE(fleet_.ListWorkers().empty());
 }
 
+// Issue 10: a worker that said Hello and then nothing (a hung process, a host gone
+// without closing the connection) kept its stream, and so its pipelines. After the
+// silence limit (3 stats intervals: 15 s here) the controller ends the stream, and
+// the worker's lease starts.
+TEST_F(WorkerControlServiceTest, AWorkerSilentForTheSilenceLimitIsEnded) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = stub_->Connect(&ctx);
+  v1::WorkerMessage hello;
+  hello.mutable_hello()->set_worker_id("w1");
+  ASSERT_TRUE(stream->Write(hello));
+  stream->WaitForInitialMetadata();
+  clock_.Advance(absl::Seconds(10));
+  v1::WorkerMessage stats;
+  stats.mutable_stats();
+  ASSERT_TRUE(stream->Write(stats));         // heard from at 10 s
+  absl::SleepFor(absl::Milliseconds(1500));  // the service looks every second
+  clock_.Advance(absl::Seconds(15));
+  absl::SleepFor(absl::Milliseconds(1500));
+  ASSERT_TRUE(fleet_.GetWorker("w1").ok());
+  EXPECT_TRUE(fleet_.GetWorker("w1")->connected()) << "ended within the silence limit";
+  clock_.Advance(absl::Seconds(1));
+  v1::ControllerMessage msg;
+  while (stream->Read(&msg)) {
+  }
+  const grpc::Status s = stream->Finish();
+  // As for a late Hello: the sync server unblocks its reader by cancelling the
+  // call, so the worker sees CANCELLED (and reconnects); the log says why.
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED) << s.error_message();
+  EXPECT_FALSE(fleet_.GetWorker("w1")->connected());
+  EXPECT_LT(std::chrono::system_clock::now(), ctx.deadline() - std::chrono::seconds(20));
+}
+
 // gRPC writes an IPv6 peer as "ipv6:%5B::1%5D:PORT"; the loopback check read only
 // "[::1]", so local callers over IPv6 were refused by a controller without tokens.
 TEST(WorkerControlServiceLoopbackTest, ALocalCallerOverIpv6IsAccepted) {
