@@ -51,24 +51,13 @@ absl::StatusOr<v1::PipelineConfig> AdminService::CheckedPipeline(
   return config;
 }
 
-absl::Status AdminService::ReloadPipelines() {
-  ASSIGN_OR_RETURN(std::vector<v1::Flag> flags, store_->ListFlags());
-  fleet_->SetFlags(std::move(flags));
-  ASSIGN_OR_RETURN(std::vector<v1::Pipeline> pipelines, store_->ListPipelines());
-  for (const v1::Pipeline& p : pipelines) {
-    if (absl::Status s = CheckAssignable(p.config()); !s.ok()) {
-      LOG(WARNING) << "pipeline " << p.config().name() << " v" << p.version() << " "
-                   << s.message();
-    }
-  }
-  fleet_->SetPipelines(std::move(pipelines));
-  return absl::OkStatus();
-}
-
 grpc::Status AdminService::Reloaded(const absl::Status& write) {
   if (!write.ok()) return ToGrpcStatus(write);
-  absl::Status reload = ReloadPipelines();
-  if (!reload.ok()) LOG(ERROR) << "reloading pipelines: " << reload.message();
+  // The write is committed, so it is answered OK whatever the reload does. A failed
+  // reload is not lost: StateSync keeps the state marked stale (the controller's
+  // /ready answers 503 saying why) and retries it until it loads, so the change
+  // still reaches the workers.
+  sync_->Reload().IgnoreError();
   return grpc::Status::OK;
 }
 
@@ -231,6 +220,12 @@ grpc::Status AdminService::DrainWorker(grpc::ServerContext* ctx, const v1::Drain
   }
   absl::StatusOr<v1::WorkerInfo> before = fleet_->GetWorker(req->worker_id());
   if (!before.ok()) return ToGrpcStatus(before.status());
+  // Stored first: a drain must survive a controller restart (its workers come
+  // back from the registry with it).
+  if (std::optional<KnownWorker> known = fleet_->Known(req->worker_id())) {
+    known->draining = true;
+    if (absl::Status s = store_->SaveWorker(*known); !s.ok()) return ToGrpcStatus(s);
+  }
   if (absl::Status s = fleet_->Drain(req->worker_id()); !s.ok()) return ToGrpcStatus(s);
   absl::Status audit = store_->Audit(caller->name, "worker.drain", req->worker_id(),
                                      before->draining() ? "draining" : "active", "draining");

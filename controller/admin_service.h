@@ -6,6 +6,7 @@
 #include "controller/flag_scheduler.h"
 #include "controller/fleet.h"
 #include "controller/state_store.h"
+#include "controller/state_sync.h"
 #include "controller/stats_aggregator.h"
 #include "sluice/v1/admin.grpc.pb.h"
 
@@ -17,17 +18,16 @@ class AdminService final : public v1::Admin::Service {
   // long past changes are kept. Every call
   // is authorised by `auth` first: reads need the read role, writes admin; the
   // audit log's actor is the caller's token name.
-  AdminService(StateStore* store, Fleet* fleet, StatsAggregator* stats, const Clock& clock,
-               FlagTiming flag_timing, const CallAuthorizer& auth)
+  // `sync` makes the fleet see the stored state after every write.
+  AdminService(StateStore* store, Fleet* fleet, StateSync* sync, StatsAggregator* stats,
+               const Clock& clock, FlagTiming flag_timing, const CallAuthorizer& auth)
       : store_(store),
         fleet_(fleet),
+        sync_(sync),
         stats_(stats),
         clock_(clock),
         flag_timing_(flag_timing),
         auth_(auth) {}
-
-  // Loads the stored pipelines and flags into the fleet (at start and after every write).
-  absl::Status ReloadPipelines();
 
   grpc::Status CreatePipeline(grpc::ServerContext* ctx, const v1::CreatePipelineRequest* req,
                               v1::Pipeline* resp) override;
@@ -85,11 +85,12 @@ class AdminService final : public v1::Admin::Service {
   // `stored`: the pipeline's stored config, null when it does not exist yet.
   absl::StatusOr<v1::PipelineConfig> CheckedPipeline(v1::PipelineConfig config,
                                                      const v1::PipelineConfig* stored);
-  // After a successful write: the fleet sees the new pipelines.
+  // After a successful write: the fleet sees the new state.
   grpc::Status Reloaded(const absl::Status& write);
 
   StateStore* store_;
   Fleet* fleet_;
+  StateSync* sync_;
   StatsAggregator* stats_;
   const Clock& clock_;
   const FlagTiming flag_timing_;

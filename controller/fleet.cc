@@ -49,6 +49,23 @@ void Fleet::UpdateGaugesLocked() {
   metrics_->SetPushesPending(pending);
 }
 
+bool Fleet::ApplyState(StateSnapshot snapshot) {
+  absl::MutexLock lock(&mu_);
+  if (snapshot.revision < applied_revision_) return false;
+  applied_revision_ = snapshot.revision;
+  pipelines_.clear();
+  for (v1::Pipeline& p : snapshot.pipelines) pipelines_[p.config().name()] = std::move(p);
+  flags_.clear();
+  for (v1::Flag& f : snapshot.flags) flags_[f.name()] = std::move(f);
+  RecomputeLocked();  // bumps the generation: every stream looks again
+  return true;
+}
+
+uint64_t Fleet::applied_revision() const {
+  absl::MutexLock lock(&mu_);
+  return applied_revision_;
+}
+
 void Fleet::SetPipelines(std::vector<v1::Pipeline> pipelines) {
   absl::MutexLock lock(&mu_);
   pipelines_.clear();
@@ -134,20 +151,45 @@ bool Fleet::IsCurrent(const std::string& worker_id, uint64_t stream_id) const {
   return it != workers_.end() && it->second.stream_id == stream_id;
 }
 
-bool Fleet::ExpireLeases() {
+std::vector<std::string> Fleet::ExpireLeases() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
-  bool changed = false;
+  std::vector<std::string> expired;
   for (auto it = workers_.begin(); it != workers_.end();) {
     if (!it->second.connected && now - it->second.disconnected_at >= config_.worker_lease) {
+      expired.push_back(it->first);
       it = workers_.erase(it);
-      changed = true;
     } else {
       ++it;
     }
   }
-  if (changed) RecomputeLocked();
-  return changed;
+  if (!expired.empty()) RecomputeLocked();
+  return expired;
+}
+
+void Fleet::RestoreWorkers(const std::vector<KnownWorker>& workers) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  for (const KnownWorker& k : workers) {
+    const std::string& id = k.hello.worker_id();
+    if (id.empty() || workers_.count(id) > 0) continue;
+    Worker& w = workers_[id];
+    w.hello = k.hello;
+    w.owner = k.owner;
+    w.draining = k.draining;
+    w.connected = false;
+    w.disconnected_at = now;
+    w.last_seen = now;
+    w.applied_config_version = k.hello.last_applied_config_version();
+  }
+  RecomputeLocked();
+}
+
+std::optional<KnownWorker> Fleet::Known(const std::string& worker_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end()) return std::nullopt;
+  return KnownWorker{it->second.hello, it->second.owner, it->second.draining};
 }
 
 v1::Assignment Fleet::AssignmentFor(const std::string& worker_id) const {
@@ -239,16 +281,22 @@ void Fleet::RecordNack(const std::string& worker_id, const v1::Nack& nack) {
   w.pending_config_version.clear();
   w.last_nack = nack.error_detail();
   w.pipeline_errors.clear();
-  // Pipelines not named in the NACK were applied at their pushed versions.
-  for (const auto& [name, version] : w.pushed_versions) w.applied_versions[name] = version;
   for (const v1::PipelineError& e : nack.pipeline_errors()) {
     w.pipeline_errors[e.pipeline()] = e.error_detail();
-    w.applied_versions.erase(e.pipeline());
   }
-  // Applied versions of pipelines no longer assigned are gone.
-  for (auto a = w.applied_versions.begin(); a != w.applied_versions.end();) {
-    a = w.pushed_versions.count(a->first) ? std::next(a) : w.applied_versions.erase(a);
+  // Pipelines not named in the NACK were applied at their pushed versions. A
+  // refused one still runs its last good version, if it had one (the worker keeps
+  // it), so that version stays shown. Pipelines no longer pushed are gone.
+  std::map<std::string, uint64_t> applied;
+  for (const auto& [name, version] : w.pushed_versions) {
+    if (w.pipeline_errors.count(name) == 0) {
+      applied[name] = version;
+    } else if (auto last_good = w.applied_versions.find(name);
+               last_good != w.applied_versions.end()) {
+      applied[name] = last_good->second;
+    }
   }
+  w.applied_versions = std::move(applied);
   UpdateGaugesLocked();
   BumpLocked();
 }

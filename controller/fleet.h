@@ -15,6 +15,8 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "controller/controller_metrics.h"
+#include "controller/state_source.h"
+#include "controller/worker_registry.h"
 #include "sluice/v1/admin.pb.h"
 #include "sluice/v1/control.pb.h"
 
@@ -38,9 +40,15 @@ class Fleet {
  public:
   Fleet(const Clock& clock, FleetConfig config, ControllerMetrics* metrics);
 
-  // The pipelines as stored (replaces the previous set).
+  // The pipelines and flags of a stored state (replacing the previous ones) unless
+  // it is older than the state applied: then nothing changes and it returns false.
+  // Versions only move forward, so a slow reload finishing after a newer one
+  // cannot make workers and Flags watchers step back.
+  bool ApplyState(StateSnapshot snapshot);
+  // The revision of the state applied (0 before the first).
+  uint64_t applied_revision() const;
+  // Tests: the pipelines, or the flags, alone (replacing the previous set).
   void SetPipelines(std::vector<v1::Pipeline> pipelines);
-  // The flags as stored (replaces the previous set).
   void SetFlags(std::vector<v1::Flag> flags);
   // Every flag, with the revision of the set (the sum of their versions).
   v1::FlagSnapshot FlagSnapshot() const;
@@ -82,8 +90,16 @@ class Fleet {
   // after its lease has expired.
   absl::Status Drain(const std::string& worker_id);
 
-  // Drops workers whose lease expired; returns true if any was dropped.
-  bool ExpireLeases();
+  // Drops workers whose lease expired; returns their ids.
+  std::vector<std::string> ExpireLeases();
+
+  // After a controller restart: the workers known before it (WorkerRegistry), as
+  // disconnected with a lease starting now. Assignments then stay as they were
+  // while the workers reconnect; whoever does not come back within the lease is
+  // dropped and its pipelines move. Entries already present are kept.
+  void RestoreWorkers(const std::vector<KnownWorker>& workers);
+  // What the registry keeps of a worker; nullopt if unknown.
+  std::optional<KnownWorker> Known(const std::string& worker_id) const;
 
   std::vector<v1::WorkerInfo> ListWorkers() const;
   absl::StatusOr<v1::WorkerInfo> GetWorker(const std::string& worker_id) const;
@@ -139,6 +155,7 @@ class Fleet {
   // worker id → pipeline names, recomputed on every change.
   std::map<std::string, std::vector<std::string>> assignments_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t applied_revision_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_stream_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
 

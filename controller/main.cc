@@ -14,27 +14,28 @@
 #include <sstream>
 #include <thread>
 
-#include "common/secret_file.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/arg_parser.h"
 #include "common/backoff.h"
 #include "common/clock.h"
+#include "common/grpc_limits.h"
+#include "common/host_port.h"
 #include "common/http_server.h"
 #include "common/pg_conninfo.h"
+#include "common/secret_file.h"
 #include "controller/admin_service.h"
 #include "controller/call_authorizer.h"
-#include "controller/server_credentials.h"
-#include "controller/token_table.h"
 #include "controller/controller_metrics.h"
 #include "controller/flags_service.h"
 #include "controller/fleet.h"
 #include "controller/ramp_scheduler.h"
+#include "controller/server_credentials.h"
 #include "controller/state_store.h"
+#include "controller/state_sync.h"
 #include "controller/stats_aggregator.h"
+#include "controller/token_table.h"
 #include "controller/worker_control_service.h"
-#include "common/grpc_limits.h"
-#include "common/host_port.h"
 #include "glog/logging.h"
 
 namespace {
@@ -219,15 +220,35 @@ int main(int argc, char** argv) {
   CallAuthorizer auth({tokens, o.allow_unauthenticated,
                        /*require_worker_certificate=*/!o.tls_client_ca.empty()});
   const FlagTiming flag_timing{o.flag_lead, o.schedule_retention, 2 * o.stats_interval};
-  AdminService admin(store.get(), &fleet, &stats, clock, flag_timing, auth);
-  if (absl::Status s = admin.ReloadPipelines(); !s.ok()) {
-    LOG(ERROR) << "loading pipelines: " << s.message();
-    return 1;
+  StateSync sync(store.get(), &fleet, clock);
+  // Nothing is served before the state is loaded: a fleet without pipelines would
+  // push every worker an empty assignment.
+  backoff.Reset();
+  while (!g_stop) {
+    absl::Status loaded = sync.Reload();
+    if (loaded.ok()) break;
+    const absl::Duration delay = backoff.NextDelay();
+    LOG(WARNING) << "loading the controller state: " << loaded.message() << "; retrying in "
+                 << absl::FormatDuration(delay);
+    absl::SleepFor(delay);
   }
-  WorkerControlService control(&fleet, &stats, auth, o.hello_timeout);
+  if (g_stop) return 0;
+  // The workers known before this start keep their pipelines for a lease while
+  // they reconnect: otherwise the first to reconnect would take every pipeline.
+  if (absl::StatusOr<std::vector<KnownWorker>> known = store->LoadWorkers(); known.ok()) {
+    fleet.RestoreWorkers(*known);
+    LOG(INFO) << known->size() << " workers known before this start; each has "
+              << absl::FormatDuration(o.worker_lease) << " to reconnect";
+  } else {
+    LOG(WARNING) << "workers known before this start not read (their pipelines may move as "
+                    "they reconnect): "
+                 << known.status().message();
+  }
+  AdminService admin(store.get(), &fleet, &sync, &stats, clock, flag_timing, auth);
+  WorkerControlService control(&fleet, &stats, store.get(), auth, o.hello_timeout);
   FlagsService flags_service(&fleet, clock, auth);
   RampScheduler ramps(store.get(), &fleet, &stats, clock, flag_timing,
-                      [&admin] { return admin.ReloadPipelines(); });
+                      [&sync] { return sync.Reload(); });
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -243,7 +264,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   absl::StatusOr<std::unique_ptr<sluice::HttpServer>> http =
-      sluice::HttpServer::Start(o.metrics_address, registry, [] { return absl::OkStatus(); });
+      sluice::HttpServer::Start(o.metrics_address, registry, [&sync] { return sync.Ready(); });
   if (!http.ok()) {
     LOG(ERROR) << http.status().message();
     return 1;
@@ -286,7 +307,12 @@ int main(int argc, char** argv) {
         LOG(WARNING) << "SIGHUP: tokens not reloaded (the old ones stay): " << replaced.message();
       }
     }
-    fleet.ExpireLeases();
+    sync.Tick();
+    if (std::vector<std::string> expired = fleet.ExpireLeases(); !expired.empty()) {
+      if (absl::Status s = store->ForgetWorkers(expired); !s.ok()) {
+        LOG(WARNING) << "expired workers not forgotten in the registry: " << s.message();
+      }
+    }
     ramps.Tick();
     metrics.SetFlags(fleet.FlagSnapshot(), clock.Now());
     metrics.SetRowsPerSecond(stats.RowsPerSecond(absl::Minutes(1)));

@@ -92,31 +92,80 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StoreOptions&
         "CREATE TABLE IF NOT EXISTS sluice_controller.flag_history (name text NOT NULL, "
         "version bigint NOT NULL, flag jsonb NOT NULL, actor text NOT NULL, "
         "changed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (name, version))");
+    // One row, bumped by every write transaction (with its audit entry): a
+    // snapshot carries the revision it was read at, so a reload never applies an
+    // older state over a newer one, and a poll sees whether anything changed.
+    // The row lock also orders writers of several controllers.
+    tx.exec(
+        "CREATE TABLE IF NOT EXISTS sluice_controller.state_revision (id int PRIMARY KEY "
+        "CHECK (id = 1), revision bigint NOT NULL)");
+    tx.exec(
+        "INSERT INTO sluice_controller.state_revision VALUES (1, 0) ON CONFLICT (id) DO NOTHING");
+    // The workers known across restarts (controller/worker_registry.h). Not part
+    // of the state revision: the fleet changes them, not admin writes.
+    tx.exec(
+        "CREATE TABLE IF NOT EXISTS sluice_controller.workers (worker_id text PRIMARY KEY, "
+        "owner text NOT NULL, draining boolean NOT NULL, hello bytea NOT NULL, "
+        "updated_at timestamptz NOT NULL DEFAULT now())");
     tx.exec(kCreateOffsetsTable);
     tx.exec(kCreateDeadLettersTable);
   }));
   return store;
 }
 
-absl::Status StateStore::Connect() {
-  db_ = std::make_unique<Db>(options_.connection_string);
-  return absl::OkStatus();
+std::unique_ptr<StateStore::Db> StateStore::Acquire() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](StateStore* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
+        return !self->idle_.empty() || self->open_ < kPoolSize;
+      },
+      this));
+  if (!idle_.empty()) {
+    std::unique_ptr<Db> db = std::move(idle_.back());
+    idle_.pop_back();
+    return db;
+  }
+  ++open_;
+  return nullptr;  // a slot: the caller connects
+}
+
+void StateStore::Release(std::unique_ptr<Db> db) {
+  absl::MutexLock lock(&mu_);
+  if (db) {
+    idle_.push_back(std::move(db));
+  } else {
+    --open_;  // broken or never connected: the slot is free again
+  }
 }
 
 template <typename Body>
 absl::Status StateStore::Transact(Body body) {
-  absl::MutexLock lock(&mu_);
+  std::unique_ptr<Db> db = Acquire();
+  // Back into the pool (or its slot freed) however this ends.
+  struct Return {
+    StateStore* store;
+    std::unique_ptr<Db>* db;
+    ~Return() { store->Release(std::move(*db)); }
+  } give_back{this, &db};
   for (int attempt = 0;; ++attempt) {
     try {
-      if (!db_ || !db_->conn.is_open()) RETURN_IF_ERROR(Connect());
-      pqxx::work tx(db_->conn);
+      if (!db || !db->conn.is_open()) {
+        db = std::make_unique<Db>(options_.connection_string);
+        // Bounded: a slow query or a held lock must not stall admin calls, ramp
+        // ticks and state polls behind it (they fail UNAVAILABLE and are retried).
+        pqxx::nontransaction setup(db->conn);
+        setup.exec(
+            absl::StrCat("SET statement_timeout = ", absl::ToInt64Milliseconds(kStatementTimeout),
+                         "; SET lock_timeout = ", absl::ToInt64Milliseconds(kLockTimeout)));
+      }
+      pqxx::work tx(db->conn);
       body(tx);
       tx.commit();
       return absl::OkStatus();
     } catch (const StatusError& e) {
       return e.status;
     } catch (const pqxx::broken_connection& e) {
-      db_.reset();
+      db.reset();
       if (attempt == 0) continue;
       return absl::UnavailableError(absl::StrCat("controller database: ", e.what()));
     } catch (const pqxx::sql_error& e) {
@@ -124,9 +173,14 @@ absl::Status StateStore::Transact(Body body) {
         if (attempt < 3) continue;
         return absl::UnavailableError(absl::StrCat("controller database: ", e.what()));
       }
+      // A statement past statement_timeout (57014) or a lock past lock_timeout
+      // (55P03): transient, the caller may retry.
+      if (e.sqlstate() == "57014" || e.sqlstate() == "55P03") {
+        return absl::UnavailableError(absl::StrCat("controller database: ", e.what()));
+      }
       return absl::InternalError(absl::StrCat("controller database: ", e.what()));
     } catch (const std::exception& e) {
-      db_.reset();
+      db.reset();
       return absl::UnavailableError(absl::StrCat("controller database: ", e.what()));
     }
   }
@@ -198,6 +252,8 @@ v1::Pipeline WriteVersion(pqxx::work& tx, const v1::PipelineConfig& config, uint
 void AuditIn(pqxx::work& tx, const std::string& actor, const std::string& action,
              const std::string& target, const std::string& old_value,
              const std::string& new_value) {
+  // Every write has its audit entry, so this is where the state's revision moves.
+  tx.exec("UPDATE sluice_controller.state_revision SET revision = revision + 1 WHERE id = 1");
   tx.exec_params(
       "INSERT INTO sluice_controller.audit (actor, action, target, old_value, new_value) "
       "VALUES ($1, $2, $3, $4, $5)",
@@ -366,6 +422,72 @@ void WriteFlag(pqxx::work& tx, const v1::Flag& flag, bool insert, const std::str
 }
 
 }  // namespace
+
+absl::StatusOr<StateSnapshot> StateStore::LoadState() {
+  StateSnapshot out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    // One snapshot for the revision, the pipelines and the flags.
+    tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    out = StateSnapshot();
+    out.revision =
+        tx.exec("SELECT revision FROM sluice_controller.state_revision WHERE id = 1")[0][0]
+            .as<uint64_t>();
+    for (const pqxx::row& row : tx.exec(absl::StrCat(kSelectPipeline, " ORDER BY name"))) {
+      out.pipelines.push_back(PipelineFromRow(row));
+    }
+    for (const pqxx::row& row :
+         tx.exec("SELECT flag::text FROM sluice_controller.flags ORDER BY name")) {
+      out.flags.push_back(FlagFromJson(row[0].as<std::string>()));
+    }
+  }));
+  return out;
+}
+
+absl::Status StateStore::SaveWorker(const KnownWorker& worker) {
+  const std::string hello = worker.hello.SerializeAsString();
+  return Transact([&](pqxx::work& tx) {
+    tx.exec_params(
+        "INSERT INTO sluice_controller.workers (worker_id, owner, draining, hello) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (worker_id) DO UPDATE SET owner = EXCLUDED.owner, "
+        "draining = EXCLUDED.draining, hello = EXCLUDED.hello, updated_at = now()",
+        worker.hello.worker_id(), worker.owner, worker.draining,
+        pqxx::binarystring(hello.data(), hello.size()));
+  });
+}
+
+absl::Status StateStore::ForgetWorkers(const std::vector<std::string>& worker_ids) {
+  return Transact([&](pqxx::work& tx) {
+    for (const std::string& id : worker_ids) {
+      tx.exec_params("DELETE FROM sluice_controller.workers WHERE worker_id = $1", id);
+    }
+  });
+}
+
+absl::StatusOr<std::vector<KnownWorker>> StateStore::LoadWorkers() {
+  std::vector<KnownWorker> out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    out.clear();
+    for (const pqxx::row& row : tx.exec(
+             "SELECT owner, draining, hello FROM sluice_controller.workers ORDER BY worker_id")) {
+      KnownWorker w;
+      w.owner = row[0].as<std::string>();
+      w.draining = row[1].as<bool>();
+      const pqxx::binarystring hello(row[2]);
+      if (!w.hello.ParseFromArray(hello.data(), static_cast<int>(hello.size()))) continue;
+      out.push_back(std::move(w));
+    }
+  }));
+  return out;
+}
+
+absl::StatusOr<uint64_t> StateStore::Revision() {
+  uint64_t out = 0;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    out = tx.exec("SELECT revision FROM sluice_controller.state_revision WHERE id = 1")[0][0]
+              .as<uint64_t>();
+  }));
+  return out;
+}
 
 absl::StatusOr<std::vector<v1::Flag>> StateStore::ListFlags() {
   std::vector<v1::Flag> out;

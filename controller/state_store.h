@@ -10,24 +10,40 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "controller/state_source.h"
+#include "controller/worker_registry.h"
 #include "sluice/v1/admin.pb.h"
 
 namespace sluice::controller {
+
+inline constexpr int kPoolSize = 4;
+inline constexpr absl::Duration kStatementTimeout = absl::Seconds(10);
+inline constexpr absl::Duration kLockTimeout = absl::Seconds(5);
 
 struct StoreOptions {
   // A libpq connection string ("host=... port=... dbname=... user=...").
   std::string connection_string;
 };
 
-// Thread-safe (one connection behind a mutex: admin writes are rare). Every write
-// runs in one transaction with its audit entry. Errors: UNAVAILABLE when
+// Thread-safe: a pool of kPoolSize connections, so one slow call does not stall
+// the others (admin calls, ramp ticks, state polls); every statement is bounded by
+// kStatementTimeout and every lock wait by kLockTimeout (then UNAVAILABLE). Every
+// write runs in one transaction with its audit entry. Errors: UNAVAILABLE when
 // PostgreSQL cannot be reached, NOT_FOUND, ALREADY_EXISTS, ABORTED (stale
 // expected_version), FAILED_PRECONDITION (wrong state).
-class StateStore {
+class StateStore : public StateSource, public WorkerRegistry {
  public:
   // Connects and creates the schema sluice_controller (and sluice_offsets) if missing.
   static absl::StatusOr<std::unique_ptr<StateStore>> Open(const StoreOptions& options);
   ~StateStore();
+
+  absl::StatusOr<StateSnapshot> LoadState() override;
+  absl::StatusOr<uint64_t> Revision() override;
+
+  absl::Status SaveWorker(const KnownWorker& worker) override;
+  absl::Status ForgetWorkers(const std::vector<std::string>& worker_ids) override;
+  absl::StatusOr<std::vector<KnownWorker>> LoadWorkers() override;
 
   absl::StatusOr<std::vector<v1::Pipeline>> ListPipelines();
   absl::StatusOr<v1::Pipeline> GetPipeline(const std::string& name);
@@ -66,17 +82,23 @@ class StateStore {
 
  private:
   explicit StateStore(StoreOptions options);
-  absl::Status Connect();
-  // Runs `body` in a transaction on a live connection, reconnecting once; converts
-  // libpqxx exceptions into statuses.
+  // Runs `body` in a transaction on a pooled connection, reconnecting once;
+  // converts libpqxx exceptions into statuses.
   template <typename Body>
   absl::Status Transact(Body body);
 
+  // One libpqxx connection (kept out of this header).
+  struct Db;
+  // Waits for an idle connection or a free slot (then returns null: connect).
+  std::unique_ptr<Db> Acquire() ABSL_LOCKS_EXCLUDED(mu_);
+  // Returns a connection to the pool; null frees its slot.
+  void Release(std::unique_ptr<Db> db) ABSL_LOCKS_EXCLUDED(mu_);
+
   const StoreOptions options_;
   absl::Mutex mu_;
-  // Holds the libpqxx connection (kept out of this header).
-  struct Db;
-  std::unique_ptr<Db> db_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Db>> idle_ ABSL_GUARDED_BY(mu_);
+  // Connections open or being opened, idle or in use (at most kPoolSize).
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The JSON form of a config used in the audit log and history.

@@ -75,6 +75,16 @@ grpc::Status WorkerControlService::Connect(
     return ToGrpcStatus(connected.status());
   }
   const uint64_t stream_id = *connected;
+  // Kept for a restart of the controller (outside the fleet's lock). A failure
+  // only costs this worker's pipelines staying put across a restart.
+  if (registry_ != nullptr) {
+    if (std::optional<KnownWorker> known = fleet_->Known(worker_id)) {
+      if (absl::Status s = registry_->SaveWorker(*known); !s.ok()) {
+        LOG(WARNING) << "worker " << worker_id
+                     << " not recorded for a controller restart: " << s.message();
+      }
+    }
+  }
   // Tells the worker its Hello was taken (it starts sending stats then).
   context->AddInitialMetadata("x-sluice-controller", "1");
   stream->SendInitialMetadata();

@@ -9,6 +9,7 @@
 #include "controller/call_authorizer.h"
 #include "controller/fleet.h"
 #include "controller/stats_aggregator.h"
+#include "controller/worker_registry.h"
 #include "sluice/v1/control.grpc.pb.h"
 
 namespace sluice::controller {
@@ -19,9 +20,14 @@ class WorkerControlService final : public v1::WorkerControl::Service {
   // (the client sees CANCELLED), so an idle or hostile client cannot hold a thread.
   // Streams need the worker role (`auth`); a worker id whose stream is live
   // belongs to the token name that opened it.
-  WorkerControlService(Fleet* fleet, StatsAggregator* stats, const CallAuthorizer& auth,
-                       absl::Duration hello_timeout = absl::Seconds(10))
-      : fleet_(fleet), stats_(stats), auth_(auth), hello_timeout_(hello_timeout) {}
+  // `registry` (may be null) keeps each connected worker across controller restarts.
+  WorkerControlService(Fleet* fleet, StatsAggregator* stats, WorkerRegistry* registry,
+                       const CallAuthorizer& auth, absl::Duration hello_timeout = absl::Seconds(10))
+      : fleet_(fleet),
+        stats_(stats),
+        registry_(registry),
+        auth_(auth),
+        hello_timeout_(hello_timeout) {}
 
   // Stream states: wait for Hello (at most hello_timeout) → push the assignment
   // unless the worker already applied that version → wait for changes and push each new version → on ACK or
@@ -38,6 +44,7 @@ class WorkerControlService final : public v1::WorkerControl::Service {
  private:
   Fleet* fleet_;
   StatsAggregator* stats_;
+  WorkerRegistry* registry_;
   const CallAuthorizer& auth_;
   const absl::Duration hello_timeout_;
   std::atomic<bool> shutting_down_{false};

@@ -1,5 +1,8 @@
 #include "controller/fleet.h"
 
+#include <map>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/manual_clock.h"
 
@@ -72,6 +75,32 @@ TEST_F(FleetTest, NackRecordsThePipelineError) {
   EXPECT_EQ(fleet_.GetWorker("w1")->last_nack(), "table b does not exist");
 }
 
+// Issue 10: a NACK cleared the applied version shown for the refused pipeline,
+// although the worker keeps running its last good version.
+TEST_F(FleetTest, ARefusedPipelineStillShowsTheLastGoodVersionItRuns) {
+  fleet_.SetPipelines({P("a", 1)});
+  fleet_.Connect(Hello("w1"), "local").value();
+  v1::Assignment first = fleet_.AssignmentFor("w1");
+  first.set_nonce("n1");
+  fleet_.RecordPush("w1", first);
+  v1::Ack ack;
+  ack.set_nonce("n1");
+  ack.set_config_version(first.config_version());
+  fleet_.RecordAck("w1", ack);
+  fleet_.SetPipelines({P("a", 2)});
+  v1::Assignment second = fleet_.AssignmentFor("w1");
+  second.set_nonce("n2");
+  fleet_.RecordPush("w1", second);
+  v1::Nack nack;
+  nack.set_nonce("n2");
+  v1::PipelineError* e = nack.add_pipeline_errors();
+  e->set_pipeline("a");
+  e->set_error_detail("table gone does not exist");
+  fleet_.RecordNack("w1", nack);
+  EXPECT_EQ(fleet_.PipelineStatus("a")[0].applied_version(), 1u);
+  EXPECT_EQ(fleet_.PipelineStatus("a")[0].nack_error(), "table gone does not exist");
+}
+
 TEST_F(FleetTest, DisconnectedWorkerKeepsItsPipelinesForTheLease) {
   fleet_.SetPipelines({P("a", 1)});
   const uint64_t s1 = fleet_.Connect(Hello("w1"), "local").value();
@@ -79,10 +108,10 @@ TEST_F(FleetTest, DisconnectedWorkerKeepsItsPipelinesForTheLease) {
   fleet_.Disconnect("w1", s1);
   fleet_.Connect(Hello("w2"), "local").value();
   clock_.Advance(absl::Seconds(9));
-  EXPECT_FALSE(fleet_.ExpireLeases());
+  EXPECT_TRUE(fleet_.ExpireLeases().empty());
   const std::string holder = fleet_.PipelineStatus("a")[0].worker_id();
   clock_.Advance(absl::Seconds(1));
-  EXPECT_TRUE(fleet_.ExpireLeases());
+  EXPECT_EQ(fleet_.ExpireLeases(), std::vector<std::string>{"w1"});
   EXPECT_EQ(fleet_.ListWorkers().size(), 1u);
   EXPECT_EQ(fleet_.AssignmentFor("w2").pipelines_size(), 1);
   (void)holder;
@@ -110,6 +139,60 @@ TEST_F(FleetTest, AWorkerThatSendsNothingForTheSilenceLimitIsSilent) {
   EXPECT_EQ(fleet_.SilentFor("w1", s1), std::nullopt);
   EXPECT_EQ(fleet_.SilentFor("w1", s2), absl::Seconds(20));
   EXPECT_EQ(fleet_.SilentFor("nobody", s2), std::nullopt);
+}
+
+// Issue 10: after a controller restart each reconnecting worker was assigned over
+// the workers connected so far, so the first took every pipeline and the rest
+// moved again as the others came back (each move a consumer-group rebalance).
+// Restored from the registry, the workers keep their pipelines while they
+// reconnect, in any order: not one pipeline starts or stops.
+TEST_F(FleetTest, AControllerRestartMovesNoPipelineWhileTheWorkersReconnect) {
+  constexpr int kWorkers = 60, kPipelines = 150;
+  std::vector<v1::Pipeline> pipelines;
+  for (int i = 0; i < kPipelines; ++i) pipelines.push_back(P(absl::StrCat("p", i), 1));
+  fleet_.SetPipelines(pipelines);
+  for (int i = 0; i < kWorkers; ++i) fleet_.Connect(Hello(absl::StrCat("w", i)), "workers").value();
+  ASSERT_TRUE(fleet_.Drain("w7").ok());
+  std::map<std::string, std::string> before;  // worker → config version
+  std::vector<KnownWorker> known;
+  for (int i = 0; i < kWorkers; ++i) {
+    const std::string id = absl::StrCat("w", i);
+    before[id] = fleet_.AssignmentFor(id).config_version();
+    known.push_back(*fleet_.Known(id));
+  }
+  EXPECT_TRUE(known[7].draining);
+
+  // The restarted controller: same pipelines, the registry's workers.
+  ManualClock clock;
+  Fleet restarted{clock, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
+  restarted.SetPipelines(pipelines);
+  restarted.RestoreWorkers(known);
+  int moved = 0;
+  for (int i = kWorkers - 1; i >= 0; --i) {  // reconnecting in another order
+    const std::string id = absl::StrCat("w", i);
+    ASSERT_TRUE(restarted.Connect(Hello(id, before[id]), "workers").ok());
+    for (int j = 0; j < kWorkers; ++j) {
+      const std::string other = absl::StrCat("w", j);
+      if (restarted.AssignmentFor(other).config_version() != before[other]) ++moved;
+    }
+  }
+  EXPECT_EQ(moved, 0);
+  EXPECT_TRUE(restarted.GetWorker("w7")->draining());  // the drain survived
+  // The id stays its owner's: another token cannot take it during the lease.
+  restarted.Disconnect("w3", restarted.Connect(Hello("w3"), "workers").value());
+  EXPECT_EQ(restarted.Connect(Hello("w3"), "intruder").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // A worker that does not come back within the lease is dropped, and only then
+  // do its pipelines move.
+  Fleet late{clock, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
+  late.SetPipelines(pipelines);
+  late.RestoreWorkers(known);
+  for (int i = 1; i < kWorkers; ++i) {
+    late.Connect(Hello(absl::StrCat("w", i), before[absl::StrCat("w", i)]), "workers").value();
+  }
+  EXPECT_EQ(late.AssignmentFor("w1").config_version(), before["w1"]);
+  clock.Advance(absl::Seconds(10));
+  EXPECT_EQ(late.ExpireLeases(), std::vector<std::string>{"w0"});
 }
 
 TEST_F(FleetTest, NewerStreamSupersedesOlder) {
@@ -142,7 +225,7 @@ TEST_F(FleetTest, AWorkerIdStaysItsOwnersUntilItsLeaseExpires) {
   const uint64_t s3 = fleet_.Connect(Hello("w1"), "worker-a").value();
   fleet_.Disconnect("w1", s3);
   clock_.Advance(absl::Seconds(11));  // the fixture's lease is 10 s
-  ASSERT_TRUE(fleet_.ExpireLeases());
+  ASSERT_FALSE(fleet_.ExpireLeases().empty());
   EXPECT_TRUE(fleet_.Connect(Hello("w1"), "worker-b").ok());
 }
 

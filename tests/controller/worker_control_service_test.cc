@@ -38,7 +38,7 @@ class WorkerControlServiceTest : public ::testing::Test {
   Fleet fleet_{clock_, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
   StatsAggregator stats_{clock_, absl::Minutes(5)};
   CallAuthorizer auth_{CallAuthorizer::Options{}};
-  WorkerControlService service_{&fleet_, &stats_, auth_, absl::Milliseconds(200)};
+  WorkerControlService service_{&fleet_, &stats_, nullptr, auth_, absl::Milliseconds(200)};
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::WorkerControl::Stub> stub_;
 };
@@ -114,6 +114,11 @@ TEST_F(WorkerControlServiceTest, AWorkerSilentForTheSilenceLimitIsEnded) {
   // As for a late Hello: the sync server unblocks its reader by cancelling the
   // call, so the worker sees CANCELLED (and reconnects); the log says why.
   EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED) << s.error_message();
+  // The client may see the end before the service has recorded the disconnect.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (fleet_.GetWorker("w1")->connected() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   EXPECT_FALSE(fleet_.GetWorker("w1")->connected());
   EXPECT_LT(std::chrono::system_clock::now(), ctx.deadline() - std::chrono::seconds(20));
 }
@@ -125,7 +130,7 @@ TEST(WorkerControlServiceLoopbackTest, ALocalCallerOverIpv6IsAccepted) {
   Fleet fleet{clock, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
   StatsAggregator stats{clock, absl::Minutes(5)};
   CallAuthorizer auth{CallAuthorizer::Options{}};
-  WorkerControlService service{&fleet, &stats, auth, absl::Seconds(5)};
+  WorkerControlService service{&fleet, &stats, nullptr, auth, absl::Seconds(5)};
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("[::1]:0", grpc::InsecureServerCredentials(), &port);
