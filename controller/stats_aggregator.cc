@@ -5,12 +5,61 @@
 #include "common/proto_time.h"
 
 namespace sluice::controller {
+namespace {
+
+absl::Time FloorTo(absl::Time t, absl::Duration width) {
+  return absl::UnixEpoch() + absl::Floor(t - absl::UnixEpoch(), width);
+}
+
+}  // namespace
+
+void StatsAggregator::Counters::Merge(const Counters& o) {
+  rows += o.rows;
+  bytes += o.bytes;
+  dead_letters += o.dead_letters;
+  retries += o.retries;
+  batches += o.batches;
+  kafka_path_items += o.kafka_path_items;
+  legacy_path_items += o.legacy_path_items;
+  write_latency_p99_ms = std::max(write_latency_p99_ms, o.write_latency_p99_ms);
+  freshness_p99_ms = std::max(freshness_p99_ms, o.freshness_p99_ms);
+  for (auto [mine, theirs] : {std::pair{&kafka, &o.kafka}, std::pair{&legacy, &o.legacy}}) {
+    mine->items += theirs->items;
+    mine->dead_letters += theirs->dead_letters;
+    mine->write_latency_p99_ms = std::max(mine->write_latency_p99_ms, theirs->write_latency_p99_ms);
+    mine->freshness_p99_ms = std::max(mine->freshness_p99_ms, theirs->freshness_p99_ms);
+  }
+}
 
 StatsAggregator::StatsAggregator(const Clock& clock, absl::Duration retention)
     : clock_(clock), retention_(retention) {}
 
+StatsAggregator::NameId StatsAggregator::Intern(const std::string& name) {
+  auto [it, inserted] = name_ids_.try_emplace(name, static_cast<NameId>(names_.size()));
+  if (inserted) names_.push_back(name);
+  return it->second;
+}
+
+void StatsAggregator::AddTo(std::deque<Bucket>* buckets, absl::Time start, const Key& key,
+                            const Counters& c) {
+  // Reports arrive in time order (stamped on arrival), so the bucket is the last
+  // one or a new one.
+  if (buckets->empty() || buckets->back().start < start) buckets->push_back({start, {}});
+  buckets->back().entries[key].Merge(c);
+}
+
 void StatsAggregator::TrimLocked(absl::Time now) {
-  while (!samples_.empty() && samples_.front().at < now - retention_) samples_.pop_front();
+  while (!fine_.empty() && fine_.front().start + kFineWidth <= now - kFineSpan) fine_.pop_front();
+  while (!coarse_.empty() && coarse_.front().start + kCoarseWidth <= now - retention_) {
+    coarse_.pop_front();
+  }
+  // The maps below are walked whole: once a second, not at every report (a
+  // thousand workers report 200 times a second).
+  if (now < next_map_trim_) return;
+  next_map_trim_ = now + absl::Seconds(1);
+  for (auto it = lag_.begin(); it != lag_.end();) {
+    it = it->second.at < now - retention_ ? lag_.erase(it) : std::next(it);
+  }
   // A report is re-sent within moments, never after the retention: the memory of
   // incarnations that stopped reporting is bounded by it.
   for (auto it = last_report_.begin(); it != last_report_.end();) {
@@ -31,71 +80,115 @@ bool StatsAggregator::Add(const std::string& worker_id, const std::string& build
   if (report.sequence() != 0 && report.sequence() <= last.sequence) return false;
   last.sequence = report.sequence();
   last.at = now;
+  const NameId worker = Intern(worker_id);
+  const NameId version = Intern(build_version);
   for (const v1::PipelineStats& p : report.pipelines()) {
-    samples_.push_back({now, worker_id, build_version, p});
+    const Key key{worker, Intern(p.pipeline()), version};
+    Counters c;
+    for (const v1::PartitionStats& part : p.partitions()) {
+      c.rows += part.rows();
+      c.bytes += part.bytes();
+      c.dead_letters += part.dead_letters();
+      if (part.consumer_lag() >= 0) {
+        lag_[{worker, key.pipeline, Intern(part.topic()), part.partition()}] = {part.consumer_lag(),
+                                                                                now, version};
+      }
+    }
+    c.retries = p.retries();
+    c.batches = p.batches();
+    c.kafka_path_items = p.kafka_path_items();
+    c.legacy_path_items = p.legacy_path_items();
+    c.write_latency_p99_ms = p.write_latency_p99_ms();
+    c.freshness_p99_ms = p.freshness_p99_ms();
+    for (const v1::PathStats& path : p.paths()) {
+      PathCounters* pc = path.path() == "kafka"    ? &c.kafka
+                         : path.path() == "legacy" ? &c.legacy
+                                                   : nullptr;
+      if (pc == nullptr) continue;
+      pc->items += path.items();
+      pc->dead_letters += path.dead_letters();
+      pc->write_latency_p99_ms = std::max(pc->write_latency_p99_ms, path.write_latency_p99_ms());
+      pc->freshness_p99_ms = std::max(pc->freshness_p99_ms, path.freshness_p99_ms());
+    }
+    AddTo(&fine_, FloorTo(now, kFineWidth), key, c);
+    AddTo(&coarse_, FloorTo(now, kCoarseWidth), key, c);
   }
   return true;
+}
+
+template <typename F>
+void StatsAggregator::ForEachInWindow(absl::Duration window, F f) const {
+  const bool fine = window <= kFineSpan;
+  const absl::Duration width = fine ? kFineWidth : kCoarseWidth;
+  const absl::Time from = FloorTo(clock_.Now() - window, width);
+  const std::deque<Bucket>& buckets = fine ? fine_ : coarse_;
+  // Newest first: stop at the first bucket before the window.
+  for (auto b = buckets.rbegin(); b != buckets.rend() && b->start >= from; ++b) {
+    for (const auto& [key, counters] : b->entries) f(key, counters);
+  }
 }
 
 std::vector<v1::StatsRow> StatsAggregator::Query(v1::StatsGroupBy group_by,
                                                  absl::Duration window) const {
   absl::MutexLock lock(&mu_);
-  const absl::Time since = clock_.Now() - window;
   std::map<std::string, v1::StatsRow> rows;
-  // Latest lag per (key, worker, pipeline, topic, partition): lag is a gauge.
-  std::map<std::string, std::map<std::string, int64_t>> lag;
-  for (const Sample& s : samples_) {
-    if (s.at < since) continue;
-    if (group_by == v1::STATS_GROUP_BY_PATH) {
-      for (const v1::PathStats& p : s.stats.paths()) {
-        v1::StatsRow& row = rows[p.path()];
-        row.set_key(p.path());
-        row.set_rows(row.rows() + p.items());
-        row.set_dead_letters(row.dead_letters() + p.dead_letters());
-        row.set_write_latency_p99_ms(std::max(row.write_latency_p99_ms(), p.write_latency_p99_ms()));
-        row.set_freshness_p99_ms(std::max(row.freshness_p99_ms(), p.freshness_p99_ms()));
-        if (p.path() == "kafka") row.set_kafka_path_items(row.kafka_path_items() + p.items());
-        if (p.path() == "legacy") row.set_legacy_path_items(row.legacy_path_items() + p.items());
+  if (group_by == v1::STATS_GROUP_BY_PATH) {
+    ForEachInWindow(window, [&](const Key&, const Counters& c) {
+      for (const auto& [name, p] :
+           {std::pair<const char*, const PathCounters&>{"kafka", c.kafka},
+            std::pair<const char*, const PathCounters&>{"legacy", c.legacy}}) {
+        if (p.items == 0 && p.dead_letters == 0) continue;
+        v1::StatsRow& row = rows[name];
+        row.set_key(name);
+        row.set_rows(row.rows() + p.items);
+        row.set_dead_letters(row.dead_letters() + p.dead_letters);
+        row.set_write_latency_p99_ms(std::max(row.write_latency_p99_ms(), p.write_latency_p99_ms));
+        row.set_freshness_p99_ms(std::max(row.freshness_p99_ms(), p.freshness_p99_ms));
+        if (name == std::string("kafka"))
+          row.set_kafka_path_items(row.kafka_path_items() + p.items);
+        if (name == std::string("legacy")) {
+          row.set_legacy_path_items(row.legacy_path_items() + p.items);
+        }
       }
-      continue;
-    }
-    std::string key;
-    switch (group_by) {
-      case v1::STATS_GROUP_BY_WORKER:
-        key = s.worker_id;
-        break;
-      case v1::STATS_GROUP_BY_VERSION:
-        key = s.build_version;
-        break;
-      default:
-        key = s.stats.pipeline();
-    }
-    v1::StatsRow& row = rows[key];
-    row.set_key(key);
-    for (const v1::PartitionStats& p : s.stats.partitions()) {
-      row.set_rows(row.rows() + p.rows());
-      row.set_bytes(row.bytes() + p.bytes());
-      row.set_dead_letters(row.dead_letters() + p.dead_letters());
-      if (p.consumer_lag() >= 0) {
-        lag[key][s.worker_id + "/" + s.stats.pipeline() + "/" + p.topic() + "/" +
-                 std::to_string(p.partition())] = p.consumer_lag();
+    });
+  } else {
+    auto key_of = [&](NameId worker, NameId pipeline, NameId version) -> const std::string& {
+      switch (group_by) {
+        case v1::STATS_GROUP_BY_WORKER:
+          return names_[worker];
+        case v1::STATS_GROUP_BY_VERSION:
+          return names_[version];
+        default:
+          return names_[pipeline];
       }
+    };
+    ForEachInWindow(window, [&](const Key& k, const Counters& c) {
+      const std::string& key = key_of(k.worker, k.pipeline, k.version);
+      v1::StatsRow& row = rows[key];
+      row.set_key(key);
+      row.set_rows(row.rows() + c.rows);
+      row.set_bytes(row.bytes() + c.bytes);
+      row.set_dead_letters(row.dead_letters() + c.dead_letters);
+      row.set_retries(row.retries() + c.retries);
+      row.set_kafka_path_items(row.kafka_path_items() + c.kafka_path_items);
+      row.set_legacy_path_items(row.legacy_path_items() + c.legacy_path_items);
+      row.set_batches(row.batches() + c.batches);
+      row.set_write_latency_p99_ms(std::max(row.write_latency_p99_ms(), c.write_latency_p99_ms));
+      row.set_freshness_p99_ms(std::max(row.freshness_p99_ms(), c.freshness_p99_ms));
+    });
+    // The latest lag of each partition reported within the window.
+    const absl::Time since = clock_.Now() - window;
+    for (const auto& [k, l] : lag_) {
+      if (l.at < since) continue;
+      auto row = rows.find(key_of(k.worker, k.pipeline, l.version));
+      if (row != rows.end()) row->second.set_consumer_lag(row->second.consumer_lag() + l.lag);
     }
-    row.set_retries(row.retries() + s.stats.retries());
-    row.set_kafka_path_items(row.kafka_path_items() + s.stats.kafka_path_items());
-    row.set_legacy_path_items(row.legacy_path_items() + s.stats.legacy_path_items());
-    row.set_batches(row.batches() + s.stats.batches());
-    row.set_write_latency_p99_ms(
-        std::max(row.write_latency_p99_ms(), s.stats.write_latency_p99_ms()));
-    row.set_freshness_p99_ms(std::max(row.freshness_p99_ms(), s.stats.freshness_p99_ms()));
   }
   std::vector<v1::StatsRow> out;
+  out.reserve(rows.size());
   for (auto& [key, row] : rows) {
     row.set_rows_per_second(static_cast<double>(row.rows()) / absl::ToDoubleSeconds(window));
-    int64_t total_lag = 0;
-    for (const auto& [partition, l] : lag[key]) total_lag += l;
-    row.set_consumer_lag(total_lag);
-    out.push_back(row);
+    out.push_back(std::move(row));
   }
   return out;
 }
@@ -103,35 +196,40 @@ std::vector<v1::StatsRow> StatsAggregator::Query(v1::StatsGroupBy group_by,
 StatsAggregator::PathHealth StatsAggregator::Health(const std::set<std::string>& pipelines,
                                                     absl::Duration window) const {
   absl::MutexLock lock(&mu_);
-  const absl::Time since = clock_.Now() - window;
-  PathHealth h;
-  for (const Sample& s : samples_) {
-    if (s.at < since || pipelines.count(s.stats.pipeline()) == 0) continue;
-    for (const v1::PathStats& p : s.stats.paths()) {
-      if (p.path() != "kafka") continue;
-      h.kafka_items += p.items();
-      h.dead_letters += p.dead_letters();
-      h.freshness_p99_ms = std::max(h.freshness_p99_ms, p.freshness_p99_ms());
-    }
-    h.retries += s.stats.retries();
-    h.batches += s.stats.batches();
+  std::set<NameId> ids;
+  for (const std::string& p : pipelines) {
+    if (auto it = name_ids_.find(p); it != name_ids_.end()) ids.insert(it->second);
   }
+  PathHealth h;
+  if (ids.empty()) return h;
+  ForEachInWindow(window, [&](const Key& k, const Counters& c) {
+    if (ids.count(k.pipeline) == 0) return;
+    h.kafka_items += c.kafka.items;
+    h.dead_letters += c.kafka.dead_letters;
+    h.freshness_p99_ms = std::max(h.freshness_p99_ms, c.kafka.freshness_p99_ms);
+    h.retries += c.retries;
+    h.batches += c.batches;
+  });
   return h;
 }
 
 std::map<std::pair<std::string, std::string>, double> StatsAggregator::RowsPerSecond(
     absl::Duration window) const {
   absl::MutexLock lock(&mu_);
-  const absl::Time since = clock_.Now() - window;
   std::map<std::pair<std::string, std::string>, double> out;
-  for (const Sample& s : samples_) {
-    if (s.at < since) continue;
-    double& rate = out[{s.stats.pipeline(), s.build_version}];
-    for (const v1::PartitionStats& p : s.stats.partitions()) {
-      rate += static_cast<double>(p.rows()) / absl::ToDoubleSeconds(window);
-    }
-  }
+  ForEachInWindow(window, [&](const Key& k, const Counters& c) {
+    out[{names_[k.pipeline], names_[k.version]}] +=
+        static_cast<double>(c.rows) / absl::ToDoubleSeconds(window);
+  });
   return out;
+}
+
+size_t StatsAggregator::entries() const {
+  absl::MutexLock lock(&mu_);
+  size_t n = 0;
+  for (const Bucket& b : fine_) n += b.entries.size();
+  for (const Bucket& b : coarse_) n += b.entries.size();
+  return n;
 }
 
 }  // namespace sluice::controller

@@ -148,5 +148,49 @@ TEST(StatsAggregatorTest, WindowLimitsWhatCounts) {
   EXPECT_DOUBLE_EQ((rates[{"items", "1.0"}]), 7.0 / 60);
 }
 
+// Issue 10: every report was kept for the retention (4.1 GiB for 1,000 workers ×
+// 3 pipelines × 8 partitions over an hour). Reports are summed into buckets now:
+// what is kept depends on the keys and the retention, not on how many reports.
+TEST(StatsAggregatorTest, MemoryIsBoundedByKeysAndRetentionNotByReports) {
+  ManualClock clock;
+  StatsAggregator stats(clock, absl::Hours(1));
+  uint64_t sequence = 0;
+  auto an_hour = [&] {
+    for (int i = 0; i < 720; ++i) {  // every 5 s
+      ++sequence;
+      for (const char* w : {"w1", "w2", "w3"}) stats.Add(w, "1.0", Report(sequence, "items", 10));
+      clock.Advance(absl::Seconds(5));
+    }
+  };
+  an_hour();
+  const size_t after_one = stats.entries();
+  // 5 min of 1 s buckets (one report per worker every 5 s: 61 each, counting the
+  // one being filled) and an hour of 1 min buckets (61 each).
+  EXPECT_LE(after_one, 3u * (61 + 61));
+  an_hour();
+  EXPECT_LE(stats.entries(), after_one);
+  // Every report of the last hour counted once, and to the minute: the minute the
+  // window starts in counts whole (up to 12 more reports per worker).
+  const uint64_t rows = stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Hours(1))[0].rows();
+  EXPECT_GE(rows, 3u * 720 * 10);
+  EXPECT_LE(rows, 3u * (720 + 12) * 10);
+}
+
+// A short window (a guard window of a few stats intervals) is answered to the
+// second; one beyond five minutes to the minute.
+TEST(StatsAggregatorTest, ShortWindowsCountToTheSecond) {
+  ManualClock clock;
+  StatsAggregator stats(clock, absl::Hours(1));
+  stats.Add("w1", "1.0", Report(1, "items", 100));
+  clock.Advance(absl::Seconds(9));
+  stats.Add("w1", "1.0", Report(2, "items", 7));
+  clock.Advance(absl::Seconds(2));
+  EXPECT_EQ(stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Seconds(10))[0].rows(), 7u);
+  EXPECT_EQ(stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Seconds(11))[0].rows(), 107u);
+  EXPECT_EQ(stats.Health({"items"}, absl::Seconds(10)).batches, 1u);
+  EXPECT_EQ(stats.Health({"other"}, absl::Seconds(10)).batches, 0u);
+  EXPECT_EQ(stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Minutes(30))[0].rows(), 107u);
+}
+
 }  // namespace
 }  // namespace sluice::controller
