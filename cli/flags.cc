@@ -1,4 +1,4 @@
-// sluicectl flags list|get|create|set|history|eval|rollback|kill|ramp|status
+// sluicectl flags list|get|create|set|history|eval|rollback|kill|ramp|status|holders
 #include <google/protobuf/util/time_util.h>
 
 #include "common/proto_time.h"
@@ -36,6 +36,39 @@ std::pair<std::string, std::string> NowAndNext(const v1::Flag& f) {
   return {PercentText(current), next};
 }
 
+// Who holds which version: workers acknowledge what they hold, watchers do not.
+void PrintHolders(const CliContext& ctx, const v1::Flag& flag) {
+  v1::GetFlagHoldersRequest req;
+  req.set_name(flag.name());
+  v1::FlagHolders holders;
+  if (grpc::Status s = ctx.admin().GetFlagHolders(ctx.Call().get(), req, &holders); !s.ok()) {
+    ctx.out() << "holders: unknown (" << s.error_message() << ")\n";
+    return;
+  }
+  int workers = 0, workers_current = 0, watchers = 0, watchers_current = 0;
+  for (const v1::FlagHolder& h : holders.holders()) {
+    const bool current = h.version() == holders.version();
+    if (h.kind() == v1::FlagHolder::KIND_WORKER) {
+      ++workers;
+      workers_current += current;
+    } else {
+      ++watchers;
+      watchers_current += current;
+    }
+  }
+  ctx.out() << "holders of version " << holders.version() << ": " << workers_current << " of "
+            << workers << " workers (acknowledged), " << watchers_current << " of " << watchers
+            << " watchers (sent)\n";
+  if (holders.holders().empty()) return;
+  TablePrinter t({"HOLDER", "KIND", "CONNECTED", "VERSION", "CURRENT"});
+  for (const v1::FlagHolder& h : holders.holders()) {
+    t.AddRow({h.id(), h.kind() == v1::FlagHolder::KIND_WORKER ? "worker" : "watcher",
+              h.connected() ? "yes" : "no", absl::StrCat(h.version()),
+              h.version() == holders.version() ? "yes" : "no"});
+  }
+  t.Print(ctx.out());
+}
+
 }  // namespace
 
 // "12.5" → 1250. Returns an error text naming `flag`.
@@ -63,7 +96,7 @@ int RunFlags(const CliContext& ctx) {
   const CliArgs& a = ctx.args();
   if (pos.size() < 2) {
     return ctx.Usage(
-        "flags needs a verb: list|get|create|set|history|eval|rollback|kill|ramp|status");
+        "flags needs a verb: list|get|create|set|history|eval|rollback|kill|ramp|status|holders");
   }
   const std::string& verb = pos[1];
   if (verb == "list") {
@@ -123,6 +156,21 @@ int RunFlags(const CliContext& ctx) {
   const std::string& name = pos[2];
   v1::Flag flag;
   grpc::Status s;
+  if (verb == "holders") {
+    v1::GetFlagHoldersRequest req;
+    req.set_name(name);
+    v1::FlagHolders holders;
+    grpc::Status hs = ctx.admin().GetFlagHolders(ctx.Call().get(), req, &holders);
+    if (!hs.ok()) return ctx.Refused(hs);
+    if (a.json) {
+      ctx.PrintJson(holders);
+    } else {
+      v1::Flag named;
+      named.set_name(name);
+      PrintHolders(ctx, named);
+    }
+    return kExitOk;
+  }
   if (verb == "get" || verb == "history" || verb == "status") {
     v1::GetFlagRequest req;
     req.set_name(name);
@@ -201,6 +249,7 @@ int RunFlags(const CliContext& ctx) {
     auto [now_pct, next] = NowAndNext(flag);
     ctx.out() << "flag " << flag.name() << " version " << flag.version() << ": " << now_pct
               << " now, next " << next << "\n";
+    PrintHolders(ctx, flag);
     if (!flag.has_ramp()) {
       ctx.out() << "no ramp\n";
       return kExitOk;

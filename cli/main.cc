@@ -19,7 +19,8 @@ namespace {
 using sluice::ArgParser;
 using sluice::cli::CliArgs;
 
-constexpr char kUsage[] = R"(usage: sluicectl [--controller HOST:PORT] [--json] NOUN VERB [OPERANDS] [FLAGS]
+constexpr char kUsage[] =
+    R"(usage: sluicectl [--controller HOST:PORT] [--json] NOUN VERB [OPERANDS] [FLAGS]
 
   pipelines list
   pipelines get|pause|resume|status NAME
@@ -47,6 +48,7 @@ constexpr char kUsage[] = R"(usage: sluicectl [--controller HOST:PORT] [--json] 
              [--max-dead-letter-rate 0.01] [--max-error-rate 0.1] [--max-freshness-p99 30s]
              [--guard-window 5m] [--rollback-on-breach] [--min-items 1000] [--min-batches 10]
   flags status NAME                             (the ramp, its guards, why it halted or waits)
+  flags holders NAME                            (which workers and watchers hold which version)
 
 Rollouts: pipelines create|update take --rollout-flag F --routing-key kafka-key|json:FIELD
 --legacy skip|table:NAME.

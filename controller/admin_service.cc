@@ -483,6 +483,28 @@ grpc::Status AdminService::KillFlag(grpc::ServerContext* ctx, const v1::KillFlag
   return ToGrpcStatus(last);
 }
 
+grpc::Status AdminService::GetFlagHolders(grpc::ServerContext* ctx,
+                                          const v1::GetFlagHoldersRequest* req,
+                                          v1::FlagHolders* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
+  // The version the fleet serves (what holders can hold), not a newer one still
+  // being loaded.
+  const v1::FlagSnapshot snapshot = fleet_->FlagSnapshot();
+  const v1::Flag* flag = nullptr;
+  for (const v1::Flag& f : snapshot.flags()) {
+    if (f.name() == req->name()) flag = &f;
+  }
+  if (flag == nullptr) {
+    return ToGrpcStatus(absl::NotFoundError(absl::StrCat("flag ", req->name(), " not found")));
+  }
+  resp->set_name(flag->name());
+  resp->set_version(flag->version());
+  for (v1::FlagHolder& h : fleet_->FlagHolders(req->name())) *resp->add_holders() = std::move(h);
+  return grpc::Status::OK;
+}
+
 grpc::Status AdminService::EvaluateFlag(grpc::ServerContext* ctx, const v1::EvaluateFlagRequest* req,
                                         v1::EvaluateFlagResponse* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);

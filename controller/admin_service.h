@@ -74,6 +74,8 @@ class AdminService final : public v1::Admin::Service {
                             v1::Flag* resp) override;
   grpc::Status KillFlag(grpc::ServerContext* ctx, const v1::KillFlagRequest* req,
                         v1::Flag* resp) override;
+  grpc::Status GetFlagHolders(grpc::ServerContext* ctx, const v1::GetFlagHoldersRequest* req,
+                              v1::FlagHolders* resp) override;
   grpc::Status EvaluateFlag(grpc::ServerContext* ctx, const v1::EvaluateFlagRequest* req,
                             v1::EvaluateFlagResponse* resp) override;
   grpc::Status RampFlag(grpc::ServerContext* ctx, const v1::RampFlagRequest* req,

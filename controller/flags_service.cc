@@ -18,6 +18,15 @@ grpc::Status FlagsService::Watch(grpc::ServerContext* ctx, const v1::WatchFlagsR
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   uint64_t held = req->since_revision();
   uint64_t seen = 0;
+  uint64_t recorded = 0;  // the revision the fleet lists this watch as holding
+  // Listed by `flags status` with what it holds until it ends.
+  const uint64_t watch_id =
+      fleet_->WatchStarted(absl::StrCat(ctx->peer(), " (", caller->name, ")"));
+  struct End {
+    Fleet* fleet;
+    uint64_t id;
+    ~End() { fleet->WatchEnded(id); }
+  } end{fleet_, watch_id};
   while (!ctx->IsCancelled() && !shutting_down_) {
     // A token revoked meanwhile (SIGHUP) ends the watch.
     if (absl::StatusOr<Caller> still = auth_.Authorize(*ctx, Role::kRead); !still.ok()) {
@@ -27,6 +36,11 @@ grpc::Status FlagsService::Watch(grpc::ServerContext* ctx, const v1::WatchFlagsR
     if (snapshot.revision() != held) {
       if (!writer->Write(snapshot)) break;
       held = snapshot.revision();
+    }
+    // Sent now, or already held (its since_revision was current).
+    if (snapshot.revision() == held && held != recorded) {
+      fleet_->WatchHolds(watch_id, snapshot);
+      recorded = held;
     }
     seen = fleet_->WaitForChange(seen, absl::Seconds(1));
   }

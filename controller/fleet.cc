@@ -238,6 +238,8 @@ void Fleet::RecordPush(const std::string& worker_id, const v1::Assignment& assig
   for (const v1::AssignedPipeline& p : assignment.pipelines()) {
     w.pushed_versions[p.config().name()] = p.version();
   }
+  w.pushed_flag_versions.clear();
+  for (const v1::Flag& f : assignment.flags()) w.pushed_flag_versions[f.name()] = f.version();
   if (metrics_ != nullptr) metrics_->PushSent();
   UpdateGaugesLocked();
 }
@@ -251,6 +253,11 @@ void Fleet::RecordInSync(const std::string& worker_id, const v1::Assignment& ass
     it->second.applied_versions[p.config().name()] = p.version();
   }
   it->second.pushed_versions = it->second.applied_versions;
+  it->second.applied_flag_versions.clear();
+  for (const v1::Flag& f : assignment.flags()) {
+    it->second.applied_flag_versions[f.name()] = f.version();
+  }
+  it->second.pushed_flag_versions = it->second.applied_flag_versions;
 }
 
 void Fleet::RecordAck(const std::string& worker_id, const v1::Ack& ack) {
@@ -266,6 +273,7 @@ void Fleet::RecordAck(const std::string& worker_id, const v1::Ack& ack) {
   w.last_nack.clear();
   w.pipeline_errors.clear();
   w.applied_versions = w.pushed_versions;
+  w.applied_flag_versions = w.pushed_flag_versions;
   UpdateGaugesLocked();
   BumpLocked();
 }
@@ -406,6 +414,58 @@ std::string Fleet::BuildVersion(const std::string& worker_id) const {
   absl::MutexLock lock(&mu_);
   auto it = workers_.find(worker_id);
   return it == workers_.end() ? "" : it->second.hello.build_version();
+}
+
+uint64_t Fleet::WatchStarted(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t watch_id = next_watch_id_++;
+  watchers_[watch_id].id = id;
+  return watch_id;
+}
+
+void Fleet::WatchHolds(uint64_t watch_id, const v1::FlagSnapshot& snapshot) {
+  absl::MutexLock lock(&mu_);
+  auto it = watchers_.find(watch_id);
+  if (it == watchers_.end()) return;
+  it->second.flag_versions.clear();
+  for (const v1::Flag& f : snapshot.flags()) it->second.flag_versions[f.name()] = f.version();
+}
+
+void Fleet::WatchEnded(uint64_t watch_id) {
+  absl::MutexLock lock(&mu_);
+  watchers_.erase(watch_id);
+}
+
+std::vector<v1::FlagHolder> Fleet::FlagHolders(const std::string& flag) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::FlagHolder> out;
+  for (const auto& [id, names] : assignments_) {
+    const bool uses = std::any_of(names.begin(), names.end(), [&](const std::string& n) {
+      auto p = pipelines_.find(n);
+      return p != pipelines_.end() && p->second.config().has_rollout() &&
+             p->second.config().rollout().flag() == flag;
+    });
+    if (!uses) continue;
+    const Worker& w = workers_.at(id);
+    v1::FlagHolder h;
+    h.set_kind(v1::FlagHolder::KIND_WORKER);
+    h.set_id(id);
+    h.set_connected(w.connected);
+    auto held = w.applied_flag_versions.find(flag);
+    h.set_version(held == w.applied_flag_versions.end() ? 0 : held->second);
+    h.set_acknowledged(true);
+    out.push_back(std::move(h));
+  }
+  for (const auto& [watch_id, watcher] : watchers_) {
+    v1::FlagHolder h;
+    h.set_kind(v1::FlagHolder::KIND_WATCHER);
+    h.set_id(watcher.id);
+    h.set_connected(true);
+    auto held = watcher.flag_versions.find(flag);
+    h.set_version(held == watcher.flag_versions.end() ? 0 : held->second);
+    out.push_back(std::move(h));
+  }
+  return out;
 }
 
 uint64_t Fleet::generation() const {

@@ -108,6 +108,15 @@ class Fleet {
   // Build version of a worker ("" if unknown).
   std::string BuildVersion(const std::string& worker_id) const;
 
+  // Flags.Watch streams, for FlagHolders: a watch starts, holds what it was sent
+  // (or already had), and ends.
+  uint64_t WatchStarted(const std::string& id);
+  void WatchHolds(uint64_t watch_id, const v1::FlagSnapshot& snapshot);
+  void WatchEnded(uint64_t watch_id);
+  // Who holds which version of `flag`: the workers whose assignment uses it (the
+  // version they acknowledged) and the watchers (the version they were sent).
+  std::vector<v1::FlagHolder> FlagHolders(const std::string& flag) const;
+
   uint64_t generation() const;
   // Blocks until the generation differs from `seen` or `timeout` passes; returns it.
   uint64_t WaitForChange(uint64_t seen, absl::Duration timeout) const;
@@ -132,6 +141,10 @@ class Fleet {
     // Pipeline versions in the last pushed and the last acknowledged assignment.
     std::map<std::string, uint64_t> pushed_versions;
     std::map<std::string, uint64_t> applied_versions;
+    // The same for the flags an assignment carries. A NACK keeps the applied
+    // ones as they were (the refused part may still run an older flag).
+    std::map<std::string, uint64_t> pushed_flag_versions;
+    std::map<std::string, uint64_t> applied_flag_versions;
     // Pipeline → error of the last NACK that named it.
     std::map<std::string, std::string> pipeline_errors;
     // Every pipeline assigned to it since its entry was made (it may report them).
@@ -156,6 +169,12 @@ class Fleet {
   std::map<std::string, std::vector<std::string>> assignments_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t applied_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  struct Watcher {
+    std::string id;
+    std::map<std::string, uint64_t> flag_versions;
+  };
+  std::map<uint64_t, Watcher> watchers_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_watch_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_stream_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
 

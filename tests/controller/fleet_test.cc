@@ -195,6 +195,53 @@ TEST_F(FleetTest, AControllerRestartMovesNoPipelineWhileTheWorkersReconnect) {
   EXPECT_EQ(late.ExpireLeases(), std::vector<std::string>{"w0"});
 }
 
+// Issue 10: nothing showed which evaluators hold a flag's latest version. Workers
+// hold what they acknowledged (not what was only pushed), watchers what they were
+// sent; a NACK keeps the version acknowledged before.
+TEST_F(FleetTest, FlagHoldersAreTheWorkersThatAckedAndTheWatchers) {
+  v1::Pipeline p = P("items", 1);
+  p.mutable_config()->mutable_rollout()->set_flag("kafka-ingest");
+  fleet_.SetPipelines({p, P("plain", 1)});
+  v1::Flag flag;
+  flag.set_name("kafka-ingest");
+  flag.set_version(3);
+  fleet_.SetFlags({flag});
+  fleet_.Connect(Hello("w1"), "local").value();
+  v1::Assignment a = fleet_.AssignmentFor("w1");
+  ASSERT_EQ(a.flags_size(), 1);
+  a.set_nonce("n1");
+  fleet_.RecordPush("w1", a);
+  std::vector<v1::FlagHolder> h = fleet_.FlagHolders("kafka-ingest");
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].id(), "w1");
+  EXPECT_EQ(h[0].version(), 0u);  // pushed, not acknowledged
+  v1::Ack ack;
+  ack.set_nonce("n1");
+  fleet_.RecordAck("w1", ack);
+  EXPECT_EQ(fleet_.FlagHolders("kafka-ingest")[0].version(), 3u);
+  flag.set_version(4);
+  fleet_.SetFlags({flag});
+  v1::Assignment b = fleet_.AssignmentFor("w1");
+  b.set_nonce("n2");
+  fleet_.RecordPush("w1", b);
+  v1::Nack nack;
+  nack.set_nonce("n2");
+  fleet_.RecordNack("w1", nack);
+  EXPECT_EQ(fleet_.FlagHolders("kafka-ingest")[0].version(), 3u);
+  // A watcher, once sent the snapshot, holds its versions; gone when it ends.
+  const uint64_t watch = fleet_.WatchStarted("ipv4:127.0.0.1:5000 (reader)");
+  v1::FlagSnapshot snapshot = fleet_.FlagSnapshot();
+  fleet_.WatchHolds(watch, snapshot);
+  h = fleet_.FlagHolders("kafka-ingest");
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[1].kind(), v1::FlagHolder::KIND_WATCHER);
+  EXPECT_EQ(h[1].version(), 4u);
+  EXPECT_FALSE(h[1].acknowledged());
+  fleet_.WatchEnded(watch);
+  EXPECT_EQ(fleet_.FlagHolders("kafka-ingest").size(), 1u);
+  EXPECT_TRUE(fleet_.FlagHolders("other").empty());
+}
+
 TEST_F(FleetTest, NewerStreamSupersedesOlder) {
   const uint64_t s1 = fleet_.Connect(Hello("w1"), "local").value();
   const uint64_t s2 = fleet_.Connect(Hello("w1"), "local").value();

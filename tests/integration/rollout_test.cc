@@ -355,6 +355,16 @@ TEST_F(RolloutTest, GuardBreachedByDeadLettersHaltsTheRampAndRollsBack) {
   EXPECT_LT(schedule.BasisPointsAt(absl::Now() + absl::Seconds(10)), 10000u);
   CtlResult status = Ctl({"flags", "status", "kafka-ingest"});
   EXPECT_TRUE(absl::StrContains(status.output, "halted: dead-letter rate")) << status.output;
+  // The worker acknowledged the halted flag's version (issue 10: flags status
+  // shows who holds it).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        v1::FlagHolders h = CtlJson<v1::FlagHolders>({"flags", "holders", "kafka-ingest"});
+        return h.holders_size() == 1 && h.holders(0).id() == "w1" &&
+               h.holders(0).kind() == v1::FlagHolder::KIND_WORKER && h.holders(0).acknowledged() &&
+               h.holders(0).version() == h.version();
+      },
+      absl::Seconds(15)));
   EXPECT_TRUE(absl::StrContains(Ctl({"audit", "list"}).output, "flag.ramp.halt"));
   // The controller's metrics show the halt and, after the lead, the rolled-back percentage.
   const int port = controller_->metrics_port();
@@ -387,6 +397,20 @@ TEST_F(RolloutTest, FlagClientFollowsChangesAndEvaluatesLikeTheController) {
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->basis_points, 10000u);
   EXPECT_TRUE(after->in_rollout);
+  // Issue 10: `flags status` shows who holds the latest version; the client's
+  // watch is listed with the version it was sent.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        v1::FlagHolders h = CtlJson<v1::FlagHolders>({"flags", "holders", "kafka-ingest"});
+        return h.holders_size() == 1 && h.holders(0).kind() == v1::FlagHolder::KIND_WATCHER &&
+               h.holders(0).version() == f.version() && !h.holders(0).acknowledged();
+      },
+      absl::Seconds(10)));
+  CtlResult status = Ctl({"flags", "status", "kafka-ingest"});
+  EXPECT_TRUE(absl::StrContains(status.output,
+                                "holders of version 2: 0 of 0 workers "
+                                "(acknowledged), 1 of 1 watchers (sent)"))
+      << status.output;
   // The controller's Evaluate agrees, key by key.
   auto stub = v1::Flags::NewStub(
       grpc::CreateChannel(controller_->address(), grpc::InsecureChannelCredentials()));

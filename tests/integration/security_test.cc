@@ -151,20 +151,12 @@ grpc::Status CallWithToken(grpc::Channel* channel, const std::string& method,
 // The expected role of every method, written here independently of the
 // controller: a method added without deciding its role fails this test.
 TEST_F(SecurityTest, EveryMethodOfEveryServiceNeedsItsRole) {
-  const std::set<std::string> read_methods = {"Admin.GetPipeline",
-                                              "Admin.ListPipelines",
-                                              "Admin.ValidatePipeline",
-                                              "Admin.GetPipelineStatus",
-                                              "Admin.ListWorkers",
-                                              "Admin.GetWorker",
-                                              "Admin.GetStats",
-                                              "Admin.GetOffsets",
-                                              "Admin.ListAudit",
-                                              "Admin.GetFlag",
-                                              "Admin.ListFlags",
-                                              "Admin.EvaluateFlag",
-                                              "Flags.Watch",
-                                              "Flags.Evaluate"};
+  const std::set<std::string> read_methods = {
+      "Admin.GetPipeline",       "Admin.ListPipelines", "Admin.ValidatePipeline",
+      "Admin.GetPipelineStatus", "Admin.ListWorkers",   "Admin.GetWorker",
+      "Admin.GetStats",          "Admin.GetOffsets",    "Admin.ListAudit",
+      "Admin.GetFlag",           "Admin.ListFlags",     "Admin.EvaluateFlag",
+      "Admin.GetFlagHolders",    "Flags.Watch",         "Flags.Evaluate"};
   const std::set<std::string> admin_methods = {
       "Admin.CreatePipeline", "Admin.UpdatePipeline", "Admin.DeletePipeline", "Admin.PausePipeline",
       "Admin.ResumePipeline", "Admin.DrainWorker",    "Admin.ResetOffsets",   "Admin.CreateFlag",
