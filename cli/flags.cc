@@ -37,14 +37,7 @@ std::pair<std::string, std::string> NowAndNext(const v1::Flag& f) {
 }
 
 // Who holds which version: workers acknowledge what they hold, watchers do not.
-void PrintHolders(const CliContext& ctx, const v1::Flag& flag) {
-  v1::GetFlagHoldersRequest req;
-  req.set_name(flag.name());
-  v1::FlagHolders holders;
-  if (grpc::Status s = ctx.admin().GetFlagHolders(ctx.Call().get(), req, &holders); !s.ok()) {
-    ctx.out() << "holders: unknown (" << s.error_message() << ")\n";
-    return;
-  }
+void PrintHolders(const CliContext& ctx, const v1::FlagHolders& holders) {
   int workers = 0, workers_current = 0, watchers = 0, watchers_current = 0;
   for (const v1::FlagHolder& h : holders.holders()) {
     const bool current = h.version() == holders.version();
@@ -165,9 +158,7 @@ int RunFlags(const CliContext& ctx) {
     if (a.json) {
       ctx.PrintJson(holders);
     } else {
-      v1::Flag named;
-      named.set_name(name);
-      PrintHolders(ctx, named);
+      PrintHolders(ctx, holders);
     }
     return kExitOk;
   }
@@ -249,7 +240,14 @@ int RunFlags(const CliContext& ctx) {
     auto [now_pct, next] = NowAndNext(flag);
     ctx.out() << "flag " << flag.name() << " version " << flag.version() << ": " << now_pct
               << " now, next " << next << "\n";
-    PrintHolders(ctx, flag);
+    v1::GetFlagHoldersRequest req;
+    req.set_name(flag.name());
+    v1::FlagHolders holders;
+    if (grpc::Status hs = ctx.admin().GetFlagHolders(ctx.Call().get(), req, &holders); hs.ok()) {
+      PrintHolders(ctx, holders);
+    } else {
+      ctx.out() << "holders: unknown (" << hs.error_message() << ")\n";
+    }
     if (!flag.has_ramp()) {
       ctx.out() << "no ramp\n";
       return kExitOk;
@@ -273,7 +271,8 @@ int RunFlags(const CliContext& ctx) {
               << (g.max_freshness_p99_ms() > 0 ? absl::StrCat(g.max_freshness_p99_ms(), "ms")
                                                : "off")
               << (g.rollback_on_breach() ? ", roll back on breach" : "") << "; each step needs "
-              << g.min_items() << " items and " << g.min_batches() << " batches on the Kafka path"
+              << (g.min_items() > 0 ? g.min_items() : 1000) << " items and "
+              << (g.min_batches() > 0 ? g.min_batches() : 10) << " batches on the Kafka path"
               << (g.has_window() && ToAbslDuration(g.window()) > absl::ZeroDuration()
                       ? absl::StrCat(" over ", FormatDuration(g.window()))
                       : " over the step interval")
@@ -284,11 +283,11 @@ int RunFlags(const CliContext& ctx) {
   if (verb == "history") {
     TablePrinter t({"EFFECTIVE", "PERCENT", "STATE", "CHANGE"});
     const absl::Time now = absl::Now();
-    static const char* kKinds[] = {"set", "rollback", "kill"};
+    static const char* kKinds[] = {"set", "rollback", "kill", "unknown"};
     for (const v1::PercentageChange& c : flag.schedule()) {
       t.AddRow({FormatTime(c.effective_time()), PercentText(c.basis_points()),
                 ToAbslTime(c.effective_time()) <= now ? "effective" : "scheduled",
-                c.kind() >= 0 && c.kind() <= 2 ? kKinds[c.kind()] : "?"});
+                c.kind() >= 0 && c.kind() <= 3 ? kKinds[c.kind()] : "?"});
     }
     ctx.out() << "flag " << flag.name() << " version " << flag.version() << "\n";
     if (flag.has_schedule_kept_since()) {

@@ -71,7 +71,10 @@ std::vector<uint32_t> RollbackStack(const v1::Flag& flag) {
   for (const v1::PercentageChange& c : flag.schedule()) {
     const bool compacted_start = &c == &flag.schedule(0) && flag.has_schedule_kept_since() &&
                                  ToAbslTime(c.effective_time()) == flags::CompactedScheduleStart();
-    if (compacted_start || c.kind() == v1::PercentageChange::KIND_KILL) {
+    // A kill, a compacted start and a change of unknown kind (stored before kinds
+    // were recorded: perhaps a rollback) cannot be gone back past.
+    if (compacted_start || c.kind() == v1::PercentageChange::KIND_KILL ||
+        c.kind() == v1::PercentageChange::KIND_UNKNOWN) {
       stack = {c.basis_points()};
     } else if (c.kind() == v1::PercentageChange::KIND_ROLLBACK) {
       if (stack.size() > 1) stack.pop_back();

@@ -453,7 +453,7 @@ std::vector<v1::FlagHolder> Fleet::FlagHolders(const std::string& flag) const {
     h.set_connected(w.connected);
     auto held = w.applied_flag_versions.find(flag);
     h.set_version(held == w.applied_flag_versions.end() ? 0 : held->second);
-    h.set_acknowledged(true);
+    h.set_acknowledged(held != w.applied_flag_versions.end());
     out.push_back(std::move(h));
   }
   for (const auto& [watch_id, watcher] : watchers_) {

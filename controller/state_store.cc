@@ -12,6 +12,9 @@
 namespace sluice::controller {
 namespace {
 
+// Marks every schedule change of every stored flag KIND_UNKNOWN (defined below).
+void MarkLegacyChangeKinds(pqxx::work& tx);
+
 using google::protobuf::util::TimeUtil;
 
 // Raised inside a transaction body to return a specific status.
@@ -96,6 +99,13 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StoreOptions&
     // snapshot carries the revision it was read at, so a reload never applies an
     // older state over a newer one, and a poll sees whether anything changed.
     // The row lock also orders writers of several controllers.
+    // The first start of a controller that records change kinds: the flags stored
+    // before have rollbacks recorded as sets, which a rollback must not replay as
+    // sets (it would go forward). They are marked unknown, once.
+    if (tx.exec("SELECT to_regclass('sluice_controller.state_revision') IS NULL")[0][0]
+            .as<bool>()) {
+      MarkLegacyChangeKinds(tx);
+    }
     tx.exec(
         "CREATE TABLE IF NOT EXISTS sluice_controller.state_revision (id int PRIMARY KEY "
         "CHECK (id = 1), revision bigint NOT NULL)");
@@ -153,10 +163,16 @@ absl::Status StateStore::Transact(Body body) {
         db = std::make_unique<Db>(options_.connection_string);
         // Bounded: a slow query or a held lock must not stall admin calls, ramp
         // ticks and state polls behind it (they fail UNAVAILABLE and are retried).
-        pqxx::nontransaction setup(db->conn);
-        setup.exec(
-            absl::StrCat("SET statement_timeout = ", absl::ToInt64Milliseconds(kStatementTimeout),
-                         "; SET lock_timeout = ", absl::ToInt64Milliseconds(kLockTimeout)));
+        // A connection whose setup failed is dropped, never pooled unbounded.
+        try {
+          pqxx::nontransaction setup(db->conn);
+          setup.exec(
+              absl::StrCat("SET statement_timeout = ", absl::ToInt64Milliseconds(kStatementTimeout),
+                           "; SET lock_timeout = ", absl::ToInt64Milliseconds(kLockTimeout)));
+        } catch (...) {
+          db.reset();
+          throw;
+        }
       }
       pqxx::work tx(db->conn);
       body(tx);
@@ -394,6 +410,17 @@ v1::Flag FlagFromJson(const std::string& json) {
     throw StatusError{absl::InternalError("a stored flag is unreadable")};
   }
   return f;
+}
+
+void MarkLegacyChangeKinds(pqxx::work& tx) {
+  for (const pqxx::row& row : tx.exec("SELECT name, flag::text FROM sluice_controller.flags")) {
+    v1::Flag flag = FlagFromJson(row[1].as<std::string>());
+    for (v1::PercentageChange& c : *flag.mutable_schedule()) {
+      c.set_kind(v1::PercentageChange::KIND_UNKNOWN);
+    }
+    tx.exec_params("UPDATE sluice_controller.flags SET flag = $2::jsonb WHERE name = $1",
+                   row[0].as<std::string>(), FlagToJson(flag));
+  }
 }
 
 v1::Flag LockFlag(pqxx::work& tx, const std::string& name) {

@@ -117,23 +117,26 @@ bool StatsAggregator::Add(const std::string& worker_id, const std::string& build
 }
 
 template <typename F>
-void StatsAggregator::ForEachInWindow(absl::Duration window, F f) const {
+absl::Duration StatsAggregator::ForEachInWindow(absl::Duration window, F f) const {
   const bool fine = window <= kFineSpan;
   const absl::Duration width = fine ? kFineWidth : kCoarseWidth;
-  const absl::Time from = FloorTo(clock_.Now() - window, width);
+  const absl::Time now = clock_.Now();
+  const absl::Time from = FloorTo(now - window, width);
   const std::deque<Bucket>& buckets = fine ? fine_ : coarse_;
   // Newest first: stop at the first bucket before the window.
   for (auto b = buckets.rbegin(); b != buckets.rend() && b->start >= from; ++b) {
     for (const auto& [key, counters] : b->entries) f(key, counters);
   }
+  return std::max(now - from, window);
 }
 
 std::vector<v1::StatsRow> StatsAggregator::Query(v1::StatsGroupBy group_by,
                                                  absl::Duration window) const {
   absl::MutexLock lock(&mu_);
   std::map<std::string, v1::StatsRow> rows;
+  absl::Duration covered = window;
   if (group_by == v1::STATS_GROUP_BY_PATH) {
-    ForEachInWindow(window, [&](const Key&, const Counters& c) {
+    covered = ForEachInWindow(window, [&](const Key&, const Counters& c) {
       for (const auto& [name, p] :
            {std::pair<const char*, const PathCounters&>{"kafka", c.kafka},
             std::pair<const char*, const PathCounters&>{"legacy", c.legacy}}) {
@@ -162,7 +165,7 @@ std::vector<v1::StatsRow> StatsAggregator::Query(v1::StatsGroupBy group_by,
           return names_[pipeline];
       }
     };
-    ForEachInWindow(window, [&](const Key& k, const Counters& c) {
+    covered = ForEachInWindow(window, [&](const Key& k, const Counters& c) {
       const std::string& key = key_of(k.worker, k.pipeline, k.version);
       v1::StatsRow& row = rows[key];
       row.set_key(key);
@@ -187,7 +190,9 @@ std::vector<v1::StatsRow> StatsAggregator::Query(v1::StatsGroupBy group_by,
   std::vector<v1::StatsRow> out;
   out.reserve(rows.size());
   for (auto& [key, row] : rows) {
-    row.set_rows_per_second(static_cast<double>(row.rows()) / absl::ToDoubleSeconds(window));
+    // Over the time the buckets cover: a window widened to whole buckets counts
+    // more rows than the window alone.
+    row.set_rows_per_second(static_cast<double>(row.rows()) / absl::ToDoubleSeconds(covered));
     out.push_back(std::move(row));
   }
   return out;
@@ -216,12 +221,12 @@ StatsAggregator::PathHealth StatsAggregator::Health(const std::set<std::string>&
 std::map<std::pair<std::string, std::string>, double> StatsAggregator::RowsPerSecond(
     absl::Duration window) const {
   absl::MutexLock lock(&mu_);
-  std::map<std::pair<std::string, std::string>, double> out;
-  ForEachInWindow(window, [&](const Key& k, const Counters& c) {
-    out[{names_[k.pipeline], names_[k.version]}] +=
-        static_cast<double>(c.rows) / absl::ToDoubleSeconds(window);
+  std::map<std::pair<std::string, std::string>, double> rates;
+  const absl::Duration covered = ForEachInWindow(window, [&](const Key& k, const Counters& c) {
+    rates[{names_[k.pipeline], names_[k.version]}] += static_cast<double>(c.rows);
   });
-  return out;
+  for (auto& [key, rate] : rates) rate /= absl::ToDoubleSeconds(covered);
+  return rates;
 }
 
 size_t StatsAggregator::entries() const {

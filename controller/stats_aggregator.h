@@ -123,9 +123,11 @@ class StatsAggregator {
   static void AddTo(std::deque<Bucket>* buckets, absl::Time start, const Key& key,
                     const Counters& c);
   void TrimLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Calls f(key, counters) for every entry of the buckets covering `window`.
+  // Calls f(key, counters) for every entry of the buckets covering `window`;
+  // returns the time they cover (the window, widened to whole buckets), which
+  // rates divide by.
   template <typename F>
-  void ForEachInWindow(absl::Duration window, F f) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::Duration ForEachInWindow(absl::Duration window, F f) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const Clock& clock_;
   const absl::Duration retention_;

@@ -75,6 +75,9 @@ grpc::Status WorkerControlService::Connect(
     return ToGrpcStatus(connected.status());
   }
   const uint64_t stream_id = *connected;
+  // Tells the worker its Hello was taken (it starts sending stats then).
+  context->AddInitialMetadata("x-sluice-controller", "1");
+  stream->SendInitialMetadata();
   // Kept for a restart of the controller (outside the fleet's lock). A failure
   // only costs this worker's pipelines staying put across a restart.
   if (registry_ != nullptr) {
@@ -85,9 +88,7 @@ grpc::Status WorkerControlService::Connect(
       }
     }
   }
-  // Tells the worker its Hello was taken (it starts sending stats then).
-  context->AddInitialMetadata("x-sluice-controller", "1");
-  stream->SendInitialMetadata();
+
   LOG(INFO) << "worker " << worker_id << " (" << hello.build_version() << ", " << hello.host()
             << " pid " << hello.pid() << ") connected; applied "
             << (hello.last_applied_config_version().empty() ? "nothing"

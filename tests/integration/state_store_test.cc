@@ -2,6 +2,7 @@
 #include "controller/state_store.h"
 
 #include "common/proto_time.h"
+#include "controller/flag_scheduler.h"
 #include "flags/flag_schedule.h"
 #include "gtest/gtest.h"
 #include "tests/fixtures/postgres_server.h"
@@ -28,6 +29,55 @@ class StateStoreTest : public ::testing::Test {
   std::unique_ptr<PostgresServer> server_;
   std::unique_ptr<StateStore> store_;
 };
+
+// Found by review (issue 10): schedules stored before changes had kinds read as all
+// sets, so a rollback recorded then replayed as a set and the next rollback went
+// forward to the percentage it had undone. The first start of a controller that
+// records kinds marks them unknown, once; a rollback does not go back past them.
+TEST_F(StateStoreTest, ChangesStoredBeforeKindsAreMarkedUnknownOnce) {
+  absl::StatusOr<PgDatabase> db = server_->CreateDatabase("state_store_kinds");
+  ASSERT_TRUE(db.ok()) << db.status();
+  {
+    absl::StatusOr<std::unique_ptr<StateStore>> old = StateStore::Open({db->ConnectionString()});
+    ASSERT_TRUE(old.ok()) << old.status();
+    v1::Flag flag;
+    flag.set_name("kafka-ingest");
+    flag.set_salt("kafka-ingest");
+    v1::Flag f = *(*old)->CreateFlag(flag, "ops");
+    // 10 %, 50 % (bad), then a rollback to 10 %, all stored as sets.
+    for (uint32_t bp : {1000u, 5000u, 1000u}) {
+      v1::PercentageChange* c = f.add_schedule();
+      c->mutable_effective_time()->set_seconds(1000 * f.schedule_size());
+      c->set_basis_points(bp);
+    }
+    ASSERT_TRUE((*old)->UpdateFlag(f, 1, "flag.set", "ops").ok());
+  }
+  // The database as an older controller left it: no state_revision table.
+  db->Exec("DROP TABLE sluice_controller.state_revision");
+  absl::StatusOr<std::unique_ptr<StateStore>> upgraded = StateStore::Open({db->ConnectionString()});
+  ASSERT_TRUE(upgraded.ok()) << upgraded.status();
+  v1::Flag f = *(*upgraded)->GetFlag("kafka-ingest");
+  for (const v1::PercentageChange& c : f.schedule()) {
+    EXPECT_EQ(c.kind(), v1::PercentageChange::KIND_UNKNOWN);
+  }
+  // Not forward to 50 %: nothing before the marked changes is known to go back to.
+  EXPECT_EQ(ScheduleRollback(f, absl::FromUnixSeconds(5000), absl::Seconds(30)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Later changes have kinds; a later start marks nothing again.
+  v1::Flag set = *ScheduleChange(f, 3000, absl::FromUnixSeconds(6000), absl::FromUnixSeconds(5000),
+                                 absl::Seconds(30));
+  ASSERT_TRUE((*upgraded)->UpdateFlag(set, f.version(), "flag.set", "ops").ok());
+  upgraded->reset();
+  absl::StatusOr<std::unique_ptr<StateStore>> again = StateStore::Open({db->ConnectionString()});
+  ASSERT_TRUE(again.ok()) << again.status();
+  v1::Flag read = *(*again)->GetFlag("kafka-ingest");
+  ASSERT_EQ(read.schedule_size(), 4);
+  EXPECT_EQ(read.schedule(3).kind(), v1::PercentageChange::KIND_SET);
+  absl::StatusOr<v1::Flag> back =
+      ScheduleRollback(read, absl::FromUnixSeconds(7000), absl::Seconds(30));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(flags::FlagSchedule(*back).BasisPointsAt(absl::FromUnixSeconds(8000)), 1000u);
+}
 
 // Found by review: UpdateFlag copied back only the schedule and the ramp, so a
 // compacted schedule was stored without its schedule_kept_since.
