@@ -14,6 +14,11 @@ namespace {
 
 // Marks every schedule change of every stored flag KIND_UNKNOWN (defined below).
 void MarkLegacyChangeKinds(pqxx::work& tx);
+// The stored pipelines and flags by name, and the state's revision (defined
+// below); the lists and LoadState read them the same way.
+std::vector<v1::Pipeline> ReadPipelines(pqxx::work& tx);
+std::vector<v1::Flag> ReadFlags(pqxx::work& tx);
+uint64_t ReadRevision(pqxx::work& tx);
 
 using google::protobuf::util::TimeUtil;
 
@@ -204,12 +209,7 @@ absl::Status StateStore::Transact(Body body) {
 
 absl::StatusOr<std::vector<v1::Pipeline>> StateStore::ListPipelines() {
   std::vector<v1::Pipeline> out;
-  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
-    out.clear();
-    for (const pqxx::row& row : tx.exec(absl::StrCat(kSelectPipeline, " ORDER BY name"))) {
-      out.push_back(PipelineFromRow(row));
-    }
-  }));
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) { out = ReadPipelines(tx); }));
   return out;
 }
 
@@ -412,6 +412,28 @@ v1::Flag FlagFromJson(const std::string& json) {
   return f;
 }
 
+std::vector<v1::Pipeline> ReadPipelines(pqxx::work& tx) {
+  std::vector<v1::Pipeline> out;
+  for (const pqxx::row& row : tx.exec(absl::StrCat(kSelectPipeline, " ORDER BY name"))) {
+    out.push_back(PipelineFromRow(row));
+  }
+  return out;
+}
+
+std::vector<v1::Flag> ReadFlags(pqxx::work& tx) {
+  std::vector<v1::Flag> out;
+  for (const pqxx::row& row :
+       tx.exec("SELECT flag::text FROM sluice_controller.flags ORDER BY name")) {
+    out.push_back(FlagFromJson(row[0].as<std::string>()));
+  }
+  return out;
+}
+
+uint64_t ReadRevision(pqxx::work& tx) {
+  return tx.exec("SELECT revision FROM sluice_controller.state_revision WHERE id = 1")[0][0]
+      .as<uint64_t>();
+}
+
 void MarkLegacyChangeKinds(pqxx::work& tx) {
   for (const pqxx::row& row : tx.exec("SELECT name, flag::text FROM sluice_controller.flags")) {
     v1::Flag flag = FlagFromJson(row[1].as<std::string>());
@@ -455,17 +477,9 @@ absl::StatusOr<StateSnapshot> StateStore::LoadState() {
   RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
     // One snapshot for the revision, the pipelines and the flags.
     tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-    out = StateSnapshot();
-    out.revision =
-        tx.exec("SELECT revision FROM sluice_controller.state_revision WHERE id = 1")[0][0]
-            .as<uint64_t>();
-    for (const pqxx::row& row : tx.exec(absl::StrCat(kSelectPipeline, " ORDER BY name"))) {
-      out.pipelines.push_back(PipelineFromRow(row));
-    }
-    for (const pqxx::row& row :
-         tx.exec("SELECT flag::text FROM sluice_controller.flags ORDER BY name")) {
-      out.flags.push_back(FlagFromJson(row[0].as<std::string>()));
-    }
+    out.revision = ReadRevision(tx);
+    out.pipelines = ReadPipelines(tx);
+    out.flags = ReadFlags(tx);
   }));
   return out;
 }
@@ -509,22 +523,13 @@ absl::StatusOr<std::vector<KnownWorker>> StateStore::LoadWorkers() {
 
 absl::StatusOr<uint64_t> StateStore::Revision() {
   uint64_t out = 0;
-  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
-    out = tx.exec("SELECT revision FROM sluice_controller.state_revision WHERE id = 1")[0][0]
-              .as<uint64_t>();
-  }));
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) { out = ReadRevision(tx); }));
   return out;
 }
 
 absl::StatusOr<std::vector<v1::Flag>> StateStore::ListFlags() {
   std::vector<v1::Flag> out;
-  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
-    out.clear();
-    for (const pqxx::row& row :
-         tx.exec("SELECT flag::text FROM sluice_controller.flags ORDER BY name")) {
-      out.push_back(FlagFromJson(row[0].as<std::string>()));
-    }
-  }));
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) { out = ReadFlags(tx); }));
   return out;
 }
 
