@@ -403,8 +403,8 @@ grpc::Status AdminService::SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRe
       !s.ok()) {
     return ToGrpcStatus(s);
   }
-  absl::StatusOr<v1::Flag> stored =
-      store_->UpdateFlag(*changed, req->expected_version(), "flag.set", caller->name);
+  absl::StatusOr<v1::Flag> stored = store_->UpdateFlag(
+      *changed, req->expected_version(), "flag.set", caller->name, flag_timing_.WriteDeadline(now));
   if (stored.ok()) *resp = *stored;
   return Reloaded(stored.status());
 }
@@ -419,13 +419,15 @@ grpc::Status AdminService::RollbackFlag(grpc::ServerContext* ctx,
   }
   absl::StatusOr<v1::Flag> current = store_->GetFlag(req->name());
   if (!current.ok()) return ToGrpcStatus(current.status());
-  absl::StatusOr<v1::Flag> rolled = ScheduleRollback(*current, clock_.Now(), flag_timing_.lead);
+  const absl::Time now = clock_.Now();
+  absl::StatusOr<v1::Flag> rolled = ScheduleRollback(*current, now, flag_timing_.lead);
   if (!rolled.ok()) return ToGrpcStatus(rolled.status());
   *rolled = StopRamp(*rolled, absl::StrCat("stopped by ", caller->name));
   // Compacted, never bounded: a rollback adds one change and must always work.
-  flags::CompactSchedule(clock_.Now() - flag_timing_.schedule_retention, &*rolled);
+  flags::CompactSchedule(now - flag_timing_.schedule_retention, &*rolled);
   absl::StatusOr<v1::Flag> stored =
-      store_->UpdateFlag(*rolled, req->expected_version(), "flag.rollback", caller->name);
+      store_->UpdateFlag(*rolled, req->expected_version(), "flag.rollback", caller->name,
+                         flag_timing_.WriteDeadline(now));
   if (stored.ok()) *resp = *stored;
   return Reloaded(stored.status());
 }
@@ -440,17 +442,17 @@ grpc::Status AdminService::RampFlag(grpc::ServerContext* ctx, const v1::RampFlag
   }
   absl::StatusOr<v1::Flag> current = store_->GetFlag(req->name());
   if (!current.ok()) return ToGrpcStatus(current.status());
+  const absl::Time now = clock_.Now();
   absl::StatusOr<v1::Flag> ramped = StartRamp(
       *current, req->target_basis_points(), req->step_basis_points(), ToAbslDuration(req->every()),
-      req->guards(), clock_.Now(), flag_timing_.lead, flag_timing_.min_guard_window);
+      req->guards(), now, flag_timing_.lead, flag_timing_.min_guard_window);
   if (!ramped.ok()) return ToGrpcStatus(ramped.status());
-  if (absl::Status s =
-          CompactAndBoundSchedule(clock_.Now(), flag_timing_.schedule_retention, &*ramped);
+  if (absl::Status s = CompactAndBoundSchedule(now, flag_timing_.schedule_retention, &*ramped);
       !s.ok()) {
     return ToGrpcStatus(s);
   }
-  absl::StatusOr<v1::Flag> stored =
-      store_->UpdateFlag(*ramped, req->expected_version(), "flag.ramp", caller->name);
+  absl::StatusOr<v1::Flag> stored = store_->UpdateFlag(
+      *ramped, req->expected_version(), "flag.ramp", caller->name, flag_timing_.WriteDeadline(now));
   if (stored.ok()) *resp = *stored;
   return Reloaded(stored.status());
 }
@@ -471,8 +473,8 @@ grpc::Status AdminService::KillFlag(grpc::ServerContext* ctx, const v1::KillFlag
     v1::Flag killed = ScheduleKill(*current, caller->name, now, flag_timing_.lead);
     // Compacted, never bounded: like a rollback, a kill must always work.
     flags::CompactSchedule(now - flag_timing_.schedule_retention, &killed);
-    absl::StatusOr<v1::Flag> stored =
-        store_->UpdateFlag(killed, current->version(), "flag.kill", caller->name);
+    absl::StatusOr<v1::Flag> stored = store_->UpdateFlag(
+        killed, current->version(), "flag.kill", caller->name, flag_timing_.WriteDeadline(now));
     if (stored.ok()) {
       *resp = *stored;
       return Reloaded(absl::OkStatus());

@@ -24,12 +24,25 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                  .Help("Assignments refused (in part or whole) by workers.")
                  .Register(registry)
                  .Add({})),
+      known_until_(prometheus::BuildGauge()
+                       .Name("sluice_controller_schedule_known_until_seconds")
+                       .Help("Unix time up to which the flag schedules sent to workers are "
+                             "known complete (the last schedule barrier + the propagation "
+                             "lead - the write allowance); items later than it wait.")
+                       .Register(registry)
+                       .Add({})),
+      horizon_failures_(prometheus::BuildCounter()
+                            .Name("sluice_controller_schedule_horizon_failures_total")
+                            .Help("Rounds that could not advance the schedule horizon (the "
+                                  "database did not answer): workers keep the last one.")
+                            .Register(registry)
+                            .Add({})),
       push_ack_seconds_(prometheus::BuildHistogram()
                             .Name("sluice_controller_push_to_ack_seconds")
                             .Help("Time from pushing an assignment to its ACK.")
                             .Register(registry)
-                            .Add({}, prometheus::Histogram::BucketBoundaries{
-                                         0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30})),
+                            .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.05, 0.1,
+                                                                             0.5, 1, 5, 10, 30})),
       rows_per_second_(prometheus::BuildGauge()
                            .Name("sluice_controller_rows_per_second")
                            .Help("Rows/s over the last minute from worker stats, by pipeline "

@@ -28,6 +28,10 @@ class ControllerMetrics {
     push_ack_seconds_.Observe(absl::ToDoubleSeconds(since_push));
   }
   void NackReceived() { nacks_.Increment(); }
+  // The schedule horizon the workers are sent (ScheduleHorizonKeeper), and its
+  // failed rounds (a barrier or reload that did not complete: the horizon stays).
+  void SetScheduleKnownUntil(absl::Time t) { known_until_.Set(absl::ToUnixMicros(t) / 1e6); }
+  void ScheduleHorizonFailed() { horizon_failures_.Increment(); }
   // Each flag's percentage in effect now, and its ramp's state (1 for the current
   // state of running/done/halted, 0 for the others).
   void SetFlags(const v1::FlagSnapshot& flags, absl::Time now);
@@ -42,6 +46,8 @@ class ControllerMetrics {
   prometheus::Gauge& pending_;
   prometheus::Counter& pushes_;
   prometheus::Counter& nacks_;
+  prometheus::Gauge& known_until_;
+  prometheus::Counter& horizon_failures_;
   prometheus::Histogram& push_ack_seconds_;
   prometheus::Family<prometheus::Gauge>& rows_per_second_;
   std::map<std::pair<std::string, std::string>, prometheus::Gauge*> rate_gauges_

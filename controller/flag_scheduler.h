@@ -4,6 +4,7 @@
 #ifndef SLUICE_CONTROLLER_FLAG_SCHEDULER_H_
 #define SLUICE_CONTROLLER_FLAG_SCHEDULER_H_
 
+#include <algorithm>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -37,6 +38,13 @@ struct FlagTiming {
   // The shortest guard window a ramp may have: two stats intervals
   // (--stats-interval), so that the window always holds reports.
   absl::Duration min_guard_window = absl::Seconds(10);
+
+  // How long a flag write may take from computing its schedule to reaching the
+  // database (StateStore::UpdateFlag refuses it after that). The workers' horizon
+  // is the last schedule barrier + lead - this.
+  absl::Duration write_allowance() const { return std::min(lead / 4, absl::Seconds(1)); }
+  // A write whose schedule was computed at `decided_at` must reach the database by this.
+  absl::Time WriteDeadline(absl::Time decided_at) const { return decided_at + write_allowance(); }
 };
 
 // Compacts the schedule past the retention (flags::CompactSchedule at now −

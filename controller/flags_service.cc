@@ -1,8 +1,10 @@
-#include "common/proto_time.h"
 #include "controller/flags_service.h"
+
+#include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/proto_time.h"
 #include "flags/flag_schedule.h"
 
 namespace sluice::controller {
@@ -19,6 +21,7 @@ grpc::Status FlagsService::Watch(grpc::ServerContext* ctx, const v1::WatchFlagsR
   uint64_t held = req->since_revision();
   uint64_t seen = 0;
   uint64_t recorded = 0;  // the revision the fleet lists this watch as holding
+  google::protobuf::Timestamp sent_known_until;
   // Listed by `flags status` with what it holds until it ends.
   const uint64_t watch_id =
       fleet_->WatchStarted(absl::StrCat(ctx->peer(), " (", caller->name, ")"));
@@ -36,6 +39,16 @@ grpc::Status FlagsService::Watch(grpc::ServerContext* ctx, const v1::WatchFlagsR
     if (snapshot.revision() != held) {
       if (!writer->Write(snapshot)) break;
       held = snapshot.revision();
+      sent_known_until = snapshot.schedule_known_until();
+    } else if (req->send_horizon() && snapshot.has_schedule_known_until() &&
+               snapshot.schedule_known_until() != sent_known_until) {
+      // Same flags, the horizon moved: the caller keeps its flags.
+      v1::FlagSnapshot horizon;
+      horizon.set_revision(held);
+      *horizon.mutable_schedule_known_until() = snapshot.schedule_known_until();
+      horizon.set_horizon_only(true);
+      if (!writer->Write(horizon)) break;
+      sent_known_until = snapshot.schedule_known_until();
     }
     // Sent now, or already held (its since_revision was current).
     if (snapshot.revision() == held && held != recorded) {

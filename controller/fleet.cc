@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/proto_time.h"
 #include "controller/assigner.h"
 
 namespace sluice::controller {
@@ -89,7 +90,45 @@ v1::FlagSnapshot Fleet::FlagSnapshot() const {
     revision += f.version();
   }
   out.set_revision(revision);
+  // The horizon holds for every state from the one it was computed for on: a
+  // later write's changes take effect after it (ScheduleHorizonKeeper).
+  if (known_until_ != absl::InfinitePast()) {
+    *out.mutable_schedule_known_until() = ToProtoTimestamp(known_until_);
+  }
   return out;
+}
+
+bool Fleet::AdvanceScheduleHorizon(absl::Time known_until, uint64_t revision) {
+  absl::MutexLock lock(&mu_);
+  if (applied_revision_ < revision || known_until <= known_until_) return false;
+  known_until_ = known_until;
+  horizon_flag_versions_.clear();
+  for (const auto& [name, f] : flags_) horizon_flag_versions_[name] = f.version();
+  BumpLocked();
+  return true;
+}
+
+std::optional<v1::ScheduleHorizon> Fleet::ScheduleHorizonFor(
+    const v1::Assignment& assignment) const {
+  absl::MutexLock lock(&mu_);
+  if (known_until_ == absl::InfinitePast()) return std::nullopt;
+  v1::ScheduleHorizon out;
+  *out.mutable_known_until() = ToProtoTimestamp(known_until_);
+  *out.mutable_hold_limit() = ToProtoDuration(config_.schedule_hold_limit);
+  for (const v1::Flag& f : assignment.flags()) {
+    auto it = horizon_flag_versions_.find(f.name());
+    // A flag created after the horizon's state: its next horizon covers it.
+    if (it == horizon_flag_versions_.end()) continue;
+    v1::FlagVersion* v = out.add_flags();
+    v->set_name(f.name());
+    v->set_version(it->second);
+  }
+  return out;
+}
+
+absl::Time Fleet::schedule_known_until() const {
+  absl::MutexLock lock(&mu_);
+  return known_until_;
 }
 
 std::set<std::string> Fleet::PipelinesUsingFlag(const std::string& flag) const {

@@ -32,6 +32,10 @@ struct FleetConfig {
   // that died without closing its TCP connection would otherwise keep its
   // pipelines until the OS gave up on the connection (hours). Three intervals.
   absl::Duration silence_limit = absl::Seconds(15);
+  // Sent with the schedule horizon: how long a worker holds a partition whose next
+  // item lies beyond the horizon before it dead-letters the item
+  // (--schedule-hold-limit, three propagation leads by default).
+  absl::Duration schedule_hold_limit = absl::Seconds(90);
 };
 
 // Thread-safe. Every change that can alter an assignment bumps a generation that
@@ -52,6 +56,17 @@ class Fleet {
   void SetFlags(std::vector<v1::Flag> flags);
   // Every flag, with the revision of the set (the sum of their versions).
   v1::FlagSnapshot FlagSnapshot() const;
+  // The flag schedules of the state applied at `revision` or later are complete up
+  // to `known_until` (ScheduleHorizonKeeper computes it after a schedule barrier
+  // and the read of `revision`). Ignored, returning false, while the state applied
+  // is older than `revision` or when it would move the horizon back. Wakes every
+  // stream and watcher to pass it on.
+  bool AdvanceScheduleHorizon(absl::Time known_until, uint64_t revision);
+  // The horizon for the flags `assignment` carries, with the versions it holds
+  // for; empty before the first horizon.
+  std::optional<v1::ScheduleHorizon> ScheduleHorizonFor(const v1::Assignment& assignment) const;
+  // The horizon (InfinitePast before the first).
+  absl::Time schedule_known_until() const;
   // Names of the pipelines whose rollout uses `flag`.
   std::set<std::string> PipelinesUsingFlag(const std::string& flag) const;
 
@@ -169,6 +184,9 @@ class Fleet {
   std::map<std::string, std::vector<std::string>> assignments_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t applied_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  // The schedule horizon and the flag versions it was computed for.
+  absl::Time known_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::map<std::string, uint64_t> horizon_flag_versions_ ABSL_GUARDED_BY(mu_);
   struct Watcher {
     std::string id;
     std::map<std::string, uint64_t> flag_versions;

@@ -30,6 +30,7 @@
 #include "controller/flags_service.h"
 #include "controller/fleet.h"
 #include "controller/ramp_scheduler.h"
+#include "controller/schedule_horizon_keeper.h"
 #include "controller/server_credentials.h"
 #include "controller/state_store.h"
 #include "controller/state_sync.h"
@@ -66,6 +67,8 @@ struct ControllerOptions {
   absl::Duration flag_lead = absl::Seconds(30);
   absl::Duration schedule_retention = absl::Hours(24 * 30);
   absl::Duration hello_timeout = absl::Seconds(10);
+  // 0: three flag leads.
+  absl::Duration schedule_hold_limit = absl::ZeroDuration();
 };
 
 absl::StatusOr<sluice::controller::TokenTable> ReadTokenFile(const std::string& path) {
@@ -111,6 +114,10 @@ int main(int argc, char** argv) {
                "of the topics rollouts read (default 720h = 30 days)");
   p.AddSeconds("flag-lead", &o.flag_lead,
                "how far ahead flag changes must take effect (default 30s)");
+  p.AddSeconds("schedule-hold-limit", &o.schedule_hold_limit,
+               "how long a worker holds a partition whose next item is later than the flag "
+               "schedule it knows (cut off from the controller, or a producer clock ahead) "
+               "before it dead-letters the item (default 3 flag leads)");
   p.AddSeconds("hello-timeout", &o.hello_timeout,
                "how long a new worker stream may wait before its Hello (default 10s)");
   absl::Status parsed = p.Parse(argc, argv);
@@ -124,6 +131,13 @@ int main(int argc, char** argv) {
   if (parsed.ok() && o.schedule_retention < absl::Hours(1)) {
     parsed = absl::InvalidArgumentError("--schedule-retention: must be at least 1h");
   }
+  if (parsed.ok() && o.flag_lead <= absl::ZeroDuration()) {
+    parsed = absl::InvalidArgumentError("--flag-lead: must be greater than 0");
+  }
+  if (parsed.ok() && o.schedule_hold_limit < absl::ZeroDuration()) {
+    parsed = absl::InvalidArgumentError("--schedule-hold-limit: must not be negative");
+  }
+  if (o.schedule_hold_limit == absl::ZeroDuration()) o.schedule_hold_limit = 3 * o.flag_lead;
   if (parsed.ok() && o.stats_interval <= absl::ZeroDuration()) {
     parsed = absl::InvalidArgumentError("--stats-interval: must be greater than 0");
   }
@@ -198,6 +212,8 @@ int main(int argc, char** argv) {
                                                        {"password", password},
                                                        {"application_name", "sluice-controller"},
                                                        {"connect_timeout", "5"}})};
+  sluice::RealClock clock;
+  store_options.clock = &clock;
   std::unique_ptr<StateStore> store;
   sluice::ExponentialBackoff backoff(absl::Milliseconds(200), absl::Seconds(10));
   while (!g_stop) {
@@ -212,10 +228,11 @@ int main(int argc, char** argv) {
   }
   if (!store) return 0;
 
-  sluice::RealClock clock;
   auto registry = std::make_shared<prometheus::Registry>();
   ControllerMetrics metrics(*registry);
-  Fleet fleet(clock, {o.worker_lease, o.stats_interval, 3 * o.stats_interval}, &metrics);
+  Fleet fleet(clock,
+              {o.worker_lease, o.stats_interval, 3 * o.stats_interval, o.schedule_hold_limit},
+              &metrics);
   StatsAggregator stats(clock, absl::Hours(1));
   CallAuthorizer auth({tokens, o.allow_unauthenticated,
                        /*require_worker_certificate=*/!o.tls_client_ca.empty()});
@@ -233,6 +250,12 @@ int main(int argc, char** argv) {
     absl::SleepFor(delay);
   }
   if (g_stop) return 0;
+  // The workers get the horizon with their first assignment: computed before
+  // serving (a failure here leaves it to the keeper's thread, and workers hold
+  // timestamped items until then).
+  ScheduleHorizonKeeper horizon(store.get(), &sync, &fleet, clock, &metrics,
+                                {o.flag_lead, flag_timing.write_allowance()});
+  horizon.Advance().IgnoreError();  // logged
   // The workers known before this start keep their pipelines for a lease while
   // they reconnect: otherwise the first to reconnect would take every pipeline.
   if (absl::StatusOr<std::vector<KnownWorker>> known = store->LoadWorkers(); known.ok()) {
@@ -290,6 +313,7 @@ int main(int argc, char** argv) {
   LOG(INFO) << "sluice-controller listening on " << o.listen << " (port " << port
             << "); metrics on port " << (*http)->port();
 
+  std::thread horizon_thread([&horizon] { horizon.Run(g_stop); });
   // Leases, ramps and the rate gauges, once a second.
   while (!g_stop) {
     if (g_reload.exchange(false)) {
@@ -322,5 +346,6 @@ int main(int argc, char** argv) {
   control.Shutdown();
   flags_service.Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  horizon_thread.join();
   return 0;
 }

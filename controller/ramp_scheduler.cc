@@ -62,11 +62,13 @@ std::optional<RampChange> NextRampChange(const v1::Flag& flag,
 }
 
 void RampScheduler::Tick() {
-  const absl::Time now = clock_.Now();
   const v1::FlagSnapshot snapshot = fleet_->FlagSnapshot();  // flags() refers into it
   for (const v1::Flag& flag : snapshot.flags()) {
     const v1::Ramp& ramp = flag.ramp();
     if (ramp.state() != v1::Ramp::STATE_RUNNING) continue;
+    // Per flag: each write must reach the database within the write allowance of
+    // the time its schedule was computed from.
+    const absl::Time now = clock_.Now();
     const absl::Duration window = GuardWindow(ramp.guards(), ToAbslDuration(ramp.every()));
     std::optional<RampChange> change = NextRampChange(
         flag, stats_->Health(fleet_->PipelinesUsingFlag(flag.name()), window), now, timing_.lead);
@@ -86,8 +88,9 @@ void RampScheduler::Tick() {
       change->action = "flag.ramp.halt";
       flags::CompactSchedule(now - timing_.schedule_retention, &change->flag);
     }
-    absl::StatusOr<v1::Flag> stored = store_->UpdateFlag(
-        change->flag, flag.version(), change->action, "sluice-controller (ramp)");
+    absl::StatusOr<v1::Flag> stored =
+        store_->UpdateFlag(change->flag, flag.version(), change->action, "sluice-controller (ramp)",
+                           timing_.WriteDeadline(now));
     if (!stored.ok()) {
       LOG(WARNING) << "ramp of flag " << flag.name() << ": " << stored.status().message();
       continue;

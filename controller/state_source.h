@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "sluice/v1/admin.pb.h"
 #include "sluice/v1/flags.pb.h"
 
@@ -29,6 +30,11 @@ class StateSource {
   virtual absl::StatusOr<StateSnapshot> LoadState() = 0;
   // The revision alone: cheap, to poll for changes (e.g. by another controller).
   virtual absl::StatusOr<uint64_t> Revision() = 0;
+  // Waits until every flag write in progress has committed and returns the time
+  // then: a state read after it holds every flag write that could have scheduled
+  // a change earlier than (the time + the lead - the write allowance). See
+  // ScheduleHorizonKeeper.
+  virtual absl::StatusOr<absl::Time> ScheduleBarrier() = 0;
 };
 
 }  // namespace sluice::controller

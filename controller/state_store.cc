@@ -27,6 +27,11 @@ struct StatusError {
   absl::Status status;
 };
 
+const Clock& DefaultClock() {
+  static const RealClock* const clock = new RealClock();
+  return *clock;
+}
+
 v1::Pipeline PipelineFromRow(const pqxx::row& row) {
   // Columns: name, version, paused, config, created_at (epoch us), updated_at (epoch us).
   v1::Pipeline p;
@@ -70,7 +75,9 @@ struct StateStore::Db {
   pqxx::connection conn;
 };
 
-StateStore::StateStore(StoreOptions options) : options_(std::move(options)) {}
+StateStore::StateStore(StoreOptions options)
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? *options_.clock : DefaultClock()) {}
 StateStore::~StateStore() = default;
 
 absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StoreOptions& options) {
@@ -527,6 +534,15 @@ absl::StatusOr<uint64_t> StateStore::Revision() {
   return out;
 }
 
+absl::StatusOr<absl::Time> StateStore::ScheduleBarrier() {
+  absl::Time at;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    tx.exec_params("SELECT pg_advisory_xact_lock($1)", kScheduleLockKey);
+    at = clock_.Now();
+  }));
+  return at;
+}
+
 absl::StatusOr<std::vector<v1::Flag>> StateStore::ListFlags() {
   std::vector<v1::Flag> out;
   RETURN_IF_ERROR(Transact([&](pqxx::work& tx) { out = ReadFlags(tx); }));
@@ -560,12 +576,20 @@ absl::StatusOr<v1::Flag> StateStore::CreateFlag(const v1::Flag& flag, const std:
   return out;
 }
 
-absl::StatusOr<v1::Flag> StateStore::UpdateFlag(const v1::Flag& flag,
-                                                        uint64_t expected_version,
-                                                        const std::string& action,
-                                                        const std::string& actor) {
+absl::StatusOr<v1::Flag> StateStore::UpdateFlag(const v1::Flag& flag, uint64_t expected_version,
+                                                const std::string& action, const std::string& actor,
+                                                absl::Time schedule_deadline) {
   v1::Flag out;
   RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    // Held until COMMIT: a ScheduleBarrier() waits for this write to be visible.
+    tx.exec_params("SELECT pg_advisory_xact_lock_shared($1)", kScheduleLockKey);
+    if (const absl::Time now = clock_.Now(); now > schedule_deadline) {
+      throw StatusError{absl::UnavailableError(absl::StrCat(
+          "flag ", flag.name(), ": the write reached the database ",
+          absl::FormatDuration(absl::Trunc(now - schedule_deadline, absl::Milliseconds(1))),
+          " after its deadline (its schedule was computed from a time the workers may already "
+          "route beyond); retry"))};
+    }
     v1::Flag current = LockFlag(tx, flag.name());
     if (current.version() != expected_version) {
       throw StatusError{absl::AbortedError(absl::StrCat(

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "controller/state_source.h"
 #include "controller/worker_registry.h"
 #include "sluice/v1/admin.pb.h"
@@ -20,10 +21,16 @@ namespace sluice::controller {
 inline constexpr int kPoolSize = 4;
 inline constexpr absl::Duration kStatementTimeout = absl::Seconds(10);
 inline constexpr absl::Duration kLockTimeout = absl::Seconds(5);
+// The schedule lock (a PostgreSQL advisory lock, transaction-scoped): flag writes
+// hold it shared until they commit, ScheduleBarrier() takes it exclusively. The
+// key is "sluiceS" in ASCII, unlikely to collide with an application's own keys.
+inline constexpr int64_t kScheduleLockKey = 0x736c7569636553;
 
 struct StoreOptions {
   // A libpq connection string ("host=... port=... dbname=... user=...").
   std::string connection_string;
+  // Checks a flag write's schedule deadline (UpdateFlag); the real clock if null.
+  const Clock* clock = nullptr;
 };
 
 // Thread-safe: a pool of kPoolSize connections, so one slow call does not stall
@@ -40,6 +47,11 @@ class StateStore : public StateSource, public WorkerRegistry {
 
   absl::StatusOr<StateSnapshot> LoadState() override;
   absl::StatusOr<uint64_t> Revision() override;
+  // Waits for the flag writes in progress (each holds the schedule lock, shared,
+  // from before its deadline until it commits) by taking it exclusively, and
+  // returns the clock's time once it has it: every flag write after this barrier
+  // computed its schedule at most its deadline allowance before it.
+  absl::StatusOr<absl::Time> ScheduleBarrier() override;
 
   absl::Status SaveWorker(const KnownWorker& worker) override;
   absl::Status ForgetWorkers(const std::vector<std::string>& worker_ids) override;
@@ -68,9 +80,14 @@ class StateStore : public StateSource, public WorkerRegistry {
   absl::StatusOr<v1::Flag> CreateFlag(const v1::Flag& flag, const std::string& actor);
   // Replaces the flag's schedule and ramp if its version is still `expected_version`;
   // `action` names the change in the audit log (flag.set, flag.rollback, flag.ramp...).
+  // The schedule was computed from the clock at some time T (new changes take
+  // effect at T + lead or later); `schedule_deadline` is T + the write allowance.
+  // The write takes the schedule lock (shared) and is refused with UNAVAILABLE if
+  // it got it after the deadline: a ScheduleBarrier() may have passed since T, and
+  // the workers may already know the schedule beyond T + lead.
   absl::StatusOr<v1::Flag> UpdateFlag(const v1::Flag& flag, uint64_t expected_version,
-                                              const std::string& action,
-                                              const std::string& actor);
+                                      const std::string& action, const std::string& actor,
+                                      absl::Time schedule_deadline);
 
   absl::StatusOr<std::vector<v1::PartitionOffset>> GetOffsets(const std::string& consumer_group);
   // Only while the pipeline is paused (checked in the same transaction).
@@ -95,6 +112,7 @@ class StateStore : public StateSource, public WorkerRegistry {
   void Release(std::unique_ptr<Db> db) ABSL_LOCKS_EXCLUDED(mu_);
 
   const StoreOptions options_;
+  const Clock& clock_;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Db>> idle_ ABSL_GUARDED_BY(mu_);
   // Connections open or being opened, idle or in use (at most kPoolSize).

@@ -9,6 +9,13 @@
 #include "glog/logging.h"
 
 namespace sluice::controller {
+namespace {
+
+bool SameHorizon(const v1::ScheduleHorizon& a, const v1::ScheduleHorizon& b) {
+  return a.SerializeAsString() == b.SerializeAsString();
+}
+
+}  // namespace
 
 void WorkerControlService::Shutdown() {
   shutting_down_ = true;
@@ -132,6 +139,7 @@ grpc::Status WorkerControlService::Connect(
     v1::Assignment current = fleet_->AssignmentFor(worker_id);
     if (current.config_version() == last_sent) fleet_->RecordInSync(worker_id, current);
   }
+  v1::ScheduleHorizon last_horizon;
   uint64_t seen = 0;
   grpc::Status ended = grpc::Status::OK;
   while (!reader_done && !context->IsCancelled() && !shutting_down_ &&
@@ -163,6 +171,15 @@ grpc::Status WorkerControlService::Connect(
       LOG(INFO) << "pushed " << assignment.config_version() << " (" << assignment.pipelines_size()
                 << " pipelines" << (assignment.draining() ? ", draining" : "") << ") to "
                 << worker_id;
+    }
+    // After the assignment on the same stream, so the worker holds the schedules
+    // before it hears how far they are complete (it checks the versions anyway).
+    if (std::optional<v1::ScheduleHorizon> horizon = fleet_->ScheduleHorizonFor(assignment);
+        horizon && horizon->flags_size() > 0 && !SameHorizon(*horizon, last_horizon)) {
+      v1::ControllerMessage out;
+      *out.mutable_horizon() = *horizon;
+      if (!stream->Write(out)) break;
+      last_horizon = std::move(*horizon);
     }
     seen = fleet_->WaitForChange(seen, absl::Seconds(1));
   }

@@ -2,8 +2,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/backoff.h"
+#include "common/proto_time.h"
 #include "sluice/v1/flags.grpc.pb.h"
 
 namespace sluice::flags {
@@ -38,12 +41,23 @@ void FlagClient::Run() {
     {
       absl::MutexLock lock(&mu_);
       req.set_since_revision(revision_);
+      req.set_send_horizon(true);
       active_ = &ctx;
     }
     if (stop_) ctx.TryCancel();
     std::unique_ptr<grpc::ClientReader<v1::FlagSnapshot>> reader = stub->Watch(&ctx, req);
     v1::FlagSnapshot snapshot;
     while (reader->Read(&snapshot)) {
+      // The horizon holds for the flags held (a horizon-only snapshot comes
+      // after the flags it is about, on the same stream).
+      const absl::Time known_until = snapshot.has_schedule_known_until()
+                                         ? ToAbslTime(snapshot.schedule_known_until())
+                                         : absl::InfinitePast();
+      if (snapshot.horizon_only()) {
+        absl::MutexLock lock(&mu_);
+        if (snapshot.revision() == revision_) known_until_ = std::max(known_until_, known_until);
+        continue;
+      }
       std::map<std::string, std::shared_ptr<const FlagSchedule>> flags;
       for (const v1::Flag& f : snapshot.flags()) {
         flags[f.name()] = std::make_shared<const FlagSchedule>(f);
@@ -51,6 +65,8 @@ void FlagClient::Run() {
       absl::MutexLock lock(&mu_);
       flags_ = std::move(flags);
       revision_ = snapshot.revision();
+      // A later revision agrees with the earlier one up to the earlier horizon.
+      known_until_ = std::max(known_until_, known_until);
       have_snapshot_ = true;
       backoff.Reset();
     }
@@ -82,8 +98,24 @@ absl::StatusOr<Evaluation> FlagClient::Evaluate(const std::string& flag, absl::s
     auto it = flags_.find(flag);
     if (it == flags_.end()) return absl::NotFoundError(absl::StrCat("flag ", flag, " not found"));
     schedule = it->second;
+    if (at.has_value() && *at > known_until_) {
+      // A change this client has not received may take effect before `at`:
+      // deciding now would be a guess (the workers hold such items too).
+      return absl::UnavailableError(absl::StrCat(
+          "timestamp ", absl::FormatTime(*at), " is beyond the known schedule of flag ", flag,
+          known_until_ == absl::InfinitePast()
+              ? std::string(" (no horizon received yet)")
+              : absl::StrCat(" (known until ", absl::FormatTime(known_until_), ")"),
+          "; the controller at ", controller_.address, " has not confirmed it",
+          last_error_.empty() ? "" : ": ", last_error_, "; retry"));
+    }
   }
   return schedule->EvaluateItem(key, at);
+}
+
+absl::Time FlagClient::known_until() const {
+  absl::MutexLock lock(&mu_);
+  return known_until_;
 }
 
 uint64_t FlagClient::revision() const {

@@ -26,8 +26,9 @@ namespace sluice::flags {
 
 // Thread-safe. Watches in a background thread and reconnects with jittered
 // backoff; while the controller is unreachable it keeps evaluating with the last
-// schedules it received (changes take effect at least the propagation lead after
-// they are made, so a short outage does not change decisions).
+// schedules it received, but only items up to the horizon the controller last
+// confirmed (changes take effect at least the propagation lead after they are
+// made, so the horizon runs about a lead ahead of the last contact).
 class FlagClient {
  public:
   // The controller's address, token and TLS files (common/controller_channel.h).
@@ -40,11 +41,17 @@ class FlagClient {
   // The decision for an item with routing key `key` (see routing_key.h) and Kafka
   // timestamp `at` (nullopt for an item without one: the legacy path, as
   // FlagSchedule::EvaluateItem says). NOT_FOUND for an unknown flag; UNAVAILABLE
-  // before the first snapshot (with the watch's last error, e.g. a refused token).
+  // before the first snapshot (with the watch's last error, e.g. a refused token),
+  // and for an `at` beyond known_until(): a change not received yet may apply to
+  // it, so the caller retries (the controller moves the horizon several times per
+  // propagation lead; it stops only while the controller is unreachable).
   absl::StatusOr<Evaluation> Evaluate(const std::string& flag, absl::string_view key,
                                       std::optional<absl::Time> at) const;
   // Revision of the flag set held (0 before the first snapshot).
   uint64_t revision() const;
+  // The schedules held are complete up to this time (the controller's horizon;
+  // InfinitePast before the first).
+  absl::Time known_until() const;
 
  private:
   FlagClient(ControllerConnection controller, std::shared_ptr<grpc::Channel> channel);
@@ -56,6 +63,7 @@ class FlagClient {
   std::map<std::string, std::shared_ptr<const FlagSchedule>> flags_ ABSL_GUARDED_BY(mu_);
   uint64_t revision_ ABSL_GUARDED_BY(mu_) = 0;
   bool have_snapshot_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time known_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // How the last watch ended, if it failed.
   std::string last_error_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};

@@ -17,6 +17,9 @@ class AssignmentHandler {
   virtual std::vector<v1::PipelineError> Apply(const v1::Assignment& assignment) = 0;
   // Stats deltas since the previous call.
   virtual std::vector<v1::PipelineStats> TakeStats() = 0;
+  // How far the flag schedules are known (sent after assignments and as the
+  // horizon moves): extends each rollout's horizon whose flag it lists.
+  virtual void ExtendScheduleHorizon(const v1::ScheduleHorizon& horizon) = 0;
 };
 
 }  // namespace sluice::worker

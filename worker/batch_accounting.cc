@@ -7,7 +7,9 @@ WriteResult AccountCommittedBatch(const Batch& batch, const std::vector<Rejected
   WriteResult result;
   int64_t skipped = 0;
   for (const Message& m : batch.messages) {
-    if (m.path == Path::kLegacy) {
+    if (!m.unrouted_reason.empty()) {
+      // On neither path; a dead letter below.
+    } else if (m.path == Path::kLegacy) {
       ++result.legacy_items;
       if (legacy_skipped) {
         ++skipped;
@@ -21,7 +23,9 @@ WriteResult AccountCommittedBatch(const Batch& batch, const std::vector<Rejected
     pw.bytes += static_cast<int64_t>(m.payload_size());
   }
   for (const RejectedRow& r : rejected) {
-    ++(r.message->path == Path::kLegacy ? result.legacy_dead_letters : result.kafka_dead_letters);
+    if (r.message->unrouted_reason.empty()) {
+      ++(r.message->path == Path::kLegacy ? result.legacy_dead_letters : result.kafka_dead_letters);
+    }
     PartitionWrite& pw = result.partitions[r.message->topic_partition()];
     --pw.rows;
     pw.bytes -= static_cast<int64_t>(r.message->payload_size());

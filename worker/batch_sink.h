@@ -30,7 +30,8 @@ struct WriteResult {
   int64_t dead_letters = 0;
   int64_t bytes_written = 0;
   std::map<TopicPartition, PartitionWrite> partitions;
-  // Items by rollout path (dead letters included; all Kafka without a rollout).
+  // Items by rollout path (dead letters included; all Kafka without a rollout;
+  // unrouted items, Message::unrouted_reason, on neither).
   int64_t kafka_items = 0;
   int64_t legacy_items = 0;
   // Dead letters by path.

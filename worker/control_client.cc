@@ -218,6 +218,12 @@ absl::Status ControlClient::RunStream(const std::atomic<bool>& stop) {
 
   v1::ControllerMessage msg;
   while (stream->Read(&msg)) {
+    if (msg.has_horizon()) {
+      // Applied in stream order, after the assignments before it: the handler
+      // checks the flag versions it lists against the schedules it holds.
+      handler_->ExtendScheduleHorizon(msg.horizon());
+      continue;
+    }
     if (!msg.has_assignment()) continue;
     const v1::Assignment& a = msg.assignment();
     LOG(INFO) << "assignment " << a.config_version() << " (nonce " << a.nonce() << "): "

@@ -84,6 +84,11 @@ absl::Status IngestLoop::Ready() const {
     if (!paused_reason_.empty()) {
       return absl::UnavailableError(absl::StrCat("paused: ", paused_reason_));
     }
+    if (!held_.empty()) {
+      return absl::UnavailableError(absl::StrCat(
+          "partition ", held_.begin()->first.ToString(), " held: ", held_.begin()->second,
+          held_.size() > 1 ? absl::StrCat(" (and ", held_.size() - 1, " more)") : ""));
+    }
     if (!stalled_.empty()) {
       return absl::UnavailableError(absl::StrCat(
           "partition ", stalled_.begin()->first.ToString(), " stalled: ", stalled_.begin()->second,
@@ -166,6 +171,7 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
     }
     CollectFinished();
     ReclaimDue();
+    if (held_count_ > 0) ReleaseHolds();
     const absl::Time now = deps_.clock->Now();
     // A lane whose writer is busy hands its due batch over when the writer ends,
     // which wakes the poll: only the others' deadlines bound the wait.
@@ -186,6 +192,7 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
     size_t accepted = 0;
     size_t without_timestamp = 0;
     size_t before_kept_schedule = 0;
+    size_t beyond_schedule = 0;
     std::string run_topic;
     int32_t run_partition = -1;
     uint64_t run_epoch = 0;
@@ -200,19 +207,26 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
       }
       int64_t continues_from = 0;
       if (state == nullptr || paused_ || !Accept(m, state, &continues_from)) continue;
-      ++accepted;
       if (deps_.router != nullptr) {
-        switch (deps_.router->Route(&m)) {
-          case Router::Timestamp::kMissing:
-            ++without_timestamp;
-            break;
-          case Router::Timestamp::kBeforeKeptSchedule:
-            ++before_kept_schedule;
-            break;
-          case Router::Timestamp::kInSchedule:
-            break;
+        const Router::Timestamp routed = deps_.router->Route(&m);
+        if (routed == Router::Timestamp::kBeyondKnownSchedule) {
+          const bool expired = state->held_since.has_value() &&
+                               now - *state->held_since >= deps_.router->hold_limit();
+          if (!expired) {
+            HoldForSchedule(m.topic_partition(), m, continues_from, state);
+            continue;
+          }
+          // Held for the limit already: this item goes to dead letters, on neither
+          // path; the partition goes on.
+          m.unrouted_reason = BeyondScheduleReason(m);
+          ++beyond_schedule;
+        } else {
+          state->held_since.reset();  // routed: the schedule covers this partition again
+          if (routed == Router::Timestamp::kMissing) ++without_timestamp;
+          if (routed == Router::Timestamp::kBeforeKeptSchedule) ++before_kept_schedule;
         }
       }
+      ++accepted;
       Lane& lane = lanes_[state->lane];
       if (std::optional<FlushReason> full = lane.batcher.Add(std::move(m), continues_from)) {
         Submit(lane, *full);
@@ -223,6 +237,7 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
     if (before_kept_schedule > 0) {
       deps_.metrics->ItemsBeforeScheduleRetention(before_kept_schedule);
     }
+    if (beyond_schedule > 0) deps_.metrics->ItemsBeyondKnownSchedule(beyond_schedule);
     if (polled->size() > accepted) deps_.metrics->MessagesDiscarded(polled->size() - accepted);
     for (Lane& lane : lanes_) {
       // Due while its writer is busy: the batch goes on filling (up to its
@@ -256,7 +271,7 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
 }
 
 bool IngestLoop::Accept(const Message& message, PartitionState* state, int64_t* continues_from) {
-  if (state->needs_reclaim || !state->stalled.empty()) return false;
+  if (state->needs_reclaim || !state->stalled.empty() || state->held_at) return false;
   if (state->resync) {
     // Right after an assign or seek: the stream restarts at `cursor`. A message
     // fetched before the seek is not part of it, even if its offset is higher.
@@ -538,15 +553,92 @@ void IngestLoop::ReclaimDue() {
     PartitionState& state = partitions_[tp];
     const int failures = state.reclaim_failures;
     const size_t lane = state.lane;
+    // A hold ends with the seek; its limit runs on from when it began.
+    const std::optional<absl::Time> held_since = state.held_since;
+    if (state.held_at) --held_count_;
     state = PartitionState{};
     state.cursor = start;
     state.reclaim_failures = failures;
     state.lane = lane;
+    state.held_since = held_since;
     stalled_.erase(tp);
+    held_.erase(tp);
     LOG(INFO) << "reading " << tp.ToString() << " again from its stored offset "
               << DescribeOffset(start);
   }
   deps_.metrics->SetStalledPartitions(static_cast<int>(stalled_.size()));
+  deps_.metrics->SetPartitionsHeldForSchedule(static_cast<int>(held_.size()));
+}
+
+std::string IngestLoop::BeyondScheduleReason(const Message& message) const {
+  return absl::StrCat(
+      "timestamp beyond the known schedule: ",
+      absl::FormatTime(absl::RFC3339_full, *message.timestamp, absl::UTCTimeZone()),
+      " is later than ",
+      absl::FormatTime(absl::RFC3339_full, deps_.router->known_until(), absl::UTCTimeZone()),
+      ", up to which the flag's schedule was known, after holding the partition "
+      "for the hold limit (",
+      absl::FormatDuration(deps_.router->hold_limit()), ")");
+}
+
+void IngestLoop::HoldForSchedule(const TopicPartition& tp, const Message& message,
+                                 int64_t continues_from, PartitionState* state) {
+  // Back to where the stream stood before this item: the seek to it continues
+  // the stream exactly (Accept() in resync takes an item at or past the cursor
+  // that starts the new stream).
+  state->cursor = continues_from;
+  state->resync = true;
+  state->held_at = message.offset;
+  state->held_item_time = *message.timestamp;
+  const absl::Time now = deps_.clock->Now();
+  if (!state->held_since) state->held_since = now;
+  ++held_count_;
+  ++partitions_epoch_;
+  deps_.source->Pause({tp});
+  deps_.metrics->ScheduleHoldStarted();
+  const std::string reason = absl::StrCat(
+      "item at offset ", message.offset, " has timestamp ",
+      absl::FormatTime(absl::RFC3339_full, *message.timestamp, absl::UTCTimeZone()),
+      ", later than the flag schedule this worker knows (",
+      deps_.router->known_until() == absl::InfinitePast()
+          ? std::string("none yet")
+          : absl::StrCat("until ", absl::FormatTime(absl::RFC3339_full, deps_.router->known_until(),
+                                                    absl::UTCTimeZone())),
+      "); waiting for the controller, at most until ",
+      absl::FormatTime(absl::RFC3339_full, *state->held_since + deps_.router->hold_limit(),
+                       absl::UTCTimeZone()));
+  LOG_EVERY_N(WARNING, 100) << "holding " << tp.ToString() << ": " << reason;
+  absl::MutexLock lock(&status_mu_);
+  held_[tp] = reason;
+  deps_.metrics->SetPartitionsHeldForSchedule(static_cast<int>(held_.size()));
+}
+
+void IngestLoop::ReleaseHolds() {
+  if (paused_) return;  // a seek would resume what PauseForever paused
+  const absl::Time now = deps_.clock->Now();
+  const absl::Time known_until = deps_.router->known_until();
+  const absl::Duration limit = deps_.router->hold_limit();
+  OffsetMap seek;
+  for (const auto& [tp, state] : partitions_) {
+    if (!state.held_at) continue;
+    if (state.held_item_time <= known_until || now - *state.held_since >= limit) {
+      seek[tp] = *state.held_at;
+    }
+  }
+  if (seek.empty()) return;
+  if (absl::Status sought = deps_.source->Seek(seek); !sought.ok()) {
+    NoteFailure(sought);
+    LOG(WARNING) << "resuming held partitions failed (" << sought.message() << "); trying again";
+    return;
+  }
+  ++partitions_epoch_;
+  absl::MutexLock lock(&status_mu_);
+  for (const auto& [tp, offset] : seek) {
+    partitions_[tp].held_at.reset();
+    --held_count_;
+    held_.erase(tp);
+  }
+  deps_.metrics->SetPartitionsHeldForSchedule(static_cast<int>(held_.size()));
 }
 
 void IngestLoop::PauseForever(const std::string& reason) {
@@ -588,6 +680,11 @@ OffsetMap IngestLoop::OnPartitionsAssigned(const std::vector<TopicPartition>& pa
     PartitionState state;
     state.cursor = from;
     state.lane = LaneOf(tp);
+    if (auto it = partitions_.find(tp); it != partitions_.end() && it->second.held_at) {
+      --held_count_;
+      absl::MutexLock lock(&status_mu_);
+      held_.erase(tp);
+    }
     partitions_[tp] = state;
     start[tp] = from;
   }
@@ -669,11 +766,15 @@ void IngestLoop::OnPartitionsRevoked(const std::vector<TopicPartition>& partitio
   absl::MutexLock lock(&status_mu_);
   for (const TopicPartition& tp : partitions) {
     fence_.Release(tp);
+    auto it = partitions_.find(tp);
+    if (it != partitions_.end() && it->second.held_at) --held_count_;
     partitions_.erase(tp);
     stalled_.erase(tp);
+    held_.erase(tp);
   }
   ++partitions_epoch_;
   deps_.metrics->SetStalledPartitions(static_cast<int>(stalled_.size()));
+  deps_.metrics->SetPartitionsHeldForSchedule(static_cast<int>(held_.size()));
 }
 
 void IngestLoop::OnPartitionStalled(const TopicPartition& partition, const std::string& reason,

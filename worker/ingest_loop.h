@@ -77,6 +77,14 @@ struct IngestLoopDeps {
 // batch is fenced or refused, it is dropped and its partitions are claimed again:
 // stored offsets re-read, the source moved there.
 //
+// Routing under a rollout (deps.router): an item is routed only when its
+// timestamp lies within the flag schedule the worker knows (the controller's
+// ScheduleHorizon). A later item holds its partition (paused, shown by Ready()
+// and sluice_partitions_held_for_schedule) until the horizon covers it, for at
+// most the hold limit; then it goes to dead letters ("timestamp beyond the known
+// schedule", on neither path) and the partition goes on. Never routed on a guess,
+// never blocked without bound.
+//
 // Errors follow one rule: transient ones (UNAVAILABLE, FAILED_PRECONDITION,
 // DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED) are retried with backoff, counted, and
 // reported by Ready() once they have lasted `unready_after`; any other is
@@ -129,6 +137,15 @@ class IngestLoop : public RebalanceHandler {
     std::optional<int64_t> stalled_at_stored;
     // Index of the lane that writes it.
     size_t lane = 0;
+    // Set while held: the offset of its next item, whose timestamp
+    // (`held_item_time`) lies beyond the flag schedule the worker knows. The
+    // source is paused; `cursor` is where the stream stood before that item, so
+    // the seek back to `held_at` continues it.
+    std::optional<int64_t> held_at;
+    absl::Time held_item_time;
+    // When the partition was first held since it last routed an item: after the
+    // router's hold limit, items beyond the known schedule go to dead letters.
+    std::optional<absl::Time> held_since;
   };
 
   // One writer's share: its open batch and the batch it is writing.
@@ -204,6 +221,14 @@ class IngestLoop : public RebalanceHandler {
   // stores that (compare-and-set), updating `stored`. Left symbolic when either
   // step fails.
   void PinSymbolicStarts(const std::vector<TopicPartition>& partitions, OffsetMap* stored);
+  // Holds `tp` at `message` (beyond the known schedule): pauses it in the source.
+  void HoldForSchedule(const TopicPartition& tp, const Message& message, int64_t continues_from,
+                       PartitionState* state);
+  // Seeks back the held partitions whose item the schedule now covers, or whose
+  // hold limit passed (the item is then dead-lettered when it comes back).
+  void ReleaseHolds();
+  // The reason an item beyond the known schedule goes to dead letters with.
+  std::string BeyondScheduleReason(const Message& message) const;
   // Stops writing: a permanent error. Pauses every assigned partition.
   void PauseForever(const std::string& reason);
   // Sleeps through `clock`, waking early when the stop deadline passes.
@@ -234,6 +259,10 @@ class IngestLoop : public RebalanceHandler {
   std::string last_error_ ABSL_GUARDED_BY(status_mu_);
   std::string paused_reason_ ABSL_GUARDED_BY(status_mu_);
   std::map<TopicPartition, std::string> stalled_ ABSL_GUARDED_BY(status_mu_);
+  // Partitions held for the schedule, with the reason, for Ready().
+  std::map<TopicPartition, std::string> held_ ABSL_GUARDED_BY(status_mu_);
+  // Whether any partition is held (the loop's thread only; held_ says which).
+  int held_count_ = 0;
 
   absl::Mutex limits_mu_;
   std::optional<BatchLimits> new_limits_ ABSL_GUARDED_BY(limits_mu_);

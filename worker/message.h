@@ -59,6 +59,10 @@ struct Message {
   std::optional<absl::Time> timestamp;
   // Set by the router; every item takes the Kafka path without a rollout.
   Path path = Path::kKafka;
+  // Set by the ingest loop when no path can be decided for the item (its
+  // timestamp lay beyond the flag schedule the worker knows, for longer than the
+  // hold limit): it goes to dead letters with this reason, on neither path.
+  std::string unrouted_reason;
   // Set by the source on the first message it returns for the partition after the
   // partition was assigned or sought: only such a message may lie beyond the
   // position it was sent to (the broker skips offsets that compaction, retention or

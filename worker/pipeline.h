@@ -29,6 +29,10 @@ class Pipeline {
   virtual void Update(const v1::PipelineConfig& config, uint64_t version) = 0;
   // A new version of the rollout flag's schedule, applied live.
   virtual void SetFlag(std::shared_ptr<const flags::FlagSchedule> flag) = 0;
+  // The controller's horizon for the rollout flag: schedules at `flag_version` or
+  // later are complete up to `known_until` (Router::ExtendKnownUntil).
+  virtual void ExtendScheduleHorizon(uint64_t flag_version, absl::Time known_until,
+                                     absl::Duration hold_limit) = 0;
   // Version of the rollout flag in use (0 without a rollout).
   virtual uint64_t flag_version() const = 0;
   virtual const v1::PipelineConfig& config() const = 0;

@@ -7,7 +7,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/kafka_property_policy.h"
+#include "common/proto_time.h"
 #include "glog/logging.h"
+#include "worker/router.h"
 
 namespace sluice::worker {
 
@@ -124,6 +126,25 @@ std::vector<v1::PipelineError> PipelineManager::Apply(const v1::Assignment& assi
     entry.flag = flag;
   }
   return errors;
+}
+
+void PipelineManager::ExtendScheduleHorizon(const v1::ScheduleHorizon& horizon) {
+  std::map<std::string, uint64_t> versions;
+  for (const v1::FlagVersion& f : horizon.flags()) versions[f.name()] = f.version();
+  if (versions.empty() || !horizon.has_known_until()) return;
+  const absl::Time known_until = ToAbslTime(horizon.known_until());
+  absl::Duration hold_limit = kDefaultScheduleHoldLimit;
+  if (horizon.has_hold_limit() && ToAbslDuration(horizon.hold_limit()) >= absl::ZeroDuration()) {
+    hold_limit = ToAbslDuration(horizon.hold_limit());
+  }
+  absl::MutexLock lock(&mu_);
+  for (auto& [name, e] : pipelines_) {
+    const v1::PipelineConfig& config = e.pipeline->config();
+    if (!config.has_rollout()) continue;
+    auto it = versions.find(config.rollout().flag());
+    if (it != versions.end())
+      e.pipeline->ExtendScheduleHorizon(it->second, known_until, hold_limit);
+  }
 }
 
 void PipelineManager::RestartExited() {

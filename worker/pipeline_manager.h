@@ -53,6 +53,8 @@ class PipelineManager : public AssignmentHandler {
   // Deltas of every pipeline since the last call (stopped ones included once),
   // each with its `problem`; restarts the pipelines whose loop ended when due.
   std::vector<v1::PipelineStats> TakeStats() override;
+  // Passes the horizon to each running pipeline whose rollout flag it lists.
+  void ExtendScheduleHorizon(const v1::ScheduleHorizon& horizon) override;
   void StopAll();
   // OK when every pipeline is ready (or none is assigned).
   absl::Status Ready() const;

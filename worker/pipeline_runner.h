@@ -56,6 +56,10 @@ class PipelineRunner : public Pipeline {
   void Stop() override;
   void Update(const v1::PipelineConfig& config, uint64_t version) override;
   void SetFlag(std::shared_ptr<const flags::FlagSchedule> flag) override;
+  void ExtendScheduleHorizon(uint64_t flag_version, absl::Time known_until,
+                             absl::Duration hold_limit) override {
+    if (router_) router_->ExtendKnownUntil(flag_version, known_until, hold_limit);
+  }
   uint64_t flag_version() const override { return router_ ? router_->schedule_version() : 0; }
   const v1::PipelineConfig& config() const override { return config_; }
   uint64_t version() const override { return version_.load(); }

@@ -17,7 +17,9 @@ void PipelineStats::BatchCommitted(const Batch& batch, const WriteResult& result
   absl::Time oldest = absl::InfiniteFuture();
   absl::Time oldest_by_path[2] = {absl::InfiniteFuture(), absl::InfiniteFuture()};
   for (const Message& m : batch.messages) {
-    if (!m.timestamp) continue;
+    // An unrouted item's timestamp lies beyond the known schedule (a producer
+    // clock ahead, perhaps): not a measure of freshness.
+    if (!m.timestamp || !m.unrouted_reason.empty()) continue;
     oldest = std::min(oldest, *m.timestamp);
     absl::Time& o = oldest_by_path[m.path == Path::kLegacy ? 1 : 0];
     o = std::min(o, *m.timestamp);

@@ -1,5 +1,7 @@
 #include "worker/router.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "flags/routing_key.h"
 
@@ -23,9 +25,14 @@ Router::Router(v1::Rollout rollout, std::shared_ptr<const flags::FlagSchedule> s
 
 Router::Timestamp Router::Route(Message* message) const {
   std::shared_ptr<const flags::FlagSchedule> schedule;
+  absl::Time known_until;
   {
     absl::MutexLock lock(&mu_);
     schedule = schedule_;
+    known_until = known_until_;
+  }
+  if (message->timestamp.has_value() && *message->timestamp > known_until) {
+    return Timestamp::kBeyondKnownSchedule;
   }
   const flags::Evaluation e = schedule->EvaluateItem(RoutingKey(rollout_, *message), message->timestamp);
   message->path = e.in_rollout ? Path::kKafka : Path::kLegacy;
@@ -37,6 +44,24 @@ Router::Timestamp Router::Route(Message* message) const {
 void Router::SetSchedule(std::shared_ptr<const flags::FlagSchedule> schedule) {
   absl::MutexLock lock(&mu_);
   schedule_ = std::move(schedule);
+}
+
+void Router::ExtendKnownUntil(uint64_t flag_version, absl::Time known_until,
+                              absl::Duration hold_limit) {
+  absl::MutexLock lock(&mu_);
+  if (schedule_->version() < flag_version) return;  // the horizon of a schedule not held yet
+  known_until_ = std::max(known_until_, known_until);
+  hold_limit_ = hold_limit;
+}
+
+absl::Time Router::known_until() const {
+  absl::MutexLock lock(&mu_);
+  return known_until_;
+}
+
+absl::Duration Router::hold_limit() const {
+  absl::MutexLock lock(&mu_);
+  return hold_limit_;
 }
 
 uint64_t Router::schedule_version() const {

@@ -25,6 +25,10 @@ std::string RoutingKey(const v1::Rollout& rollout, const Message& message);
 // worker), so the pipeline is NACKed rather than routed by another rule.
 absl::Status CheckRoutable(const v1::Rollout& rollout);
 
+// How long an item beyond the known schedule may wait before the controller has
+// said (ScheduleHorizon.hold_limit): three of the default propagation leads.
+inline constexpr absl::Duration kDefaultScheduleHoldLimit = absl::Seconds(90);
+
 // Thread-safe: the ingest loop routes while the control client swaps schedules.
 class Router {
  public:
@@ -38,22 +42,38 @@ class Router {
     // sluice_items_before_schedule_retention_total: older than the flag's kept
     // schedule, routed by its oldest kept change.
     kBeforeKeptSchedule,
+    // Later than known_until(): a change this worker has not received may apply
+    // to it. Not routed (message->path untouched); the ingest loop holds it.
+    kBeyondKnownSchedule,
   };
 
   // Evaluates the flag as of the item's Kafka timestamp and sets message->path.
   // An item without a timestamp takes the legacy path (the flag as of the beginning
-  // of time, FlagSchedule::EvaluateItem).
+  // of time, FlagSchedule::EvaluateItem), whatever the horizon.
   Timestamp Route(Message* message) const;
 
   // A new version of the flag's schedule (changes arrive ahead of their effective
-  // time, so items are routed the same whenever they are processed).
+  // time, so items are routed the same whenever they are processed). The horizon
+  // stays: a later version agrees with the earlier one up to it.
   void SetSchedule(std::shared_ptr<const flags::FlagSchedule> schedule);
   uint64_t schedule_version() const;
+
+  // The controller's word that schedules at `flag_version` or later are complete
+  // up to `known_until` (v1::ScheduleHorizon). Ignored while the schedule held is
+  // older; never moves the horizon back. `hold_limit` bounds how long an item
+  // beyond the horizon may wait.
+  void ExtendKnownUntil(uint64_t flag_version, absl::Time known_until, absl::Duration hold_limit);
+  // Items with a timestamp after this are not routed (InfinitePast until the
+  // controller's first horizon).
+  absl::Time known_until() const;
+  absl::Duration hold_limit() const;
 
  private:
   const v1::Rollout rollout_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const flags::FlagSchedule> schedule_ ABSL_GUARDED_BY(mu_);
+  absl::Time known_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Duration hold_limit_ ABSL_GUARDED_BY(mu_) = kDefaultScheduleHoldLimit;
 };
 
 }  // namespace sluice::worker

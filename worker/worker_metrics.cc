@@ -82,6 +82,26 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, const std::string& 
                                   "kept change, which may differ from their first routing.")
                             .Register(registry)
                             .Add({{"pipeline", pipeline}})),
+      held_for_schedule_(BuildGauge()
+                             .Name("sluice_partitions_held_for_schedule")
+                             .Help("Partitions paused because their next item is later than "
+                                   "the flag schedule this worker knows (cut off from the "
+                                   "controller, or a producer clock ahead).")
+                             .Register(registry)
+                             .Add({{"pipeline", pipeline}})),
+      schedule_holds_(BuildCounter()
+                          .Name("sluice_schedule_holds_total")
+                          .Help("Times a partition was held for an item later than the known "
+                                "flag schedule.")
+                          .Register(registry)
+                          .Add({{"pipeline", pipeline}})),
+      beyond_schedule_(BuildCounter()
+                           .Name("sluice_items_beyond_known_schedule_total")
+                           .Help("Items sent to dead letters because their timestamp stayed "
+                                 "beyond the known flag schedule for the hold limit (reason "
+                                 "'timestamp beyond the known schedule').")
+                           .Register(registry)
+                           .Add({{"pipeline", pipeline}})),
       batches_(BuildCounter()
                    .Name("sluice_batches_total")
                    .Help("Batches committed, by flush reason.")

@@ -50,6 +50,14 @@ class WorkerMetrics {
   void ItemsBeforeScheduleRetention(size_t n) {
     before_retention_.Increment(static_cast<double>(n));
   }
+  // Partitions paused because their next item lies beyond the flag schedule
+  // the worker knows (Router::Route said kBeyondKnownSchedule).
+  void SetPartitionsHeldForSchedule(int n) { held_for_schedule_.Set(n); }
+  // Holds started (one per partition and item).
+  void ScheduleHoldStarted() { schedule_holds_.Increment(); }
+  // Items sent to dead letters because they stayed beyond the known schedule for
+  // the hold limit.
+  void ItemsBeyondKnownSchedule(size_t n) { beyond_schedule_.Increment(static_cast<double>(n)); }
   void SetLag(const std::vector<PartitionLag>& lag);
   // How many writers (PostgreSQL connections writing batches) the pipeline runs.
   void SetWriters(int n) { writers_.Set(n); }
@@ -77,6 +85,9 @@ class WorkerMetrics {
   prometheus::Counter& fenced_;
   prometheus::Counter& without_timestamp_;
   prometheus::Counter& before_retention_;
+  prometheus::Gauge& held_for_schedule_;
+  prometheus::Counter& schedule_holds_;
+  prometheus::Counter& beyond_schedule_;
   prometheus::Family<prometheus::Counter>& batches_;
   prometheus::Counter& kafka_items_;
   prometheus::Counter& legacy_items_;

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/manual_clock.h"
 
@@ -363,6 +364,65 @@ TEST_F(FleetTest, AStoredPipelineWithAForbiddenPropertyIsNeverPushed) {
   }
   EXPECT_EQ(good, 1);
   EXPECT_TRUE(fleet_.PipelineStatus("bad").empty());
+}
+
+}  // namespace
+}  // namespace sluice::controller
+
+namespace sluice::controller {
+namespace {
+
+v1::Flag F(const std::string& name, uint64_t version) {
+  v1::Flag f;
+  f.set_name(name);
+  f.set_version(version);
+  return f;
+}
+
+StateSnapshot State(uint64_t revision, std::vector<v1::Flag> flags) {
+  StateSnapshot s;
+  s.revision = revision;
+  v1::Pipeline p = P("a", 1);
+  p.mutable_config()->mutable_rollout()->set_flag("f");
+  s.pipelines.push_back(p);
+  s.flags = std::move(flags);
+  return s;
+}
+
+// Issue 10: the horizon holds for the flag versions of the state it was computed
+// against (or later) and only moves forward.
+TEST_F(FleetTest, TheScheduleHorizonNamesTheFlagVersionsItHoldsForAndOnlyMovesForward) {
+  const absl::Time t = absl::FromUnixSeconds(1700000000);
+  fleet_.Connect(Hello("w1"), "local").value();
+  EXPECT_FALSE(fleet_.ScheduleHorizonFor(fleet_.AssignmentFor("w1")).has_value());
+  EXPECT_FALSE(fleet_.FlagSnapshot().has_schedule_known_until());
+
+  ASSERT_TRUE(fleet_.ApplyState(State(5, {F("f", 3), F("other", 1)})));
+  // Computed after reading revision 6, which is not applied yet: ignored.
+  EXPECT_FALSE(fleet_.AdvanceScheduleHorizon(t, 6));
+  EXPECT_EQ(fleet_.schedule_known_until(), absl::InfinitePast());
+  const uint64_t before = fleet_.generation();
+  EXPECT_TRUE(fleet_.AdvanceScheduleHorizon(t, 5));
+  EXPECT_GT(fleet_.generation(), before) << "streams are woken to pass it on";
+  v1::Assignment a = fleet_.AssignmentFor("w1");
+  ASSERT_EQ(a.flags_size(), 1);  // the worker's pipelines use "f" only
+  std::optional<v1::ScheduleHorizon> h = fleet_.ScheduleHorizonFor(a);
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(ToAbslTime(h->known_until()), t);
+  ASSERT_EQ(h->flags_size(), 1);
+  EXPECT_EQ(h->flags(0).name(), "f");
+  EXPECT_EQ(h->flags(0).version(), 3u);
+  EXPECT_EQ(ToAbslDuration(h->hold_limit()), absl::Seconds(90));
+  EXPECT_EQ(ToAbslTime(fleet_.FlagSnapshot().schedule_known_until()), t);
+
+  // Never back.
+  EXPECT_FALSE(fleet_.AdvanceScheduleHorizon(t - absl::Seconds(1), 5));
+  EXPECT_EQ(fleet_.schedule_known_until(), t);
+  // A newer state: the next horizon names its versions.
+  ASSERT_TRUE(fleet_.ApplyState(State(7, {F("f", 4), F("other", 1)})));
+  EXPECT_EQ(fleet_.ScheduleHorizonFor(fleet_.AssignmentFor("w1"))->flags(0).version(), 3u);
+  EXPECT_TRUE(fleet_.AdvanceScheduleHorizon(t + absl::Seconds(1), 7));
+  EXPECT_EQ(fleet_.ScheduleHorizonFor(fleet_.AssignmentFor("w1"))->flags(0).version(), 4u);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/fake_state_source.h"
 #include "tests/fakes/manual_clock.h"
 
 namespace sluice::controller {
@@ -11,25 +12,7 @@ namespace {
 
 using ::sluice::testing::ManualClock;
 
-// Answers from queues the test fills; counts the calls.
-class FakeStateSource : public StateSource {
- public:
-  absl::StatusOr<StateSnapshot> LoadState() override {
-    ++loads;
-    if (load_answers.empty()) return absl::InternalError("no answer queued");
-    absl::StatusOr<StateSnapshot> a = load_answers.front();
-    load_answers.pop_front();
-    return a;
-  }
-  absl::StatusOr<uint64_t> Revision() override {
-    ++polls;
-    return revision;
-  }
-  std::deque<absl::StatusOr<StateSnapshot>> load_answers;
-  absl::StatusOr<uint64_t> revision = 0;
-  int loads = 0;
-  int polls = 0;
-};
+using ::sluice::testing::FakeStateSource;
 
 StateSnapshot Snapshot(uint64_t revision, const std::string& pipeline, uint64_t version) {
   StateSnapshot s;

@@ -46,6 +46,16 @@ class FakePipeline : public worker::Pipeline {
   void SetFlag(std::shared_ptr<const flags::FlagSchedule> flag) override {
     flag_version_ = flag ? flag->version() : 0;
   }
+  void ExtendScheduleHorizon(uint64_t flag_version, absl::Time known_until,
+                             absl::Duration) override {
+    absl::MutexLock lock(&mu_);
+    horizons_.push_back({flag_version, known_until});
+  }
+  // The horizons passed on, in order.
+  std::vector<std::pair<uint64_t, absl::Time>> horizons() const {
+    absl::MutexLock lock(&mu_);
+    return horizons_;
+  }
   uint64_t flag_version() const override { return flag_version_; }
   const v1::PipelineConfig& config() const override { return config_; }
   uint64_t version() const override { return version_; }
@@ -86,6 +96,7 @@ class FakePipeline : public worker::Pipeline {
   uint64_t version_;
   PipelineLog* log_;
   uint64_t flag_version_ = 0;
+  std::vector<std::pair<uint64_t, absl::Time>> horizons_ ABSL_GUARDED_BY(mu_);
   std::function<void()> on_stop_;
   mutable absl::Mutex mu_;
   absl::Status ready_ = absl::OkStatus();

@@ -18,16 +18,33 @@
 
 namespace sluice::testing {
 
+// Rollout tests' items: keyed by one of kProjects projects, with a sequence number.
+constexpr int kProjects = 120;
+
+inline DevKafka::Record Item(int seq, absl::Time timestamp) {
+  const int project = seq % kProjects;
+  return {absl::StrCat("p", project),
+          absl::StrCat("{\"project_id\":", project, ",\"seq\":", seq, "}"), timestamp};
+}
+
 class ControlPlaneTest : public WorkerExactlyOnceTest {
  protected:
   void SetUp() override {
     WorkerExactlyOnceTest::SetUp();
     if (HasFatalFailure()) return;
-    absl::StatusOr<std::unique_ptr<ControllerProcess>> c = ControllerProcess::Start(
-        db_, {"--stats-interval", "1s", "--worker-lease", "3s", "--flag-lead",
-              absl::FormatDuration(flag_lead_)});
+    absl::StatusOr<std::unique_ptr<ControllerProcess>> c =
+        ControllerProcess::Start(db_, ControllerArgs());
     ASSERT_TRUE(c.ok()) << c.status();
     controller_ = std::move(*c);
+  }
+
+  // The flags every controller of the test runs with.
+  std::vector<std::string> ControllerArgs() const {
+    std::vector<std::string> args = {"--stats-interval", "1s",
+                                     "--worker-lease",   "3s",
+                                     "--flag-lead",      absl::FormatDuration(flag_lead_)};
+    args.insert(args.end(), controller_extra_.begin(), controller_extra_.end());
+    return args;
   }
 
   std::unique_ptr<WorkerProcess> Worker(const std::string& id, std::vector<std::string> extra = {}) {
@@ -90,6 +107,8 @@ class ControlPlaneTest : public WorkerExactlyOnceTest {
   std::unique_ptr<ControllerProcess> controller_;
   // Short in tests; 30 s by default.
   absl::Duration flag_lead_ = absl::Seconds(2);
+  // More controller flags, set before SetUp.
+  std::vector<std::string> controller_extra_;
 };
 
 }  // namespace sluice::testing

@@ -24,14 +24,6 @@
 namespace sluice::testing {
 namespace {
 
-constexpr int kProjects = 120;
-
-DevKafka::Record Item(int seq, absl::Time timestamp) {
-  const int project = seq % kProjects;
-  return {absl::StrCat("p", project),
-          absl::StrCat("{\"project_id\":", project, ",\"seq\":", seq, "}"), timestamp};
-}
-
 struct Row {
   bool kafka_path;  // raw_items (true) or legacy_items (false)
   int project;
@@ -392,9 +384,17 @@ TEST_F(RolloutTest, FlagClientFollowsChangesAndEvaluatesLikeTheController) {
   EXPECT_EQ(before->basis_points, 0u);
   v1::Flag f = Set("100", "2s", 1);
   ASSERT_TRUE(WaitFor([&] { return client.revision() > first; }, absl::Seconds(10)));
-  const absl::Time later = absl::Now() + absl::Minutes(1);
-  absl::StatusOr<flags::Evaluation> after = client.Evaluate("kafka-ingest", "p1", later);
-  ASSERT_TRUE(after.ok());
+  // Issue 10: the client decides only up to the horizon the controller confirmed;
+  // a time beyond it is refused (a change not received yet may apply), not guessed.
+  const absl::Time effective = ToAbslTime(f.schedule(f.schedule_size() - 1).effective_time());
+  absl::StatusOr<flags::Evaluation> guess =
+      client.Evaluate("kafka-ingest", "p1", absl::Now() + absl::Minutes(1));
+  EXPECT_EQ(guess.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(guess.status().message(), "beyond the known schedule"))
+      << guess.status();
+  ASSERT_TRUE(WaitFor([&] { return client.known_until() >= effective; }, absl::Seconds(10)));
+  absl::StatusOr<flags::Evaluation> after = client.Evaluate("kafka-ingest", "p1", effective);
+  ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->basis_points, 10000u);
   EXPECT_TRUE(after->in_rollout);
   // Issue 10: `flags status` shows who holds the latest version; the client's

@@ -1,6 +1,10 @@
 // The controller's StateStore against a real PostgreSQL.
 #include "controller/state_store.h"
 
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/match.h"
 #include "common/proto_time.h"
 #include "controller/flag_scheduler.h"
 #include "flags/flag_schedule.h"
@@ -24,9 +28,11 @@ class StateStoreTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open({db->ConnectionString()});
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
+    db_ = std::make_unique<PgDatabase>(std::move(*db));
   }
 
   std::unique_ptr<PostgresServer> server_;
+  std::unique_ptr<PgDatabase> db_;
   std::unique_ptr<StateStore> store_;
 };
 
@@ -50,7 +56,7 @@ TEST_F(StateStoreTest, ChangesStoredBeforeKindsAreMarkedUnknownOnce) {
       c->mutable_effective_time()->set_seconds(1000 * f.schedule_size());
       c->set_basis_points(bp);
     }
-    ASSERT_TRUE((*old)->UpdateFlag(f, 1, "flag.set", "ops").ok());
+    ASSERT_TRUE((*old)->UpdateFlag(f, 1, "flag.set", "ops", absl::InfiniteFuture()).ok());
   }
   // The database as an older controller left it: no state_revision table.
   db->Exec("DROP TABLE sluice_controller.state_revision");
@@ -66,7 +72,8 @@ TEST_F(StateStoreTest, ChangesStoredBeforeKindsAreMarkedUnknownOnce) {
   // Later changes have kinds; a later start marks nothing again.
   v1::Flag set = *ScheduleChange(f, 3000, absl::FromUnixSeconds(6000), absl::FromUnixSeconds(5000),
                                  absl::Seconds(30));
-  ASSERT_TRUE((*upgraded)->UpdateFlag(set, f.version(), "flag.set", "ops").ok());
+  ASSERT_TRUE(
+      (*upgraded)->UpdateFlag(set, f.version(), "flag.set", "ops", absl::InfiniteFuture()).ok());
   upgraded->reset();
   absl::StatusOr<std::unique_ptr<StateStore>> again = StateStore::Open({db->ConnectionString()});
   ASSERT_TRUE(again.ok()) << again.status();
@@ -94,7 +101,8 @@ TEST_F(StateStoreTest, ACompactedScheduleKeepsItsCutThroughTheStore) {
     c->set_basis_points(1000 * (i + 1));
   }
   ASSERT_EQ(flags::CompactSchedule(absl::FromUnixSeconds(3500), &changed), 1);
-  absl::StatusOr<v1::Flag> stored = store_->UpdateFlag(changed, 1, "flag.set", "ops");
+  absl::StatusOr<v1::Flag> stored =
+      store_->UpdateFlag(changed, 1, "flag.set", "ops", absl::InfiniteFuture());
   ASSERT_TRUE(stored.ok()) << stored.status();
   absl::StatusOr<v1::Flag> read = store_->GetFlag("kafka-ingest");
   ASSERT_TRUE(read.ok());
@@ -109,8 +117,64 @@ TEST_F(StateStoreTest, ACompactedScheduleKeepsItsCutThroughTheStore) {
   // A later change without compaction keeps the cut.
   v1::Flag later = *read;
   later.add_schedule()->mutable_effective_time()->set_seconds(9000);
-  ASSERT_TRUE(store_->UpdateFlag(later, 2, "flag.set", "ops").ok());
+  ASSERT_TRUE(store_->UpdateFlag(later, 2, "flag.set", "ops", absl::InfiniteFuture()).ok());
   EXPECT_EQ(store_->GetFlag("kafka-ingest")->schedule_kept_since().seconds(), 2000);
+}
+
+// Issue 10, the propagation lead as a guarantee: a schedule barrier waits for
+// every flag write holding the schedule lock, so the state read after it holds
+// them all; and a write that gets the lock after its deadline is refused, so no
+// write slips in behind a barrier with a schedule computed before it.
+TEST_F(StateStoreTest, TheScheduleBarrierWaitsForFlagWritesInProgress) {
+  const std::string key = std::to_string(kScheduleLockKey);
+  {
+    // A flag write in progress (as UpdateFlag holds it): shared, until commit.
+    PgDatabase::Session writer = db_->OpenSession();
+    writer.Exec("BEGIN");
+    writer.Exec("SELECT pg_advisory_xact_lock_shared(" + key + ")");
+    std::atomic<bool> passed{false};
+    absl::Time barrier_at;
+    std::thread barrier([&] {
+      absl::StatusOr<absl::Time> at = store_->ScheduleBarrier();
+      ASSERT_TRUE(at.ok()) << at.status();
+      barrier_at = *at;
+      passed = true;
+    });
+    absl::SleepFor(absl::Milliseconds(700));
+    EXPECT_FALSE(passed.load()) << "the barrier passed a write in progress";
+    const absl::Time committed = absl::Now();
+    writer.Exec("COMMIT");
+    barrier.join();
+    EXPECT_TRUE(passed.load());
+    EXPECT_GE(barrier_at, committed);
+  }
+  v1::Flag flag;
+  flag.set_name("kafka-ingest");
+  flag.set_salt("kafka-ingest");
+  ASSERT_TRUE(store_->CreateFlag(flag, "ops").ok());
+  flag.set_version(1);
+  flag.add_schedule()->mutable_effective_time()->set_seconds(4000000000);
+  {
+    // A barrier in progress: a write waits for it, and is refused if that takes
+    // it past its deadline.
+    PgDatabase::Session barrier = db_->OpenSession();
+    barrier.Exec("BEGIN");
+    barrier.Exec("SELECT pg_advisory_xact_lock(" + key + ")");
+    std::thread release([&] {
+      absl::SleepFor(absl::Milliseconds(500));
+      barrier.Exec("COMMIT");
+    });
+    absl::StatusOr<v1::Flag> late =
+        store_->UpdateFlag(flag, 1, "flag.set", "ops", absl::Now() + absl::Milliseconds(200));
+    release.join();
+    EXPECT_EQ(late.status().code(), absl::StatusCode::kUnavailable) << late.status();
+    EXPECT_TRUE(absl::StrContains(late.status().message(), "after its deadline")) << late.status();
+  }
+  EXPECT_EQ(store_->GetFlag("kafka-ingest")->version(), 1u) << "nothing written";
+  absl::StatusOr<v1::Flag> in_time =
+      store_->UpdateFlag(flag, 1, "flag.set", "ops", absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(in_time.ok()) << in_time.status();
+  EXPECT_EQ(in_time->version(), 2u);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@ namespace {
 class CountingHandler : public AssignmentHandler {
  public:
   std::vector<v1::PipelineError> Apply(const v1::Assignment&) override { return {}; }
+  void ExtendScheduleHorizon(const v1::ScheduleHorizon&) override {}
   std::vector<v1::PipelineStats> TakeStats() override {
     std::vector<v1::PipelineStats> out;
     for (const auto& [name, rows] : {std::pair<const char*, uint64_t>{"a", 1}, {"b", 2}}) {

@@ -838,3 +838,175 @@ TEST_F(IngestLoopTest, ARevokeDropsAnOpenBatchBehindAWriteOfOtherPartitions) {
 
 }  // namespace
 }  // namespace sluice::worker
+
+namespace sluice::worker {
+namespace {
+
+// Issue 10, the propagation lead as a guarantee: an item is routed only within the
+// flag schedule the worker knows. A later one holds its partition (paused, shown
+// in Ready() and a gauge) until the controller's horizon covers it.
+class ScheduleHoldTest : public IngestLoopTest {
+ protected:
+  ScheduleHoldTest() : t0_(clock_.Now()) {
+    v1::Rollout rollout;
+    rollout.set_flag("kafka-ingest");
+    rollout.set_kafka_key(true);
+    v1::Flag flag;
+    flag.set_name("kafka-ingest");
+    flag.set_salt("kafka-ingest");
+    flag.set_version(1);
+    // 100% from the beginning: every routed item takes the Kafka path.
+    v1::PercentageChange* c = flag.add_schedule();
+    c->mutable_effective_time()->set_seconds(1);
+    c->set_basis_points(10000);
+    router_ = std::make_unique<Router>(rollout, std::make_shared<const flags::FlagSchedule>(flag));
+    router_->ExtendKnownUntil(1, t0_, absl::Seconds(30));
+    sink_.SetStored(kP0, 0);
+    sink_.SetStored(kP1, 0);
+  }
+
+  Message Stamped(const TopicPartition& tp, int64_t offset, absl::Time at) {
+    Message m = Msg(tp, offset);
+    m.key = "k";
+    m.timestamp = at;
+    return m;
+  }
+
+  absl::Status RunRouted() {
+    loop_ = std::make_unique<IngestLoop>(
+        IngestLoopDeps{&source_, &sink_, {&writer_}, &clock_, &metrics_, nullptr, router_.get()},
+        config_);
+    return loop_->Run(stop_);
+  }
+
+  // The messages written for `tp`, in order.
+  std::vector<Message> Written(const TopicPartition& tp) const {
+    std::vector<Message> out;
+    for (const Batch& b : sink_.written()) {
+      for (const Message& m : b.messages) {
+        if (m.topic_partition() == tp) out.push_back(m);
+      }
+    }
+    return out;
+  }
+
+  const absl::Time t0_;
+  std::unique_ptr<Router> router_;
+};
+
+TEST_F(ScheduleHoldTest, AnItemBeyondTheKnownScheduleHoldsItsPartitionUntilTheHorizonCoversIt) {
+  Assign();
+  std::string ready;
+  source_.AddStep(
+      {nullptr,
+       {Stamped(kP0, 0, t0_ - absl::Seconds(1)), Stamped(kP0, 1, t0_),
+        Stamped(kP0, 2, t0_ + absl::Seconds(5)), Stamped(kP0, 3, t0_ + absl::Seconds(6)),
+        Stamped(kP1, 0, t0_ - absl::Seconds(1))}});
+  source_.AddStep({[&](RebalanceHandler*) {
+                     ready = std::string(loop_->Ready().message());
+                     EXPECT_NE(Metrics().find("sluice_partitions_held_for_schedule{pipeline="
+                                              "\"test\"} 1"),
+                               std::string::npos);
+                     // Ten seconds pass: still within the hold limit, still beyond.
+                     clock_.Advance(absl::Seconds(10));
+                   },
+                   {Stamped(kP1, 1, t0_ - absl::Seconds(1))}});
+  source_.AddStep({[&](RebalanceHandler*) {
+                     EXPECT_EQ(source_.seeks().size(), 0u) << "released before it was known";
+                     // The controller is heard from again.
+                     router_->ExtendKnownUntil(1, t0_ + absl::Seconds(10), absl::Seconds(30));
+                   },
+                   {}});
+  // The loop seeks P0 back to the held item: the stream continues from there.
+  source_.AddStep(
+      {nullptr,
+       {Stamped(kP0, 2, t0_ + absl::Seconds(5)), Stamped(kP0, 3, t0_ + absl::Seconds(6))}});
+  ASSERT_TRUE(RunRouted().ok());
+
+  EXPECT_TRUE(absl::StrContains(ready, "partition items/0 held: item at offset 2 has timestamp"))
+      << ready;
+  EXPECT_TRUE(absl::StrContains(ready, "later than the flag schedule this worker knows")) << ready;
+  ASSERT_EQ(source_.paused().size(), 1u);
+  EXPECT_EQ(source_.paused()[0], kP0);
+  ASSERT_EQ(source_.seeks().size(), 1u);
+  EXPECT_EQ(source_.seeks()[0], (OffsetMap{{kP0, 2}}));
+  // Every item once, in order, each on the path its timestamp says; none dead.
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(0, 3));
+  EXPECT_EQ(sink_.WrittenOffsets(kP1), Range(0, 1));
+  for (const Message& m : Written(kP0)) {
+    EXPECT_EQ(m.path, Path::kKafka) << m.offset;
+    EXPECT_TRUE(m.unrouted_reason.empty()) << m.offset;
+  }
+  EXPECT_EQ(sink_.stored().at(kP0), 4);
+  EXPECT_NE(Metrics().find("sluice_partitions_held_for_schedule{pipeline=\"test\"} 0"),
+            std::string::npos);
+  EXPECT_NE(Metrics().find("sluice_schedule_holds_total{pipeline=\"test\"} 1"), std::string::npos);
+  EXPECT_NE(Metrics().find("sluice_items_beyond_known_schedule_total{pipeline=\"test\"} 0"),
+            std::string::npos);
+}
+
+TEST_F(ScheduleHoldTest, AnItemStillBeyondAfterTheHoldLimitGoesToDeadLettersNotAPath) {
+  Assign();
+  // A producer clock an hour ahead.
+  const absl::Time ahead = t0_ + absl::Hours(1);
+  source_.AddStep({nullptr, {Stamped(kP0, 0, ahead), Stamped(kP0, 1, t0_)}});
+  source_.AddStep({[&](RebalanceHandler*) { clock_.Advance(absl::Seconds(29)); }, {}});
+  source_.AddStep({[&](RebalanceHandler*) {
+                     EXPECT_EQ(source_.seeks().size(), 0u);
+                     // The horizon moves on (the controller is fine), not far enough.
+                     router_->ExtendKnownUntil(1, t0_ + absl::Seconds(30), absl::Seconds(30));
+                     clock_.Advance(absl::Seconds(1));
+                   },
+                   {}});
+  // Released at the limit: the item comes back, still beyond, and goes to dead
+  // letters; the partition goes on.
+  source_.AddStep(
+      {nullptr, {Stamped(kP0, 0, ahead), Stamped(kP0, 1, t0_), Stamped(kP0, 2, ahead)}});
+  // The next item beyond holds again, for a new limit (the partition routed one).
+  source_.AddStep({[&](RebalanceHandler*) {
+                     EXPECT_TRUE(absl::StrContains(loop_->Ready().message(), "offset 2"))
+                         << loop_->Ready();
+                   },
+                   {}});
+  ASSERT_TRUE(RunRouted().ok());
+
+  std::vector<Message> written = Written(kP0);
+  ASSERT_EQ(written.size(), 2u);
+  EXPECT_EQ(written[0].offset, 0);
+  EXPECT_TRUE(absl::StrContains(written[0].unrouted_reason, "timestamp beyond the known schedule"))
+      << written[0].unrouted_reason;
+  EXPECT_TRUE(absl::StrContains(written[0].unrouted_reason, "hold limit (30s)"))
+      << written[0].unrouted_reason;
+  EXPECT_EQ(written[1].offset, 1);
+  EXPECT_TRUE(written[1].unrouted_reason.empty());
+  EXPECT_EQ(written[1].path, Path::kKafka);
+  // Offset 2 was held when the loop stopped: not written, read again later.
+  EXPECT_EQ(sink_.stored().at(kP0), 2);
+  EXPECT_NE(Metrics().find("sluice_items_beyond_known_schedule_total{pipeline=\"test\"} 1"),
+            std::string::npos)
+      << Metrics();
+  EXPECT_NE(Metrics().find("sluice_schedule_holds_total{pipeline=\"test\"} 2"), std::string::npos);
+}
+
+// Before the first horizon the worker knows nothing beyond the beginning of
+// time: items with a timestamp wait; items without one take the legacy path.
+TEST_F(ScheduleHoldTest, BeforeTheFirstHorizonOnlyItemsWithoutATimestampAreRouted) {
+  v1::Rollout rollout;
+  rollout.set_flag("kafka-ingest");
+  rollout.set_kafka_key(true);
+  v1::Flag flag;
+  flag.set_name("kafka-ingest");
+  flag.set_version(1);
+  router_ = std::make_unique<Router>(rollout, std::make_shared<const flags::FlagSchedule>(flag));
+  Assign();
+  Message untimed = Msg(kP1, 0);
+  source_.AddStep({nullptr, {Stamped(kP0, 0, t0_ - absl::Hours(1)), untimed}});
+  ASSERT_TRUE(RunRouted().ok());
+  EXPECT_TRUE(sink_.WrittenOffsets(kP0).empty());
+  ASSERT_EQ(Written(kP1).size(), 1u);
+  EXPECT_EQ(Written(kP1)[0].path, Path::kLegacy);
+  EXPECT_EQ(source_.paused(), std::vector<TopicPartition>{kP0});
+}
+
+}  // namespace
+}  // namespace sluice::worker

@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "common/proto_time.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_pipeline.h"
 #include "tests/fakes/manual_clock.h"
@@ -206,6 +207,40 @@ TEST_F(PipelineManagerTest, AProblemOfAPipelineIsInItsStats) {
   EXPECT_EQ(stats[0].problem(), "partition items/0 stalled: beyond the end");
   last_->SetReady(absl::UnavailableError("no Kafka partitions assigned"));
   EXPECT_EQ(manager_.TakeStats()[0].problem(), "");  // normal with more members than partitions
+}
+
+}  // namespace
+}  // namespace sluice::worker
+
+namespace sluice::worker {
+namespace {
+
+// Issue 10: the controller's schedule horizon reaches each running pipeline whose
+// rollout flag it lists (the router then checks the version it holds).
+TEST_F(PipelineManagerTest, TheScheduleHorizonReachesThePipelinesOfTheFlagsItLists) {
+  v1::PipelineConfig routed = Config("routed");
+  routed.mutable_rollout()->set_flag("f");
+  v1::Assignment a = Assign(routed, 1);
+  v1::Flag* f = a.add_flags();
+  f->set_name("f");
+  f->set_version(2);
+  ASSERT_TRUE(manager_.Apply(a).empty());
+  FakePipeline* pipeline = last_;
+  ASSERT_NE(pipeline, nullptr);
+  const absl::Time t = absl::FromUnixSeconds(1700000000);
+  v1::ScheduleHorizon other;
+  *other.mutable_known_until() = ToProtoTimestamp(t);
+  v1::FlagVersion* o = other.add_flags();
+  o->set_name("g");
+  o->set_version(9);
+  manager_.ExtendScheduleHorizon(other);
+  EXPECT_TRUE(pipeline->horizons().empty()) << "not its flag";
+  v1::ScheduleHorizon mine = other;
+  mine.mutable_flags(0)->set_name("f");
+  mine.mutable_flags(0)->set_version(2);
+  manager_.ExtendScheduleHorizon(mine);
+  ASSERT_EQ(pipeline->horizons().size(), 1u);
+  EXPECT_EQ(pipeline->horizons()[0], std::make_pair(uint64_t{2}, t));
 }
 
 }  // namespace

@@ -170,6 +170,7 @@ std::shared_ptr<const flags::FlagSchedule> FullSince(absl::Time since) {
 TEST(RouterTest, ItemWithoutTimestampTakesTheLegacyPathWheneverItIsProcessed) {
   const absl::Time change = absl::FromUnixSeconds(1700000000);
   Router router(JsonRollout(v1::ROUTING_KEY_FORM_RAW_JSON), FullSince(change));
+  router.ExtendKnownUntil(3, absl::InfiniteFuture(), kDefaultScheduleHoldLimit);
   Message m;
   m.payload = R"({"k":1.5e3})";
   // Before this rule the processing time stood in: kafka after the change, legacy
@@ -205,6 +206,7 @@ TEST(RouterTest, AnItemOlderThanTheKeptScheduleIsRoutedByItsOldestChangeAndRepor
   ASSERT_EQ(flags::CompactSchedule(change - absl::Minutes(30), &f), 1);
   Router router(JsonRollout(v1::ROUTING_KEY_FORM_RAW_JSON),
                 std::make_shared<const flags::FlagSchedule>(f));
+  router.ExtendKnownUntil(0, absl::InfiniteFuture(), kDefaultScheduleHoldLimit);
   Message m;
   m.payload = R"({"k":"a"})";
   // Kept from change − 2h on (the change before the one in effect at the cut).
@@ -219,6 +221,52 @@ TEST(RouterTest, AnItemOlderThanTheKeptScheduleIsRoutedByItsOldestChangeAndRepor
   m.timestamp.reset();
   EXPECT_EQ(router.Route(&m), Router::Timestamp::kMissing);
   EXPECT_EQ(m.path, Path::kLegacy);
+}
+
+// Issue 10: the propagation lead is a guarantee. A router routes an item only when
+// its timestamp lies within the schedule the controller said is complete; until
+// the first horizon it knows nothing beyond the beginning of time.
+TEST(RouterTest, AnItemBeyondTheKnownScheduleIsNotRouted) {
+  const absl::Time change = absl::FromUnixSeconds(1700000000);
+  Router router(JsonRollout(v1::ROUTING_KEY_FORM_RAW_JSON), FullSince(change));  // version 3
+  Message m;
+  m.payload = R"({"k":"a"})";
+  m.timestamp = change - absl::Hours(1);
+  m.path = Path::kKafka;
+  EXPECT_EQ(router.known_until(), absl::InfinitePast());
+  EXPECT_EQ(router.Route(&m), Router::Timestamp::kBeyondKnownSchedule);
+  EXPECT_EQ(m.path, Path::kKafka) << "untouched: not routed";
+  // Without a timestamp an item is decided as of the beginning of time, always known.
+  Message untimed = m;
+  untimed.timestamp.reset();
+  EXPECT_EQ(router.Route(&untimed), Router::Timestamp::kMissing);
+  EXPECT_EQ(untimed.path, Path::kLegacy);
+
+  // A horizon for a version newer than the one held does not apply to it.
+  router.ExtendKnownUntil(4, change, absl::Seconds(30));
+  EXPECT_EQ(router.known_until(), absl::InfinitePast());
+  EXPECT_EQ(router.hold_limit(), kDefaultScheduleHoldLimit);
+  router.ExtendKnownUntil(3, change, absl::Seconds(30));
+  EXPECT_EQ(router.known_until(), change);
+  EXPECT_EQ(router.hold_limit(), absl::Seconds(30));
+  EXPECT_EQ(router.Route(&m), Router::Timestamp::kInSchedule);
+  EXPECT_EQ(m.path, Path::kLegacy);
+  m.timestamp = change;
+  EXPECT_EQ(router.Route(&m), Router::Timestamp::kInSchedule) << "at the horizon is known";
+  EXPECT_EQ(m.path, Path::kKafka);
+  m.timestamp = change + absl::Milliseconds(1);
+  EXPECT_EQ(router.Route(&m), Router::Timestamp::kBeyondKnownSchedule);
+  // Never back; a newer schedule keeps the horizon (it agrees up to it).
+  router.ExtendKnownUntil(3, change - absl::Minutes(1), absl::Seconds(30));
+  EXPECT_EQ(router.known_until(), change);
+  v1::Flag next;
+  next.set_name("kafka-ingest");
+  next.set_salt("kafka-ingest");
+  next.set_version(5);
+  router.SetSchedule(std::make_shared<const flags::FlagSchedule>(next));
+  EXPECT_EQ(router.known_until(), change);
+  router.ExtendKnownUntil(4, change + absl::Seconds(1), absl::Seconds(30));
+  EXPECT_EQ(router.Route(&m), Router::Timestamp::kInSchedule) << "version 5 >= 4";
 }
 
 TEST(RouterTest, EvaluateItemWithoutTimestampIsTheFlagBeforeItsFirstChange) {

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -26,6 +27,10 @@
 #include "flags/flag_client.h"
 
 namespace {
+
+// How long an item may wait for the flag client to know the schedule at its
+// timestamp (the controller unreachable) before the tool gives up.
+constexpr absl::Duration kMaxFlagWait = absl::Seconds(30);
 
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop = true; }
@@ -122,7 +127,8 @@ int main(int argc, char** argv) {
   std::mt19937 rng(7);
   const char* events[] = {"page_view", "click", "signup", "purchase", "error"};
   const absl::Time start = absl::Now();
-  int64_t produced = 0, kafka_path = 0, legacy_path = 0;
+  int64_t produced = 0, kafka_path = 0, legacy_path = 0, flag_waits = 0;
+  std::optional<absl::Time> waiting_since;
   while (!g_stop) {
     if (o.count > 0 && produced >= o.count) break;
     if (o.duration > absl::ZeroDuration() && absl::Now() - start >= o.duration) break;
@@ -146,10 +152,25 @@ int main(int argc, char** argv) {
       // The same decision the workers make: key and timestamp as they will see them.
       absl::StatusOr<sluice::flags::Evaluation> e =
           flags->Evaluate(o.flag, key, absl::FromUnixMillis(absl::ToUnixMillis(now)));
+      if (absl::IsUnavailable(e.status()) && !g_stop) {
+        // Beyond the schedule the client knows (the controller has not confirmed
+        // it lately): the item waits, as a worker holds it, rather than be routed
+        // on a guess. It is produced with a fresh timestamp when the client knows.
+        if (!waiting_since) waiting_since = now;
+        if (now - *waiting_since < kMaxFlagWait) {
+          if (flag_waits++ % 100 == 0) {
+            std::fprintf(stderr, "sluice-produce: waiting: %s\n",
+                         std::string(e.status().message()).c_str());
+          }
+          absl::SleepFor(absl::Milliseconds(50));
+          continue;
+        }
+      }
       if (!e.ok()) {
         std::fprintf(stderr, "sluice-produce: %s\n", std::string(e.status().message()).c_str());
         return 1;
       }
+      waiting_since.reset();
       (e->in_rollout ? kafka_path : legacy_path)++;
     }
     RdKafka::ErrorCode err = producer->produce(

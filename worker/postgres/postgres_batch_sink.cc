@@ -217,6 +217,11 @@ absl::StatusOr<WriteResult> PostgresBatchSink::Write(const Batch& batch,
   std::vector<RejectedRow> rejected;
   rows.reserve(batch.messages.size());
   for (const Message& m : batch.messages) {
+    if (!m.unrouted_reason.empty()) {
+      // No path could be decided for it (the ingest loop says why).
+      rejected.push_back({&m, m.unrouted_reason, ""});
+      continue;
+    }
     if (m.path == Path::kLegacy && config_.legacy_skip) continue;  // only its offset moves
     if (m.payload) {
       if (std::optional<Rejection> r = validator_.Check(*m.payload)) {
