@@ -44,6 +44,11 @@ absl::Status CheckControllerConnection(const ControllerConnection& connection) {
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
     const ControllerConnection& connection) {
+  return OpenControllerChannel(connection, SluiceChannelArguments());
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
+    const ControllerConnection& connection, const grpc::ChannelArguments& args) {
   if (absl::Status s = CheckControllerConnection(connection); !s.ok()) return s;
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (connection.tls_ca_file.empty()) {
@@ -63,7 +68,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
     }
     credentials = grpc::SslCredentials(options);
   }
-  return grpc::CreateCustomChannel(connection.address, credentials, SluiceChannelArguments());
+  return grpc::CreateCustomChannel(connection.address, credentials, args);
 }
 
 void AddControllerToken(const ControllerConnection& connection, grpc::ClientContext* ctx) {

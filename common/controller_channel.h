@@ -5,6 +5,7 @@
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
+#include <grpcpp/support/channel_arguments.h>
 
 #include <memory>
 #include <optional>
@@ -34,6 +35,11 @@ struct ControllerConnection {
 // allow_plaintext_token.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
     const ControllerConnection& connection);
+// The same with `args` (built on SluiceChannelArguments()) in place of the
+// defaults: e.g. a local subchannel pool, so that a load tool's channels each
+// hold their own connection as separate worker processes would.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
+    const ControllerConnection& connection, const grpc::ChannelArguments& args);
 
 // INVALID_ARGUMENT naming the flag when only one of cert/key is given, a client
 // certificate comes without the controller's CA, or the token would go in clear
