@@ -52,6 +52,17 @@ void PrintHolders(const CliContext& ctx, const v1::FlagHolders& holders) {
   ctx.out() << "holders of version " << holders.version() << ": " << workers_current << " of "
             << workers << " workers (acknowledged), " << watchers_current << " of " << watchers
             << " watchers (sent)\n";
+  // How far evaluators may route: items later than this wait (workers) or are
+  // refused (FlagClient).
+  ctx.out() << "schedule known until: "
+            << (holders.has_schedule_known_until()
+                    ? absl::StrCat(FormatTime(holders.schedule_known_until()), " (",
+                                   absl::FormatDuration(absl::Trunc(
+                                       ToAbslTime(holders.schedule_known_until()) - absl::Now(),
+                                       absl::Milliseconds(100))),
+                                   " from now)")
+                    : std::string("not yet (workers hold timestamped items)"))
+            << "\n";
   if (holders.holders().empty()) return;
   TablePrinter t({"HOLDER", "KIND", "CONNECTED", "VERSION", "CURRENT"});
   for (const v1::FlagHolder& h : holders.holders()) {

@@ -503,6 +503,9 @@ grpc::Status AdminService::GetFlagHolders(grpc::ServerContext* ctx,
   }
   resp->set_name(flag->name());
   resp->set_version(flag->version());
+  if (snapshot.has_schedule_known_until()) {
+    *resp->mutable_schedule_known_until() = snapshot.schedule_known_until();
+  }
   for (v1::FlagHolder& h : fleet_->FlagHolders(req->name())) *resp->add_holders() = std::move(h);
   return grpc::Status::OK;
 }

@@ -19,7 +19,8 @@ grpc::Status FlagsService::Watch(grpc::ServerContext* ctx, const v1::WatchFlagsR
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   uint64_t held = req->since_revision();
-  uint64_t seen = 0;
+  uint64_t seen = fleet_->generation();
+  std::optional<uint64_t> looked_at;  // the generation last looked at
   uint64_t recorded = 0;  // the revision the fleet lists this watch as holding
   google::protobuf::Timestamp sent_known_until;
   // Listed by `flags status` with what it holds until it ends.
@@ -35,6 +36,11 @@ grpc::Status FlagsService::Watch(grpc::ServerContext* ctx, const v1::WatchFlagsR
     if (absl::StatusOr<Caller> still = auth_.Authorize(*ctx, Role::kRead); !still.ok()) {
       return ToGrpcStatus(still.status());
     }
+    if (seen == looked_at) {  // nothing changed since the last look
+      seen = fleet_->WaitForChange(seen, absl::Seconds(1));
+      continue;
+    }
+    looked_at = seen;
     v1::FlagSnapshot snapshot = fleet_->FlagSnapshot();
     if (snapshot.revision() != held) {
       if (!writer->Write(snapshot)) break;

@@ -16,7 +16,10 @@ using google::protobuf::util::TimeUtil;
 Fleet::Fleet(const Clock& clock, FleetConfig config, ControllerMetrics* metrics)
     : clock_(clock), config_(config), metrics_(metrics) {}
 
-void Fleet::BumpLocked() { ++generation_; }
+void Fleet::BumpLocked() {
+  ++generation_;
+  changed_.SignalAll();
+}
 
 void Fleet::RecomputeLocked() {
   std::vector<v1::Pipeline> pipelines;
@@ -34,12 +37,14 @@ void Fleet::RecomputeLocked() {
     auto w = workers_.find(id);
     if (w != workers_.end()) w->second.assigned_during_lease.insert(names.begin(), names.end());
   }
-  UpdateGaugesLocked();
+  gauges_stale_ = true;
   BumpLocked();
 }
 
-void Fleet::UpdateGaugesLocked() {
-  if (metrics_ == nullptr) return;
+void Fleet::PublishGauges() {
+  absl::MutexLock lock(&mu_);
+  if (metrics_ == nullptr || !gauges_stale_) return;
+  gauges_stale_ = false;
   std::map<std::string, int> by_version;
   int pending = 0;
   for (const auto& [id, w] : workers_) {
@@ -115,6 +120,7 @@ std::optional<v1::ScheduleHorizon> Fleet::ScheduleHorizonFor(
   v1::ScheduleHorizon out;
   *out.mutable_known_until() = ToProtoTimestamp(known_until_);
   *out.mutable_hold_limit() = ToProtoDuration(config_.schedule_hold_limit);
+  *out.mutable_lead() = ToProtoDuration(config_.flag_lead);
   for (const v1::Flag& f : assignment.flags()) {
     auto it = horizon_flag_versions_.find(f.name());
     // A flag created after the horizon's state: its next horizon covers it.
@@ -170,7 +176,7 @@ void Fleet::Disconnect(const std::string& worker_id, uint64_t stream_id) {
   it->second.connected = false;
   it->second.disconnected_at = clock_.Now();
   it->second.pending_config_version.clear();
-  UpdateGaugesLocked();
+  gauges_stale_ = true;
   BumpLocked();
 }
 
@@ -280,7 +286,7 @@ void Fleet::RecordPush(const std::string& worker_id, const v1::Assignment& assig
   w.pushed_flag_versions.clear();
   for (const v1::Flag& f : assignment.flags()) w.pushed_flag_versions[f.name()] = f.version();
   if (metrics_ != nullptr) metrics_->PushSent();
-  UpdateGaugesLocked();
+  gauges_stale_ = true;
 }
 
 void Fleet::RecordInSync(const std::string& worker_id, const v1::Assignment& assignment) {
@@ -313,8 +319,9 @@ void Fleet::RecordAck(const std::string& worker_id, const v1::Ack& ack) {
   w.pipeline_errors.clear();
   w.applied_versions = w.pushed_versions;
   w.applied_flag_versions = w.pushed_flag_versions;
-  UpdateGaugesLocked();
-  BumpLocked();
+  // No bump: an answer changes no assignment, and waking every stream for each
+  // of N answers made a flag change cost N² assignment computations.
+  gauges_stale_ = true;
 }
 
 void Fleet::RecordNack(const std::string& worker_id, const v1::Nack& nack) {
@@ -344,8 +351,7 @@ void Fleet::RecordNack(const std::string& worker_id, const v1::Nack& nack) {
     }
   }
   w.applied_versions = std::move(applied);
-  UpdateGaugesLocked();
-  BumpLocked();
+  gauges_stale_ = true;  // no bump, as for an Ack
 }
 
 void Fleet::Touch(const std::string& worker_id) {
@@ -513,14 +519,15 @@ uint64_t Fleet::generation() const {
 }
 
 uint64_t Fleet::WaitForChange(uint64_t seen, absl::Duration timeout) const {
-  struct Waiting {
-    const uint64_t* generation;
-    uint64_t seen;
-    static bool Changed(Waiting* w) { return *w->generation != w->seen; }
-  };
+  // A condition variable, not Mutex::Await: with a condition per waiting stream,
+  // every release of mu_ would evaluate all of them (1,000 streams: 1,000
+  // evaluations per stats report).
+  // Real time, as the Await it replaced: it bounds a thread's sleep, not a lease.
   absl::MutexLock lock(&mu_);
-  Waiting waiting{&generation_, seen};
-  mu_.AwaitWithTimeout(absl::Condition(&Waiting::Changed, &waiting), timeout);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (generation_ == seen) {
+    if (changed_.WaitWithDeadline(&mu_, deadline)) break;
+  }
   return generation_;
 }
 

@@ -36,6 +36,8 @@ struct FleetConfig {
   // item lies beyond the horizon before it dead-letters the item
   // (--schedule-hold-limit, three propagation leads by default).
   absl::Duration schedule_hold_limit = absl::Seconds(90);
+  // The propagation lead (--flag-lead), sent with the horizon.
+  absl::Duration flag_lead = absl::Seconds(30);
 };
 
 // Thread-safe. Every change that can alter an assignment bumps a generation that
@@ -137,6 +139,10 @@ class Fleet {
   uint64_t WaitForChange(uint64_t seen, absl::Duration timeout) const;
   // Wakes every waiter (e.g. when a stream's reader ends).
   void Notify();
+  // Sets the workers-connected and pushes-pending gauges, if anything changed
+  // since the last call. Called once a second: computing them walks every worker,
+  // too much for each push and answer of a 1,000-worker fleet.
+  void PublishGauges();
 
  private:
   struct Worker {
@@ -171,7 +177,6 @@ class Fleet {
   void RecomputeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void BumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::WorkerInfo InfoLocked(const Worker& w) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void UpdateGaugesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Clock& clock_;
   const FleetConfig config_;
@@ -183,6 +188,9 @@ class Fleet {
   // worker id → pipeline names, recomputed on every change.
   std::map<std::string, std::vector<std::string>> assignments_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;
+  mutable absl::CondVar changed_;
+  // Set when a gauge may have changed; PublishGauges() recomputes them.
+  bool gauges_stale_ ABSL_GUARDED_BY(mu_) = true;
   uint64_t applied_revision_ ABSL_GUARDED_BY(mu_) = 0;
   // The schedule horizon and the flag versions it was computed for.
   absl::Time known_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

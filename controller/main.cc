@@ -230,9 +230,10 @@ int main(int argc, char** argv) {
 
   auto registry = std::make_shared<prometheus::Registry>();
   ControllerMetrics metrics(*registry);
-  Fleet fleet(clock,
-              {o.worker_lease, o.stats_interval, 3 * o.stats_interval, o.schedule_hold_limit},
-              &metrics);
+  Fleet fleet(
+      clock,
+      {o.worker_lease, o.stats_interval, 3 * o.stats_interval, o.schedule_hold_limit, o.flag_lead},
+      &metrics);
   StatsAggregator stats(clock, absl::Hours(1));
   CallAuthorizer auth({tokens, o.allow_unauthenticated,
                        /*require_worker_certificate=*/!o.tls_client_ca.empty()});
@@ -338,6 +339,7 @@ int main(int argc, char** argv) {
       }
     }
     ramps.Tick();
+    fleet.PublishGauges();
     metrics.SetFlags(fleet.FlagSnapshot(), clock.Now());
     metrics.SetRowsPerSecond(stats.RowsPerSecond(absl::Minutes(1)));
     absl::SleepFor(absl::Seconds(1));

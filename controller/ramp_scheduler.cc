@@ -66,12 +66,13 @@ void RampScheduler::Tick() {
   for (const v1::Flag& flag : snapshot.flags()) {
     const v1::Ramp& ramp = flag.ramp();
     if (ramp.state() != v1::Ramp::STATE_RUNNING) continue;
-    // Per flag: each write must reach the database within the write allowance of
-    // the time its schedule was computed from.
-    const absl::Time now = clock_.Now();
     const absl::Duration window = GuardWindow(ramp.guards(), ToAbslDuration(ramp.every()));
-    std::optional<RampChange> change = NextRampChange(
-        flag, stats_->Health(fleet_->PipelinesUsingFlag(flag.name()), window), now, timing_.lead);
+    const StatsAggregator::PathHealth health =
+        stats_->Health(fleet_->PipelinesUsingFlag(flag.name()), window);
+    // Per flag and after the health query: each write must reach the database
+    // within the write allowance of the time its schedule was computed from.
+    const absl::Time now = clock_.Now();
+    std::optional<RampChange> change = NextRampChange(flag, health, now, timing_.lead);
     if (!change) continue;
     if (change->action == "flag.ramp.halt") {
       LOG(WARNING) << "ramp of flag " << flag.name()

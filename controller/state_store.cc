@@ -162,6 +162,11 @@ void StateStore::Release(std::unique_ptr<Db> db) {
 
 template <typename Body>
 absl::Status StateStore::Transact(Body body) {
+  return RunIn<pqxx::work>(std::move(body));
+}
+
+template <typename Tx, typename Body>
+absl::Status StateStore::RunIn(Body body) {
   std::unique_ptr<Db> db = Acquire();
   // Back into the pool (or its slot freed) however this ends.
   struct Return {
@@ -180,13 +185,15 @@ absl::Status StateStore::Transact(Body body) {
           pqxx::nontransaction setup(db->conn);
           setup.exec(
               absl::StrCat("SET statement_timeout = ", absl::ToInt64Milliseconds(kStatementTimeout),
-                           "; SET lock_timeout = ", absl::ToInt64Milliseconds(kLockTimeout)));
+                           "; SET lock_timeout = ", absl::ToInt64Milliseconds(kLockTimeout),
+                           "; SET idle_in_transaction_session_timeout = ",
+                           absl::ToInt64Milliseconds(kIdleInTransactionTimeout)));
         } catch (...) {
           db.reset();
           throw;
         }
       }
-      pqxx::work tx(db->conn);
+      Tx tx(db->conn);
       body(tx);
       tx.commit();
       return absl::OkStatus();
@@ -535,10 +542,12 @@ absl::StatusOr<uint64_t> StateStore::Revision() {
 }
 
 absl::StatusOr<absl::Time> StateStore::ScheduleBarrier() {
-  absl::Time at;
-  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+  // Read before the lock is asked for: the barrier only needs a time no later than
+  // when it held the lock. One statement in autocommit: the lock is held while the
+  // server runs it, never while this process could be stopped between statements.
+  const absl::Time at = clock_.Now();
+  RETURN_IF_ERROR(RunIn<pqxx::nontransaction>([&](pqxx::nontransaction& tx) {
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", kScheduleLockKey);
-    at = clock_.Now();
   }));
   return at;
 }
@@ -561,6 +570,12 @@ absl::StatusOr<v1::Flag> StateStore::GetFlag(const std::string& name) {
 }
 
 absl::StatusOr<v1::Flag> StateStore::CreateFlag(const v1::Flag& flag, const std::string& actor) {
+  // A new flag is at 0% with no schedule: a change is made by UpdateFlag, under
+  // the schedule lock (ScheduleBarrier counts on it).
+  if (flag.schedule_size() > 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("flag ", flag.name(), ": a new flag starts without a schedule"));
+  }
   v1::Flag out = flag;
   RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
     pqxx::result r = tx.exec_params(
@@ -584,7 +599,7 @@ absl::StatusOr<v1::Flag> StateStore::UpdateFlag(const v1::Flag& flag, uint64_t e
     // Held until COMMIT: a ScheduleBarrier() waits for this write to be visible.
     tx.exec_params("SELECT pg_advisory_xact_lock_shared($1)", kScheduleLockKey);
     if (const absl::Time now = clock_.Now(); now > schedule_deadline) {
-      throw StatusError{absl::UnavailableError(absl::StrCat(
+      throw StatusError{absl::AbortedError(absl::StrCat(
           "flag ", flag.name(), ": the write reached the database ",
           absl::FormatDuration(absl::Trunc(now - schedule_deadline, absl::Milliseconds(1))),
           " after its deadline (its schedule was computed from a time the workers may already "

@@ -21,6 +21,10 @@ namespace sluice::controller {
 inline constexpr int kPoolSize = 4;
 inline constexpr absl::Duration kStatementTimeout = absl::Seconds(10);
 inline constexpr absl::Duration kLockTimeout = absl::Seconds(5);
+// A controller that stops mid-transaction (SIGSTOP, a paused VM) would otherwise
+// keep its locks, the schedule lock included, until its connection died: the
+// server ends such a session after this.
+inline constexpr absl::Duration kIdleInTransactionTimeout = absl::Seconds(5);
 // The schedule lock (a PostgreSQL advisory lock, transaction-scoped): flag writes
 // hold it shared until they commit, ScheduleBarrier() takes it exclusively. The
 // key is "sluiceS" in ASCII, unlikely to collide with an application's own keys.
@@ -82,7 +86,7 @@ class StateStore : public StateSource, public WorkerRegistry {
   // `action` names the change in the audit log (flag.set, flag.rollback, flag.ramp...).
   // The schedule was computed from the clock at some time T (new changes take
   // effect at T + lead or later); `schedule_deadline` is T + the write allowance.
-  // The write takes the schedule lock (shared) and is refused with UNAVAILABLE if
+  // The write takes the schedule lock (shared) and is refused with ABORTED if
   // it got it after the deadline: a ScheduleBarrier() may have passed since T, and
   // the workers may already know the schedule beyond T + lead.
   absl::StatusOr<v1::Flag> UpdateFlag(const v1::Flag& flag, uint64_t expected_version,
@@ -103,6 +107,10 @@ class StateStore : public StateSource, public WorkerRegistry {
   // converts libpqxx exceptions into statuses.
   template <typename Body>
   absl::Status Transact(Body body);
+  // The same in a libpqxx transaction type `Tx` (pqxx::nontransaction: each
+  // statement commits by itself).
+  template <typename Tx, typename Body>
+  absl::Status RunIn(Body body);
 
   // One libpqxx connection (kept out of this header).
   struct Db;

@@ -140,7 +140,9 @@ grpc::Status WorkerControlService::Connect(
     if (current.config_version() == last_sent) fleet_->RecordInSync(worker_id, current);
   }
   v1::ScheduleHorizon last_horizon;
-  uint64_t seen = 0;
+  uint64_t seen = fleet_->generation();
+  // The generation the assignment was last computed at (none yet).
+  std::optional<uint64_t> looked_at;
   grpc::Status ended = grpc::Status::OK;
   while (!reader_done && !context->IsCancelled() && !shutting_down_ &&
          fleet_->IsCurrent(worker_id, stream_id)) {
@@ -160,6 +162,13 @@ grpc::Status WorkerControlService::Connect(
                    << " (stats are due every stats interval); stream ended, its lease starts";
       break;
     }
+    // Only when something changed: an idle stream wakes every second for the
+    // checks above, and 1,000 of them recomputing assignments cost a core.
+    if (seen == looked_at) {
+      seen = fleet_->WaitForChange(seen, absl::Seconds(1));
+      continue;
+    }
+    looked_at = seen;
     v1::Assignment assignment = fleet_->AssignmentFor(worker_id);
     if (assignment.config_version() != last_sent) {
       assignment.set_nonce(absl::StrCat(next_nonce_++));

@@ -23,7 +23,9 @@ WriteResult AccountCommittedBatch(const Batch& batch, const std::vector<Rejected
     pw.bytes += static_cast<int64_t>(m.payload_size());
   }
   for (const RejectedRow& r : rejected) {
-    if (r.message->unrouted_reason.empty()) {
+    if (!r.message->unrouted_reason.empty()) {
+      ++result.unrouted_dead_letters;
+    } else {
       ++(r.message->path == Path::kLegacy ? result.legacy_dead_letters : result.kafka_dead_letters);
     }
     PartitionWrite& pw = result.partitions[r.message->topic_partition()];

@@ -37,6 +37,8 @@ struct WriteResult {
   // Dead letters by path.
   int64_t kafka_dead_letters = 0;
   int64_t legacy_dead_letters = 0;
+  // Dead letters on neither path (Message::unrouted_reason).
+  int64_t unrouted_dead_letters = 0;
 };
 
 // Writes batches exactly once: rows, dead letters and next offsets in one

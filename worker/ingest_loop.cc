@@ -192,7 +192,6 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
     size_t accepted = 0;
     size_t without_timestamp = 0;
     size_t before_kept_schedule = 0;
-    size_t beyond_schedule = 0;
     std::string run_topic;
     int32_t run_partition = -1;
     uint64_t run_epoch = 0;
@@ -210,16 +209,19 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
       if (deps_.router != nullptr) {
         const Router::Timestamp routed = deps_.router->Route(&m);
         if (routed == Router::Timestamp::kBeyondKnownSchedule) {
-          const bool expired = state->held_since.has_value() &&
-                               now - *state->held_since >= deps_.router->hold_limit();
-          if (!expired) {
+          const absl::Duration limit = deps_.router->hold_limit();
+          const absl::Duration lead = deps_.router->lead();
+          const bool expired = state->held_since.has_value() && now - *state->held_since >= limit;
+          // The horizon moves at most as fast as the clock: an item later than
+          // now + lead + limit cannot become known within the limit (a producer
+          // clock far ahead), so it does not hold the partition first.
+          const bool hopeless = lead > absl::ZeroDuration() && *m.timestamp > now + lead + limit;
+          if (!expired && !hopeless) {
             HoldForSchedule(m.topic_partition(), m, continues_from, state);
             continue;
           }
-          // Held for the limit already: this item goes to dead letters, on neither
-          // path; the partition goes on.
-          m.unrouted_reason = BeyondScheduleReason(m);
-          ++beyond_schedule;
+          // This item goes to dead letters, on neither path; the partition goes on.
+          m.unrouted_reason = BeyondScheduleReason(m, hopeless && !expired);
         } else {
           state->held_since.reset();  // routed: the schedule covers this partition again
           if (routed == Router::Timestamp::kMissing) ++without_timestamp;
@@ -237,7 +239,6 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
     if (before_kept_schedule > 0) {
       deps_.metrics->ItemsBeforeScheduleRetention(before_kept_schedule);
     }
-    if (beyond_schedule > 0) deps_.metrics->ItemsBeyondKnownSchedule(beyond_schedule);
     if (polled->size() > accepted) deps_.metrics->MessagesDiscarded(polled->size() - accepted);
     for (Lane& lane : lanes_) {
       // Due while its writer is busy: the batch goes on filling (up to its
@@ -570,15 +571,19 @@ void IngestLoop::ReclaimDue() {
   deps_.metrics->SetPartitionsHeldForSchedule(static_cast<int>(held_.size()));
 }
 
-std::string IngestLoop::BeyondScheduleReason(const Message& message) const {
+std::string IngestLoop::BeyondScheduleReason(const Message& message, bool too_far_ahead) const {
   return absl::StrCat(
       "timestamp beyond the known schedule: ",
       absl::FormatTime(absl::RFC3339_full, *message.timestamp, absl::UTCTimeZone()),
       " is later than ",
       absl::FormatTime(absl::RFC3339_full, deps_.router->known_until(), absl::UTCTimeZone()),
-      ", up to which the flag's schedule was known, after holding the partition "
-      "for the hold limit (",
-      absl::FormatDuration(deps_.router->hold_limit()), ")");
+      ", up to which the flag's schedule was known, ",
+      too_far_ahead
+          ? absl::StrCat("and too far ahead of this worker's clock to become known within the "
+                         "hold limit (",
+                         absl::FormatDuration(deps_.router->hold_limit()), ")")
+          : absl::StrCat("after holding the partition for the hold limit (",
+                         absl::FormatDuration(deps_.router->hold_limit()), ")"));
 }
 
 void IngestLoop::HoldForSchedule(const TopicPartition& tp, const Message& message,
@@ -616,6 +621,7 @@ void IngestLoop::HoldForSchedule(const TopicPartition& tp, const Message& messag
 void IngestLoop::ReleaseHolds() {
   if (paused_) return;  // a seek would resume what PauseForever paused
   const absl::Time now = deps_.clock->Now();
+  if (now < next_release_at_) return;  // a failed seek backs off
   const absl::Time known_until = deps_.router->known_until();
   const absl::Duration limit = deps_.router->hold_limit();
   OffsetMap seek;
@@ -628,9 +634,14 @@ void IngestLoop::ReleaseHolds() {
   if (seek.empty()) return;
   if (absl::Status sought = deps_.source->Seek(seek); !sought.ok()) {
     NoteFailure(sought);
-    LOG(WARNING) << "resuming held partitions failed (" << sought.message() << "); trying again";
+    const absl::Duration delay =
+        DoublingDelay(config_.retry_initial, config_.retry_max, ++release_failures_);
+    next_release_at_ = now + delay;
+    LOG(WARNING) << "resuming held partitions failed (" << sought.message() << "); trying again in "
+                 << absl::FormatDuration(delay);
     return;
   }
+  release_failures_ = 0;
   ++partitions_epoch_;
   absl::MutexLock lock(&status_mu_);
   for (const auto& [tp, offset] : seek) {

@@ -228,7 +228,8 @@ class IngestLoop : public RebalanceHandler {
   // hold limit passed (the item is then dead-lettered when it comes back).
   void ReleaseHolds();
   // The reason an item beyond the known schedule goes to dead letters with.
-  std::string BeyondScheduleReason(const Message& message) const;
+  // `too_far_ahead`: sent without holding, as it could not become known in time.
+  std::string BeyondScheduleReason(const Message& message, bool too_far_ahead) const;
   // Stops writing: a permanent error. Pauses every assigned partition.
   void PauseForever(const std::string& reason);
   // Sleeps through `clock`, waking early when the stop deadline passes.
@@ -263,6 +264,9 @@ class IngestLoop : public RebalanceHandler {
   std::map<TopicPartition, std::string> held_ ABSL_GUARDED_BY(status_mu_);
   // Whether any partition is held (the loop's thread only; held_ says which).
   int held_count_ = 0;
+  // After a failed seek in ReleaseHolds(): when to try again.
+  absl::Time next_release_at_ = absl::InfinitePast();
+  int release_failures_ = 0;
 
   absl::Mutex limits_mu_;
   std::optional<BatchLimits> new_limits_ ABSL_GUARDED_BY(limits_mu_);

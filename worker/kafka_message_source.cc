@@ -4,10 +4,12 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "glog/logging.h"
 #include "simdjson.h"
 #include "worker/kafka_properties.h"
@@ -196,6 +198,20 @@ absl::StatusOr<std::string> KafkaMessageSource::EffectiveProperty(const std::str
   return value;
 }
 
+namespace {
+
+// What a destructor leaves undestroyed on purpose (the librdkafka 2.0.2 workaround
+// below), kept reachable: it is not lost, and LeakSanitizer must not report it
+// (it did, for the queue handle nothing else points to).
+void KeepUndestroyed(const void* p) {
+  static absl::Mutex mu(absl::kConstInit);
+  static std::vector<const void*>* kept = new std::vector<const void*>();
+  absl::MutexLock lock(&mu);
+  kept->push_back(p);
+}
+
+}  // namespace
+
 KafkaMessageSource::~KafkaMessageSource() {
   if (consumer_ == nullptr) return;
   if (!closed_) (void)Close();
@@ -211,8 +227,9 @@ KafkaMessageSource::~KafkaMessageSource() {
     // on a queue the undestroyed consumer's threads still use.
     LOG(WARNING) << "leaving a closed Kafka consumer undestroyed: it joined its group but "
                     "never received an assignment (librdkafka 2.0.2 aborts on destroying it)";
-    (void)consumer_.release();
-    (void)callbacks_.release();
+    KeepUndestroyed(consumer_.release());
+    KeepUndestroyed(callbacks_.release());
+    KeepUndestroyed(consumer_queue_);
   }
 }
 

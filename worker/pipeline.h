@@ -32,7 +32,7 @@ class Pipeline {
   // The controller's horizon for the rollout flag: schedules at `flag_version` or
   // later are complete up to `known_until` (Router::ExtendKnownUntil).
   virtual void ExtendScheduleHorizon(uint64_t flag_version, absl::Time known_until,
-                                     absl::Duration hold_limit) = 0;
+                                     absl::Duration hold_limit, absl::Duration lead) = 0;
   // Version of the rollout flag in use (0 without a rollout).
   virtual uint64_t flag_version() const = 0;
   virtual const v1::PipelineConfig& config() const = 0;

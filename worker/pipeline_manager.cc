@@ -118,6 +118,7 @@ std::vector<v1::PipelineError> PipelineManager::Apply(const v1::Assignment& assi
     // Both versions would be members of the same group and fight over its
     // partitions: the old one leaves before the new one joins.
     if (running != nullptr) StopAndRemove(name);
+    ApplyKnownHorizon(prepared->get());
     (*prepared)->Launch();
     absl::MutexLock lock(&mu_);
     Entry& entry = pipelines_[name];
@@ -129,22 +130,38 @@ std::vector<v1::PipelineError> PipelineManager::Apply(const v1::Assignment& assi
 }
 
 void PipelineManager::ExtendScheduleHorizon(const v1::ScheduleHorizon& horizon) {
-  std::map<std::string, uint64_t> versions;
-  for (const v1::FlagVersion& f : horizon.flags()) versions[f.name()] = f.version();
-  if (versions.empty() || !horizon.has_known_until()) return;
-  const absl::Time known_until = ToAbslTime(horizon.known_until());
-  absl::Duration hold_limit = kDefaultScheduleHoldLimit;
+  if (horizon.flags_size() == 0 || !horizon.has_known_until()) return;
+  KnownHorizon known;
+  known.known_until = ToAbslTime(horizon.known_until());
   if (horizon.has_hold_limit() && ToAbslDuration(horizon.hold_limit()) >= absl::ZeroDuration()) {
-    hold_limit = ToAbslDuration(horizon.hold_limit());
+    known.hold_limit = ToAbslDuration(horizon.hold_limit());
+  }
+  if (horizon.has_lead() && ToAbslDuration(horizon.lead()) > absl::ZeroDuration()) {
+    known.lead = ToAbslDuration(horizon.lead());
   }
   absl::MutexLock lock(&mu_);
-  for (auto& [name, e] : pipelines_) {
-    const v1::PipelineConfig& config = e.pipeline->config();
-    if (!config.has_rollout()) continue;
-    auto it = versions.find(config.rollout().flag());
-    if (it != versions.end())
-      e.pipeline->ExtendScheduleHorizon(it->second, known_until, hold_limit);
+  for (const v1::FlagVersion& f : horizon.flags()) {
+    known.version = f.version();
+    // Kept for the pipelines started later (a new version, a restart): they
+    // would otherwise hold every item until the horizon next moves.
+    KnownHorizon& kept = horizons_[f.name()];
+    if (known.known_until > kept.known_until) kept = known;
   }
+  for (auto& [name, e] : pipelines_) ApplyKnownHorizonLocked(e.pipeline.get());
+}
+
+void PipelineManager::ApplyKnownHorizon(Pipeline* pipeline) {
+  absl::MutexLock lock(&mu_);
+  ApplyKnownHorizonLocked(pipeline);
+}
+
+void PipelineManager::ApplyKnownHorizonLocked(Pipeline* pipeline) {
+  const v1::PipelineConfig& config = pipeline->config();
+  if (!config.has_rollout()) return;
+  auto it = horizons_.find(config.rollout().flag());
+  if (it == horizons_.end()) return;
+  const KnownHorizon& h = it->second;
+  pipeline->ExtendScheduleHorizon(h.version, h.known_until, h.hold_limit, h.lead);
 }
 
 void PipelineManager::RestartExited() {
@@ -201,6 +218,7 @@ void PipelineManager::RestartExited() {
     StopAndRemove(name);  // joins the ended thread, keeps its last stats
     LOG(INFO) << "restarting pipeline " << name << " v" << version << " (restart " << restarts
               << ")";
+    ApplyKnownHorizon(again->get());
     (*again)->Launch();
     Entry entry;
     entry.pipeline = std::move(*again);

@@ -16,6 +16,7 @@
 #include "sluice/v1/control.pb.h"
 #include "worker/assignment_handler.h"
 #include "worker/pipeline.h"
+#include "worker/router.h"
 
 namespace sluice::worker {
 
@@ -70,6 +71,17 @@ class PipelineManager : public AssignmentHandler {
     std::string problem;
   };
 
+  // The last schedule horizon heard for a flag (v1::ScheduleHorizon).
+  struct KnownHorizon {
+    uint64_t version = 0;
+    absl::Time known_until = absl::InfinitePast();
+    absl::Duration hold_limit = kDefaultScheduleHoldLimit;
+    absl::Duration lead = absl::ZeroDuration();
+  };
+  // Passes the last horizon of its rollout flag to `pipeline` (its router checks
+  // the version).
+  void ApplyKnownHorizon(Pipeline* pipeline) ABSL_LOCKS_EXCLUDED(mu_);
+  void ApplyKnownHorizonLocked(Pipeline* pipeline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Restarts due pipelines whose loop ended. Needs apply_mu_.
   void RestartExited() ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_);
   // Takes `name` out of the map, stops it without holding mu_, keeps its last stats.
@@ -84,6 +96,8 @@ class PipelineManager : public AssignmentHandler {
   // Guards the map only; never held while a pipeline stops.
   mutable absl::Mutex mu_;
   std::map<std::string, Entry> pipelines_ ABSL_GUARDED_BY(mu_);
+  // Rollout flag → the last horizon heard for it.
+  std::map<std::string, KnownHorizon> horizons_ ABSL_GUARDED_BY(mu_);
   // Final deltas of pipelines stopped since the last TakeStats().
   std::vector<v1::PipelineStats> leftover_stats_ ABSL_GUARDED_BY(mu_);
 };

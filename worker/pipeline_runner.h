@@ -57,8 +57,8 @@ class PipelineRunner : public Pipeline {
   void Update(const v1::PipelineConfig& config, uint64_t version) override;
   void SetFlag(std::shared_ptr<const flags::FlagSchedule> flag) override;
   void ExtendScheduleHorizon(uint64_t flag_version, absl::Time known_until,
-                             absl::Duration hold_limit) override {
-    if (router_) router_->ExtendKnownUntil(flag_version, known_until, hold_limit);
+                             absl::Duration hold_limit, absl::Duration lead) override {
+    if (router_) router_->ExtendKnownUntil(flag_version, known_until, hold_limit, lead);
   }
   uint64_t flag_version() const override { return router_ ? router_->schedule_version() : 0; }
   const v1::PipelineConfig& config() const override { return config_; }

@@ -47,11 +47,17 @@ void Router::SetSchedule(std::shared_ptr<const flags::FlagSchedule> schedule) {
 }
 
 void Router::ExtendKnownUntil(uint64_t flag_version, absl::Time known_until,
-                              absl::Duration hold_limit) {
+                              absl::Duration hold_limit, absl::Duration lead) {
   absl::MutexLock lock(&mu_);
   if (schedule_->version() < flag_version) return;  // the horizon of a schedule not held yet
   known_until_ = std::max(known_until_, known_until);
   hold_limit_ = hold_limit;
+  if (lead > absl::ZeroDuration()) lead_ = lead;
+}
+
+absl::Duration Router::lead() const {
+  absl::MutexLock lock(&mu_);
+  return lead_;
 }
 
 absl::Time Router::known_until() const {

@@ -62,11 +62,15 @@ class Router {
   // up to `known_until` (v1::ScheduleHorizon). Ignored while the schedule held is
   // older; never moves the horizon back. `hold_limit` bounds how long an item
   // beyond the horizon may wait.
-  void ExtendKnownUntil(uint64_t flag_version, absl::Time known_until, absl::Duration hold_limit);
+  void ExtendKnownUntil(uint64_t flag_version, absl::Time known_until, absl::Duration hold_limit,
+                        absl::Duration lead = absl::ZeroDuration());
   // Items with a timestamp after this are not routed (InfinitePast until the
   // controller's first horizon).
   absl::Time known_until() const;
   absl::Duration hold_limit() const;
+  // The propagation lead (zero until the controller said): with the hold limit,
+  // how far ahead of now an item can be and still become known in time.
+  absl::Duration lead() const;
 
  private:
   const v1::Rollout rollout_;
@@ -74,6 +78,7 @@ class Router {
   std::shared_ptr<const flags::FlagSchedule> schedule_ ABSL_GUARDED_BY(mu_);
   absl::Time known_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Duration hold_limit_ ABSL_GUARDED_BY(mu_) = kDefaultScheduleHoldLimit;
+  absl::Duration lead_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
 };
 
 }  // namespace sluice::worker

@@ -172,6 +172,7 @@ void WorkerMetrics::BatchWritten(const Batch& batch, const WriteResult& result,
   dead_letters_.Increment(static_cast<double>(result.dead_letters));
   kafka_items_.Increment(static_cast<double>(result.kafka_items));
   legacy_items_.Increment(static_cast<double>(result.legacy_items));
+  beyond_schedule_.Increment(static_cast<double>(result.unrouted_dead_letters));
   batches_.Add({{"pipeline", pipeline_}, {"reason", FlushReasonName(batch.reason)}}).Increment();
   batch_rows_.Observe(static_cast<double>(batch.messages.size()));
   write_seconds_.Observe(absl::ToDoubleSeconds(latency));

@@ -55,9 +55,6 @@ class WorkerMetrics {
   void SetPartitionsHeldForSchedule(int n) { held_for_schedule_.Set(n); }
   // Holds started (one per partition and item).
   void ScheduleHoldStarted() { schedule_holds_.Increment(); }
-  // Items sent to dead letters because they stayed beyond the known schedule for
-  // the hold limit.
-  void ItemsBeyondKnownSchedule(size_t n) { beyond_schedule_.Increment(static_cast<double>(n)); }
   void SetLag(const std::vector<PartitionLag>& lag);
   // How many writers (PostgreSQL connections writing batches) the pipeline runs.
   void SetWriters(int n) { writers_.Set(n); }

@@ -74,6 +74,15 @@ class FakeBatchSink : public worker::BatchSink {
     result.kafka_items = result.rows_written;
     for (const worker::Message& m : batch.messages) {
       worker::PartitionWrite& pw = result.partitions[m.topic_partition()];
+      if (!m.unrouted_reason.empty()) {
+        // A dead letter on neither path, as the PostgreSQL sink does.
+        ++pw.dead_letters;
+        ++result.dead_letters;
+        ++result.unrouted_dead_letters;
+        --result.rows_written;
+        --result.kafka_items;
+        continue;
+      }
       ++pw.rows;
       pw.bytes += static_cast<int64_t>(m.payload_size());
     }

@@ -46,7 +46,7 @@ class FakePipeline : public worker::Pipeline {
   void SetFlag(std::shared_ptr<const flags::FlagSchedule> flag) override {
     flag_version_ = flag ? flag->version() : 0;
   }
-  void ExtendScheduleHorizon(uint64_t flag_version, absl::Time known_until,
+  void ExtendScheduleHorizon(uint64_t flag_version, absl::Time known_until, absl::Duration,
                              absl::Duration) override {
     absl::MutexLock lock(&mu_);
     horizons_.push_back({flag_version, known_until});

@@ -99,7 +99,7 @@ TEST_F(ScheduleHorizonTest, AWorkerCutOffAcrossAScheduledChangeRoutesEveryItemBy
 // goes to dead letters with its reason, on neither path, and the rest flows.
 class ShortHoldTest : public ScheduleHorizonTest {
  protected:
-  ShortHoldTest() { controller_extra_ = {"--schedule-hold-limit", "3s"}; }
+  ShortHoldTest() { schedule_hold_limit_ = absl::Seconds(3); }
 };
 
 TEST_F(ShortHoldTest, AnItemStampedFarAheadGoesToDeadLettersAfterTheHoldLimit) {

@@ -1008,5 +1008,47 @@ TEST_F(ScheduleHoldTest, BeforeTheFirstHorizonOnlyItemsWithoutATimestampAreRoute
   EXPECT_EQ(source_.paused(), std::vector<TopicPartition>{kP0});
 }
 
+// Found by review: an item far ahead of the clock re-armed a full hold each time
+// it followed a routed item. One that cannot become known within the hold limit
+// (later than now + lead + limit) goes to dead letters at once.
+TEST_F(ScheduleHoldTest, AnItemThatCannotBecomeKnownInTimeGoesToDeadLettersWithoutHolding) {
+  router_->ExtendKnownUntil(1, t0_, absl::Seconds(30), /*lead=*/absl::Seconds(2));
+  Assign();
+  source_.AddStep({nullptr,
+                   {Stamped(kP0, 0, t0_ + absl::Hours(1)), Stamped(kP0, 1, t0_),
+                    Stamped(kP0, 2, t0_ + absl::Seconds(31))}});
+  ASSERT_TRUE(RunRouted().ok());
+  std::vector<Message> written = Written(kP0);
+  ASSERT_EQ(written.size(), 2u);
+  EXPECT_TRUE(absl::StrContains(written[0].unrouted_reason, "too far ahead"))
+      << written[0].unrouted_reason;
+  EXPECT_TRUE(written[1].unrouted_reason.empty());
+  // Offset 2 is within now + lead + limit: it holds.
+  EXPECT_EQ(source_.paused(), std::vector<TopicPartition>{kP0});
+  EXPECT_NE(Metrics().find("sluice_items_beyond_known_schedule_total{pipeline=\"test\"} 1"),
+            std::string::npos);
+}
+
+// Found by review: a failing seek back to a held item was retried on every loop.
+TEST_F(ScheduleHoldTest, AFailedReleaseBacksOff) {
+  Assign();
+  source_.AddStep({nullptr, {Stamped(kP0, 0, t0_ + absl::Seconds(5))}});
+  source_.AddStep({[&](RebalanceHandler*) {
+                     router_->ExtendKnownUntil(1, t0_ + absl::Seconds(10), absl::Seconds(30));
+                     source_.FailNextSeeks({absl::UnavailableError("broker down")});
+                   },
+                   {}});
+  source_.AddStep({nullptr, {}});  // the seek failed: no new attempt before the backoff
+  source_.AddStep({[&](RebalanceHandler*) {
+                     EXPECT_TRUE(source_.seeks().empty());
+                     clock_.Advance(absl::Seconds(1));
+                   },
+                   {}});
+  source_.AddStep({nullptr, {Stamped(kP0, 0, t0_ + absl::Seconds(5))}});
+  ASSERT_TRUE(RunRouted().ok());
+  ASSERT_EQ(source_.seeks().size(), 1u);
+  EXPECT_EQ(sink_.WrittenOffsets(kP0), Range(0, 0));
+}
+
 }  // namespace
 }  // namespace sluice::worker

@@ -241,6 +241,18 @@ TEST_F(PipelineManagerTest, TheScheduleHorizonReachesThePipelinesOfTheFlagsItLis
   manager_.ExtendScheduleHorizon(mine);
   ASSERT_EQ(pipeline->horizons().size(), 1u);
   EXPECT_EQ(pipeline->horizons()[0], std::make_pair(uint64_t{2}, t));
+
+  // Found by review: a pipeline started later (a new version, a restart) got no
+  // horizon until it next moved, and held every item meanwhile. It gets the last
+  // one before it starts.
+  routed.mutable_target()->set_table("other");
+  v1::Assignment next = a;
+  *next.mutable_pipelines(0)->mutable_config() = routed;
+  next.mutable_pipelines(0)->set_version(2);
+  ASSERT_TRUE(manager_.Apply(next).empty());
+  ASSERT_NE(last_, pipeline);
+  ASSERT_EQ(last_->horizons().size(), 1u);
+  EXPECT_EQ(last_->horizons()[0], std::make_pair(uint64_t{2}, t));
 }
 
 }  // namespace

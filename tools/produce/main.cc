@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "sluice-produce: waiting: %s\n",
                          std::string(e.status().message()).c_str());
           }
-          absl::SleepFor(absl::Milliseconds(50));
+          producer->poll(50);  // serves delivery reports meanwhile
           continue;
         }
       }
