@@ -37,7 +37,7 @@ grpc::Status FlagsService::Watch(grpc::ServerContext* ctx, const v1::WatchFlagsR
       return ToGrpcStatus(still.status());
     }
     if (seen == looked_at) {  // nothing changed since the last look
-      seen = fleet_->WaitForChange(seen, absl::Seconds(1));
+      seen = fleet_->WaitForChange(seen, fleet_->stream_recheck_interval());
       continue;
     }
     looked_at = seen;
@@ -61,7 +61,7 @@ grpc::Status FlagsService::Watch(grpc::ServerContext* ctx, const v1::WatchFlagsR
       fleet_->WatchHolds(watch_id, snapshot);
       recorded = held;
     }
-    seen = fleet_->WaitForChange(seen, absl::Seconds(1));
+    seen = fleet_->WaitForChange(seen, fleet_->stream_recheck_interval());
   }
   return grpc::Status::OK;
 }

@@ -18,6 +18,7 @@ Fleet::Fleet(const Clock& clock, FleetConfig config, ControllerMetrics* metrics)
 
 void Fleet::BumpLocked() {
   ++generation_;
+  ++assignment_generation_;
   changed_.SignalAll();
 }
 
@@ -109,7 +110,11 @@ bool Fleet::AdvanceScheduleHorizon(absl::Time known_until, uint64_t revision) {
   known_until_ = known_until;
   horizon_flag_versions_.clear();
   for (const auto& [name, f] : flags_) horizon_flag_versions_[name] = f.version();
-  BumpLocked();
+  // Wakes the streams without marking the assignments changed: the horizon moves
+  // several times per lead, and recomputing every worker's assignment each time
+  // (copying its pipelines and flags) is what an idle fleet would spend on.
+  ++generation_;
+  changed_.SignalAll();
   return true;
 }
 
@@ -518,6 +523,11 @@ uint64_t Fleet::generation() const {
   return generation_;
 }
 
+uint64_t Fleet::assignment_generation() const {
+  absl::MutexLock lock(&mu_);
+  return assignment_generation_;
+}
+
 uint64_t Fleet::WaitForChange(uint64_t seen, absl::Duration timeout) const {
   // A condition variable, not Mutex::Await: with a condition per waiting stream,
   // every release of mu_ would evaluate all of them (1,000 streams: 1,000
@@ -529,6 +539,10 @@ uint64_t Fleet::WaitForChange(uint64_t seen, absl::Duration timeout) const {
     if (changed_.WaitWithDeadline(&mu_, deadline)) break;
   }
   return generation_;
+}
+
+absl::Duration Fleet::stream_recheck_interval() const {
+  return std::clamp(config_.silence_limit / 3, absl::Milliseconds(100), absl::Seconds(5));
 }
 
 void Fleet::Notify() {

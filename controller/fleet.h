@@ -135,10 +135,17 @@ class Fleet {
   std::vector<v1::FlagHolder> FlagHolders(const std::string& flag) const;
 
   uint64_t generation() const;
+  // Moves with the generation except when only the schedule horizon moved: an
+  // assignment computed at this value is still current while it stays.
+  uint64_t assignment_generation() const;
   // Blocks until the generation differs from `seen` or `timeout` passes; returns it.
   uint64_t WaitForChange(uint64_t seen, absl::Duration timeout) const;
-  // Wakes every waiter (e.g. when a stream's reader ends).
+  // Wakes every waiter (e.g. when a stream's reader ends, or tokens were replaced).
   void Notify();
+  // How long a stream waits for a change before it checks its worker's silence
+  // and its token again: a third of the silence limit, within [100 ms, 5 s]. Not
+  // every second: 1,000 idle streams waking each second cost a fifth of a core.
+  absl::Duration stream_recheck_interval() const;
   // Sets the workers-connected and pushes-pending gauges, if anything changed
   // since the last call. Called once a second: computing them walks every worker,
   // too much for each push and answer of a 1,000-worker fleet.
@@ -188,6 +195,7 @@ class Fleet {
   // worker id → pipeline names, recomputed on every change.
   std::map<std::string, std::vector<std::string>> assignments_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t assignment_generation_ ABSL_GUARDED_BY(mu_) = 1;
   mutable absl::CondVar changed_;
   // Set when a gauge may have changed; PublishGauges() recomputes them.
   bool gauges_stale_ ABSL_GUARDED_BY(mu_) = true;

@@ -328,6 +328,7 @@ int main(int argc, char** argv) {
                      : table.status();
       if (replaced.ok()) {
         LOG(INFO) << "SIGHUP: " << o.auth_tokens_file << " read again";
+        fleet.Notify();  // every stream checks its token now
       } else {
         LOG(WARNING) << "SIGHUP: tokens not reloaded (the old ones stay): " << replaced.message();
       }

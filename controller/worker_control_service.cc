@@ -143,6 +143,9 @@ grpc::Status WorkerControlService::Connect(
   uint64_t seen = fleet_->generation();
   // The generation the assignment was last computed at (none yet).
   std::optional<uint64_t> looked_at;
+  // The assignment as last computed, and the assignment generation it was at.
+  v1::Assignment assignment;
+  std::optional<uint64_t> assignment_at;
   grpc::Status ended = grpc::Status::OK;
   while (!reader_done && !context->IsCancelled() && !shutting_down_ &&
          fleet_->IsCurrent(worker_id, stream_id)) {
@@ -162,14 +165,18 @@ grpc::Status WorkerControlService::Connect(
                    << " (stats are due every stats interval); stream ended, its lease starts";
       break;
     }
-    // Only when something changed: an idle stream wakes every second for the
-    // checks above, and 1,000 of them recomputing assignments cost a core.
+    // Only when something changed: an idle stream wakes each recheck interval for
+    // the checks above, and 1,000 of them recomputing assignments cost a core.
     if (seen == looked_at) {
-      seen = fleet_->WaitForChange(seen, absl::Seconds(1));
+      seen = fleet_->WaitForChange(seen, fleet_->stream_recheck_interval());
       continue;
     }
     looked_at = seen;
-    v1::Assignment assignment = fleet_->AssignmentFor(worker_id);
+    // A horizon move wakes the stream but changes no assignment.
+    if (const uint64_t g = fleet_->assignment_generation(); g != assignment_at) {
+      assignment_at = g;
+      assignment = fleet_->AssignmentFor(worker_id);
+    }
     if (assignment.config_version() != last_sent) {
       assignment.set_nonce(absl::StrCat(next_nonce_++));
       v1::ControllerMessage out;
@@ -190,7 +197,7 @@ grpc::Status WorkerControlService::Connect(
       if (!stream->Write(out)) break;
       last_horizon = std::move(*horizon);
     }
-    seen = fleet_->WaitForChange(seen, absl::Seconds(1));
+    seen = fleet_->WaitForChange(seen, fleet_->stream_recheck_interval());
   }
   // Unblock the reader if it is still waiting, then wait for it.
   context->TryCancel();
