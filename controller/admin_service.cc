@@ -224,7 +224,7 @@ grpc::Status AdminService::DrainWorker(grpc::ServerContext* ctx, const v1::Drain
   // back from the registry with it).
   if (std::optional<KnownWorker> known = fleet_->Known(req->worker_id())) {
     known->draining = true;
-    if (absl::Status s = store_->SaveWorker(*known); !s.ok()) return ToGrpcStatus(s);
+    if (absl::Status s = store_->SaveWorkers({*known}); !s.ok()) return ToGrpcStatus(s);
   }
   if (absl::Status s = fleet_->Drain(req->worker_id()); !s.ok()) return ToGrpcStatus(s);
   absl::Status audit = store_->Audit(caller->name, "worker.drain", req->worker_id(),

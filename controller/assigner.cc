@@ -27,26 +27,73 @@ absl::Status CheckAssignable(const v1::PipelineConfig& config) {
       "; update the pipeline without it (pipelines update --remove-kafka-property NAME)"));
 }
 
+namespace {
+
+// Whether the pipeline gets workers at all.
+bool Assignable(const v1::Pipeline& p) { return !p.paused() && CheckAssignable(p.config()).ok(); }
+
+size_t DesiredWorkers(const v1::Pipeline& p) {
+  return std::max<uint32_t>(p.config().desired_workers(), 1);
+}
+
+uint64_t Rank(const std::string& pipeline, const std::string& worker_id) {
+  return StableHash64(absl::StrCat(pipeline, "/", worker_id));
+}
+
+}  // namespace
+
+PipelinePicks PickWorkers(const std::vector<v1::Pipeline>& pipelines,
+                          const std::vector<WorkerCandidate>& workers) {
+  PipelinePicks out;
+  for (const v1::Pipeline& p : pipelines) {
+    if (!Assignable(p)) continue;
+    const std::string& name = p.config().name();
+    Picks ranked;
+    for (const WorkerCandidate& w : workers) {
+      if (w.draining || !CanRun(w, p.config())) continue;
+      ranked.emplace_back(Rank(name, w.worker_id), w.worker_id);
+    }
+    std::sort(ranked.rbegin(), ranked.rend());
+    ranked.resize(std::min(DesiredWorkers(p), ranked.size()));
+    out[name] = std::move(ranked);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> AddWorker(const std::map<std::string, v1::Pipeline>& pipelines,
+                                             const WorkerCandidate& worker, PipelinePicks* picks) {
+  std::map<std::string, std::string> changed;
+  if (worker.draining) return changed;
+  for (const auto& [name, p] : pipelines) {
+    if (!Assignable(p) || !CanRun(worker, p.config())) continue;
+    Picks& ranked = (*picks)[name];
+    const std::pair<uint64_t, std::string> entry(Rank(name, worker.worker_id), worker.worker_id);
+    // Descending: the first pick ranking below the worker is where it goes.
+    auto at = std::lower_bound(ranked.begin(), ranked.end(), entry,
+                               [](const auto& a, const auto& b) { return a > b; });
+    if (at != ranked.end() && *at == entry) continue;  // already picked
+    const size_t desired = DesiredWorkers(p);
+    if (static_cast<size_t>(at - ranked.begin()) >= desired) continue;
+    ranked.insert(at, entry);
+    std::string displaced;
+    if (ranked.size() > desired) {
+      displaced = ranked.back().second;
+      ranked.pop_back();
+    }
+    changed[name] = displaced;
+  }
+  return changed;
+}
+
 std::map<std::string, std::vector<std::string>> AssignPipelines(
     const std::vector<v1::Pipeline>& pipelines, const std::vector<WorkerCandidate>& workers) {
   std::map<std::string, std::vector<std::string>> out;
-  std::vector<const WorkerCandidate*> eligible;
-  for (const WorkerCandidate& w : workers) {
-    out[w.worker_id];
-    if (!w.draining) eligible.push_back(&w);
-  }
+  for (const WorkerCandidate& w : workers) out[w.worker_id];
+  const PipelinePicks picks = PickWorkers(pipelines, workers);
   for (const v1::Pipeline& p : pipelines) {
-    if (p.paused() || !CheckAssignable(p.config()).ok()) continue;
-    const std::string& name = p.config().name();
-    std::vector<std::pair<uint64_t, std::string>> ranked;
-    for (const WorkerCandidate* w : eligible) {
-      if (!CanRun(*w, p.config())) continue;
-      ranked.emplace_back(StableHash64(absl::StrCat(name, "/", w->worker_id)), w->worker_id);
-    }
-    std::sort(ranked.rbegin(), ranked.rend());
-    const size_t n = std::min<size_t>(std::max<uint32_t>(p.config().desired_workers(), 1),
-                                      ranked.size());
-    for (size_t i = 0; i < n; ++i) out[ranked[i].second].push_back(name);
+    auto it = picks.find(p.config().name());
+    if (it == picks.end()) continue;
+    for (const auto& [rank, worker_id] : it->second) out[worker_id].push_back(p.config().name());
   }
   return out;
 }

@@ -33,6 +33,25 @@ bool CanRun(const WorkerCandidate& worker, const v1::PipelineConfig& config);
 // (a pipeline that runs differently from what is stored would be a surprise).
 absl::Status CheckAssignable(const v1::PipelineConfig& config);
 
+// A pipeline's picked workers, best first: (rendezvous hash of "pipeline/worker",
+// worker id), in descending order.
+using Picks = std::vector<std::pair<uint64_t, std::string>>;
+// Pipeline name → its picks, for every running, assignable pipeline.
+using PipelinePicks = std::map<std::string, Picks>;
+
+// The picks that AssignPipelines assigns (below).
+PipelinePicks PickWorkers(const std::vector<v1::Pipeline>& pipelines,
+                          const std::vector<WorkerCandidate>& workers);
+
+// `worker` (not draining) joins the candidates `picks` were made among: it enters
+// the picks of each pipeline it can run where it ranks within desired_workers,
+// displacing the last pick if they were full. The result is what PickWorkers
+// gives over the candidates plus it, at the cost of one hash per pipeline instead
+// of one per pipeline and worker (a fleet of 5,000 connecting). Returns the
+// pipelines whose picks changed, with the worker displaced from each ("" if none).
+std::map<std::string, std::string> AddWorker(const std::map<std::string, v1::Pipeline>& pipelines,
+                                             const WorkerCandidate& worker, PipelinePicks* picks);
+
 // For every running (not paused), assignable pipeline, picks its desired_workers workers among
 // the non-draining candidates that CanRun it (none: the pipeline waits unassigned) by rendezvous hashing (highest hash of
 // "pipeline/worker" wins): stable, so a worker joining or leaving moves only the

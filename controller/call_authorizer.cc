@@ -100,7 +100,7 @@ absl::StatusOr<Caller> CallAuthorizer::Authorize(const CallCredentials& call, Ro
   return caller;
 }
 
-absl::StatusOr<Caller> CallAuthorizer::Authorize(const grpc::ServerContext& ctx,
+absl::StatusOr<Caller> CallAuthorizer::Authorize(const grpc::ServerContextBase& ctx,
                                                  Role needed) const {
   CallCredentials call;
   call.peer = ctx.peer();

@@ -13,7 +13,7 @@
 #include "controller/token_table.h"
 
 namespace grpc {
-class ServerContext;
+class ServerContextBase;
 }
 
 namespace sluice::controller {
@@ -60,7 +60,7 @@ class CallAuthorizer {
 
   // The same, reading the credentials from a server call. Streams call it again
   // while they run, so a revoked token ends them.
-  absl::StatusOr<Caller> Authorize(const grpc::ServerContext& ctx, Role needed) const;
+  absl::StatusOr<Caller> Authorize(const grpc::ServerContextBase& ctx, Role needed) const;
 
   // New tokens (the tokens file read again on SIGHUP). FAILED_PRECONDITION for a
   // controller started without tokens: whether it may listen beyond loopback was

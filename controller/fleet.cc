@@ -18,28 +18,95 @@ Fleet::Fleet(const Clock& clock, FleetConfig config, ControllerMetrics* metrics)
 
 void Fleet::BumpLocked() {
   ++generation_;
-  ++assignment_generation_;
   changed_.SignalAll();
+}
+
+WorkerCandidate Fleet::CandidateLocked(const std::string& worker_id, const Worker& w) const {
+  WorkerCandidate c{worker_id, w.draining, {}};
+  for (int form : w.hello.routing_key_forms()) {
+    c.routing_key_forms.push_back(static_cast<v1::RoutingKeyForm>(form));
+  }
+  return c;
 }
 
 void Fleet::RecomputeLocked() {
   std::vector<v1::Pipeline> pipelines;
   for (const auto& [name, p] : pipelines_) pipelines.push_back(p);
   std::vector<WorkerCandidate> candidates;
-  for (const auto& [id, w] : workers_) {
-    WorkerCandidate c{id, w.draining, {}};
-    for (int form : w.hello.routing_key_forms()) {
-      c.routing_key_forms.push_back(static_cast<v1::RoutingKeyForm>(form));
-    }
-    candidates.push_back(std::move(c));
+  for (const auto& [id, w] : workers_) candidates.push_back(CandidateLocked(id, w));
+  picks_ = PickWorkers(pipelines, candidates);
+  assignments_.clear();
+  for (const auto& [id, w] : workers_) assignments_[id];
+  // By pipeline name, so each worker's names are sorted.
+  for (const auto& [name, picked] : picks_) {
+    for (const auto& [rank, worker_id] : picked) assignments_[worker_id].push_back(name);
   }
-  assignments_ = AssignPipelines(pipelines, candidates);
-  for (const auto& [id, names] : assignments_) {
-    auto w = workers_.find(id);
-    if (w != workers_.end()) w->second.assigned_during_lease.insert(names.begin(), names.end());
+  for (auto& [id, w] : workers_) {
+    const std::vector<std::string>& names = assignments_[id];
+    w.assigned_during_lease.insert(names.begin(), names.end());
+    RefreshDesiredLocked(id, w);
   }
   gauges_stale_ = true;
   BumpLocked();
+}
+
+void Fleet::AddCandidateLocked(const std::string& worker_id) {
+  Worker& w = workers_.at(worker_id);
+  std::vector<std::string>& mine = assignments_[worker_id];
+  std::set<std::string> touched = {worker_id};
+  for (const auto& [name, displaced] :
+       AddWorker(pipelines_, CandidateLocked(worker_id, w), &picks_)) {
+    mine.insert(std::lower_bound(mine.begin(), mine.end(), name), name);
+    w.assigned_during_lease.insert(name);
+    if (displaced.empty()) continue;
+    std::vector<std::string>& theirs = assignments_[displaced];
+    theirs.erase(std::remove(theirs.begin(), theirs.end(), name), theirs.end());
+    touched.insert(displaced);
+  }
+  for (const std::string& id : touched) RefreshDesiredLocked(id, workers_.at(id));
+  gauges_stale_ = true;
+  BumpLocked();
+}
+
+void Fleet::AssignedLocked(const std::string& worker_id,
+                           std::vector<const v1::Pipeline*>* pipelines,
+                           std::vector<const v1::Flag*>* flags) const {
+  auto it = assignments_.find(worker_id);
+  if (it == assignments_.end()) return;
+  std::map<std::string, const v1::Flag*> by_name;
+  for (const std::string& name : it->second) {
+    const v1::Pipeline& p = pipelines_.at(name);
+    pipelines->push_back(&p);
+    if (p.config().has_rollout()) {
+      auto f = flags_.find(p.config().rollout().flag());
+      if (f != flags_.end()) by_name[f->first] = &f->second;
+    }
+  }
+  for (const auto& [name, f] : by_name) flags->push_back(f);
+}
+
+void Fleet::RefreshDesiredLocked(const std::string& worker_id, Worker& w) {
+  std::vector<const v1::Pipeline*> pipelines;
+  std::vector<const v1::Flag*> flags;
+  AssignedLocked(worker_id, &pipelines, &flags);
+  std::string version = AssignmentVersion(pipelines, flags, w.draining);
+  if (version == w.desired_version) return;
+  w.desired_version = std::move(version);
+  ++w.assignment_seq;
+  changes_.workers.insert(worker_id);
+}
+
+uint64_t Fleet::AssignmentSeq(const std::string& worker_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(worker_id);
+  return it == workers_.end() ? 0 : it->second.assignment_seq;
+}
+
+FleetChanges Fleet::TakeChanges() {
+  absl::MutexLock lock(&mu_);
+  FleetChanges out = std::move(changes_);
+  changes_ = FleetChanges();
+  return out;
 }
 
 void Fleet::PublishGauges() {
@@ -84,7 +151,7 @@ void Fleet::SetFlags(std::vector<v1::Flag> flags) {
   absl::MutexLock lock(&mu_);
   flags_.clear();
   for (v1::Flag& f : flags) flags_[f.name()] = std::move(f);
-  BumpLocked();
+  RecomputeLocked();  // the flags' versions are part of the assignments
 }
 
 v1::FlagSnapshot Fleet::FlagSnapshot() const {
@@ -110,11 +177,11 @@ bool Fleet::AdvanceScheduleHorizon(absl::Time known_until, uint64_t revision) {
   known_until_ = known_until;
   horizon_flag_versions_.clear();
   for (const auto& [name, f] : flags_) horizon_flag_versions_[name] = f.version();
-  // Wakes the streams without marking the assignments changed: the horizon moves
-  // several times per lead, and recomputing every worker's assignment each time
-  // (copying its pipelines and flags) is what an idle fleet would spend on.
-  ++generation_;
-  changed_.SignalAll();
+  // Changes no assignment: the horizon moves several times per lead, and
+  // recomputing every worker's assignment each time (copying its pipelines and
+  // flags) is what an idle fleet would spend on.
+  changes_.horizon_moved = true;
+  BumpLocked();
   return true;
 }
 
@@ -161,6 +228,13 @@ absl::StatusOr<uint64_t> Fleet::Connect(const v1::Hello& hello, const std::strin
         "worker id ", hello.worker_id(), " belongs to another token while its stream is "
         "live or its lease runs; a worker id cannot be taken over"));
   }
+  const bool known = existing != workers_.end();
+  // A worker known before (a reconnect, within its lease or after a controller
+  // restart) with the same capabilities changes no assignment.
+  const bool same_candidate =
+      known && std::equal(existing->second.hello.routing_key_forms().begin(),
+                          existing->second.hello.routing_key_forms().end(),
+                          hello.routing_key_forms().begin(), hello.routing_key_forms().end());
   Worker& w = workers_[hello.worker_id()];
   w.owner = owner;
   w.hello = hello;
@@ -170,7 +244,16 @@ absl::StatusOr<uint64_t> Fleet::Connect(const v1::Hello& hello, const std::strin
   // What the worker says it runs is what it runs (e.g. after a controller restart).
   w.applied_config_version = hello.last_applied_config_version();
   w.pending_config_version.clear();
-  RecomputeLocked();
+  // Its older stream, if any, ends on its next check: the pusher checks it now.
+  if (known) changes_.reconnected.insert(hello.worker_id());
+  if (!known) {
+    AddCandidateLocked(hello.worker_id());
+  } else if (!same_candidate) {
+    RecomputeLocked();
+  } else {
+    gauges_stale_ = true;
+    BumpLocked();
+  }
   return w.stream_id;
 }
 
@@ -248,28 +331,16 @@ v1::Assignment Fleet::AssignmentFor(const std::string& worker_id) const {
   auto w = workers_.find(worker_id);
   const bool draining = w != workers_.end() && w->second.draining;
   std::vector<const v1::Pipeline*> assigned;
-  std::map<std::string, const v1::Flag*> flags;
-  auto it = assignments_.find(worker_id);
-  if (it != assignments_.end()) {
-    for (const std::string& name : it->second) {
-      const v1::Pipeline& p = pipelines_.at(name);
-      assigned.push_back(&p);
-      v1::AssignedPipeline* out = a.add_pipelines();
-      *out->mutable_config() = p.config();
-      out->set_version(p.version());
-      out->set_paused(p.paused());
-      if (p.config().has_rollout()) {
-        auto f = flags_.find(p.config().rollout().flag());
-        if (f != flags_.end()) flags[f->first] = &f->second;
-      }
-    }
+  std::vector<const v1::Flag*> flags;
+  AssignedLocked(worker_id, &assigned, &flags);
+  for (const v1::Pipeline* p : assigned) {
+    v1::AssignedPipeline* out = a.add_pipelines();
+    *out->mutable_config() = p->config();
+    out->set_version(p->version());
+    out->set_paused(p->paused());
   }
-  std::vector<const v1::Flag*> named;
-  for (const auto& [name, f] : flags) {
-    *a.add_flags() = *f;
-    named.push_back(f);
-  }
-  a.set_config_version(AssignmentVersion(assigned, named, draining));
+  for (const v1::Flag* f : flags) *a.add_flags() = *f;
+  a.set_config_version(AssignmentVersion(assigned, flags, draining));
   a.set_draining(draining);
   *a.mutable_stats_interval() =
       TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(config_.stats_interval));
@@ -523,11 +594,6 @@ uint64_t Fleet::generation() const {
   return generation_;
 }
 
-uint64_t Fleet::assignment_generation() const {
-  absl::MutexLock lock(&mu_);
-  return assignment_generation_;
-}
-
 uint64_t Fleet::WaitForChange(uint64_t seen, absl::Duration timeout) const {
   // A condition variable, not Mutex::Await: with a condition per waiting stream,
   // every release of mu_ would evaluate all of them (1,000 streams: 1,000
@@ -547,6 +613,7 @@ absl::Duration Fleet::stream_recheck_interval() const {
 
 void Fleet::Notify() {
   absl::MutexLock lock(&mu_);
+  changes_.notified = true;
   BumpLocked();
 }
 

@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "controller/assigner.h"
 #include "controller/controller_metrics.h"
 #include "controller/state_source.h"
 #include "controller/worker_registry.h"
@@ -40,8 +41,22 @@ struct FleetConfig {
   absl::Duration flag_lead = absl::Seconds(30);
 };
 
-// Thread-safe. Every change that can alter an assignment bumps a generation that
-// streams wait on (WaitForChange) to push what changed.
+// What changed since the pusher last looked (Fleet::TakeChanges).
+struct FleetChanges {
+  // Workers whose assignment (pipelines, their versions, flags, draining) changed.
+  std::set<std::string> workers;
+  // The schedule horizon moved: every stream has a new one to send.
+  bool horizon_moved = false;
+  // Workers that opened a new stream: their older one ends.
+  std::set<std::string> reconnected;
+  // Notify() was called: every stream checks its token and worker now.
+  bool notified = false;
+};
+
+// Thread-safe. Every change bumps a generation that the stream pusher and the
+// Flags watchers wait on (WaitForChange); the pusher then asks which workers'
+// assignments changed (TakeChanges), so a change touching a few workers costs
+// little in a fleet of thousands.
 class Fleet {
  public:
   Fleet(const Clock& clock, FleetConfig config, ControllerMetrics* metrics);
@@ -88,6 +103,11 @@ class Fleet {
 
   // The desired assignment of a worker now (without nonce).
   v1::Assignment AssignmentFor(const std::string& worker_id) const;
+  // Moves whenever the worker's desired assignment changes (0 for an unknown
+  // worker): an assignment computed at this value is current while it stays.
+  uint64_t AssignmentSeq(const std::string& worker_id) const;
+  // What changed since the last call (the stream pusher's).
+  FleetChanges TakeChanges();
   void RecordPush(const std::string& worker_id, const v1::Assignment& assignment);
   // The worker already runs `assignment` (its Hello named that version): nothing is
   // pushed, and its pipelines count as applied.
@@ -135,9 +155,6 @@ class Fleet {
   std::vector<v1::FlagHolder> FlagHolders(const std::string& flag) const;
 
   uint64_t generation() const;
-  // Moves with the generation except when only the schedule horizon moved: an
-  // assignment computed at this value is still current while it stays.
-  uint64_t assignment_generation() const;
   // Blocks until the generation differs from `seen` or `timeout` passes; returns it.
   uint64_t WaitForChange(uint64_t seen, absl::Duration timeout) const;
   // Wakes every waiter (e.g. when a stream's reader ends, or tokens were replaced).
@@ -179,9 +196,24 @@ class Fleet {
     std::set<std::string> assigned_during_lease;
     // From the latest stats: why a pipeline does not ingest normally there.
     std::map<std::string, std::string> pipeline_problems;
+    // The version of its desired assignment, and how often it changed.
+    std::string desired_version;
+    uint64_t assignment_seq = 0;
   };
 
+  // Picks the workers of every pipeline anew (pipelines, flags or candidates
+  // changed), and marks the workers whose assignment changed.
   void RecomputeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A worker joined the candidates: only the pipelines it wins change.
+  void AddCandidateLocked(const std::string& worker_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Recomputes the desired version of `worker_id` and marks it changed if it moved.
+  void RefreshDesiredLocked(const std::string& worker_id, Worker& w)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The pipelines assigned to `worker_id` and the flags their rollouts use (by name).
+  void AssignedLocked(const std::string& worker_id, std::vector<const v1::Pipeline*>* pipelines,
+                      std::vector<const v1::Flag*>* flags) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  WorkerCandidate CandidateLocked(const std::string& worker_id, const Worker& w) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void BumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::WorkerInfo InfoLocked(const Worker& w) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -192,10 +224,13 @@ class Fleet {
   std::map<std::string, v1::Pipeline> pipelines_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, v1::Flag> flags_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Worker> workers_ ABSL_GUARDED_BY(mu_);
-  // worker id → pipeline names, recomputed on every change.
+  // Pipeline → its workers, and worker id → its pipelines (by name), which
+  // follows from them.
+  PipelinePicks picks_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::vector<std::string>> assignments_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;
-  uint64_t assignment_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  // Since the last TakeChanges().
+  FleetChanges changes_ ABSL_GUARDED_BY(mu_);
   mutable absl::CondVar changed_;
   // Set when a gauge may have changed; PublishGauges() recomputes them.
   bool gauges_stale_ ABSL_GUARDED_BY(mu_) = true;

@@ -269,7 +269,7 @@ int main(int argc, char** argv) {
                  << known.status().message();
   }
   AdminService admin(store.get(), &fleet, &sync, &stats, clock, flag_timing, auth);
-  WorkerControlService control(&fleet, &stats, store.get(), auth, o.hello_timeout);
+  WorkerControlService control(&fleet, &stats, store.get(), auth, clock, o.hello_timeout);
   FlagsService flags_service(&fleet, clock, auth);
   RampScheduler ramps(store.get(), &fleet, &stats, clock, flag_timing,
                       [&sync] { return sync.Reload(); });

@@ -498,15 +498,18 @@ absl::StatusOr<StateSnapshot> StateStore::LoadState() {
   return out;
 }
 
-absl::Status StateStore::SaveWorker(const KnownWorker& worker) {
-  const std::string hello = worker.hello.SerializeAsString();
+absl::Status StateStore::SaveWorkers(const std::vector<KnownWorker>& workers) {
   return Transact([&](pqxx::work& tx) {
-    tx.exec_params(
-        "INSERT INTO sluice_controller.workers (worker_id, owner, draining, hello) "
-        "VALUES ($1, $2, $3, $4) ON CONFLICT (worker_id) DO UPDATE SET owner = EXCLUDED.owner, "
-        "draining = EXCLUDED.draining, hello = EXCLUDED.hello, updated_at = now()",
-        worker.hello.worker_id(), worker.owner, worker.draining,
-        pqxx::binarystring(hello.data(), hello.size()));
+    for (const KnownWorker& worker : workers) {
+      const std::string hello = worker.hello.SerializeAsString();
+      tx.exec_params(
+          "INSERT INTO sluice_controller.workers (worker_id, owner, draining, hello) "
+          "VALUES ($1, $2, $3, $4) ON CONFLICT (worker_id) DO UPDATE SET owner = "
+          "EXCLUDED.owner, draining = EXCLUDED.draining, hello = EXCLUDED.hello, "
+          "updated_at = now()",
+          worker.hello.worker_id(), worker.owner, worker.draining,
+          pqxx::binarystring(hello.data(), hello.size()));
+    }
   });
 }
 

@@ -57,7 +57,7 @@ class StateStore : public StateSource, public WorkerRegistry {
   // computed its schedule at most its deadline allowance before it.
   absl::StatusOr<absl::Time> ScheduleBarrier() override;
 
-  absl::Status SaveWorker(const KnownWorker& worker) override;
+  absl::Status SaveWorkers(const std::vector<KnownWorker>& workers) override;
   absl::Status ForgetWorkers(const std::vector<std::string>& worker_ids) override;
   absl::StatusOr<std::vector<KnownWorker>> LoadWorkers() override;
 

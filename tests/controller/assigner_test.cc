@@ -1,5 +1,6 @@
 #include "controller/assigner.h"
 
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -148,6 +149,45 @@ TEST(AssignerTest, StoredPipelineWithAForbiddenPropertyGoesToNoWorker) {
             "allowed in a pipeline (it runs a command on every worker); update the pipeline "
             "without it (pipelines update --remove-kafka-property NAME)");
   EXPECT_TRUE(CheckAssignable(good.config()).ok());
+}
+
+// The fleet adds each connecting worker incrementally (one hash per pipeline);
+// the result must be what picking over every worker gives, in any join order,
+// with desired_workers from 1 to more than the workers, draining workers, and
+// pipelines only some workers can run.
+TEST(AssignerTest, AddingAWorkerGivesWhatPickingOverAllWorkersGives) {
+  std::map<std::string, v1::Pipeline> by_name;
+  std::vector<v1::Pipeline> pipelines;
+  for (int i = 0; i < 40; ++i) {
+    v1::Pipeline p =
+        i % 5 == 4 ? JsonRollout(absl::StrCat("p", i), v1::ROUTING_KEY_FORM_RAW_JSON, 1 + i % 7)
+                   : P(absl::StrCat("p", i), 1 + i % 7, 1, /*paused=*/i % 9 == 8);
+    by_name[p.config().name()] = p;
+    pipelines.push_back(p);
+  }
+  std::vector<WorkerCandidate> all;
+  for (int i = 0; i < 12; ++i) {
+    WorkerCandidate w{absl::StrCat("w", (i * 7) % 12), /*draining=*/i == 5, {}};
+    if (i % 3 == 0) w.routing_key_forms = {v1::ROUTING_KEY_FORM_RAW_JSON};
+    all.push_back(w);
+  }
+  PipelinePicks picks = PickWorkers(pipelines, {});
+  std::vector<WorkerCandidate> joined;
+  int displacements = 0;
+  for (const WorkerCandidate& w : all) {
+    const PipelinePicks before = picks;
+    const std::map<std::string, std::string> changed = AddWorker(by_name, w, &picks);
+    joined.push_back(w);
+    EXPECT_EQ(picks, PickWorkers(pipelines, joined)) << "after " << w.worker_id << " joined";
+    for (const auto& [name, displaced] : changed) {
+      EXPECT_NE(before.at(name), picks.at(name)) << name;
+      if (!displaced.empty()) ++displacements;
+    }
+    for (const auto& [name, picked] : picks) {
+      if (changed.count(name) == 0) EXPECT_EQ(before.at(name), picked) << name;
+    }
+  }
+  EXPECT_GT(displacements, 0) << "the case of a full pipeline was not exercised";
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "controller/fleet.h"
 
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
@@ -315,6 +316,62 @@ TEST_F(FleetTest, DrainEmptiesTheAssignmentAndMarksIt) {
   EXPECT_NE(a.config_version(), before);
   EXPECT_EQ(fleet_.AssignmentFor("w2").pipelines_size(), 1);
   EXPECT_EQ(fleet_.Drain("nobody").code(), absl::StatusCode::kNotFound);
+}
+
+// Issue 10, 5,000 streams: every connect recomputed every pipeline's workers and
+// woke every stream to recompute its assignment. A worker joining now changes the
+// assignments of itself and of the workers it displaces only; a reconnect of a
+// known worker changes none, and names the worker whose older stream must end.
+TEST_F(FleetTest, AJoiningWorkerChangesOnlyTheAssignmentsItTouches) {
+  std::vector<v1::Pipeline> pipelines;
+  for (int i = 0; i < 30; ++i) pipelines.push_back(P(absl::StrCat("p", i), 1, 2));
+  fleet_.SetPipelines(pipelines);
+  for (int i = 0; i < 20; ++i) fleet_.Connect(Hello(absl::StrCat("w", i)), "local").value();
+  fleet_.TakeChanges();
+  std::map<std::string, std::string> before;
+  std::map<std::string, uint64_t> seq_before;
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = absl::StrCat("w", i);
+    before[id] = fleet_.AssignmentFor(id).config_version();
+    seq_before[id] = fleet_.AssignmentSeq(id);
+  }
+
+  fleet_.Connect(Hello("w20"), "local").value();
+  const FleetChanges changes = fleet_.TakeChanges();
+  EXPECT_TRUE(changes.reconnected.empty());
+  EXPECT_FALSE(changes.horizon_moved);
+  ASSERT_EQ(changes.workers.count("w20"), 1u);
+  EXPECT_GT(changes.workers.size(), 1u) << "w20 took pipelines from nobody?";
+  EXPECT_LT(changes.workers.size(), 21u);
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = absl::StrCat("w", i);
+    const bool moved = fleet_.AssignmentFor(id).config_version() != before[id];
+    EXPECT_EQ(moved, changes.workers.count(id) == 1) << id;
+    EXPECT_EQ(moved, fleet_.AssignmentSeq(id) != seq_before[id]) << id;
+  }
+  EXPECT_TRUE(fleet_.TakeChanges().workers.empty()) << "taken once";
+
+  const uint64_t seq = fleet_.AssignmentSeq("w3");
+  fleet_.Connect(Hello("w3"), "local").value();
+  const FleetChanges reconnect = fleet_.TakeChanges();
+  EXPECT_TRUE(reconnect.workers.empty());
+  EXPECT_EQ(reconnect.reconnected, std::set<std::string>{"w3"});
+  EXPECT_EQ(fleet_.AssignmentSeq("w3"), seq);
+
+  // A flag change reaches the workers whose pipelines use the flag, only.
+  std::vector<v1::Pipeline> with_rollout = pipelines;
+  with_rollout[0].mutable_config()->mutable_rollout()->set_flag("f");
+  fleet_.SetPipelines(with_rollout);
+  fleet_.TakeChanges();
+  v1::Flag f;
+  f.set_name("f");
+  f.set_version(2);
+  fleet_.SetFlags({f});
+  std::set<std::string> holders;
+  for (const v1::PipelineWorkerStatus& s : fleet_.PipelineStatus("p0"))
+    holders.insert(s.worker_id());
+  EXPECT_EQ(fleet_.TakeChanges().workers, holders);
+  EXPECT_EQ(holders.size(), 2u);
 }
 
 TEST_F(FleetTest, GenerationMovesOnChanges) {

@@ -38,23 +38,36 @@ class WorkerControlServiceTest : public ::testing::Test {
   Fleet fleet_{clock_, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
   StatsAggregator stats_{clock_, absl::Minutes(5)};
   CallAuthorizer auth_{CallAuthorizer::Options{}};
-  WorkerControlService service_{&fleet_, &stats_, nullptr, auth_, absl::Milliseconds(200)};
+  WorkerControlService service_{&fleet_, &stats_, nullptr, auth_, clock_, absl::Milliseconds(200)};
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::WorkerControl::Stub> stub_;
 };
 
-// A stream that never sent Hello held a controller thread forever.
+// Waits (real time) until the service has taken the stream's Hello or opening.
+void WaitForStreams(const WorkerControlService& service, size_t n) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (service.stream_count() < n && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+// A stream that never sent Hello held a controller thread forever. Now it holds
+// none, and is ended with its reason (the synchronous API could only cancel it).
 TEST_F(WorkerControlServiceTest, AStreamWithoutHelloIsEndedAfterTheHelloTimeout) {
   grpc::ClientContext ctx;
   // Far beyond the 200ms Hello timeout: only the server can end the stream in time.
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   auto stream = stub_->Connect(&ctx);  // opens the stream and sends nothing
+  WaitForStreams(service_, 1);
+  service_.CheckStreams();
+  EXPECT_EQ(service_.stream_count(), 1u) << "ended before its Hello timeout";
+  clock_.Advance(absl::Milliseconds(201));
+  service_.CheckStreams();
   v1::ControllerMessage msg;
   EXPECT_FALSE(stream->Read(&msg));
   const grpc::Status s = stream->Finish();
-  // The sync server can only cancel a pending Read; the cancel is what the client sees.
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED) << s.error_message();
-  EXPECT_EQ(s.error_message(), "Cancelled on the server side");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  EXPECT_EQ(s.error_message(), "no Hello within 200ms of opening the stream");
   EXPECT_LT(std::chrono::system_clock::now(), ctx.deadline() - std::chrono::seconds(20));
 }
 
@@ -100,27 +113,90 @@ TEST_F(WorkerControlServiceTest, AWorkerSilentForTheSilenceLimitIsEnded) {
   clock_.Advance(absl::Seconds(10));
   v1::WorkerMessage stats;
   stats.mutable_stats();
-  ASSERT_TRUE(stream->Write(stats));         // heard from at 10 s
-  absl::SleepFor(absl::Milliseconds(1500));  // the service looks every second
+  ASSERT_TRUE(stream->Write(stats));  // heard from at 10 s
+  // The stats are taken on a gRPC thread: wait until the fleet has them.
+  const absl::Time heard_by = absl::Now() + absl::Seconds(10);
+  while (fleet_.GetWorker("w1")->last_seen().seconds() != absl::ToUnixSeconds(clock_.Now()) &&
+         absl::Now() < heard_by) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
   clock_.Advance(absl::Seconds(15));
-  absl::SleepFor(absl::Milliseconds(1500));
+  service_.CheckStreams();
   ASSERT_TRUE(fleet_.GetWorker("w1").ok());
   EXPECT_TRUE(fleet_.GetWorker("w1")->connected()) << "ended within the silence limit";
   clock_.Advance(absl::Seconds(1));
+  service_.CheckStreams();
+  // Disconnected when the stream is ended, before the worker hears of it.
+  EXPECT_FALSE(fleet_.GetWorker("w1")->connected());
   v1::ControllerMessage msg;
   while (stream->Read(&msg)) {
   }
   const grpc::Status s = stream->Finish();
-  // As for a late Hello: the sync server unblocks its reader by cancelling the
-  // call, so the worker sees CANCELLED (and reconnects); the log says why.
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED) << s.error_message();
-  // The client may see the end before the service has recorded the disconnect.
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (fleet_.GetWorker("w1")->connected() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  EXPECT_FALSE(fleet_.GetWorker("w1")->connected());
+  // The worker reconnects on UNAVAILABLE; the message says why.
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_EQ(s.error_message(),
+            "the controller heard nothing from worker w1 for 16s (stats are due every stats "
+            "interval); its lease started");
   EXPECT_LT(std::chrono::system_clock::now(), ctx.deadline() - std::chrono::seconds(20));
+}
+
+v1::WorkerMessage HelloFrom(const std::string& id) {
+  v1::WorkerMessage hello;
+  hello.mutable_hello()->set_worker_id(id);
+  return hello;
+}
+
+// The callback service pushes from one thread for every stream: a pipeline
+// change reaches the worker it is assigned to, and a worker whose assignment did
+// not change hears nothing.
+TEST_F(WorkerControlServiceTest, AChangeIsPushedToTheStreamsItConcerns) {
+  grpc::ClientContext ctx1, ctx2;
+  auto w1 = stub_->Connect(&ctx1);
+  auto w2 = stub_->Connect(&ctx2);
+  ASSERT_TRUE(w1->Write(HelloFrom("w1")));
+  ASSERT_TRUE(w2->Write(HelloFrom("w2")));
+  v1::ControllerMessage m1, m2;
+  ASSERT_TRUE(w1->Read(&m1));  // the empty assignment each starts with
+  ASSERT_TRUE(w2->Read(&m2));
+  EXPECT_EQ(m1.assignment().pipelines_size(), 0);
+  v1::Pipeline p;
+  p.mutable_config()->set_name("orders");
+  p.mutable_config()->set_desired_workers(1);
+  p.set_version(1);
+  fleet_.SetPipelines({p});
+  const std::string owner = fleet_.PipelineStatus("orders").at(0).worker_id();
+  auto& stream = owner == "w1" ? w1 : w2;
+  v1::ControllerMessage pushed;
+  ASSERT_TRUE(stream->Read(&pushed));
+  ASSERT_EQ(pushed.assignment().pipelines_size(), 1);
+  EXPECT_EQ(pushed.assignment().pipelines(0).config().name(), "orders");
+  EXPECT_NE(pushed.assignment().nonce(), (owner == "w1" ? m1 : m2).assignment().nonce());
+  // The other one: its stream is ended by the server without another message.
+  auto& other = owner == "w1" ? w2 : w1;
+  service_.Shutdown();
+  v1::ControllerMessage none;
+  EXPECT_FALSE(other->Read(&none));
+  EXPECT_EQ(other->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_FALSE(stream->Read(&none));
+  EXPECT_EQ(stream->Finish().error_message(), "the controller is shutting down");
+}
+
+// A worker reconnecting over a new connection (its old one half-open) takes over
+// at once: the older stream ends with ABORTED, its worker stays connected.
+TEST_F(WorkerControlServiceTest, ANewStreamOfTheSameWorkerEndsTheOlderOne) {
+  grpc::ClientContext old_ctx, new_ctx;
+  auto older = stub_->Connect(&old_ctx);
+  ASSERT_TRUE(older->Write(HelloFrom("w1")));
+  v1::ControllerMessage m;
+  ASSERT_TRUE(older->Read(&m));
+  auto newer = stub_->Connect(&new_ctx);
+  ASSERT_TRUE(newer->Write(HelloFrom("w1")));
+  while (older->Read(&m)) {
+  }
+  const grpc::Status s = older->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
+  EXPECT_EQ(s.error_message(), "a newer stream of worker w1 replaced this one");
+  EXPECT_TRUE(fleet_.GetWorker("w1")->connected());
 }
 
 // gRPC writes an IPv6 peer as "ipv6:%5B::1%5D:PORT"; the loopback check read only
@@ -130,7 +206,7 @@ TEST(WorkerControlServiceLoopbackTest, ALocalCallerOverIpv6IsAccepted) {
   Fleet fleet{clock, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
   StatsAggregator stats{clock, absl::Minutes(5)};
   CallAuthorizer auth{CallAuthorizer::Options{}};
-  WorkerControlService service{&fleet, &stats, nullptr, auth, absl::Seconds(5)};
+  WorkerControlService service{&fleet, &stats, nullptr, auth, clock, absl::Seconds(5)};
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("[::1]:0", grpc::InsecureServerCredentials(), &port);

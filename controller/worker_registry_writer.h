@@ -1,0 +1,55 @@
+// Saves the registry entries of workers that said Hello, away from the threads
+// that run the streams.
+#ifndef SLUICE_CONTROLLER_WORKER_REGISTRY_WRITER_H_
+#define SLUICE_CONTROLLER_WORKER_REGISTRY_WRITER_H_
+
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "controller/fleet.h"
+#include "controller/worker_registry.h"
+
+namespace sluice::controller {
+
+// A Hello is taken on one of gRPC's callback threads, which must not wait for
+// PostgreSQL (a slow database would stall every stream). The worker ids queued
+// meanwhile are saved together, in one transaction, with what the fleet knows of
+// them at that moment. A failed save is logged and tried again a second later:
+// losing an entry only costs that worker's pipelines staying put across a
+// controller restart.
+class WorkerRegistryWriter {
+ public:
+  WorkerRegistryWriter(const Fleet* fleet, WorkerRegistry* registry);
+  // Tries once more to save what is queued, then stops.
+  ~WorkerRegistryWriter();
+
+  WorkerRegistryWriter(const WorkerRegistryWriter&) = delete;
+  WorkerRegistryWriter& operator=(const WorkerRegistryWriter&) = delete;
+
+  // Queues the entry of `worker_id` (the fleet's view of it when it is written).
+  void Save(const std::string& worker_id);
+  // Blocks until everything queued before the call was tried (tests).
+  void Flush();
+
+ private:
+  void Run();
+  // Saves the ids queued; false if the save failed (they are queued again).
+  bool SaveQueued();
+
+  const Fleet* fleet_;
+  WorkerRegistry* registry_;
+  absl::Mutex mu_;
+  std::set<std::string> queued_ ABSL_GUARDED_BY(mu_);
+  // Rounds tried, and rounds asked for by Flush().
+  uint64_t rounds_done_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t rounds_wanted_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace sluice::controller
+
+#endif  // SLUICE_CONTROLLER_WORKER_REGISTRY_WRITER_H_
