@@ -12,7 +12,7 @@ WorkerControlService::WorkerControlService(Fleet* fleet, StatsAggregator* stats,
     : fleet_(fleet),
       registry_writer_(registry == nullptr
                            ? std::nullopt
-                           : std::make_optional<WorkerRegistryWriter>(fleet, registry)),
+                           : std::make_optional<WorkerRegistryWriter>(fleet, registry, clock)),
       context_{fleet,
                stats,
                registry_writer_ ? &*registry_writer_ : nullptr,
@@ -42,10 +42,12 @@ grpc::ServerBidiReactor<v1::WorkerMessage, v1::ControllerMessage>* WorkerControl
     streams_.erase(done);
   });
   WorkerStream* reactor = stream.get();
+  absl::MutexLock lock(&mu_);
+  // Under mu_, as Shutdown() sets it: a stream is either ended here or in the
+  // set Shutdown() ends.
   if (shutting_down_) {
     reactor->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the controller is shutting down"));
   }
-  absl::MutexLock lock(&mu_);
   streams_.emplace(reactor, std::move(stream));
   return reactor;
 }
@@ -80,7 +82,10 @@ void WorkerControlService::CheckStreams() {
 }
 
 void WorkerControlService::Shutdown() {
-  shutting_down_ = true;
+  {
+    absl::MutexLock lock(&mu_);
+    shutting_down_ = true;
+  }
   for (const std::shared_ptr<WorkerStream>& s : Streams()) {
     s->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the controller is shutting down"));
   }
@@ -102,6 +107,8 @@ void WorkerControlService::Run() {
       seen = now_at;
       // Each stream sends only what differs from what its worker holds.
       const FleetChanges changes = fleet_->TakeChanges();
+      // Superseded streams end first (they would push nothing anyway).
+      for (const std::shared_ptr<WorkerStream>& s : StreamsOf(changes.reconnected)) s->Check();
       for (const std::shared_ptr<WorkerStream>& s :
            changes.horizon_moved ? Streams() : StreamsOf(changes.workers)) {
         s->Push();
@@ -110,7 +117,6 @@ void WorkerControlService::Run() {
         LOG(INFO) << "the assignments of " << changes.workers.size()
                   << " workers changed; pushing to those connected (-v=1 logs each push)";
       }
-      for (const std::shared_ptr<WorkerStream>& s : StreamsOf(changes.reconnected)) s->Check();
       if (changes.notified) next_check = absl::Now();
     }
     // Real time: this paces the checks; the checks themselves read the clock.

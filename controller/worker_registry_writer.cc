@@ -6,8 +6,9 @@
 
 namespace sluice::controller {
 
-WorkerRegistryWriter::WorkerRegistryWriter(const Fleet* fleet, WorkerRegistry* registry)
-    : fleet_(fleet), registry_(registry), thread_([this] { Run(); }) {}
+WorkerRegistryWriter::WorkerRegistryWriter(const Fleet* fleet, WorkerRegistry* registry,
+                                           const Clock& clock)
+    : fleet_(fleet), registry_(registry), clock_(clock), thread_([this] { Run(); }) {}
 
 WorkerRegistryWriter::~WorkerRegistryWriter() {
   {
@@ -27,8 +28,9 @@ void WorkerRegistryWriter::Flush() {
   absl::MutexLock lock(&mu_);
   const uint64_t wanted = rounds_done_ + 2;  // the round under way may predate the call
   rounds_wanted_ = std::max(rounds_wanted_, wanted);
+  // After the writer stopped, nothing more is tried.
   auto done = [this, wanted]()
-                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return rounds_done_ >= wanted; };
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return rounds_done_ >= wanted || stop_; };
   mu_.Await(absl::Condition(&done));
 }
 
@@ -44,7 +46,7 @@ void WorkerRegistryWriter::Run() {
       mu_.Await(absl::Condition(&ready));
       if (stop_) return;
     }
-    if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
+    if (wait > absl::ZeroDuration()) clock_.SleepFor(wait);
     wait = SaveQueued() ? absl::ZeroDuration() : absl::Seconds(1);
     absl::MutexLock lock(&mu_);
     ++rounds_done_;
@@ -63,14 +65,24 @@ bool WorkerRegistryWriter::SaveQueued() {
     if (std::optional<KnownWorker> known = fleet_->Known(id)) workers.push_back(*std::move(known));
   }
   if (workers.empty()) return true;
-  if (absl::Status s = registry_->SaveWorkers(workers); !s.ok()) {
-    LOG(WARNING) << workers.size() << " workers not recorded for a controller restart (tried "
-                 << "again in a second): " << s.message();
-    absl::MutexLock lock(&mu_);
-    queued_.insert(ids.begin(), ids.end());
-    return false;
+  if (registry_->SaveWorkers(workers).ok()) return true;
+  // One row that cannot be saved must not hold back the others: one by one.
+  std::vector<std::string> failed;
+  absl::Status last;
+  for (const KnownWorker& w : workers) {
+    if (absl::Status s = registry_->SaveWorkers({w}); !s.ok()) {
+      failed.push_back(w.hello.worker_id());
+      last = s;
+    }
   }
-  return true;
+  if (failed.empty()) return true;
+  LOG(WARNING) << failed.size() << " workers (" << failed.front()
+               << (failed.size() > 1 ? ", ..." : "")
+               << ") not recorded for a controller restart, tried again in a second: "
+               << last.message();
+  absl::MutexLock lock(&mu_);
+  queued_.insert(failed.begin(), failed.end());
+  return false;
 }
 
 }  // namespace sluice::controller

@@ -9,6 +9,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "controller/fleet.h"
 #include "controller/worker_registry.h"
 
@@ -22,7 +23,8 @@ namespace sluice::controller {
 // controller restart.
 class WorkerRegistryWriter {
  public:
-  WorkerRegistryWriter(const Fleet* fleet, WorkerRegistry* registry);
+  // The second between a failed save and its retry is waited on `clock`.
+  WorkerRegistryWriter(const Fleet* fleet, WorkerRegistry* registry, const Clock& clock);
   // Tries once more to save what is queued, then stops.
   ~WorkerRegistryWriter();
 
@@ -41,6 +43,7 @@ class WorkerRegistryWriter {
 
   const Fleet* fleet_;
   WorkerRegistry* registry_;
+  const Clock& clock_;
   absl::Mutex mu_;
   std::set<std::string> queued_ ABSL_GUARDED_BY(mu_);
   // Rounds tried, and rounds asked for by Flush().

@@ -55,10 +55,8 @@ void WorkerStream::OnReadDone(bool ok) {
   } else {
     TakeMessage();
   }
-  {
-    absl::MutexLock lock(&mu_);
-    if (phase_ == Phase::kEnded) return;
-  }
+  absl::MutexLock lock(&mu_);
+  if (phase_ == Phase::kEnded) return;
   StartRead(&in_);
 }
 
@@ -108,8 +106,10 @@ grpc::Status WorkerStream::TakeHello() {
     // assignment follows when this completes.
     call_->AddInitialMetadata("x-sluice-controller", "1");
     writing_ = true;
+    // Under mu_, so no End() (hence Finish) comes between the phase check and
+    // the operation; see Push().
+    StartSendInitialMetadata();
   }
-  StartSendInitialMetadata();
   return grpc::Status::OK;
 }
 
@@ -170,21 +170,33 @@ void WorkerStream::OnWriteDone(bool ok) {
 }
 
 void WorkerStream::Push() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (phase_ != Phase::kConnected || !NextWriteLocked()) return;
-  }
-  // Outside mu_: gRPC may run a reaction (OnWriteDone) before StartWrite returns.
+  absl::MutexLock lock(&mu_);
+  if (phase_ != Phase::kConnected || !NextWriteLocked()) return;
+  // Under mu_: released before it, an End() on another thread could Finish the
+  // call, and gRPC complete it and run OnDone, before this write starts (a write
+  // after Finish, into a call gRPC has freed). Safe in gRPC 1.51: the write,
+  // read and metadata reactions never run inline in the caller (can_inline is
+  // false for them), and Finish's inline callback does not run OnDone inline.
   StartWrite(&out_);
 }
 
 bool WorkerStream::NextWriteLocked() {
   if (writing_) return false;  // OnWriteDone pushes what changed meanwhile
   Fleet& fleet = *context_.fleet;
+  // A superseded stream (its worker reconnected) sends nothing more: its push
+  // would replace the nonce the worker's new stream is answering.
+  if (!fleet.IsCurrent(worker_id_, stream_id_)) return false;
   // The sequence first: a change after it is seen by the next Push.
   if (const uint64_t seq = fleet.AssignmentSeq(worker_id_); seq != assignment_at_) {
     assignment_at_ = seq;
     assignment_ = fleet.AssignmentFor(worker_id_);
+  }
+  // The worker already holds this version (its Hello said so, and the
+  // assignment came back to it before anything was pushed): nothing to push,
+  // but the horizon is computed on it.
+  if (assignment_.config_version() == sent_version_ && sent_.config_version() != sent_version_) {
+    fleet.RecordInSync(worker_id_, assignment_);
+    sent_ = assignment_;
   }
   if (assignment_.config_version() != sent_version_) {
     assignment_.set_nonce(absl::StrCat((*context_.next_nonce)++));
@@ -264,9 +276,10 @@ void WorkerStream::End(const grpc::Status& status) {
     absl::MutexLock lock(&mu_);
     if (phase_ == Phase::kEnded) return;
     phase_ = Phase::kEnded;
+    // Under mu_, as the operations it must follow (see Push()).
+    Finish(status);
   }
   DisconnectOnce();
-  Finish(status);
 }
 
 void WorkerStream::DisconnectOnce() {

@@ -40,8 +40,10 @@ struct WorkerStreamContext {
 
 // Holds no thread. Reads run on gRPC's callback threads: the Hello connects the
 // worker to the fleet, ACK/NACK and stats are recorded. Writes are started by
-// whoever has something to send: WorkerStreams after a fleet change (Push), or
-// the stream itself when its previous write completes; one write at a time, and
+// whoever has something to send: the service's pusher after a fleet change
+// (Push), or the stream itself when its previous write completes. Every gRPC
+// operation is started under mu_ after checking the phase, so none follows the
+// Finish that End() makes. One write at a time, and
 // the latest assignment wins over one not yet sent. Check() ends the stream when
 // Hello is late, the token was revoked, the worker went silent or a newer stream
 // of the same worker replaced it: each with its own status, which the worker

@@ -374,6 +374,62 @@ TEST_F(FleetTest, AJoiningWorkerChangesOnlyTheAssignmentsItTouches) {
   EXPECT_EQ(holders.size(), 2u);
 }
 
+// The incremental path (a joining worker ranked against the current picks, a
+// reconnect changing nothing) must leave every assignment as a full recompute
+// over the same workers would: compared with a fleet restored from the same
+// workers, after joins in a scrambled order, workers announcing RAW_JSON, a
+// drain, reconnects (one announcing a new form) and an expired lease.
+TEST_F(FleetTest, IncrementalAssignmentsEqualAFullRecompute) {
+  std::vector<v1::Pipeline> pipelines;
+  for (int i = 0; i < 25; ++i) {
+    v1::Pipeline p = P(absl::StrCat("p", i), 1, 1 + i % 4);
+    if (i % 6 == 5) {
+      v1::Rollout* r = p.mutable_config()->mutable_rollout();
+      r->set_flag("f");
+      r->set_json_field("project_id");
+      r->set_key_form(v1::ROUTING_KEY_FORM_RAW_JSON);
+    }
+    pipelines.push_back(p);
+  }
+  fleet_.SetPipelines(pipelines);
+  auto hello = [](int i, bool raw_json) {
+    v1::Hello h = Hello(absl::StrCat("w", i));
+    if (raw_json) h.add_routing_key_forms(v1::ROUTING_KEY_FORM_RAW_JSON);
+    return h;
+  };
+  std::vector<uint64_t> streams(15);
+  for (int k = 0; k < 15; ++k) {
+    const int i = (k * 4) % 15;
+    streams[i] = fleet_.Connect(hello(i, i % 3 == 0), "workers").value();
+  }
+  auto expect_as_full_recompute = [&](const std::string& when) {
+    std::vector<KnownWorker> known;
+    for (const v1::WorkerInfo& w : fleet_.ListWorkers())
+      known.push_back(*fleet_.Known(w.worker_id()));
+    Fleet full{clock_, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
+    full.SetPipelines(pipelines);
+    full.RestoreWorkers(known);
+    for (const KnownWorker& k : known) {
+      const std::string& id = k.hello.worker_id();
+      EXPECT_EQ(fleet_.AssignmentFor(id).SerializeAsString(),
+                full.AssignmentFor(id).SerializeAsString())
+          << id << " " << when;
+    }
+  };
+  expect_as_full_recompute("after the joins");
+  ASSERT_TRUE(fleet_.Drain("w4").ok());
+  fleet_.Connect(hello(16, true), "workers").value();
+  expect_as_full_recompute("after a drain and a join");
+  fleet_.Connect(hello(2, false), "workers").value();  // reconnect, same forms
+  fleet_.Connect(hello(1, true), "workers").value();   // reconnect, a new form
+  expect_as_full_recompute("after reconnects");
+  fleet_.Disconnect("w7", streams[7]);
+  clock_.Advance(absl::Seconds(10));
+  ASSERT_EQ(fleet_.ExpireLeases(), std::vector<std::string>{"w7"});
+  fleet_.Connect(hello(17, false), "workers").value();
+  expect_as_full_recompute("after an expiry and a join");
+}
+
 TEST_F(FleetTest, GenerationMovesOnChanges) {
   const uint64_t g = fleet_.generation();
   fleet_.SetPipelines({P("a", 1)});

@@ -58,17 +58,26 @@ TEST_F(WorkerControlServiceTest, AStreamWithoutHelloIsEndedAfterTheHelloTimeout)
   // Far beyond the 200ms Hello timeout: only the server can end the stream in time.
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   auto stream = stub_->Connect(&ctx);  // opens the stream and sends nothing
-  WaitForStreams(service_, 1);
+  // Another one, opened at the same time, says Hello just within the timeout:
+  // it is not ended.
+  grpc::ClientContext in_time_ctx;
+  auto in_time = stub_->Connect(&in_time_ctx);
+  WaitForStreams(service_, 2);
+  clock_.Advance(absl::Milliseconds(199));
   service_.CheckStreams();
-  EXPECT_EQ(service_.stream_count(), 1u) << "ended before its Hello timeout";
-  clock_.Advance(absl::Milliseconds(201));
-  service_.CheckStreams();
+  v1::WorkerMessage hello;
+  hello.mutable_hello()->set_worker_id("w1");
+  ASSERT_TRUE(in_time->Write(hello));
   v1::ControllerMessage msg;
+  ASSERT_TRUE(in_time->Read(&msg)) << "ended before its Hello timeout";
+  clock_.Advance(absl::Milliseconds(2));
+  service_.CheckStreams();
   EXPECT_FALSE(stream->Read(&msg));
   const grpc::Status s = stream->Finish();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
   EXPECT_EQ(s.error_message(), "no Hello within 200ms of opening the stream");
   EXPECT_LT(std::chrono::system_clock::now(), ctx.deadline() - std::chrono::seconds(20));
+  EXPECT_TRUE(fleet_.GetWorker("w1")->connected());
 }
 
 TEST_F(WorkerControlServiceTest, AFirstMessageThatIsNotHelloIsRefused) {
@@ -182,21 +191,41 @@ TEST_F(WorkerControlServiceTest, AChangeIsPushedToTheStreamsItConcerns) {
 }
 
 // A worker reconnecting over a new connection (its old one half-open) takes over
-// at once: the older stream ends with ABORTED, its worker stays connected.
-TEST_F(WorkerControlServiceTest, ANewStreamOfTheSameWorkerEndsTheOlderOne) {
+// at once: the older stream ends with ABORTED, its worker stays connected. Not
+// by the periodic check: with a 10 s Hello timeout and a 15 s silence limit that
+// first runs 5 s after the service starts.
+TEST(WorkerControlServiceReconnectTest, ANewStreamOfTheSameWorkerEndsTheOlderOneAtOnce) {
+  ManualClock clock;
+  Fleet fleet{clock, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
+  StatsAggregator stats{clock, absl::Minutes(5)};
+  CallAuthorizer auth{CallAuthorizer::Options{}};
+  const absl::Time started = absl::Now();
+  WorkerControlService service{&fleet, &stats, nullptr, auth, clock, absl::Seconds(10)};
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto stub = v1::WorkerControl::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
   grpc::ClientContext old_ctx, new_ctx;
-  auto older = stub_->Connect(&old_ctx);
+  auto older = stub->Connect(&old_ctx);
   ASSERT_TRUE(older->Write(HelloFrom("w1")));
   v1::ControllerMessage m;
   ASSERT_TRUE(older->Read(&m));
-  auto newer = stub_->Connect(&new_ctx);
+  auto newer = stub->Connect(&new_ctx);
   ASSERT_TRUE(newer->Write(HelloFrom("w1")));
   while (older->Read(&m)) {
   }
   const grpc::Status s = older->Finish();
+  EXPECT_LT(absl::Now() - started, absl::Seconds(4)) << "the periodic check may have ended it";
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
   EXPECT_EQ(s.error_message(), "a newer stream of worker w1 replaced this one");
-  EXPECT_TRUE(fleet_.GetWorker("w1")->connected());
+  EXPECT_TRUE(fleet.GetWorker("w1")->connected());
+  ASSERT_TRUE(newer->Read(&m)) << "the newer stream is served";
+  service.Shutdown();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
 }
 
 // gRPC writes an IPv6 peer as "ipv6:%5B::1%5D:PORT"; the loopback check read only

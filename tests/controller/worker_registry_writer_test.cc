@@ -1,0 +1,103 @@
+#include "controller/worker_registry_writer.h"
+
+#include <set>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/manual_clock.h"
+
+namespace sluice::controller {
+namespace {
+
+using ::sluice::testing::ManualClock;
+
+// Records each SaveWorkers call; refuses any batch that holds `refused_id`.
+class RecordingRegistry : public WorkerRegistry {
+ public:
+  absl::Status SaveWorkers(const std::vector<KnownWorker>& workers) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> ids;
+    for (const KnownWorker& w : workers) {
+      if (w.hello.worker_id() == refused_id_) return absl::UnavailableError("refused");
+      ids.push_back(w.hello.worker_id());
+    }
+    batches_.push_back(ids);
+    for (const std::string& id : ids) saved_.insert(id);
+    return absl::OkStatus();
+  }
+  absl::Status ForgetWorkers(const std::vector<std::string>&) override { return absl::OkStatus(); }
+  absl::StatusOr<std::vector<KnownWorker>> LoadWorkers() override {
+    return std::vector<KnownWorker>{};
+  }
+  void Refuse(const std::string& id) {
+    absl::MutexLock lock(&mu_);
+    refused_id_ = id;
+  }
+  std::set<std::string> saved() {
+    absl::MutexLock lock(&mu_);
+    return saved_;
+  }
+  std::vector<std::vector<std::string>> batches() {
+    absl::MutexLock lock(&mu_);
+    return batches_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::string refused_id_;
+  std::set<std::string> saved_;
+  std::vector<std::vector<std::string>> batches_;
+};
+
+class WorkerRegistryWriterTest : public ::testing::Test {
+ protected:
+  void Connect(const std::string& id) {
+    v1::Hello h;
+    h.set_worker_id(id);
+    fleet_.Connect(h, "workers").value();
+  }
+  ManualClock clock_;
+  Fleet fleet_{clock_, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
+  RecordingRegistry registry_;
+};
+
+TEST_F(WorkerRegistryWriterTest, SavesWhatTheFleetKnowsOfTheQueuedWorkers) {
+  WorkerRegistryWriter writer(&fleet_, &registry_, clock_);
+  Connect("w1");
+  Connect("w2");
+  writer.Save("w1");
+  writer.Save("w2");
+  writer.Save("gone");  // unknown to the fleet (expired meanwhile): not saved
+  writer.Flush();
+  EXPECT_EQ(registry_.saved(), (std::set<std::string>{"w1", "w2"}));
+  // Queued together, saved together (at most two rounds: one may have started).
+  EXPECT_LE(registry_.batches().size(), 2u);
+}
+
+// A row the database refuses must not keep the others from being saved; it is
+// tried again, and saved once the database takes it.
+TEST_F(WorkerRegistryWriterTest, ARefusedRowDoesNotHoldBackTheOthers) {
+  WorkerRegistryWriter writer(&fleet_, &registry_, clock_);
+  for (const char* id : {"w1", "w2", "w3"}) Connect(id);
+  registry_.Refuse("w2");
+  for (const char* id : {"w1", "w2", "w3"}) writer.Save(id);
+  writer.Flush();
+  EXPECT_EQ(registry_.saved(), (std::set<std::string>{"w1", "w3"}));
+  registry_.Refuse("");
+  writer.Flush();  // the retry waits a second of the clock
+  EXPECT_EQ(registry_.saved(), (std::set<std::string>{"w1", "w2", "w3"}));
+  EXPECT_GE(clock_.slept(), absl::Seconds(1));
+}
+
+TEST_F(WorkerRegistryWriterTest, WhatIsQueuedAtTheEndIsSavedOnDestruction) {
+  {
+    WorkerRegistryWriter writer(&fleet_, &registry_, clock_);
+    Connect("w1");
+    writer.Save("w1");
+  }
+  EXPECT_EQ(registry_.saved(), std::set<std::string>{"w1"});
+}
+
+}  // namespace
+}  // namespace sluice::controller
