@@ -15,32 +15,43 @@ namespace {
 
 using ::sluice::testing::ManualClock;
 
-// The service in an in-process server on a loopback port the kernel picks.
-class WorkerControlServiceTest : public ::testing::Test {
- protected:
-  void SetUp() override {
+// The service in an in-process server on a port the kernel picks on `host`
+// (server null if it could not listen there).
+struct ServedService {
+  ServedService(const std::string& host, absl::Duration hello_timeout)
+      : service(&fleet, &stats, nullptr, auth, clock, hello_timeout) {
     grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port, 0);
-    stub_ = v1::WorkerControl::NewStub(grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+    builder.AddListeningPort(host + ":0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&service);
+    server = builder.BuildAndStart();
+    if (server == nullptr || port == 0) return;
+    stub = v1::WorkerControl::NewStub(
+        grpc::CreateChannel(host + ":" + std::to_string(port), grpc::InsecureChannelCredentials()));
   }
-  void TearDown() override {
-    service_.Shutdown();
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ~ServedService() {
+    service.Shutdown();
+    if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   }
 
-  ManualClock clock_;
-  Fleet fleet_{clock_, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
-  StatsAggregator stats_{clock_, absl::Minutes(5)};
-  CallAuthorizer auth_{CallAuthorizer::Options{}};
-  WorkerControlService service_{&fleet_, &stats_, nullptr, auth_, clock_, absl::Milliseconds(200)};
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<v1::WorkerControl::Stub> stub_;
+  ManualClock clock;
+  Fleet fleet{clock, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
+  StatsAggregator stats{clock, absl::Minutes(5)};
+  CallAuthorizer auth{CallAuthorizer::Options{}};
+  WorkerControlService service;
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<v1::WorkerControl::Stub> stub;
+};
+
+class WorkerControlServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NE(served_.stub, nullptr); }
+
+  ServedService served_{"127.0.0.1", absl::Milliseconds(200)};
+  ManualClock& clock_ = served_.clock;
+  Fleet& fleet_ = served_.fleet;
+  WorkerControlService& service_ = served_.service;
+  std::unique_ptr<v1::WorkerControl::Stub>& stub_ = served_.stub;
 };
 
 // Waits (real time) until the service has taken the stream's Hello or opening.
@@ -195,20 +206,10 @@ TEST_F(WorkerControlServiceTest, AChangeIsPushedToTheStreamsItConcerns) {
 // by the periodic check: with a 10 s Hello timeout and a 15 s silence limit that
 // first runs 5 s after the service starts.
 TEST(WorkerControlServiceReconnectTest, ANewStreamOfTheSameWorkerEndsTheOlderOneAtOnce) {
-  ManualClock clock;
-  Fleet fleet{clock, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
-  StatsAggregator stats{clock, absl::Minutes(5)};
-  CallAuthorizer auth{CallAuthorizer::Options{}};
   const absl::Time started = absl::Now();
-  WorkerControlService service{&fleet, &stats, nullptr, auth, clock, absl::Seconds(10)};
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(server, nullptr);
-  auto stub = v1::WorkerControl::NewStub(
-      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  ServedService served("127.0.0.1", absl::Seconds(10));
+  ASSERT_NE(served.stub, nullptr);
+  v1::WorkerControl::Stub* stub = served.stub.get();
   grpc::ClientContext old_ctx, new_ctx;
   auto older = stub->Connect(&old_ctx);
   ASSERT_TRUE(older->Write(HelloFrom("w1")));
@@ -222,28 +223,16 @@ TEST(WorkerControlServiceReconnectTest, ANewStreamOfTheSameWorkerEndsTheOlderOne
   EXPECT_LT(absl::Now() - started, absl::Seconds(4)) << "the periodic check may have ended it";
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
   EXPECT_EQ(s.error_message(), "a newer stream of worker w1 replaced this one");
-  EXPECT_TRUE(fleet.GetWorker("w1")->connected());
+  EXPECT_TRUE(served.fleet.GetWorker("w1")->connected());
   ASSERT_TRUE(newer->Read(&m)) << "the newer stream is served";
-  service.Shutdown();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
 }
 
 // gRPC writes an IPv6 peer as "ipv6:%5B::1%5D:PORT"; the loopback check read only
 // "[::1]", so local callers over IPv6 were refused by a controller without tokens.
 TEST(WorkerControlServiceLoopbackTest, ALocalCallerOverIpv6IsAccepted) {
-  ManualClock clock;
-  Fleet fleet{clock, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
-  StatsAggregator stats{clock, absl::Minutes(5)};
-  CallAuthorizer auth{CallAuthorizer::Options{}};
-  WorkerControlService service{&fleet, &stats, nullptr, auth, clock, absl::Seconds(5)};
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("[::1]:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) GTEST_SKIP() << "no IPv6 loopback here";
-  auto stub = v1::WorkerControl::NewStub(grpc::CreateChannel(
-      "[::1]:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  ServedService served("[::1]", absl::Seconds(5));
+  if (served.stub == nullptr) GTEST_SKIP() << "no IPv6 loopback here";
+  v1::WorkerControl::Stub* stub = served.stub.get();
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   auto stream = stub->Connect(&ctx);
@@ -255,8 +244,6 @@ TEST(WorkerControlServiceLoopbackTest, ALocalCallerOverIpv6IsAccepted) {
   ctx.TryCancel();
   const grpc::Status s = stream->Finish();
   EXPECT_NE(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
-  service.Shutdown();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
 }
 
 }  // namespace
