@@ -22,6 +22,7 @@
 #include "common/grpc_limits.h"
 #include "common/host_port.h"
 #include "common/http_server.h"
+#include "common/mutex_deadlock_detection.h"
 #include "common/pg_conninfo.h"
 #include "common/secret_file.h"
 #include "controller/admin_service.h"
@@ -80,6 +81,7 @@ absl::StatusOr<sluice::controller::TokenTable> ReadTokenFile(const std::string& 
 }  // namespace
 
 int main(int argc, char** argv) {
+  sluice::TurnOffMutexDeadlockDetection();
   using namespace sluice::controller;
   ControllerOptions o;
   sluice::ArgParser p("sluice-controller");

@@ -17,14 +17,15 @@
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/http_server.h"
+#include "common/mutex_deadlock_detection.h"
 #include "flags/routing_key.h"
 #include "glog/logging.h"
 #include "prometheus/registry.h"
 #include "worker/control_client.h"
 #include "worker/ingest_loop.h"
+#include "worker/kafka_message_source.h"
 #include "worker/pipeline_manager.h"
 #include "worker/pipeline_runner.h"
-#include "worker/kafka_message_source.h"
 #include "worker/postgres/postgres_batch_sink.h"
 #include "worker/postgres/postgres_writer_pool.h"
 #include "worker/worker_metrics.h"
@@ -207,6 +208,7 @@ int RunStandalone(const WorkerOptions& options, const std::string& version,
 }
 
 int main(int argc, char** argv) {
+  sluice::TurnOffMutexDeadlockDetection();
   absl::StatusOr<WorkerOptions> options =
       ParseWorkerOptions(argc, argv, [](const std::string& name) -> std::optional<std::string> {
         const char* v = std::getenv(name.c_str());
