@@ -61,7 +61,7 @@ grpc::Status FlagsService::Watch(grpc::ServerContext* ctx, const v1::WatchFlagsR
       fleet_->WatchHolds(watch_id, snapshot);
       recorded = held;
     }
-    seen = fleet_->WaitForChange(seen, fleet_->stream_recheck_interval());
+    // The next turn waits for a change (seen == looked_at) after checking the token.
   }
   return grpc::Status::OK;
 }

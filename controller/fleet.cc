@@ -430,39 +430,30 @@ void Fleet::RecordNack(const std::string& worker_id, const v1::Nack& nack) {
   gauges_stale_ = true;  // no bump, as for an Ack
 }
 
-void Fleet::Touch(const std::string& worker_id) {
+int Fleet::AcceptStats(const std::string& worker_id, v1::StatsReport* report) {
   absl::MutexLock lock(&mu_);
   auto it = workers_.find(worker_id);
-  if (it != workers_.end()) it->second.last_seen = clock_.Now();
-}
-
-int Fleet::DropUnassignedStats(const std::string& worker_id, v1::StatsReport* report) const {
-  absl::MutexLock lock(&mu_);
-  auto it = workers_.find(worker_id);
-  const std::set<std::string> none;
-  const std::set<std::string>& assigned =
-      it == workers_.end() ? none : it->second.assigned_during_lease;
   auto* pipelines = report->mutable_pipelines();
   const int before = pipelines->size();
+  if (it == workers_.end()) {
+    pipelines->Clear();
+    return before;
+  }
+  Worker& w = it->second;
+  w.last_seen = clock_.Now();
   pipelines->erase(std::remove_if(pipelines->begin(), pipelines->end(),
                                   [&](const v1::PipelineStats& p) {
-                                    return assigned.count(p.pipeline()) == 0;
+                                    return w.assigned_during_lease.count(p.pipeline()) == 0;
                                   }),
                    pipelines->end());
-  return before - pipelines->size();
-}
-
-void Fleet::RecordProblems(const std::string& worker_id, const v1::StatsReport& report) {
-  absl::MutexLock lock(&mu_);
-  auto it = workers_.find(worker_id);
-  if (it == workers_.end()) return;
-  for (const v1::PipelineStats& p : report.pipelines()) {
+  for (const v1::PipelineStats& p : *pipelines) {
     if (p.problem().empty()) {
-      it->second.pipeline_problems.erase(p.pipeline());
+      w.pipeline_problems.erase(p.pipeline());
     } else {
-      it->second.pipeline_problems[p.pipeline()] = p.problem();
+      w.pipeline_problems[p.pipeline()] = p.problem();
     }
   }
+  return before - pipelines->size();
 }
 
 absl::Status Fleet::Drain(const std::string& worker_id) {

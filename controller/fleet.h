@@ -114,14 +114,13 @@ class Fleet {
   void RecordInSync(const std::string& worker_id, const v1::Assignment& assignment);
   void RecordAck(const std::string& worker_id, const v1::Ack& ack);
   void RecordNack(const std::string& worker_id, const v1::Nack& nack);
-  void Touch(const std::string& worker_id);
-  // A worker reports only pipelines it was assigned (at any time since it
-  // connected, or within its lease): removes the others from `report`, so a worker
-  // token cannot forge stats (which feed the ramp guards) for other pipelines.
-  // Returns how many were removed.
-  int DropUnassignedStats(const std::string& worker_id, v1::StatsReport* report) const;
-  // Keeps each pipeline's `problem` from a stats report (the latest one wins).
-  void RecordProblems(const std::string& worker_id, const v1::StatsReport& report);
+  // A stats report came from the worker, under one lock (a fleet of 5,000 sends
+  // 1,000 a second): it was heard from now; pipelines it was never assigned (at
+  // any time since it connected, or within its lease) are removed from `report`,
+  // so a worker token cannot forge stats (which feed the ramp guards) for other
+  // pipelines; each remaining pipeline's `problem` is kept (the latest wins).
+  // Returns how many pipelines were removed.
+  int AcceptStats(const std::string& worker_id, v1::StatsReport* report);
 
   // NOT_FOUND if unknown. Draining persists for the worker id until it reconnects
   // after its lease has expired.

@@ -57,13 +57,22 @@ void StatsAggregator::TrimLocked(absl::Time now) {
   // thousand workers report 200 times a second).
   if (now < next_map_trim_) return;
   next_map_trim_ = now + absl::Seconds(1);
+  // (absl's erase(iterator) leaves the other iterators valid.)
   for (auto it = lag_.begin(); it != lag_.end();) {
-    it = it->second.at < now - retention_ ? lag_.erase(it) : std::next(it);
+    if (it->second.at < now - retention_) {
+      lag_.erase(it++);
+    } else {
+      ++it;
+    }
   }
   // A report is re-sent within moments, never after the retention: the memory of
   // incarnations that stopped reporting is bounded by it.
   for (auto it = last_report_.begin(); it != last_report_.end();) {
-    it = it->second.at < now - retention_ ? last_report_.erase(it) : std::next(it);
+    if (it->second.at < now - retention_) {
+      last_report_.erase(it++);
+    } else {
+      ++it;
+    }
   }
 }
 

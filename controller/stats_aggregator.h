@@ -108,9 +108,13 @@ class StatsAggregator {
     NameId pipeline;
     NameId topic;
     int32_t partition;
-    bool operator<(const LagKey& o) const {
-      return std::tie(worker, pipeline, topic, partition) <
+    bool operator==(const LagKey& o) const {
+      return std::tie(worker, pipeline, topic, partition) ==
              std::tie(o.worker, o.pipeline, o.topic, o.partition);
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const LagKey& k) {
+      return H::combine(std::move(h), k.worker, k.pipeline, k.topic, k.partition);
     }
   };
   struct Lag {
@@ -136,14 +140,17 @@ class StatsAggregator {
   absl::flat_hash_map<std::string, NameId> name_ids_ ABSL_GUARDED_BY(mu_);
   std::deque<Bucket> fine_ ABSL_GUARDED_BY(mu_);
   std::deque<Bucket> coarse_ ABSL_GUARDED_BY(mu_);
-  std::map<LagKey, Lag> lag_ ABSL_GUARDED_BY(mu_);
+  // Hash maps, not trees: with 5,000 workers they hold 120,000 partitions, walked
+  // whole once a second to forget what is older than the retention.
+  absl::flat_hash_map<LagKey, Lag> lag_ ABSL_GUARDED_BY(mu_);
   absl::Time next_map_trim_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   struct LastReport {
     uint64_t sequence = 0;
     absl::Time at;
   };
   // (worker id, incarnation) → its latest report; forgotten after the retention.
-  std::map<std::pair<std::string, uint64_t>, LastReport> last_report_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::pair<std::string, uint64_t>, LastReport> last_report_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::controller

@@ -130,14 +130,12 @@ void WorkerStream::TakeMessage() {
       fleet.RecordNack(worker_id, in_.nack());
       break;
     case v1::WorkerMessage::kStats:
-      fleet.Touch(worker_id);
-      if (const int dropped = fleet.DropUnassignedStats(worker_id, in_.mutable_stats());
+      if (const int dropped = fleet.AcceptStats(worker_id, in_.mutable_stats());
           dropped > 0 && !warned_unassigned_) {
         warned_unassigned_ = true;
         LOG(WARNING) << "worker " << worker_id << " reported " << dropped
                      << " pipelines it was never assigned; ignored";
       }
-      fleet.RecordProblems(worker_id, in_.stats());
       context_.stats->Add(worker_id, build_version_, in_.stats());
       break;
     default:

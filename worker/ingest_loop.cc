@@ -9,6 +9,11 @@
 namespace sluice::worker {
 namespace {
 
+// A time as the hold and dead-letter reasons show it (UTC, RFC 3339).
+std::string Utc(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone());
+}
+
 const char* RetryReason(const absl::Status& s) {
   switch (s.code()) {
     case absl::StatusCode::kUnavailable:
@@ -573,11 +578,8 @@ void IngestLoop::ReclaimDue() {
 
 std::string IngestLoop::BeyondScheduleReason(const Message& message, bool too_far_ahead) const {
   return absl::StrCat(
-      "timestamp beyond the known schedule: ",
-      absl::FormatTime(absl::RFC3339_full, *message.timestamp, absl::UTCTimeZone()),
-      " is later than ",
-      absl::FormatTime(absl::RFC3339_full, deps_.router->known_until(), absl::UTCTimeZone()),
-      ", up to which the flag's schedule was known, ",
+      "timestamp beyond the known schedule: ", Utc(*message.timestamp), " is later than ",
+      Utc(deps_.router->known_until()), ", up to which the flag's schedule was known, ",
       too_far_ahead
           ? absl::StrCat("and too far ahead of this worker's clock to become known within the "
                          "hold limit (",
@@ -601,17 +603,14 @@ void IngestLoop::HoldForSchedule(const TopicPartition& tp, const Message& messag
   ++partitions_epoch_;
   deps_.source->Pause({tp});
   deps_.metrics->ScheduleHoldStarted();
-  const std::string reason = absl::StrCat(
-      "item at offset ", message.offset, " has timestamp ",
-      absl::FormatTime(absl::RFC3339_full, *message.timestamp, absl::UTCTimeZone()),
-      ", later than the flag schedule this worker knows (",
-      deps_.router->known_until() == absl::InfinitePast()
-          ? std::string("none yet")
-          : absl::StrCat("until ", absl::FormatTime(absl::RFC3339_full, deps_.router->known_until(),
-                                                    absl::UTCTimeZone())),
-      "); waiting for the controller, at most until ",
-      absl::FormatTime(absl::RFC3339_full, *state->held_since + deps_.router->hold_limit(),
-                       absl::UTCTimeZone()));
+  const std::string reason =
+      absl::StrCat("item at offset ", message.offset, " has timestamp ", Utc(*message.timestamp),
+                   ", later than the flag schedule this worker knows (",
+                   deps_.router->known_until() == absl::InfinitePast()
+                       ? std::string("none yet")
+                       : absl::StrCat("until ", Utc(deps_.router->known_until())),
+                   "); waiting for the controller, at most until ",
+                   Utc(*state->held_since + deps_.router->hold_limit()));
   LOG_EVERY_N(WARNING, 100) << "holding " << tp.ToString() << ": " << reason;
   absl::MutexLock lock(&status_mu_);
   held_[tp] = reason;

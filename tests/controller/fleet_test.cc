@@ -126,7 +126,8 @@ TEST_F(FleetTest, AWorkerThatSendsNothingForTheSilenceLimitIsSilent) {
   const uint64_t s1 = fleet_.Connect(Hello("w1"), "local").value();
   clock_.Advance(absl::Seconds(15));
   EXPECT_EQ(fleet_.SilentFor("w1", s1), std::nullopt);
-  fleet_.Touch("w1");  // a stats report
+  v1::StatsReport report;
+  fleet_.AcceptStats("w1", &report);
   clock_.Advance(absl::Seconds(15));
   EXPECT_EQ(fleet_.SilentFor("w1", s1), std::nullopt);
   clock_.Advance(absl::Seconds(1));
@@ -289,11 +290,11 @@ TEST_F(FleetTest, StatsForPipelinesAWorkerWasNeverAssignedAreDropped) {
   ASSERT_EQ(fleet_.AssignmentFor(other).pipelines_size(), 0);
   v1::StatsReport forged;
   for (const char* name : {"a", "nosuch"}) forged.add_pipelines()->set_pipeline(name);
-  EXPECT_EQ(fleet_.DropUnassignedStats(other, &forged), 2);
+  EXPECT_EQ(fleet_.AcceptStats(other, &forged), 2);
   EXPECT_EQ(forged.pipelines_size(), 0);
   v1::StatsReport real;
   for (const char* name : {"a", "nosuch"}) real.add_pipelines()->set_pipeline(name);
-  EXPECT_EQ(fleet_.DropUnassignedStats(runner, &real), 1);
+  EXPECT_EQ(fleet_.AcceptStats(runner, &real), 1);
   ASSERT_EQ(real.pipelines_size(), 1);
   EXPECT_EQ(real.pipelines(0).pipeline(), "a");
   // Once assigned, a pipeline may still be reported after it moves away (the
@@ -301,7 +302,24 @@ TEST_F(FleetTest, StatsForPipelinesAWorkerWasNeverAssignedAreDropped) {
   fleet_.SetPipelines({});
   v1::StatsReport last;
   last.add_pipelines()->set_pipeline("a");
-  EXPECT_EQ(fleet_.DropUnassignedStats(runner, &last), 0);
+  EXPECT_EQ(fleet_.AcceptStats(runner, &last), 0);
+  // The problems of the pipelines kept are recorded; a forged one is not.
+  v1::StatsReport failing;
+  v1::PipelineStats* p = failing.add_pipelines();
+  p->set_pipeline("a");
+  p->set_problem("writes failing");
+  fleet_.AcceptStats(other, &failing);  // never assigned "a": dropped
+  fleet_.SetPipelines({P("a", 2)});
+  for (const v1::PipelineWorkerStatus& s : fleet_.PipelineStatus("a")) {
+    EXPECT_EQ(s.problem(), "") << s.worker_id();
+  }
+  p = failing.add_pipelines();
+  p->set_pipeline("a");
+  p->set_problem("writes failing");
+  fleet_.AcceptStats(runner, &failing);
+  for (const v1::PipelineWorkerStatus& s : fleet_.PipelineStatus("a")) {
+    EXPECT_EQ(s.problem(), s.worker_id() == runner ? "writes failing" : "") << s.worker_id();
+  }
 }
 
 TEST_F(FleetTest, DrainEmptiesTheAssignmentAndMarksIt) {
