@@ -499,17 +499,14 @@ absl::StatusOr<StateSnapshot> StateStore::LoadState() {
 }
 
 absl::Status StateStore::SaveWorkers(const std::vector<KnownWorker>& workers) {
-  // A drain is never undone on an existing row: a Hello's row, written by
-  // WorkerRegistryWriter from what the fleet knew a moment earlier, may land after
-  // the one `workers drain` saved. Drains end when the row is forgotten.
   return Transact([&](pqxx::work& tx) {
     for (const KnownWorker& worker : workers) {
       const std::string hello = worker.hello.SerializeAsString();
       tx.exec_params(
           "INSERT INTO sluice_controller.workers (worker_id, owner, draining, hello) "
           "VALUES ($1, $2, $3, $4) ON CONFLICT (worker_id) DO UPDATE SET owner = "
-          "EXCLUDED.owner, draining = workers.draining OR EXCLUDED.draining, "
-          "hello = EXCLUDED.hello, updated_at = now()",
+          "EXCLUDED.owner, draining = EXCLUDED.draining, hello = EXCLUDED.hello, "
+          "updated_at = now()",
           worker.hello.worker_id(), worker.owner, worker.draining,
           pqxx::binarystring(hello.data(), hello.size()));
     }

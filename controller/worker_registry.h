@@ -29,8 +29,6 @@ class WorkerRegistry {
   virtual ~WorkerRegistry() = default;
   // Inserts or replaces the entry of each worker.hello.worker_id(), all in one
   // transaction (1,000 workers reconnecting after a restart are saved in a few).
-  // A drain stays on an existing entry (`draining` false does not undo it) until
-  // ForgetWorkers removes the entry.
   virtual absl::Status SaveWorkers(const std::vector<KnownWorker>& workers) = 0;
   // Removes the entries of workers whose lease expired.
   virtual absl::Status ForgetWorkers(const std::vector<std::string>& worker_ids) = 0;

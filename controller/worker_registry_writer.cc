@@ -65,17 +65,28 @@ bool WorkerRegistryWriter::SaveQueued() {
     if (std::optional<KnownWorker> known = fleet_->Known(id)) workers.push_back(*std::move(known));
   }
   if (workers.empty()) return true;
-  if (registry_->SaveWorkers(workers).ok()) return true;
-  // One row that cannot be saved must not hold back the others: one by one.
+  absl::Status last = registry_->SaveWorkers(workers);
+  if (last.ok()) return true;
   std::vector<std::string> failed;
-  absl::Status last;
-  for (const KnownWorker& w : workers) {
-    if (absl::Status s = registry_->SaveWorkers({w}); !s.ok()) {
-      failed.push_back(w.hello.worker_id());
-      last = s;
+  if (absl::IsUnavailable(last)) {
+    // The database is away: every row waits for the next round (one by one would
+    // multiply the outage's timeouts by the rows).
+    failed.assign(ids.begin(), ids.end());
+  } else {
+    // The database refused the batch: one row it refuses must not hold back the
+    // others, so one by one, until the database goes away.
+    for (const KnownWorker& w : workers) {
+      if (!failed.empty() && absl::IsUnavailable(last)) {
+        failed.push_back(w.hello.worker_id());
+        continue;
+      }
+      if (absl::Status s = registry_->SaveWorkers({w}); !s.ok()) {
+        failed.push_back(w.hello.worker_id());
+        last = s;
+      }
     }
+    if (failed.empty()) return true;
   }
-  if (failed.empty()) return true;
   LOG(WARNING) << failed.size() << " workers (" << failed.front()
                << (failed.size() > 1 ? ", ..." : "")
                << ") not recorded for a controller restart, tried again in a second: "

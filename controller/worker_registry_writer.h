@@ -20,7 +20,8 @@ namespace sluice::controller {
 // meanwhile are saved together, in one transaction, with what the fleet knows of
 // them at that moment. A failed save is logged and tried again a second later:
 // losing an entry only costs that worker's pipelines staying put across a
-// controller restart.
+// controller restart. A batch the database refuses is saved row by row, so one
+// bad row holds back no other; a database that is away fails the round at once.
 class WorkerRegistryWriter {
  public:
   // The second between a failed save and its retry is waited on `clock`.

@@ -36,34 +36,6 @@ class StateStoreTest : public ::testing::Test {
   std::unique_ptr<StateStore> store_;
 };
 
-// Found by review (issue 10): a Hello's registry row is written by another thread
-// from what the fleet knew a moment before, so it could land after the row that
-// `workers drain` saved and undo the drain for the next controller. A drain
-// stays until the worker's row is forgotten (its lease expired).
-TEST_F(StateStoreTest, ASavedDrainIsNotUndoneByALaterSaveOfTheSameWorker) {
-  KnownWorker w;
-  w.hello.set_worker_id("w1");
-  w.owner = "workers";
-  w.draining = true;
-  ASSERT_TRUE(store_->SaveWorkers({w}).ok());
-  w.draining = false;
-  w.hello.set_build_version("2.0");
-  KnownWorker other;
-  other.hello.set_worker_id("w2");
-  ASSERT_TRUE(store_->SaveWorkers({w, other}).ok());
-  absl::StatusOr<std::vector<KnownWorker>> loaded = store_->LoadWorkers();
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  ASSERT_EQ(loaded->size(), 2u);
-  EXPECT_TRUE((*loaded)[0].draining);
-  EXPECT_EQ((*loaded)[0].hello.build_version(), "2.0");
-  EXPECT_FALSE((*loaded)[1].draining);
-  ASSERT_TRUE(store_->ForgetWorkers({"w1"}).ok());
-  ASSERT_TRUE(store_->SaveWorkers({w}).ok());  // back after its lease: a new entry
-  loaded = store_->LoadWorkers();
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  EXPECT_FALSE((*loaded)[0].draining);
-}
-
 // Found by review (issue 10): schedules stored before changes had kinds read as all
 // sets, so a rollback recorded then replayed as a set and the next rollback went
 // forward to the percentage it had undone. The first start of a controller that
