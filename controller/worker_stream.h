@@ -99,7 +99,6 @@ class WorkerStream final
 
   absl::Mutex mu_;
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kAwaitingHello;
-  absl::Time ended_at_ ABSL_GUARDED_BY(mu_);
   // Set once the Hello is taken; constant afterwards.
   std::string worker_id_ ABSL_GUARDED_BY(mu_);
   std::string build_version_;
