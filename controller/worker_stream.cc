@@ -8,7 +8,7 @@
 namespace sluice::controller {
 
 WorkerStream::WorkerStream(grpc::CallbackServerContext* call, const WorkerStreamContext& context,
-                           std::function<void(WorkerStream*)> on_done)
+                           std::function<void(WorkerStream*, const std::string&)> on_done)
     : call_(call),
       context_(context),
       on_done_(std::move(on_done)),
@@ -143,21 +143,13 @@ void WorkerStream::TakeMessage() {
   }
 }
 
-void WorkerStream::OnSendInitialMetadataDone(bool ok) {
+void WorkerStream::OnSendInitialMetadataDone(bool ok) { WriteCompleted(ok); }
+
+void WorkerStream::OnWriteDone(bool ok) { WriteCompleted(ok); }
+
+void WorkerStream::WriteCompleted(bool ok) {
   if (!ok) {
     End(grpc::Status::OK);  // the call is gone; nothing reaches the worker
-    return;
-  }
-  {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-  }
-  Push();
-}
-
-void WorkerStream::OnWriteDone(bool ok) {
-  if (!ok) {
-    End(grpc::Status::OK);
     return;
   }
   {
@@ -296,7 +288,12 @@ void WorkerStream::DisconnectOnce() {
 
 void WorkerStream::OnDone() {
   DisconnectOnce();
-  on_done_(this);  // may destroy this stream: last
+  std::string worker_id;
+  {
+    absl::MutexLock lock(&mu_);
+    worker_id = worker_id_;
+  }
+  on_done_(this, worker_id);  // may destroy this stream: last
 }
 
 }  // namespace sluice::controller

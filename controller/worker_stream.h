@@ -55,9 +55,9 @@ class WorkerStream final
     : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::ControllerMessage> {
  public:
   // Authorizes the call (a refused one is finished at once). `on_done` is called
-  // last, from OnDone.
+  // last, from OnDone, with the worker id of the Hello ("" if none was taken).
   WorkerStream(grpc::CallbackServerContext* call, const WorkerStreamContext& context,
-               std::function<void(WorkerStream*)> on_done);
+               std::function<void(WorkerStream*, const std::string&)> on_done);
 
   // The fleet changed: sends the worker its assignment, or the schedule horizon,
   // if either moved since it was last sent.
@@ -80,6 +80,8 @@ class WorkerStream final
   // The first message: connects the worker. Not OK ends the stream.
   grpc::Status TakeHello();
   void TakeMessage();
+  // A write or the initial metadata completed: the next one, if any.
+  void WriteCompleted(bool ok);
   // Picks the next message to send into out_ (and marks a write as under way);
   // false if there is none or a write is under way.
   bool NextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -91,7 +93,7 @@ class WorkerStream final
   // under mu_ while the phase is not kEnded.
   grpc::CallbackServerContext* const call_;
   const WorkerStreamContext context_;
-  const std::function<void(WorkerStream*)> on_done_;
+  const std::function<void(WorkerStream*, const std::string&)> on_done_;
   const absl::Time opened_at_;
   // Only the read reactions touch it (one read at a time).
   v1::WorkerMessage in_;
