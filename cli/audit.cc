@@ -20,7 +20,7 @@ int RunAudit(const CliContext& ctx) {
   req.set_limit(static_cast<int32_t>(ctx.args().limit));
   req.set_target(ctx.args().target);
   v1::ListAuditResponse resp;
-  grpc::Status s = ctx.admin().ListAudit(ctx.Call().get(), req, &resp);
+  grpc::Status s = ctx.Read(&v1::Admin::Stub::ListAudit, req, &resp);
   if (!s.ok()) return ctx.Refused(s);
   if (ctx.args().json) {
     ctx.PrintJson(resp);

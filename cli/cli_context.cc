@@ -17,13 +17,80 @@ namespace sluice::cli {
 using google::protobuf::util::TimeUtil;
 
 CliContext::CliContext(const CliArgs& args, ControllerConnection controller,
-                       std::shared_ptr<grpc::Channel> channel, std::ostream& out,
-                       std::ostream& err)
+                       ControllerAddresses addresses,
+                       std::map<std::string, std::shared_ptr<grpc::Channel>> channels,
+                       std::ostream& out, std::ostream& err)
     : args_(args),
       out_(out),
       err_(err),
       controller_(std::move(controller)),
-      stub_(v1::Admin::NewStub(std::move(channel))) {}
+      addresses_(std::move(addresses)),
+      channels_(std::move(channels)) {
+  for (const auto& [address, channel] : channels_) stubs_[address] = v1::Admin::NewStub(channel);
+}
+
+namespace {
+
+// Whether `channel` connects by `deadline`; false as soon as an attempt fails (a
+// replica that is down refuses at once, and the next one is tried).
+bool Connects(grpc::Channel& channel, std::chrono::system_clock::time_point deadline) {
+  for (;;) {
+    const grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
+    if (state == GRPC_CHANNEL_READY) return true;
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) return false;
+    if (!channel.WaitForStateChange(state, deadline)) return false;
+  }
+}
+
+}  // namespace
+
+grpc::Status CliContext::CallLeader(
+    const std::function<grpc::Status(v1::Admin::Stub&, grpc::ClientContext*)>& call,
+    bool idempotent) const {
+  const absl::Time give_up = absl::Now() + kFailoverBudget;
+  size_t failed_in_a_row = 0;
+  for (;;) {
+    const std::string address = addresses_.current();
+    const bool several = addresses_.all().size() > 1;
+    if (stubs_.count(address) == 0) {  // a leader a follower named
+      ControllerConnection to_leader = controller_;
+      to_leader.address = address;
+      absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenControllerChannel(to_leader);
+      if (!channel.ok())
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            absl::StrCat("the leader is ", address, ", and it cannot be called: ",
+                                         channel.status().message()));
+      channels_[address] = *channel;
+      stubs_[address] = v1::Admin::NewStub(*channel);
+    }
+    grpc::Status status;
+    std::optional<std::string> follower;
+    // With several replicas, one that does not connect soon is skipped (nothing
+    // was sent to it); alone, the call reports it at once, as it always did.
+    const auto connect_by = std::chrono::system_clock::now() + std::chrono::seconds(2);
+    if (several && !Connects(*channels_.at(address), connect_by)) {
+      status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            absl::StrCat("controller ", address, " cannot be reached"));
+    } else {
+      std::unique_ptr<grpc::ClientContext> ctx = Call();
+      status = call(*stubs_.at(address), ctx.get());
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+      follower = FollowerRefusalLeader(*ctx);
+      // Sent, then the replica went away: a write may have been made.
+      if (!follower && (!idempotent || !several)) return status;
+    }
+    const std::string leader = FollowableLeader(controller_, follower);
+    // A leader this client may not call with its settings (a token in clear
+    // text beyond loopback): its address is in the message.
+    if (follower && !follower->empty() && leader.empty()) return status;
+    if (absl::Now() >= give_up) return status;
+    addresses_.Failover(leader);
+    // Once every replica has been tried, wait a little (an election under way).
+    if (++failed_in_a_row % addresses_.all().size() == 0 || (follower && follower->empty())) {
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+  }
+}
 
 std::unique_ptr<grpc::ClientContext> CliContext::Call() const {
   auto ctx = std::make_unique<grpc::ClientContext>();

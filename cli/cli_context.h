@@ -8,13 +8,16 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdint>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/controller_addresses.h"
 #include "common/controller_channel.h"
 #include "sluice/v1/admin.grpc.pb.h"
 
@@ -77,15 +80,49 @@ struct CliArgs {
 // for anything else.
 bool ParseKeyForm(const std::string& text, v1::RoutingKeyForm* form);
 
+// A type deduced from another argument only (std::type_identity before C++20),
+// so that `{}` can stand for a request.
+template <typename T>
+struct NotDeduced {
+  using type = T;
+};
+
 class CliContext {
  public:
-  // `controller`: address, token and TLS; `channel` opened to it.
-  CliContext(const CliArgs& args, ControllerConnection controller,
-             std::shared_ptr<grpc::Channel> channel, std::ostream& out, std::ostream& err);
+  // An Admin call of the generated stub.
+  template <typename Req, typename Resp>
+  using AdminMethod = grpc::Status (v1::Admin::Stub::*)(grpc::ClientContext*, const Req&, Resp*);
+  // How long a command keeps looking for the leader (an election takes seconds).
+  static constexpr absl::Duration kFailoverBudget = absl::Seconds(15);
+
+  // `controller`: token and TLS; `addresses`: the replicas (--controller a,b),
+  // with a channel opened to each.
+  CliContext(const CliArgs& args, ControllerConnection controller, ControllerAddresses addresses,
+             std::map<std::string, std::shared_ptr<grpc::Channel>> channels, std::ostream& out,
+             std::ostream& err);
 
   const CliArgs& args() const { return args_; }
   std::ostream& out() const { return out_; }
-  v1::Admin::Stub& admin() const { return *stub_; }
+
+  // Calls the leader. A follower's refusal (the call did nothing) is followed to
+  // the leader it names, or to the next replica, and a replica that cannot be
+  // reached is skipped, for up to kFailoverBudget. A read is also sent again when
+  // a replica went away during the call; a write is not (it may have been made):
+  // its UNAVAILABLE is returned for the operator to check.
+  template <typename Req, typename Resp>
+  grpc::Status Read(AdminMethod<Req, Resp> method, const typename NotDeduced<Req>::type& req,
+                    Resp* resp) const {
+    return CallLeader(
+        [&](v1::Admin::Stub& stub, grpc::ClientContext* c) { return (stub.*method)(c, req, resp); },
+        /*idempotent=*/true);
+  }
+  template <typename Req, typename Resp>
+  grpc::Status Write(AdminMethod<Req, Resp> method, const typename NotDeduced<Req>::type& req,
+                     Resp* resp) const {
+    return CallLeader(
+        [&](v1::Admin::Stub& stub, grpc::ClientContext* c) { return (stub.*method)(c, req, resp); },
+        /*idempotent=*/false);
+  }
 
   // A context for one call: 10 s deadline and the token. (The controller records
   // the token's name as the actor; the client does not choose it.)
@@ -101,8 +138,16 @@ class CliContext {
   const CliArgs& args_;
   std::ostream& out_;
   std::ostream& err_;
+  grpc::Status CallLeader(
+      const std::function<grpc::Status(v1::Admin::Stub&, grpc::ClientContext*)>& call,
+      bool idempotent) const;
+
   const ControllerConnection controller_;
-  std::unique_ptr<v1::Admin::Stub> stub_;
+  // Moves as calls fail over; a command runs on one thread.
+  mutable ControllerAddresses addresses_;
+  // By address; a leader named by a follower is added.
+  mutable std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+  mutable std::map<std::string, std::unique_ptr<v1::Admin::Stub>> stubs_;
 };
 
 // Commands, one per noun. `verb` and operands come from args().positional.

@@ -105,7 +105,7 @@ int RunFlags(const CliContext& ctx) {
   const std::string& verb = pos[1];
   if (verb == "list") {
     v1::ListFlagsResponse resp;
-    grpc::Status s = ctx.admin().ListFlags(ctx.Call().get(), {}, &resp);
+    grpc::Status s = ctx.Read(&v1::Admin::Stub::ListFlags, {}, &resp);
     if (!s.ok()) return ctx.Refused(s);
     if (a.json) {
       ctx.PrintJson(resp);
@@ -145,7 +145,7 @@ int RunFlags(const CliContext& ctx) {
       }
     }
     v1::EvaluateFlagResponse resp;
-    grpc::Status s = ctx.admin().EvaluateFlag(ctx.Call().get(), req, &resp);
+    grpc::Status s = ctx.Read(&v1::Admin::Stub::EvaluateFlag, req, &resp);
     if (!s.ok()) return ctx.Refused(s);
     if (a.json) {
       ctx.PrintJson(resp);
@@ -164,7 +164,7 @@ int RunFlags(const CliContext& ctx) {
     v1::GetFlagHoldersRequest req;
     req.set_name(name);
     v1::FlagHolders holders;
-    grpc::Status hs = ctx.admin().GetFlagHolders(ctx.Call().get(), req, &holders);
+    grpc::Status hs = ctx.Read(&v1::Admin::Stub::GetFlagHolders, req, &holders);
     if (!hs.ok()) return ctx.Refused(hs);
     if (a.json) {
       ctx.PrintJson(holders);
@@ -176,13 +176,13 @@ int RunFlags(const CliContext& ctx) {
   if (verb == "get" || verb == "history" || verb == "status") {
     v1::GetFlagRequest req;
     req.set_name(name);
-    s = ctx.admin().GetFlag(ctx.Call().get(), req, &flag);
+    s = ctx.Read(&v1::Admin::Stub::GetFlag, req, &flag);
   } else if (verb == "create") {
     v1::CreateFlagRequest req;
     req.set_name(name);
     req.set_description(a.description);
     req.set_salt(a.salt);
-    s = ctx.admin().CreateFlag(ctx.Call().get(), req, &flag);
+    s = ctx.Write(&v1::Admin::Stub::CreateFlag, req, &flag);
   } else if (verb == "set") {
     if (a.expected_version <= 0) return ctx.Usage("flags set needs --expected-version (from flags get)");
     if (a.percent.empty()) return ctx.Usage("flags set needs --percent");
@@ -201,7 +201,7 @@ int RunFlags(const CliContext& ctx) {
     } else if (a.Given("in")) {
       *req.mutable_effective_in() = ToProtoDuration(a.in);
     }
-    s = ctx.admin().SetFlag(ctx.Call().get(), req, &flag);
+    s = ctx.Write(&v1::Admin::Stub::SetFlag, req, &flag);
   } else if (verb == "ramp") {
     if (a.expected_version <= 0) return ctx.Usage("flags ramp needs --expected-version (from flags get)");
     if (a.ramp_to.empty() || a.step.empty() || a.every == absl::ZeroDuration()) {
@@ -226,7 +226,7 @@ int RunFlags(const CliContext& ctx) {
     if (a.Given("guard-window")) *g->mutable_window() = ToProtoDuration(a.guard_window);
     g->set_min_items(static_cast<uint64_t>(a.min_items));
     g->set_min_batches(static_cast<uint64_t>(a.min_batches));
-    s = ctx.admin().RampFlag(ctx.Call().get(), req, &flag);
+    s = ctx.Write(&v1::Admin::Stub::RampFlag, req, &flag);
   } else if (verb == "rollback") {
     if (a.expected_version <= 0) {
       return ctx.Usage("flags rollback needs --expected-version (from flags get)");
@@ -234,11 +234,11 @@ int RunFlags(const CliContext& ctx) {
     v1::RollbackFlagRequest req;
     req.set_name(name);
     req.set_expected_version(static_cast<uint64_t>(a.expected_version));
-    s = ctx.admin().RollbackFlag(ctx.Call().get(), req, &flag);
+    s = ctx.Write(&v1::Admin::Stub::RollbackFlag, req, &flag);
   } else if (verb == "kill") {
     v1::KillFlagRequest req;
     req.set_name(name);
-    s = ctx.admin().KillFlag(ctx.Call().get(), req, &flag);
+    s = ctx.Write(&v1::Admin::Stub::KillFlag, req, &flag);
   } else {
     return ctx.Usage(absl::StrCat("unknown verb flags ", verb));
   }
@@ -254,7 +254,7 @@ int RunFlags(const CliContext& ctx) {
     v1::GetFlagHoldersRequest req;
     req.set_name(flag.name());
     v1::FlagHolders holders;
-    if (grpc::Status hs = ctx.admin().GetFlagHolders(ctx.Call().get(), req, &holders); hs.ok()) {
+    if (grpc::Status hs = ctx.Read(&v1::Admin::Stub::GetFlagHolders, req, &holders); hs.ok()) {
       PrintHolders(ctx, holders);
     } else {
       ctx.out() << "holders: unknown (" << hs.error_message() << ")\n";

@@ -83,7 +83,10 @@ void AddDuration(ArgParser& p, const std::string& name, absl::Duration* out,
 // Registers the flags of `noun` ("" = every noun's, to find the operands).
 void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
   p.AllowPositional();
-  p.AddString("controller", &a->controller, "controller address");
+  p.AddString("controller", &a->controller,
+              "controller address, or the replicas' addresses separated by commas (each "
+              "command goes to the leader among them); default $SLUICE_CONTROLLER or "
+              "localhost:7400");
   p.AddString("token-file", &a->token_file, "file holding the controller token");
   p.AddString("tls-ca", &a->tls_ca, "PEM CA of the controller's certificate");
   p.AddBool("allow-plaintext-token", &a->allow_plaintext_token,
@@ -217,9 +220,22 @@ int main(int argc, char** argv) {
       sluice::ReadClientToken(args.token_file, "--token-file", sluice::SluiceTokenFromEnvironment());
   if (!token.ok()) return Usage(std::string(token.status().message()));
   controller.token = *token;
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = sluice::OpenControllerChannel(controller);
-  if (!channel.ok()) return Usage(std::string(channel.status().message()));
-  sluice::cli::CliContext ctx(args, controller, std::move(*channel), std::cout, std::cerr);
+  if (absl::Status checked = sluice::CheckControllerConnection(controller); !checked.ok()) {
+    return Usage(std::string(checked.message()));
+  }
+  absl::StatusOr<sluice::ControllerAddresses> addresses =
+      sluice::ControllerAddresses::Parse(controller.address);
+  if (!addresses.ok()) return Usage(std::string(addresses.status().message()));
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels;
+  for (const std::string& address : addresses->all()) {
+    sluice::ControllerConnection one = controller;
+    one.address = address;
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = sluice::OpenControllerChannel(one);
+    if (!channel.ok()) return Usage(std::string(channel.status().message()));
+    channels[address] = std::move(*channel);
+  }
+  sluice::cli::CliContext ctx(args, controller, std::move(*addresses), std::move(channels),
+                              std::cout, std::cerr);
   if (noun == "pipelines") return sluice::cli::RunPipelines(ctx);
   if (noun == "workers") return sluice::cli::RunWorkers(ctx);
   if (noun == "stats") return sluice::cli::RunStats(ctx);

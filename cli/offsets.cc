@@ -17,7 +17,7 @@ int RunOffsets(const CliContext& ctx) {
   if (pos[1] == "get") {
     v1::GetOffsetsRequest req;
     req.set_pipeline(pos[2]);
-    s = ctx.admin().GetOffsets(ctx.Call().get(), req, &resp);
+    s = ctx.Read(&v1::Admin::Stub::GetOffsets, req, &resp);
   } else {
     const CliArgs& a = ctx.args();
     if (a.topic.empty()) return ctx.Usage("offsets reset needs --topic");
@@ -41,7 +41,7 @@ int RunOffsets(const CliContext& ctx) {
       req.set_position(v1::RESET_POSITION_OFFSET);
       req.set_next_offset(a.to);
     }
-    s = ctx.admin().ResetOffsets(ctx.Call().get(), req, &resp);
+    s = ctx.Write(&v1::Admin::Stub::ResetOffsets, req, &resp);
   }
   if (!s.ok()) return ctx.Refused(s);
   if (ctx.args().json) {

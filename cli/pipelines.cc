@@ -138,7 +138,7 @@ int RunPipelines(const CliContext& ctx) {
   const std::string& verb = pos[1];
   if (verb == "list") {
     v1::ListPipelinesResponse resp;
-    grpc::Status s = ctx.admin().ListPipelines(ctx.Call().get(), {}, &resp);
+    grpc::Status s = ctx.Read(&v1::Admin::Stub::ListPipelines, {}, &resp);
     if (!s.ok()) return ctx.Refused(s);
     if (ctx.args().json) {
       ctx.PrintJson(resp);
@@ -156,14 +156,14 @@ int RunPipelines(const CliContext& ctx) {
   if (verb == "get") {
     v1::GetPipelineRequest req;
     req.set_name(name);
-    s = ctx.admin().GetPipeline(ctx.Call().get(), req, &resp);
+    s = ctx.Read(&v1::Admin::Stub::GetPipeline, req, &resp);
   } else if (verb == "create") {
     v1::CreatePipelineRequest req;
     req.mutable_config()->set_name(name);
     if (std::string e = ApplyFlags(ctx.args(), req.mutable_config()); !e.empty()) {
       return ctx.Usage(e);
     }
-    s = ctx.admin().CreatePipeline(ctx.Call().get(), req, &resp);
+    s = ctx.Write(&v1::Admin::Stub::CreatePipeline, req, &resp);
   } else if (verb == "update") {
     if (ctx.args().expected_version <= 0) {
       return ctx.Usage("pipelines update needs --expected-version (from pipelines get)");
@@ -171,7 +171,7 @@ int RunPipelines(const CliContext& ctx) {
     v1::GetPipelineRequest get;
     get.set_name(name);
     v1::Pipeline current;
-    s = ctx.admin().GetPipeline(ctx.Call().get(), get, &current);
+    s = ctx.Read(&v1::Admin::Stub::GetPipeline, get, &current);
     if (!s.ok()) return ctx.Refused(s);
     v1::UpdatePipelineRequest req;
     *req.mutable_config() = current.config();
@@ -179,7 +179,7 @@ int RunPipelines(const CliContext& ctx) {
       return ctx.Usage(e);
     }
     req.set_expected_version(static_cast<uint64_t>(ctx.args().expected_version));
-    s = ctx.admin().UpdatePipeline(ctx.Call().get(), req, &resp);
+    s = ctx.Write(&v1::Admin::Stub::UpdatePipeline, req, &resp);
   } else if (verb == "delete") {
     if (ctx.args().expected_version <= 0) {
       return ctx.Usage("pipelines delete needs --expected-version (from pipelines get)");
@@ -188,7 +188,7 @@ int RunPipelines(const CliContext& ctx) {
     req.set_name(name);
     req.set_expected_version(static_cast<uint64_t>(ctx.args().expected_version));
     v1::DeletePipelineResponse deleted;
-    s = ctx.admin().DeletePipeline(ctx.Call().get(), req, &deleted);
+    s = ctx.Write(&v1::Admin::Stub::DeletePipeline, req, &deleted);
     if (!s.ok()) return ctx.Refused(s);
     ctx.out() << "deleted pipeline " << name << "\n";
     return kExitOk;
@@ -197,7 +197,7 @@ int RunPipelines(const CliContext& ctx) {
     v1::GetPipelineRequest get;
     get.set_name(name);
     v1::Pipeline current;
-    if (ctx.admin().GetPipeline(ctx.Call().get(), get, &current).ok()) {
+    if (ctx.Read(&v1::Admin::Stub::GetPipeline, get, &current).ok()) {
       *req.mutable_config() = current.config();
     }
     req.mutable_config()->set_name(name);
@@ -205,7 +205,7 @@ int RunPipelines(const CliContext& ctx) {
       return ctx.Usage(e);
     }
     v1::ValidatePipelineResponse v;
-    s = ctx.admin().ValidatePipeline(ctx.Call().get(), req, &v);
+    s = ctx.Read(&v1::Admin::Stub::ValidatePipeline, req, &v);
     if (!s.ok()) return ctx.Refused(s);
     if (ctx.args().json) {
       ctx.PrintJson(v);
@@ -221,17 +221,17 @@ int RunPipelines(const CliContext& ctx) {
     if (verb == "pause") {
       v1::PausePipelineRequest req;
       req.set_name(name);
-      s = ctx.admin().PausePipeline(ctx.Call().get(), req, &resp);
+      s = ctx.Write(&v1::Admin::Stub::PausePipeline, req, &resp);
     } else {
       v1::ResumePipelineRequest req;
       req.set_name(name);
-      s = ctx.admin().ResumePipeline(ctx.Call().get(), req, &resp);
+      s = ctx.Write(&v1::Admin::Stub::ResumePipeline, req, &resp);
     }
   } else if (verb == "status") {
     v1::GetPipelineStatusRequest req;
     req.set_name(name);
     v1::PipelineStatus status;
-    s = ctx.admin().GetPipelineStatus(ctx.Call().get(), req, &status);
+    s = ctx.Read(&v1::Admin::Stub::GetPipelineStatus, req, &status);
     if (!s.ok()) return ctx.Refused(s);
     if (ctx.args().json) {
       ctx.PrintJson(status);

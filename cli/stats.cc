@@ -26,7 +26,7 @@ int RunStats(const CliContext& ctx) {
   *req.mutable_window() = google::protobuf::util::TimeUtil::MillisecondsToDuration(
       absl::ToInt64Milliseconds(ctx.args().window));
   v1::GetStatsResponse resp;
-  grpc::Status s = ctx.admin().GetStats(ctx.Call().get(), req, &resp);
+  grpc::Status s = ctx.Read(&v1::Admin::Stub::GetStats, req, &resp);
   if (!s.ok()) return ctx.Refused(s);
   if (ctx.args().json) {
     ctx.PrintJson(resp);

@@ -30,7 +30,7 @@ int RunWorkers(const CliContext& ctx) {
   const std::string& verb = pos[1];
   if (verb == "list") {
     v1::ListWorkersResponse resp;
-    grpc::Status s = ctx.admin().ListWorkers(ctx.Call().get(), {}, &resp);
+    grpc::Status s = ctx.Read(&v1::Admin::Stub::ListWorkers, {}, &resp);
     if (!s.ok()) return ctx.Refused(s);
     if (ctx.args().json) {
       ctx.PrintJson(resp);
@@ -48,11 +48,11 @@ int RunWorkers(const CliContext& ctx) {
   if (verb == "get") {
     v1::GetWorkerRequest req;
     req.set_worker_id(pos[2]);
-    s = ctx.admin().GetWorker(ctx.Call().get(), req, &resp);
+    s = ctx.Read(&v1::Admin::Stub::GetWorker, req, &resp);
   } else {
     v1::DrainWorkerRequest req;
     req.set_worker_id(pos[2]);
-    s = ctx.admin().DrainWorker(ctx.Call().get(), req, &resp);
+    s = ctx.Write(&v1::Admin::Stub::DrainWorker, req, &resp);
   }
   if (!s.ok()) return ctx.Refused(s);
   if (ctx.args().json) {

@@ -7,6 +7,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/controller_addresses.h"
 #include "common/grpc_limits.h"
 #include "common/host_port.h"
 #include "common/secret_file.h"
@@ -31,13 +33,16 @@ absl::Status CheckControllerConnection(const ControllerConnection& connection) {
   if (!connection.tls_cert_file.empty() && connection.tls_ca_file.empty()) {
     return absl::InvalidArgumentError("--tls-cert needs --tls-ca (the controller's CA)");
   }
-  const bool local =
-      absl::StartsWith(connection.address, "unix:") || IsLoopbackAddress(connection.address);
-  if (connection.tls_ca_file.empty() && !connection.token.empty() && !local &&
-      !connection.allow_plaintext_token) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the token would cross the network to ", connection.address,
-                     " in clear text: give --tls-ca, or accept that with --allow-plaintext-token"));
+  absl::StatusOr<ControllerAddresses> addresses = ControllerAddresses::Parse(connection.address);
+  if (!addresses.ok()) return addresses.status();
+  for (const std::string& address : addresses->all()) {
+    const bool local = absl::StartsWith(address, "unix:") || IsLoopbackAddress(address);
+    if (connection.tls_ca_file.empty() && !connection.token.empty() && !local &&
+        !connection.allow_plaintext_token) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the token would cross the network to ", address,
+          " in clear text: give --tls-ca, or accept that with --allow-plaintext-token"));
+    }
   }
   return absl::OkStatus();
 }
@@ -50,6 +55,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
     const ControllerConnection& connection, const grpc::ChannelArguments& args) {
   if (absl::Status s = CheckControllerConnection(connection); !s.ok()) return s;
+  if (absl::StrContains(connection.address, ',')) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a channel goes to one controller address, not the list ", connection.address));
+  }
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (connection.tls_ca_file.empty()) {
     credentials = grpc::InsecureChannelCredentials();
@@ -69,6 +78,21 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
     credentials = grpc::SslCredentials(options);
   }
   return grpc::CreateCustomChannel(connection.address, credentials, args);
+}
+
+std::optional<std::string> FollowerRefusalLeader(const grpc::ClientContext& ctx) {
+  const auto& trailing = ctx.GetServerTrailingMetadata();
+  auto it = trailing.find(kLeaderMetadataKey);
+  if (it == trailing.end()) return std::nullopt;
+  return std::string(it->second.data(), it->second.size());
+}
+
+std::string FollowableLeader(const ControllerConnection& connection,
+                             const std::optional<std::string>& leader) {
+  if (!leader || leader->empty() || absl::StrContains(*leader, ',')) return "";
+  ControllerConnection to_leader = connection;
+  to_leader.address = *leader;
+  return CheckControllerConnection(to_leader).ok() ? *leader : "";
 }
 
 void AddControllerToken(const ControllerConnection& connection, grpc::ClientContext* ctx) {

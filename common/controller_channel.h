@@ -16,6 +16,8 @@
 namespace sluice {
 
 struct ControllerConnection {
+  // One address, or the replicas' addresses separated by commas (a client walks
+  // them with ControllerAddresses); OpenControllerChannel takes one.
   std::string address;
   // Sent as "authorization: Bearer TOKEN" on every call; empty: none.
   std::string token;
@@ -42,10 +44,21 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
     const ControllerConnection& connection, const grpc::ChannelArguments& args);
 
 // INVALID_ARGUMENT naming the flag when only one of cert/key is given, a client
-// certificate comes without the controller's CA, or the token would go in clear
-// text (no tls_ca_file) to an address beyond this machine without
-// allow_plaintext_token. Reads no file; OpenControllerChannel checks it first.
+// certificate comes without the controller's CA, the address list is malformed, or
+// the token would go in clear text (no tls_ca_file) to an address beyond this
+// machine without allow_plaintext_token. Reads no file; OpenControllerChannel checks it first.
 absl::Status CheckControllerConnection(const ControllerConnection& connection);
+
+// The call was refused by a follower replica: the leader's address it named ("" if
+// no replica leads now). nullopt for any other ending (the call may have run).
+std::optional<std::string> FollowerRefusalLeader(const grpc::ClientContext& ctx);
+
+// `leader` (from FollowerRefusalLeader) if this client may call it with
+// `connection`'s token and TLS settings (CheckControllerConnection: a token goes
+// in clear text to loopback only, unless allowed), else "": the leader's address
+// is then in the refusal's message for the operator.
+std::string FollowableLeader(const ControllerConnection& connection,
+                             const std::optional<std::string>& leader);
 
 // Adds the token to a call (nothing without one).
 void AddControllerToken(const ControllerConnection& connection, grpc::ClientContext* ctx);

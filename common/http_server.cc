@@ -10,8 +10,6 @@ namespace sluice {
 
 class HttpServer::Handler : public CivetHandler {
  public:
-  // Produces the body and HTTP status of one GET.
-  using Respond = std::function<std::pair<int, std::string>()>;
   Handler(std::string content_type, Respond respond)
       : content_type_(std::move(content_type)), respond_(std::move(respond)) {}
 
@@ -33,7 +31,7 @@ class HttpServer::Handler : public CivetHandler {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& address, std::shared_ptr<prometheus::Registry> registry,
-    ReadinessCheck readiness) {
+    ReadinessCheck readiness, std::vector<std::pair<std::string, Respond>> extra) {
   std::unique_ptr<HttpServer> server(new HttpServer());
   try {
     server->server_ = std::make_unique<CivetServer>(std::vector<std::string>{
@@ -58,6 +56,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   server->server_->addHandler("/metrics", server->metrics_.get());
   server->server_->addHandler("/healthz", server->healthz_.get());
   server->server_->addHandler("/ready", server->ready_.get());
+  for (auto& [path, respond] : extra) {
+    server->extra_.push_back(std::make_unique<Handler>("text/plain", std::move(respond)));
+    server->server_->addHandler(path, server->extra_.back().get());
+  }
   std::vector<int> ports = server->server_->getListeningPorts();
   server->port_ = ports.empty() ? 0 : ports[0];
   return server;

@@ -6,6 +6,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "prometheus/registry.h"
@@ -21,12 +23,14 @@ class HttpServer {
   // Returns OK when ready, or a status whose message explains what is missing;
   // /ready answers 200 or 503 with that message.
   using ReadinessCheck = std::function<absl::Status()>;
+  // Another plain-text endpoint: the HTTP status (200 or 503) and body of a GET.
+  using Respond = std::function<std::pair<int, std::string>()>;
 
   // Starts listening on `address` ("0.0.0.0:9187"; port 0 picks a free port).
   // Returns UNAVAILABLE if the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       const std::string& address, std::shared_ptr<prometheus::Registry> registry,
-      ReadinessCheck readiness);
+      ReadinessCheck readiness, std::vector<std::pair<std::string, Respond>> extra = {});
   ~HttpServer();
 
   // The port actually bound.
@@ -40,6 +44,7 @@ class HttpServer {
   std::unique_ptr<Handler> metrics_;
   std::unique_ptr<Handler> healthz_;
   std::unique_ptr<Handler> ready_;
+  std::vector<std::unique_ptr<Handler>> extra_;
   int port_ = 0;
 };
 

@@ -66,6 +66,7 @@ grpc::Status AdminService::CreatePipeline(grpc::ServerContext* ctx,
                                           v1::Pipeline* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   absl::StatusOr<v1::PipelineConfig> config = CheckedPipeline(req->config(), nullptr);
   if (!config.ok()) return ToGrpcStatus(config.status());
   absl::StatusOr<v1::Pipeline> created = store_->CreatePipeline(*config, caller->name);
@@ -98,6 +99,7 @@ grpc::Status AdminService::UpdatePipeline(grpc::ServerContext* ctx,
                                           v1::Pipeline* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "pipelines get"); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -122,6 +124,7 @@ grpc::Status AdminService::DeletePipeline(grpc::ServerContext* ctx,
                                           v1::DeletePipelineResponse*) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "pipelines get"); !s.ok()) {
     return ToGrpcStatus(s);
@@ -156,6 +159,7 @@ grpc::Status AdminService::PausePipeline(grpc::ServerContext* ctx,
                                          const v1::PausePipelineRequest* req, v1::Pipeline* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Pipeline> p = store_->SetPaused(req->name(), true, caller->name);
   if (p.ok()) *resp = *p;
@@ -167,6 +171,7 @@ grpc::Status AdminService::ResumePipeline(grpc::ServerContext* ctx,
                                           v1::Pipeline* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Pipeline> p = store_->SetPaused(req->name(), false, caller->name);
   if (p.ok()) *resp = *p;
@@ -178,6 +183,7 @@ grpc::Status AdminService::GetPipelineStatus(grpc::ServerContext* ctx,
                                              v1::PipelineStatus* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Pipeline> p = store_->GetPipeline(req->name());
   if (!p.ok()) return ToGrpcStatus(p.status());
@@ -195,6 +201,7 @@ grpc::Status AdminService::ListWorkers(grpc::ServerContext* ctx, const v1::ListW
                                        v1::ListWorkersResponse* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   for (v1::WorkerInfo& w : fleet_->ListWorkers()) *resp->add_workers() = std::move(w);
   return grpc::Status::OK;
 }
@@ -203,6 +210,7 @@ grpc::Status AdminService::GetWorker(grpc::ServerContext* ctx, const v1::GetWork
                                      v1::WorkerInfo* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   if (absl::Status s = CheckWorkerIdArg("worker_id", req->worker_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -215,6 +223,7 @@ grpc::Status AdminService::DrainWorker(grpc::ServerContext* ctx, const v1::Drain
                                        v1::WorkerInfo* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   if (absl::Status s = CheckWorkerIdArg("worker_id", req->worker_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -239,6 +248,7 @@ grpc::Status AdminService::GetStats(grpc::ServerContext* ctx, const v1::GetStats
                                     v1::GetStatsResponse* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   absl::Duration window = absl::Minutes(5);
   if (req->has_window()) {
     window = absl::Milliseconds(TimeUtil::DurationToMilliseconds(req->window()));
@@ -276,6 +286,7 @@ grpc::Status AdminService::ResetOffsets(grpc::ServerContext* ctx,
                                         v1::GetOffsetsResponse* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   if (absl::Status s = CheckResetOffsetsRequest(*req); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<v1::Pipeline> p = store_->GetPipeline(req->pipeline());
   if (!p.ok()) return ToGrpcStatus(p.status());
@@ -339,6 +350,7 @@ grpc::Status AdminService::CreateFlag(grpc::ServerContext* ctx, const v1::Create
                                       v1::Flag* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   if (absl::Status s = CheckCreateFlagRequest(*req); !s.ok()) return ToGrpcStatus(s);
   v1::Flag flag;
   flag.set_name(req->name());
@@ -373,6 +385,7 @@ grpc::Status AdminService::SetFlag(grpc::ServerContext* ctx, const v1::SetFlagRe
                                    v1::Flag* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "flags get"); !s.ok()) {
     return ToGrpcStatus(s);
@@ -413,6 +426,7 @@ grpc::Status AdminService::RollbackFlag(grpc::ServerContext* ctx,
                                         const v1::RollbackFlagRequest* req, v1::Flag* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "flags get"); !s.ok()) {
     return ToGrpcStatus(s);
@@ -436,6 +450,7 @@ grpc::Status AdminService::RampFlag(grpc::ServerContext* ctx, const v1::RampFlag
                                     v1::Flag* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = RequireExpectedVersion(req->expected_version(), "flags get"); !s.ok()) {
     return ToGrpcStatus(s);
@@ -461,6 +476,7 @@ grpc::Status AdminService::KillFlag(grpc::ServerContext* ctx, const v1::KillFlag
                                     v1::Flag* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kAdmin);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   // No expected_version: a kill must not fail because someone (or the ramp) wrote
   // meanwhile. It is re-read and retried instead; each attempt is a compare-and-set
@@ -490,6 +506,7 @@ grpc::Status AdminService::GetFlagHolders(grpc::ServerContext* ctx,
                                           v1::FlagHolders* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   if (absl::Status s = CheckNameArg("name", req->name()); !s.ok()) return ToGrpcStatus(s);
   // The version the fleet serves (what holders can hold), not a newer one still
   // being loaded.

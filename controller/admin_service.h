@@ -5,6 +5,7 @@
 #include "controller/call_authorizer.h"
 #include "controller/flag_scheduler.h"
 #include "controller/fleet.h"
+#include "controller/leadership.h"
 #include "controller/state_store.h"
 #include "controller/state_sync.h"
 #include "controller/stats_aggregator.h"
@@ -19,15 +20,20 @@ class AdminService final : public v1::Admin::Service {
   // is authorised by `auth` first: reads need the read role, writes admin; the
   // audit log's actor is the caller's token name.
   // `sync` makes the fleet see the stored state after every write.
+  // Writes, and reads of what only the leader knows (the workers, their stats and
+  // what they hold), are refused on a follower (`leadership`) with UNAVAILABLE
+  // naming the leader; reads of the stored state are answered by every replica.
   AdminService(StateStore* store, Fleet* fleet, StateSync* sync, StatsAggregator* stats,
-               const Clock& clock, FlagTiming flag_timing, const CallAuthorizer& auth)
+               const Clock& clock, FlagTiming flag_timing, const CallAuthorizer& auth,
+               const Leadership& leadership)
       : store_(store),
         fleet_(fleet),
         sync_(sync),
         stats_(stats),
         clock_(clock),
         flag_timing_(flag_timing),
-        auth_(auth) {}
+        auth_(auth),
+        leadership_(leadership) {}
 
   grpc::Status CreatePipeline(grpc::ServerContext* ctx, const v1::CreatePipelineRequest* req,
                               v1::Pipeline* resp) override;
@@ -97,6 +103,7 @@ class AdminService final : public v1::Admin::Service {
   const Clock& clock_;
   const FlagTiming flag_timing_;
   const CallAuthorizer& auth_;
+  const Leadership& leadership_;
 };
 
 }  // namespace sluice::controller

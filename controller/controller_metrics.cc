@@ -37,6 +37,19 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                                   "database did not answer): workers keep the last one.")
                             .Register(registry)
                             .Add({})),
+      leader_(prometheus::BuildGauge()
+                  .Name("sluice_controller_leader")
+                  .Help("1 while this replica leads (holds the leader lock in PostgreSQL, "
+                        "serves the workers' streams and admin writes), 0 while it follows.")
+                  .Register(registry)
+                  .Add({})),
+      leadership_changes_(
+          prometheus::BuildCounter()
+              .Name("sluice_controller_leadership_changes_total")
+              .Help("Times this replica started (acquired) or stopped (lost) leading.")
+              .Register(registry)),
+      acquired_(leadership_changes_.Add({{"change", "acquired"}})),
+      lost_(leadership_changes_.Add({{"change", "lost"}})),
       push_ack_seconds_(prometheus::BuildHistogram()
                             .Name("sluice_controller_push_to_ack_seconds")
                             .Help("Time from pushing an assignment to its ACK.")

@@ -32,6 +32,10 @@ class ControllerMetrics {
   // failed rounds (a barrier or reload that did not complete: the horizon stays).
   void SetScheduleKnownUntil(absl::Time t) { known_until_.Set(absl::ToUnixMicros(t) / 1e6); }
   void ScheduleHorizonFailed() { horizon_failures_.Increment(); }
+  // This replica leads (1) or follows (0); each time it starts or stops leading.
+  void SetLeader(bool leader) { leader_.Set(leader ? 1 : 0); }
+  void LeadershipAcquired() { acquired_.Increment(); }
+  void LeadershipLost() { lost_.Increment(); }
   // Each flag's percentage in effect now, and its ramp's state (1 for the current
   // state of running/done/halted, 0 for the others).
   void SetFlags(const v1::FlagSnapshot& flags, absl::Time now);
@@ -48,6 +52,10 @@ class ControllerMetrics {
   prometheus::Counter& nacks_;
   prometheus::Gauge& known_until_;
   prometheus::Counter& horizon_failures_;
+  prometheus::Gauge& leader_;
+  prometheus::Family<prometheus::Counter>& leadership_changes_;
+  prometheus::Counter& acquired_;
+  prometheus::Counter& lost_;
   prometheus::Histogram& push_ack_seconds_;
   prometheus::Family<prometheus::Gauge>& rows_per_second_;
   std::map<std::pair<std::string, std::string>, prometheus::Gauge*> rate_gauges_

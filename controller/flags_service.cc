@@ -18,6 +18,7 @@ grpc::Status FlagsService::Watch(grpc::ServerContext* ctx, const v1::WatchFlagsR
                                  grpc::ServerWriter<v1::FlagSnapshot>* writer) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) return s;
   uint64_t held = req->since_revision();
   uint64_t seen = fleet_->generation();
   std::optional<uint64_t> looked_at;  // the generation last looked at
@@ -36,6 +37,8 @@ grpc::Status FlagsService::Watch(grpc::ServerContext* ctx, const v1::WatchFlagsR
     if (absl::StatusOr<Caller> still = auth_.Authorize(*ctx, Role::kRead); !still.ok()) {
       return ToGrpcStatus(still.status());
     }
+    // Stepped down (the step-down wakes every watcher): to the new leader.
+    if (!leadership_.IsLeader()) return FollowerRefusal(leadership_, ctx);
     if (seen == looked_at) {  // nothing changed since the last look
       seen = fleet_->WaitForChange(seen, fleet_->stream_recheck_interval());
       continue;

@@ -8,15 +8,21 @@
 #include "common/clock.h"
 #include "controller/call_authorizer.h"
 #include "controller/fleet.h"
+#include "controller/leadership.h"
 #include "sluice/v1/flags.grpc.pb.h"
 
 namespace sluice::controller {
 
 class FlagsService final : public v1::Flags::Service {
  public:
-  // Both calls need the read role (`auth`).
-  FlagsService(Fleet* fleet, const Clock& clock, const CallAuthorizer& auth)
-      : fleet_(fleet), clock_(clock), auth_(auth) {}
+  // Both calls need the read role (`auth`). Watches are served by the leader
+  // only (`leadership`: the flag holders it lists are its watchers, and its
+  // schedule horizon is the one kept current); a follower refuses them, and ends
+  // those open when it stops leading, with UNAVAILABLE naming the leader.
+  // Evaluate reads the stored flags, which every replica has.
+  FlagsService(Fleet* fleet, const Clock& clock, const CallAuthorizer& auth,
+               const Leadership& leadership)
+      : fleet_(fleet), clock_(clock), auth_(auth), leadership_(leadership) {}
 
   // Sends the snapshot whenever its revision differs from what the watcher holds.
   grpc::Status Watch(grpc::ServerContext* ctx, const v1::WatchFlagsRequest* req,
@@ -31,6 +37,7 @@ class FlagsService final : public v1::Flags::Service {
   Fleet* fleet_;
   const Clock& clock_;
   const CallAuthorizer& auth_;
+  const Leadership& leadership_;
   std::atomic<bool> shutting_down_{false};
 };
 

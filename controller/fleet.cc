@@ -305,7 +305,13 @@ void Fleet::RestoreWorkers(const std::vector<KnownWorker>& workers) {
   const absl::Time now = clock_.Now();
   for (const KnownWorker& k : workers) {
     const std::string& id = k.hello.worker_id();
-    if (id.empty() || workers_.count(id) > 0) continue;
+    if (id.empty()) continue;
+    if (auto present = workers_.find(id); present != workers_.end()) {
+      // A replica that led before, followed, and leads again: a worker it lost
+      // then has a full lease from now to reconnect, as if restored.
+      if (!present->second.connected) present->second.disconnected_at = now;
+      continue;
+    }
     Worker& w = workers_[id];
     w.hello = k.hello;
     w.owner = k.owner;

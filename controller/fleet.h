@@ -132,7 +132,8 @@ class Fleet {
   // After a controller restart: the workers known before it (WorkerRegistry), as
   // disconnected with a lease starting now. Assignments then stay as they were
   // while the workers reconnect; whoever does not come back within the lease is
-  // dropped and its pipelines move. Entries already present are kept.
+  // dropped and its pipelines move. Entries already present are kept; a
+  // disconnected one's lease starts again now (a replica that leads again).
   void RestoreWorkers(const std::vector<KnownWorker>& workers);
   // What the registry keeps of a worker; nullopt if unknown.
   std::optional<KnownWorker> Known(const std::string& worker_id) const;

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/arg_parser.h"
@@ -30,6 +32,7 @@
 #include "controller/controller_metrics.h"
 #include "controller/flags_service.h"
 #include "controller/fleet.h"
+#include "controller/leader_election.h"
 #include "controller/ramp_scheduler.h"
 #include "controller/schedule_horizon_keeper.h"
 #include "controller/server_credentials.h"
@@ -51,6 +54,9 @@ struct ControllerOptions {
   // Loopback by default: without tokens, anyone who can reach the port could
   // change what every worker runs.
   std::string listen = "127.0.0.1:7400";
+  // Named by followers as the leader's address; "": --listen (a wildcard host
+  // replaced by this machine's name).
+  std::string advertise_address;
   bool allow_unauthenticated = false;
   std::string auth_tokens_file;
   bool allow_plaintext_tokens = false;
@@ -72,6 +78,18 @@ struct ControllerOptions {
   absl::Duration schedule_hold_limit = absl::ZeroDuration();
 };
 
+// --listen as others reach it: 0.0.0.0 and [::] name no machine.
+std::string DefaultAdvertiseAddress(const std::string& listen) {
+  for (const char* wildcard : {"0.0.0.0:", "[::]:"}) {
+    if (absl::StartsWith(listen, wildcard)) {
+      char host[256] = {};
+      gethostname(host, sizeof(host) - 1);
+      return absl::StrCat(host, ":", listen.substr(std::string(wildcard).size()));
+    }
+  }
+  return listen;
+}
+
 absl::StatusOr<sluice::controller::TokenTable> ReadTokenFile(const std::string& path) {
   absl::StatusOr<std::string> contents = sluice::ReadSecretFile(path);
   if (!contents.ok()) return contents.status();
@@ -88,6 +106,10 @@ int main(int argc, char** argv) {
   p.AddString("listen", &o.listen,
               "gRPC address (default 127.0.0.1:7400; a non-loopback address needs "
               "--auth-tokens-file and TLS, or --allow-unauthenticated)");
+  p.AddString("advertise-address", &o.advertise_address,
+              "HOST:PORT at which workers and clients reach this replica, named by the "
+              "other replicas while it leads (default: --listen, a wildcard host replaced "
+              "by this machine's name); give every replica the same database");
   p.AddString("auth-tokens-file", &o.auth_tokens_file,
               "file of bearer tokens, one 'NAME ROLE TOKEN' per line, ROLE read, worker or "
               "admin; without it only loopback callers are served (as admin 'local')");
@@ -126,6 +148,7 @@ int main(int argc, char** argv) {
   if (parsed.ok() && o.db_name.empty() && !p.help_requested()) {
     parsed = absl::InvalidArgumentError("--db-name is required");
   }
+  if (o.advertise_address.empty()) o.advertise_address = DefaultAdvertiseAddress(o.listen);
   if (parsed.ok() && o.hello_timeout <= absl::ZeroDuration()) {
     parsed = absl::InvalidArgumentError("--hello-timeout: must be greater than 0");
   }
@@ -253,29 +276,48 @@ int main(int argc, char** argv) {
     absl::SleepFor(delay);
   }
   if (g_stop) return 0;
-  // The workers get the horizon with their first assignment: computed before
-  // serving (a failure here leaves it to the keeper's thread, and workers hold
-  // timestamped items until then).
   ScheduleHorizonKeeper horizon(store.get(), &sync, &fleet, clock, &metrics,
                                 {o.flag_lead, flag_timing.write_allowance()});
-  horizon.Advance().IgnoreError();  // logged
-  // The workers known before this start keep their pipelines for a lease while
-  // they reconnect: otherwise the first to reconnect would take every pipeline.
-  if (absl::StatusOr<std::vector<KnownWorker>> known = store->LoadWorkers(); known.ok()) {
-    fleet.RestoreWorkers(*known);
-    LOG(INFO) << known->size() << " workers known before this start; each has "
-              << absl::FormatDuration(o.worker_lease) << " to reconnect";
-  } else {
-    LOG(WARNING) << "workers known before this start not read (their pipelines may move as "
-                    "they reconnect): "
-                 << known.status().message();
-  }
-  AdminService admin(store.get(), &fleet, &sync, &stats, clock, flag_timing, auth);
-  WorkerControlService control(&fleet, &stats, store.get(), auth, clock, o.hello_timeout);
-  FlagsService flags_service(&fleet, clock, auth);
+  // Set once the services exist (before the election runs).
+  WorkerControlService* streams = nullptr;
+  // The replica that holds the leader lock serves the workers; the others answer
+  // reads and name it (controller/leader_election.h).
+  LeaderElection election(
+      {store_options.connection_string, o.advertise_address}, clock, &metrics,
+      /*takeover=*/
+      [&]() -> absl::Status {
+        // The state as of now, then the workers known before (from the registry
+        // every leader keeps): each keeps its pipelines for a lease while it
+        // reconnects, so a restart or a failover moves nothing; otherwise the
+        // first to reconnect would take every pipeline.
+        if (absl::Status loaded = sync.Reload(); !loaded.ok()) return loaded;
+        absl::StatusOr<std::vector<KnownWorker>> known = store->LoadWorkers();
+        if (!known.ok()) return known.status();
+        fleet.RestoreWorkers(*known);
+        LOG(INFO) << known->size() << " workers known before this replica led; each has "
+                  << absl::FormatDuration(o.worker_lease) << " to reconnect";
+        // The workers get the horizon with their first assignment. A failure
+        // leaves it to the keeper's thread (workers hold timestamped items until
+        // then).
+        horizon.Advance().IgnoreError();  // logged
+        return absl::OkStatus();
+      },
+      /*step_down=*/
+      [&] {
+        if (streams != nullptr) streams->EndStreamsOnStepDown();
+        // Watches see the step-down when woken.
+        fleet.Notify();
+      });
+  AdminService admin(store.get(), &fleet, &sync, &stats, clock, flag_timing, auth, election);
+  WorkerControlService control(&fleet, &stats, store.get(), auth, election, clock, o.hello_timeout);
+  FlagsService flags_service(&fleet, clock, auth, election);
+  streams = &control;
   RampScheduler ramps(store.get(), &fleet, &stats, clock, flag_timing,
                       [&sync] { return sync.Reload(); });
 
+  LOG(INFO) << "advertised as " << o.advertise_address << "; electing the leader";
+  // A replica alone leads before it serves its first call.
+  election.Step();
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(o.listen, *credentials, &port);
@@ -289,8 +331,16 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "cannot listen on " << o.listen;
     return 1;
   }
-  absl::StatusOr<std::unique_ptr<sluice::HttpServer>> http =
-      sluice::HttpServer::Start(o.metrics_address, registry, [&sync] { return sync.Ready(); });
+  absl::StatusOr<std::unique_ptr<sluice::HttpServer>> http = sluice::HttpServer::Start(
+      o.metrics_address, registry, [&sync] { return sync.Ready(); },
+      {{"/leader", [&election]() {
+          if (election.IsLeader()) {
+            return std::make_pair(200, absl::StrCat("leader ", election.OwnAddress(), "\n"));
+          }
+          const std::string leader = election.LeaderAddress();
+          return std::make_pair(503, absl::StrCat("follower; the leader is ",
+                                                  leader.empty() ? "unknown" : leader, "\n"));
+        }}});
   if (!http.ok()) {
     LOG(ERROR) << http.status().message();
     return 1;
@@ -316,7 +366,8 @@ int main(int argc, char** argv) {
   LOG(INFO) << "sluice-controller listening on " << o.listen << " (port " << port
             << "); metrics on port " << (*http)->port();
 
-  std::thread horizon_thread([&horizon] { horizon.Run(g_stop); });
+  std::thread election_thread([&election] { election.Run(g_stop); });
+  std::thread horizon_thread([&horizon, &election] { horizon.Run(g_stop, election); });
   // Leases, ramps and the rate gauges, once a second.
   while (!g_stop) {
     if (g_reload.exchange(false)) {
@@ -336,18 +387,24 @@ int main(int argc, char** argv) {
       }
     }
     sync.Tick();
-    if (std::vector<std::string> expired = fleet.ExpireLeases(); !expired.empty()) {
-      if (absl::Status s = store->ForgetWorkers(expired); !s.ok()) {
-        LOG(WARNING) << "expired workers not forgotten in the registry: " << s.message();
+    // Only the leader moves pipelines and flags; a follower keeps its state
+    // loaded for reads and for the day it leads.
+    if (election.IsLeader()) {
+      if (std::vector<std::string> expired = fleet.ExpireLeases(); !expired.empty()) {
+        if (absl::Status s = store->ForgetWorkers(expired); !s.ok()) {
+          LOG(WARNING) << "expired workers not forgotten in the registry: " << s.message();
+        }
       }
+      ramps.Tick();
     }
-    ramps.Tick();
     fleet.PublishGauges();
     metrics.SetFlags(fleet.FlagSnapshot(), clock.Now());
     metrics.SetRowsPerSecond(stats.RowsPerSecond(absl::Minutes(1)));
     absl::SleepFor(absl::Seconds(1));
   }
   LOG(INFO) << "shutting down";
+  // The lock goes first, so that a follower leads while this one winds down.
+  election_thread.join();
   control.Shutdown();
   flags_service.Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));

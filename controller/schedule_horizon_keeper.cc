@@ -50,9 +50,9 @@ absl::Status ScheduleHorizonKeeper::Advance() {
   return status;
 }
 
-void ScheduleHorizonKeeper::Run(const std::atomic<bool>& stop) {
+void ScheduleHorizonKeeper::Run(const std::atomic<bool>& stop, const Leadership& leadership) {
   while (!stop.load()) {
-    Advance().IgnoreError();  // counted and logged
+    if (leadership.IsLeader()) Advance().IgnoreError();  // counted and logged
     clock_.SleepFor(interval());
   }
 }

@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "controller/controller_metrics.h"
 #include "controller/fleet.h"
+#include "controller/leadership.h"
 #include "controller/state_source.h"
 #include "controller/state_sync.h"
 
@@ -44,8 +45,10 @@ class ScheduleHorizonKeeper {
   // state is older, and the Fleet's horizon moved to barrier + lead - allowance.
   // UNAVAILABLE (and the horizon stays) when the database does not answer.
   absl::Status Advance();
-  // Advance() every interval() until `stop`.
-  void Run(const std::atomic<bool>& stop);
+  // Advance() every interval() while this replica leads, until `stop`. (A
+  // follower's horizon would reach no one; the leader's takeover advances it
+  // before serving.)
+  void Run(const std::atomic<bool>& stop, const Leadership& leadership);
   // A quarter of (lead - allowance), within [100 ms, 5 s]: an item stamped now is
   // inside the horizon as long as rounds keep succeeding.
   absl::Duration interval() const;

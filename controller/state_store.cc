@@ -129,6 +129,12 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StoreOptions&
         "CREATE TABLE IF NOT EXISTS sluice_controller.workers (worker_id text PRIMARY KEY, "
         "owner text NOT NULL, draining boolean NOT NULL, hello bytea NOT NULL, "
         "updated_at timestamptz NOT NULL DEFAULT now())");
+    // Who leads (controller/leader_election.h): written by the replica that took
+    // the leader lock, from the lock's session (pid), so a row whose session is
+    // gone names nobody.
+    tx.exec(
+        "CREATE TABLE IF NOT EXISTS sluice_controller.leader (id int PRIMARY KEY CHECK (id = 1), "
+        "address text NOT NULL, pid integer NOT NULL, since timestamptz NOT NULL)");
     tx.exec(kCreateOffsetsTable);
     tx.exec(kCreateDeadLettersTable);
   }));

@@ -8,8 +8,10 @@ namespace sluice::controller {
 
 WorkerControlService::WorkerControlService(Fleet* fleet, StatsAggregator* stats,
                                            WorkerRegistry* registry, const CallAuthorizer& auth,
-                                           const Clock& clock, absl::Duration hello_timeout)
+                                           const Leadership& leadership, const Clock& clock,
+                                           absl::Duration hello_timeout)
     : fleet_(fleet),
+      leadership_(leadership),
       registry_writer_(registry == nullptr
                            ? std::nullopt
                            : std::make_optional<WorkerRegistryWriter>(fleet, registry, clock)),
@@ -50,6 +52,10 @@ grpc::ServerBidiReactor<v1::WorkerMessage, v1::ControllerMessage>* WorkerControl
   // set Shutdown() ends.
   if (shutting_down_) {
     reactor->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the controller is shutting down"));
+  } else if (!leadership_.IsLeader()) {
+    // Before any Hello: a follower makes no assignment. (A stream opened just
+    // before a step-down is ended by EndStreamsOnStepDown().)
+    reactor->EndAsFollower(leadership_);
   }
   streams_.emplace(reactor, std::move(stream));
   return reactor;
@@ -93,6 +99,10 @@ void WorkerControlService::Shutdown() {
     s->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the controller is shutting down"));
   }
   fleet_->Notify();
+}
+
+void WorkerControlService::EndStreamsOnStepDown() {
+  for (const std::shared_ptr<WorkerStream>& s : Streams()) s->EndAsFollower(leadership_);
 }
 
 void WorkerControlService::Run() {

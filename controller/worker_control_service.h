@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "controller/call_authorizer.h"
 #include "controller/fleet.h"
+#include "controller/leadership.h"
 #include "controller/stats_aggregator.h"
 #include "controller/worker_registry.h"
 #include "controller/worker_registry_writer.h"
@@ -37,8 +38,10 @@ class WorkerControlService final : public v1::WorkerControl::CallbackService {
  public:
   // `registry` (may be null) keeps each connected worker across controller
   // restarts. Starts the pusher thread.
+  // Streams are served while this replica leads (`leadership`); a follower
+  // refuses them with UNAVAILABLE naming the leader.
   WorkerControlService(Fleet* fleet, StatsAggregator* stats, WorkerRegistry* registry,
-                       const CallAuthorizer& auth, const Clock& clock,
+                       const CallAuthorizer& auth, const Leadership& leadership, const Clock& clock,
                        absl::Duration hello_timeout = absl::Seconds(10));
   // Stops the pusher. Call Shutdown() and shut the server down first.
   ~WorkerControlService() override;
@@ -49,6 +52,10 @@ class WorkerControlService final : public v1::WorkerControl::CallbackService {
   // Ends every open stream (UNAVAILABLE) and stops the pusher, before the server
   // shuts down.
   void Shutdown();
+  // This replica stopped leading: ends every open stream with the follower's
+  // refusal (UNAVAILABLE naming the new leader, if known), so the workers
+  // reconnect to it. New streams are refused while it follows.
+  void EndStreamsOnStepDown();
 
   // Ends the streams whose Hello is late, whose token was revoked, whose worker
   // went silent or that a newer stream replaced. The pusher calls it every
@@ -68,6 +75,7 @@ class WorkerControlService final : public v1::WorkerControl::CallbackService {
   std::vector<std::shared_ptr<WorkerStream>> StreamsOf(const std::set<std::string>& workers) const;
 
   Fleet* fleet_;
+  const Leadership& leadership_;
   std::optional<WorkerRegistryWriter> registry_writer_;
   std::atomic<uint64_t> next_nonce_{1};
   const WorkerStreamContext context_;

@@ -272,6 +272,17 @@ void WorkerStream::End(const grpc::Status& status) {
   DisconnectOnce();
 }
 
+void WorkerStream::EndAsFollower(const Leadership& leadership) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (phase_ == Phase::kEnded) return;
+    phase_ = Phase::kEnded;
+    // The metadata before the Finish that sends it, both under mu_.
+    Finish(FollowerRefusal(leadership, call_));
+  }
+  DisconnectOnce();
+}
+
 void WorkerStream::DisconnectOnce() {
   std::string worker_id;
   uint64_t stream_id;

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "controller/call_authorizer.h"
 #include "controller/fleet.h"
+#include "controller/leadership.h"
 #include "controller/stats_aggregator.h"
 #include "controller/worker_registry_writer.h"
 #include "sluice/v1/control.grpc.pb.h"
@@ -68,6 +69,9 @@ class WorkerStream final
   // disconnected from the fleet at once (its lease starts), even if a client that
   // reads nothing keeps the call itself open until keepalives give up on it.
   void End(const grpc::Status& status);
+  // Ends the stream with the follower's refusal (UNAVAILABLE, the leader's address
+  // in the trailing metadata) unless it has ended already.
+  void EndAsFollower(const Leadership& leadership);
 
   void OnReadDone(bool ok) override;
   void OnSendInitialMetadataDone(bool ok) override;

@@ -12,14 +12,27 @@
 namespace sluice::flags {
 
 absl::StatusOr<std::unique_ptr<FlagClient>> FlagClient::Create(ControllerConnection controller) {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenControllerChannel(controller);
-  if (!channel.ok()) return channel.status();
-  return std::unique_ptr<FlagClient>(new FlagClient(std::move(controller), std::move(*channel)));
+  absl::StatusOr<ControllerAddresses> addresses = ControllerAddresses::Parse(controller.address);
+  if (!addresses.ok()) return addresses.status();
+  // One channel per replica, opened now: a TLS file that cannot be read is an
+  // error of the caller's, not something to retry.
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels;
+  for (const std::string& address : addresses->all()) {
+    ControllerConnection one = controller;
+    one.address = address;
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenControllerChannel(one);
+    if (!channel.ok()) return channel.status();
+    channels[address] = std::move(*channel);
+  }
+  return std::unique_ptr<FlagClient>(
+      new FlagClient(std::move(controller), std::move(*addresses), std::move(channels)));
 }
 
-FlagClient::FlagClient(ControllerConnection controller, std::shared_ptr<grpc::Channel> channel)
+FlagClient::FlagClient(ControllerConnection controller, ControllerAddresses addresses,
+                       std::map<std::string, std::shared_ptr<grpc::Channel>> channels)
     : controller_(std::move(controller)),
-      channel_(std::move(channel)),
+      addresses_(std::move(addresses)),
+      channels_(std::move(channels)),
       thread_([this] { Run(); }) {}
 
 FlagClient::~FlagClient() {
@@ -33,8 +46,22 @@ FlagClient::~FlagClient() {
 
 void FlagClient::Run() {
   ExponentialBackoff backoff(absl::Milliseconds(200), absl::Seconds(10));
-  auto stub = v1::Flags::NewStub(channel_);
   while (!stop_) {
+    // Watches are served by the leader; a follower's refusal names it.
+    auto channel = channels_.find(addresses_.current());
+    if (channel == channels_.end()) {  // a leader named by a follower
+      ControllerConnection to_leader = controller_;
+      to_leader.address = addresses_.current();
+      absl::StatusOr<std::shared_ptr<grpc::Channel>> opened = OpenControllerChannel(to_leader);
+      if (!opened.ok()) {  // FollowableLeader checked it; a TLS file gone since
+        absl::MutexLock lock(&mu_);
+        last_error_ = absl::StrCat(to_leader.address, ": ", opened.status().message());
+        addresses_.Failover("");
+        continue;
+      }
+      channel = channels_.emplace(to_leader.address, std::move(*opened)).first;
+    }
+    auto stub = v1::Flags::NewStub(channel->second);
     grpc::ClientContext ctx;
     AddControllerToken(controller_, &ctx);
     v1::WatchFlagsRequest req;
@@ -74,8 +101,15 @@ void FlagClient::Run() {
     {
       absl::MutexLock lock(&mu_);
       active_ = nullptr;
-      if (!ended.ok()) last_error_ = ended.error_message();
+      if (!ended.ok()) {
+        last_error_ = absl::StrCat(addresses_.current(), ": ", ended.error_message());
+      }
     }
+    // To the leader a follower named, else the next replica; a follower is a
+    // live replica (an election takes seconds), so the backoff starts over.
+    const std::optional<std::string> leader = FollowerRefusalLeader(ctx);
+    addresses_.Failover(FollowableLeader(controller_, leader));
+    if (leader) backoff.Reset();
     const absl::Time until = absl::Now() + backoff.NextDelay();
     while (!stop_ && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
   }

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/controller_addresses.h"
 #include "common/controller_channel.h"
 #include "flags/flag_schedule.h"
 
@@ -31,8 +32,9 @@ namespace sluice::flags {
 // made, so the horizon runs about a lead ahead of the last contact).
 class FlagClient {
  public:
-  // The controller's address, token and TLS files (common/controller_channel.h).
-  // INVALID_ARGUMENT if a TLS file cannot be read.
+  // The controller's address (or its replicas', comma-separated: the watch
+  // follows the leader among them), token and TLS files
+  // (common/controller_channel.h). INVALID_ARGUMENT if a TLS file cannot be read.
   static absl::StatusOr<std::unique_ptr<FlagClient>> Create(ControllerConnection controller);
   ~FlagClient();
 
@@ -54,11 +56,15 @@ class FlagClient {
   absl::Time known_until() const;
 
  private:
-  FlagClient(ControllerConnection controller, std::shared_ptr<grpc::Channel> channel);
+  FlagClient(ControllerConnection controller, ControllerAddresses addresses,
+             std::map<std::string, std::shared_ptr<grpc::Channel>> channels);
   void Run();
 
   const ControllerConnection controller_;
-  const std::shared_ptr<grpc::Channel> channel_;
+  // Used by the watch thread only.
+  ControllerAddresses addresses_;
+  // By address (used by the watch thread only).
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<const FlagSchedule>> flags_ ABSL_GUARDED_BY(mu_);
   uint64_t revision_ ABSL_GUARDED_BY(mu_) = 0;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/backoff.h"
+#include "common/controller_addresses.h"
 #include "common/grpc_limits.h"
 #include "common/grpc_status.h"
 #include "glog/logging.h"
@@ -73,20 +74,37 @@ bool IsPermanent(const absl::Status& s) {
 }  // namespace
 
 absl::Status ControlClient::Run(const std::atomic<bool>& stop) {
+  absl::StatusOr<ControllerAddresses> addresses =
+      ControllerAddresses::Parse(config_.controller.address);
+  if (!addresses.ok()) return addresses.status();
   ExponentialBackoff backoff(config_.backoff_initial, config_.backoff_max);
   while (!stop) {
     const absl::Time started = absl::Now();
-    const absl::Status ended = RunStream(stop);
+    const std::string address = addresses->current();
+    std::optional<std::string> refused_by_follower;
+    const absl::Status ended = RunStream(stop, address, &refused_by_follower);
     if (stop) break;
     if (IsPermanent(ended)) {
-      return absl::Status(ended.code(), absl::StrCat("controller ", config_.controller.address,
+      return absl::Status(ended.code(), absl::StrCat("controller ", address,
                                                      " refused this worker: ", ended.message()));
     }
-    // A stream that lived a while was healthy: start the backoff over.
-    if (absl::Now() - started > absl::Seconds(10)) backoff.Reset();
+    // The next try goes to the leader a follower named, else to the next replica
+    // (the one that just ended may be gone: a leader killed, a host down).
+    addresses->Failover(FollowableLeader(config_.controller, refused_by_follower));
+    // A stream that lived a while was healthy, and a follower is a live replica
+    // (an election takes a few seconds): start the backoff over.
+    if (absl::Now() - started > absl::Seconds(10) || refused_by_follower) backoff.Reset();
     const absl::Duration delay = backoff.NextDelay();
-    LOG(WARNING) << "controller " << config_.controller.address << " unreachable; retrying in "
-                 << absl::FormatDuration(delay) << " (pipelines keep running)";
+    if (refused_by_follower) {
+      LOG(INFO) << "controller " << address << " follows (" << ended.message() << "); trying "
+                << addresses->current() << " in " << absl::FormatDuration(delay);
+    } else {
+      LOG(WARNING) << "controller " << address << " unreachable; retrying"
+                   << (addresses->current() == address
+                           ? ""
+                           : absl::StrCat(" with ", addresses->current()))
+                   << " in " << absl::FormatDuration(delay) << " (pipelines keep running)";
+    }
     const absl::Time until = absl::Now() + delay;
     while (!stop && absl::Now() < until) {
       CollectStatsIfDue();
@@ -158,9 +176,11 @@ v1::WorkerMessage ControlClient::ApplyAndAnswer(const v1::Assignment& a) {
   return answer;
 }
 
-absl::Status ControlClient::RunStream(const std::atomic<bool>& stop) {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      OpenControllerChannel(config_.controller);
+absl::Status ControlClient::RunStream(const std::atomic<bool>& stop, const std::string& address,
+                                      std::optional<std::string>* refused_by_follower) {
+  ControllerConnection connection = config_.controller;
+  connection.address = address;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenControllerChannel(connection);
   // A TLS file that cannot be read is no reason to retry.
   if (!channel.ok()) return absl::InvalidArgumentError(channel.status().message());
   std::unique_ptr<v1::WorkerControl::Stub> stub = v1::WorkerControl::NewStub(*channel);
@@ -177,12 +197,16 @@ absl::Status ControlClient::RunStream(const std::atomic<bool>& stop) {
   v1::WorkerMessage hello;
   *hello.mutable_hello() = config_.hello;
   hello.mutable_hello()->set_last_applied_config_version(last_applied_config_version());
-  if (!write(hello)) return FromGrpcStatus(stream->Finish());
+  if (!write(hello)) {
+    const grpc::Status refused = stream->Finish();
+    *refused_by_follower = FollowerRefusalLeader(ctx);
+    return FromGrpcStatus(refused);
+  }
   // The controller sends its initial metadata once it has taken the Hello.
   stream->WaitForInitialMetadata();
   if (ctx.GetServerInitialMetadata().count("x-sluice-controller") > 0) {
     connected_ = true;
-    LOG(INFO) << "connected to controller " << config_.controller.address;
+    LOG(INFO) << "connected to controller " << address;
   }
 
   // Side threads: stats every interval, and cancelling the stream on stop.
@@ -244,7 +268,8 @@ absl::Status ControlClient::RunStream(const std::atomic<bool>& stop) {
   done = true;
   side.join();
   grpc::Status status = stream->Finish();
-  if (!status.ok() && !stop) {
+  *refused_by_follower = FollowerRefusalLeader(ctx);
+  if (!status.ok() && !stop && !*refused_by_follower) {
     LOG(WARNING) << "controller stream ended: " << status.error_message();
   }
   return FromGrpcStatus(status);

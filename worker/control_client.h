@@ -20,7 +20,8 @@
 namespace sluice::worker {
 
 struct ControlClientConfig {
-  // Address, token and TLS files.
+  // Address (or the replicas' addresses, comma-separated: the worker follows the
+  // leader among them), token and TLS files.
   ControllerConnection controller;
   // worker_id, build_version, host, pid; last_applied_config_version is filled in.
   v1::Hello hello;
@@ -55,8 +56,11 @@ class ControlClient {
 
  private:
   absl::Duration stats_interval() const;
-  // One stream's life; returns how it ended.
-  absl::Status RunStream(const std::atomic<bool>& stop);
+  // One stream's life with the controller at `address`; returns how it ended, and
+  // sets `refused_by_follower` to the leader a follower named ("" if none) when a
+  // follower refused the stream.
+  absl::Status RunStream(const std::atomic<bool>& stop, const std::string& address,
+                         std::optional<std::string>* refused_by_follower);
   // Every stats interval, connected or not, takes the pipelines' deltas into the
   // outbox, so they are folded there rather than piling up in the pipelines.
   void CollectStatsIfDue();

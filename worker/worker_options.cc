@@ -63,7 +63,9 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   p.AddString("version-label", &o.version_label,
               "version reported in sluice_build_info and to the controller");
   p.AddString("controller", &o.controller.address,
-              "HOST:PORT of sluice-controller: take pipelines from it instead of flags");
+              "HOST:PORT of sluice-controller: take pipelines from it instead of flags; "
+              "several replicas' addresses separated by commas (the worker follows the "
+              "leader among them)");
   p.AddString("controller-token-file", &token_file,
               "file holding this worker's controller token (or set SLUICE_TOKEN)");
   p.AddString("tls-ca", &o.controller.tls_ca_file,

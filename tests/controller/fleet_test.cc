@@ -198,6 +198,23 @@ TEST_F(FleetTest, AControllerRestartMovesNoPipelineWhileTheWorkersReconnect) {
   EXPECT_EQ(late.ExpireLeases(), std::vector<std::string>{"w0"});
 }
 
+// Issue 10 (replicas): a replica that led, followed for longer than a lease and
+// leads again still holds the workers it lost when it stepped down; restored, each
+// gets a full lease from now to reconnect, not the remains of the old one (which
+// would expire them on the first tick and move every pipeline).
+TEST_F(FleetTest, RestoringAWorkerStillKnownGivesItAFreshLease) {
+  fleet_.SetPipelines({P("items", 1)});
+  fleet_.Disconnect("w1", fleet_.Connect(Hello("w1"), "workers").value());
+  const KnownWorker known = *fleet_.Known("w1");
+  clock_.Advance(absl::Minutes(5));  // following meanwhile: no lease expiry ran
+  fleet_.RestoreWorkers({known});
+  clock_.Advance(absl::Seconds(9));
+  EXPECT_TRUE(fleet_.ExpireLeases().empty());
+  EXPECT_EQ(fleet_.AssignmentFor("w1").pipelines_size(), 1);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(fleet_.ExpireLeases(), std::vector<std::string>{"w1"});
+}
+
 // Issue 10: nothing showed which evaluators hold a flag's latest version. Workers
 // hold what they acknowledged (not what was only pushed), watchers what they were
 // sent; a NACK keeps the version acknowledged before.

@@ -5,21 +5,24 @@
 #include <chrono>
 #include <memory>
 
+#include "common/controller_addresses.h"
 #include "controller/fleet.h"
 #include "controller/stats_aggregator.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/fake_leadership.h"
 #include "tests/fakes/manual_clock.h"
 
 namespace sluice::controller {
 namespace {
 
+using ::sluice::testing::FakeLeadership;
 using ::sluice::testing::ManualClock;
 
 // The service in an in-process server on a port the kernel picks on `host`
 // (server null if it could not listen there).
 struct ServedService {
   ServedService(const std::string& host, absl::Duration hello_timeout)
-      : service(&fleet, &stats, nullptr, auth, clock, hello_timeout) {
+      : service(&fleet, &stats, nullptr, auth, leadership, clock, hello_timeout) {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort(host + ":0", grpc::InsecureServerCredentials(), &port);
@@ -38,6 +41,7 @@ struct ServedService {
   Fleet fleet{clock, {absl::Seconds(10), absl::Seconds(5)}, nullptr};
   StatsAggregator stats{clock, absl::Minutes(5)};
   CallAuthorizer auth{CallAuthorizer::Options{}};
+  FakeLeadership leadership;
   WorkerControlService service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<v1::WorkerControl::Stub> stub;
@@ -51,6 +55,7 @@ class WorkerControlServiceTest : public ::testing::Test {
   ManualClock& clock_ = served_.clock;
   Fleet& fleet_ = served_.fleet;
   WorkerControlService& service_ = served_.service;
+  FakeLeadership& leadership_ = served_.leadership;
   std::unique_ptr<v1::WorkerControl::Stub>& stub_ = served_.stub;
 };
 
@@ -89,6 +94,51 @@ TEST_F(WorkerControlServiceTest, AStreamWithoutHelloIsEndedAfterTheHelloTimeout)
   EXPECT_EQ(s.error_message(), "no Hello within 200ms of opening the stream");
   EXPECT_LT(std::chrono::system_clock::now(), ctx.deadline() - std::chrono::seconds(20));
   EXPECT_TRUE(fleet_.GetWorker("w1")->connected());
+}
+
+// A follower's refusal: UNAVAILABLE naming `leader`, in the message and in the
+// trailing metadata clients follow.
+void ExpectFollowerRefusal(const grpc::Status& s, const grpc::ClientContext& ctx,
+                           const std::string& leader) {
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(s.error_message(), "this controller (self:7400) follows; the leader is " + leader);
+  auto hint = ctx.GetServerTrailingMetadata().find(kLeaderMetadataKey);
+  ASSERT_NE(hint, ctx.GetServerTrailingMetadata().end());
+  EXPECT_EQ(std::string(hint->second.data(), hint->second.size()), leader);
+}
+
+// Issue 10 (replicas): a follower makes no assignment. It refuses the stream
+// before any Hello, naming the leader where the worker's client can read it.
+TEST_F(WorkerControlServiceTest, AFollowerRefusesStreamsNamingTheLeader) {
+  leadership_.Follow("other:7400");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = stub_->Connect(&ctx);
+  v1::WorkerMessage hello;
+  hello.mutable_hello()->set_worker_id("w1");
+  stream->Write(hello);  // may fail: the stream can end before it
+  ExpectFollowerRefusal(stream->Finish(), ctx, "other:7400");
+  EXPECT_TRUE(fleet_.ListWorkers().empty());
+}
+
+// A replica that stops leading ends the streams it carries, naming the new leader,
+// and the worker's lease starts (its pipelines stay until the new leader decides).
+TEST_F(WorkerControlServiceTest, SteppingDownEndsTheStreamsNamingTheNewLeader) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = stub_->Connect(&ctx);
+  v1::WorkerMessage hello;
+  hello.mutable_hello()->set_worker_id("w1");
+  ASSERT_TRUE(stream->Write(hello));
+  stream->WaitForInitialMetadata();
+  ASSERT_TRUE(fleet_.GetWorker("w1")->connected());
+  leadership_.Follow("next:7400");
+  service_.EndStreamsOnStepDown();
+  v1::ControllerMessage msg;
+  while (stream->Read(&msg)) {
+  }
+  ExpectFollowerRefusal(stream->Finish(), ctx, "next:7400");
+  EXPECT_FALSE(fleet_.GetWorker("w1")->connected());
 }
 
 TEST_F(WorkerControlServiceTest, AFirstMessageThatIsNotHelloIsRefused) {

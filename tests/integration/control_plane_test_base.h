@@ -56,7 +56,7 @@ class ControlPlaneTest : public WorkerExactlyOnceTest {
   }
 
   CtlResult Ctl(const std::vector<std::string>& args) {
-    return Sluicectl(controller_->address(), args);
+    return Sluicectl(ctl_address_.empty() ? controller_->address() : ctl_address_, args);
   }
 
   // sluicectl --json ARGS parsed into M; nullopt if it failed.
@@ -106,6 +106,8 @@ class ControlPlaneTest : public WorkerExactlyOnceTest {
   }
 
   std::unique_ptr<ControllerProcess> controller_;
+  // Where Ctl() sends sluicectl ("": controller_).
+  std::string ctl_address_;
   // Short in tests; 30 s by default.
   absl::Duration flag_lead_ = absl::Seconds(2);
   // Long in tests: a loaded machine may stall the horizon for seconds, and items

@@ -43,20 +43,32 @@ TEST_F(ControllerStateTest, ReadyMeansTheDatabaseAnswersAndTheStateIsLoaded) {
 
 // Nothing reloaded the state but this controller's own writes: a pipeline created
 // through another controller on the same database never reached this one's
-// workers. The stored revision is polled (every 5 s) and a change is loaded.
+// workers. With replicas, writes go to the leader; a follower polls the stored
+// revision (every 5 s) and loads a change, so its reads and the day it leads see
+// the leader's writes; a write sent through it reaches the leader's workers
+// (sluicectl follows the follower's refusal).
 TEST_F(ControllerStateTest, AWriteThroughAnotherControllerReachesThisOnesWorkers) {
   auto w = Worker("w1");
   absl::StatusOr<std::unique_ptr<ControllerProcess>> other = ControllerProcess::Start(
       db_, {"--stats-interval", "1s", "--worker-lease", "3s", "--flag-lead", "2s"});
   ASSERT_TRUE(other.ok()) << other.status();
-  CtlResult created = Sluicectl(
-      (*other)->address(), {"pipelines", "create", "items", "--topics", "items", "--create-table",
-                            "--kafka-property", "fetch.wait.max.ms=50"});
+  const std::string follower_first = absl::StrCat((*other)->address(), ",", controller_->address());
+  CtlResult created =
+      Sluicectl(follower_first, {"pipelines", "create", "items", "--topics", "items",
+                                 "--create-table", "--kafka-property", "fetch.wait.max.ms=50"});
   ASSERT_EQ(created.code, 0) << created.output;
   ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)))
       << "the worker of this controller never got the pipeline";
   ASSERT_TRUE(kafka_->Produce("items", Items(0, 2000)).ok());
   ExpectExactlyOnce(2000);
+  // The follower loaded it (reads of the stored state are its own).
+  ASSERT_EQ(Sluicectl(controller_->address(), {"pipelines", "pause", "items"}).code, 0);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        CtlResult got = Sluicectl((*other)->address(), {"--json", "pipelines", "get", "items"});
+        return got.code == 0 && absl::StrContains(got.output, "\"paused\": true");
+      },
+      absl::Seconds(15)));
 }
 
 // One database connection, locked for every transaction, with no statement

@@ -55,6 +55,11 @@ TEST_F(ScheduleHorizonTest, AWorkerCutOffAcrossAScheduledChangeRoutesEveryItemBy
   ASSERT_TRUE(other.ok()) << other.status();
 
   controller_->process().Signal(SIGSTOP);  // the worker hears nothing from here on
+  // The hung leader's lock session goes idle and the server ends it: the other
+  // replica leads (the worker, given only the first address, stays cut off).
+  ASSERT_TRUE(
+      WaitFor([&] { return absl::StartsWith(HttpGet((*other)->metrics_port(), "/leader"), "200"); },
+              absl::Seconds(20), absl::Milliseconds(100)));
   const absl::Time cut = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
   CtlResult set =
       Sluicectl((*other)->address(), {"--json", "flags", "set", "kafka-ingest", "--percent", "100",
