@@ -303,15 +303,19 @@ std::vector<std::string> Fleet::ExpireLeases() {
 void Fleet::RestoreWorkers(const std::vector<KnownWorker>& workers) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
+  // A replica that led before, followed, and leads again: what it remembers of
+  // the workers it lost is stale (another leader drained or forgot them since),
+  // so the registry replaces it.
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (!it->second.connected) {
+      it = workers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   for (const KnownWorker& k : workers) {
     const std::string& id = k.hello.worker_id();
-    if (id.empty()) continue;
-    if (auto present = workers_.find(id); present != workers_.end()) {
-      // A replica that led before, followed, and leads again: a worker it lost
-      // then has a full lease from now to reconnect, as if restored.
-      if (!present->second.connected) present->second.disconnected_at = now;
-      continue;
-    }
+    if (id.empty() || workers_.count(id) > 0) continue;  // connected: kept
     Worker& w = workers_[id];
     w.hello = k.hello;
     w.owner = k.owner;

@@ -132,8 +132,9 @@ class Fleet {
   // After a controller restart: the workers known before it (WorkerRegistry), as
   // disconnected with a lease starting now. Assignments then stay as they were
   // while the workers reconnect; whoever does not come back within the lease is
-  // dropped and its pipelines move. Entries already present are kept; a
-  // disconnected one's lease starts again now (a replica that leads again).
+  // dropped and its pipelines move. Connected entries are kept; disconnected ones
+  // are replaced by the registry's (a replica that leads again: another leader
+  // may have drained or forgotten them meanwhile).
   void RestoreWorkers(const std::vector<KnownWorker>& workers);
   // What the registry keeps of a worker; nullopt if unknown.
   std::optional<KnownWorker> Known(const std::string& worker_id) const;

@@ -1,6 +1,7 @@
 #include "controller/leader_election.h"
 
 #include <algorithm>
+#include <chrono>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
@@ -37,6 +38,13 @@ constexpr char kReadLeader[] =
     "datname = current_database()) AND k.classid = 0 AND k.objid = $1::bigint::oid AND "
     "k.objsubid = 1 AND k.granted AND k.pid = l.pid)";
 
+// Monotonic (nanoseconds): a wall clock set back would stretch the confirmation.
+int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 struct LeaderElection::Db {
@@ -55,7 +63,7 @@ LeaderElection::LeaderElection(LeaderElectionOptions options, const Clock& clock
 LeaderElection::~LeaderElection() { Resign(); }
 
 bool LeaderElection::IsLeader() const {
-  return leading_.load() && absl::ToUnixMicros(clock_.Now()) < confirmed_until_us_.load();
+  return leading_.load() && SteadyNowNs() < confirmed_until_ns_.load();
 }
 
 std::string LeaderElection::LeaderAddress() const {
@@ -86,16 +94,20 @@ void LeaderElection::Step() {
     pqxx::nontransaction tx(db_->conn);
     if (leading_) {
       // The lock lives as long as the session: a live connection still holds it.
-      const absl::Time asked = clock_.Now();
+      const int64_t asked_ns = SteadyNowNs();
       tx.exec("SELECT 1");
-      confirmed_until_us_ = absl::ToUnixMicros(asked + kLeaderConfirmationValid);
+      confirmed_until_ns_ = asked_ns + absl::ToInt64Nanoseconds(kLeaderConfirmationValid);
       last_error_.clear();
       return;
     }
     if (!tx.exec_params("SELECT pg_try_advisory_lock($1)", kLeaderLockKey)[0][0].as<bool>()) {
       pqxx::result leader = tx.exec_params(kReadLeader, kLeaderLockKey);
+      std::string address = leader.empty() ? "" : leader[0][0].as<std::string>();
+      // This replica's own session from before its connection failed, which the
+      // server has not ended yet: nobody leads.
+      if (address == options_.advertise_address) address.clear();
       absl::MutexLock lock(&mu_);
-      leader_address_ = leader.empty() ? "" : leader[0][0].as<std::string>();
+      leader_address_ = std::move(address);
       last_error_.clear();
       return;
     }
@@ -104,17 +116,22 @@ void LeaderElection::Step() {
         "VALUES (1, $1, pg_backend_pid(), now()) ON CONFLICT (id) DO UPDATE "
         "SET address = EXCLUDED.address, pid = EXCLUDED.pid, since = EXCLUDED.since",
         options_.advertise_address);
-    if (absl::Status taken = takeover_(); !taken.ok()) {
+    // The takeover's statements may take longer than the idle bound, during which
+    // this session waits: it must not be ended for that (each statement has its
+    // own timeouts, so the takeover is bounded).
+    tx.exec("SET idle_session_timeout = 0");
+    absl::Status taken = takeover_();
+    const int64_t asked_ns = SteadyNowNs();
+    // Through the lock's session: it still holds the lock.
+    tx.exec(absl::StrCat("SET idle_session_timeout = ",
+                         absl::ToInt64Milliseconds(kLeaderConnectionDeadAfter)));
+    if (!taken.ok()) {
       tx.exec_params("SELECT pg_advisory_unlock($1)", kLeaderLockKey);
       LOG(WARNING) << "won the leader lock but could not take over (lock given back, retrying): "
                    << taken.message();
       return;
     }
-    // Still the session that took the lock: a takeover longer than the idle
-    // bound would have lost it (and another replica may lead by now).
-    const absl::Time asked = clock_.Now();
-    tx.exec("SELECT 1");
-    confirmed_until_us_ = absl::ToUnixMicros(asked + kLeaderConfirmationValid);
+    confirmed_until_ns_ = asked_ns + absl::ToInt64Nanoseconds(kLeaderConfirmationValid);
     {
       absl::MutexLock lock(&mu_);
       leader_address_ = options_.advertise_address;

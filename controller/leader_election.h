@@ -99,8 +99,9 @@ class LeaderElection final : public Leadership {
   absl::Mutex step_mu_;
   std::unique_ptr<Db> db_ ABSL_GUARDED_BY(step_mu_);
   std::atomic<bool> leading_{false};
-  // Unix microseconds until which the last check vouches for the lock.
-  std::atomic<int64_t> confirmed_until_us_{0};
+  // Until when (steady clock, nanoseconds since its epoch) the last check vouches
+  // for the lock.
+  std::atomic<int64_t> confirmed_until_ns_{0};
   mutable absl::Mutex mu_;
   std::string leader_address_ ABSL_GUARDED_BY(mu_);
   // Logged once per failure streak, not every round.

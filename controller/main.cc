@@ -39,6 +39,7 @@
 #include "controller/state_store.h"
 #include "controller/state_sync.h"
 #include "controller/stats_aggregator.h"
+#include "controller/stats_rollup_writer.h"
 #include "controller/token_table.h"
 #include "controller/worker_control_service.h"
 #include "glog/logging.h"
@@ -259,7 +260,9 @@ int main(int argc, char** argv) {
       clock,
       {o.worker_lease, o.stats_interval, 3 * o.stats_interval, o.schedule_hold_limit, o.flag_lead},
       &metrics);
-  StatsAggregator stats(clock, absl::Hours(1));
+  const absl::Duration stats_retention = absl::Hours(1);
+  StatsAggregator stats(clock, stats_retention);
+  StatsRollupWriter rollups(&stats, store.get(), clock, stats_retention);
   CallAuthorizer auth({tokens, o.allow_unauthenticated,
                        /*require_worker_certificate=*/!o.tls_client_ca.empty()});
   const FlagTiming flag_timing{o.flag_lead, o.schedule_retention, 2 * o.stats_interval};
@@ -296,6 +299,11 @@ int main(int argc, char** argv) {
         fleet.RestoreWorkers(*known);
         LOG(INFO) << known->size() << " workers known before this replica led; each has "
                   << absl::FormatDuration(o.worker_lease) << " to reconnect";
+        // The stats history the last leader stored (`stats`, the ramp guards).
+        absl::StatusOr<std::vector<MinuteRollup>> history =
+            store->LoadStatsRollups(clock.Now() - stats_retention);
+        if (!history.ok()) return history.status();
+        stats.RestoreMinutes(*history);
         // The workers get the horizon with their first assignment. A failure
         // leaves it to the keeper's thread (workers hold timestamped items until
         // then).
@@ -329,6 +337,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     LOG(ERROR) << "cannot listen on " << o.listen;
+    election.Resign();  // while the services it ends streams on still exist
     return 1;
   }
   absl::StatusOr<std::unique_ptr<sluice::HttpServer>> http = sluice::HttpServer::Start(
@@ -343,6 +352,9 @@ int main(int argc, char** argv) {
         }}});
   if (!http.ok()) {
     LOG(ERROR) << http.status().message();
+    control.Shutdown();
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
+    election.Resign();
     return 1;
   }
   if (tokens) {
@@ -368,6 +380,7 @@ int main(int argc, char** argv) {
 
   std::thread election_thread([&election] { election.Run(g_stop); });
   std::thread horizon_thread([&horizon, &election] { horizon.Run(g_stop, election); });
+  std::thread rollup_thread([&rollups, &election] { rollups.Run(g_stop, election); });
   // Leases, ramps and the rate gauges, once a second.
   while (!g_stop) {
     if (g_reload.exchange(false)) {
@@ -403,11 +416,14 @@ int main(int argc, char** argv) {
     absl::SleepFor(absl::Seconds(1));
   }
   LOG(INFO) << "shutting down";
-  // The lock goes first, so that a follower leads while this one winds down.
+  // The latest stats first, for the next leader; then the lock, so that a
+  // follower leads while this one winds down.
+  if (election.IsLeader()) rollups.Flush().IgnoreError();
   election_thread.join();
   control.Shutdown();
   flags_service.Shutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   horizon_thread.join();
+  rollup_thread.join();
   return 0;
 }

@@ -3,9 +3,13 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
+#include <cmath>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/sluice_schema.h"
 #include "common/status_macros.h"
 
@@ -135,6 +139,20 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StoreOptions&
     tx.exec(
         "CREATE TABLE IF NOT EXISTS sluice_controller.leader (id int PRIMARY KEY CHECK (id = 1), "
         "address text NOT NULL, pid integer NOT NULL, since timestamptz NOT NULL)");
+    // The stats' 1 min rollups (controller/stats_rollup_store.h), kept by the
+    // leader for the next one.
+    tx.exec(
+        "CREATE TABLE IF NOT EXISTS sluice_controller.stats_minutes (minute timestamptz NOT "
+        "NULL, worker text NOT NULL, pipeline text NOT NULL, version text NOT NULL, "
+        "rows bigint NOT NULL, bytes bigint NOT NULL, dead_letters bigint NOT NULL, "
+        "retries bigint NOT NULL, batches bigint NOT NULL, kafka_path_items bigint NOT NULL, "
+        "legacy_path_items bigint NOT NULL, write_latency_p99_ms double precision NOT NULL, "
+        "freshness_p99_ms double precision NOT NULL, kafka_items bigint NOT NULL, "
+        "kafka_dead_letters bigint NOT NULL, kafka_write_latency_p99_ms double precision NOT "
+        "NULL, kafka_freshness_p99_ms double precision NOT NULL, legacy_items bigint NOT NULL, "
+        "legacy_dead_letters bigint NOT NULL, legacy_write_latency_p99_ms double precision NOT "
+        "NULL, legacy_freshness_p99_ms double precision NOT NULL, "
+        "PRIMARY KEY (minute, worker, pipeline, version))");
     tx.exec(kCreateOffsetsTable);
     tx.exec(kCreateDeadLettersTable);
   }));
@@ -539,6 +557,104 @@ absl::StatusOr<std::vector<KnownWorker>> StateStore::LoadWorkers() {
       const pqxx::binarystring hello(row[2]);
       if (!w.hello.ParseFromArray(hello.data(), static_cast<int>(hello.size()))) continue;
       out.push_back(std::move(w));
+    }
+  }));
+  return out;
+}
+
+namespace {
+
+// The columns after (minute, worker, pipeline, version), in table order.
+constexpr char kRollupCounterColumns[] =
+    "rows, bytes, dead_letters, retries, batches, kafka_path_items, legacy_path_items, "
+    "write_latency_p99_ms, freshness_p99_ms, kafka_items, kafka_dead_letters, "
+    "kafka_write_latency_p99_ms, kafka_freshness_p99_ms, legacy_items, legacy_dead_letters, "
+    "legacy_write_latency_p99_ms, legacy_freshness_p99_ms";
+
+// One row of VALUES, every value quoted by the connection.
+std::string RollupValues(pqxx::work& tx, const MinuteRollup& r) {
+  const StatsCounters& c = r.counters;
+  // bigint columns: counts beyond 2^63 are not reachable by summing reports.
+  auto n = [](uint64_t v) { return std::to_string(static_cast<int64_t>(v)); };
+  auto d = [](double v) { return std::isfinite(v) ? absl::StrCat(v) : std::string("0"); };
+  return absl::StrCat(
+      "(to_timestamp(", absl::ToUnixSeconds(r.minute), "), ", tx.quote(r.worker), ", ",
+      tx.quote(r.pipeline), ", ", tx.quote(r.version), ", ",
+      absl::StrJoin({n(c.rows), n(c.bytes), n(c.dead_letters), n(c.retries), n(c.batches),
+                     n(c.kafka_path_items), n(c.legacy_path_items), d(c.write_latency_p99_ms),
+                     d(c.freshness_p99_ms), n(c.kafka.items), n(c.kafka.dead_letters),
+                     d(c.kafka.write_latency_p99_ms), d(c.kafka.freshness_p99_ms),
+                     n(c.legacy.items), n(c.legacy.dead_letters), d(c.legacy.write_latency_p99_ms),
+                     d(c.legacy.freshness_p99_ms)},
+                    ", "),
+      ")");
+}
+
+}  // namespace
+
+absl::Status StateStore::SaveStatsRollups(const std::vector<MinuteRollup>& rollups,
+                                          absl::Time forget_before) {
+  return Transact([&](pqxx::work& tx) {
+    // A few hundred rows per statement: one round trip each, not one per row
+    // (1,000 workers × 3 pipelines are 3,000 rows a minute).
+    constexpr size_t kRowsPerStatement = 500;
+    for (size_t from = 0; from < rollups.size(); from += kRowsPerStatement) {
+      std::vector<std::string> values;
+      for (size_t i = from; i < std::min(rollups.size(), from + kRowsPerStatement); ++i) {
+        values.push_back(RollupValues(tx, rollups[i]));
+      }
+      std::string update;
+      for (absl::string_view column : absl::StrSplit(kRollupCounterColumns, ", ")) {
+        absl::StrAppend(&update, update.empty() ? "" : ", ", column, " = EXCLUDED.", column);
+      }
+      tx.exec(
+          absl::StrCat("INSERT INTO sluice_controller.stats_minutes (minute, worker, "
+                       "pipeline, version, ",
+                       kRollupCounterColumns, ") VALUES ", absl::StrJoin(values, ", "),
+                       " ON CONFLICT (minute, worker, pipeline, version) DO UPDATE SET ", update));
+    }
+    tx.exec_params("DELETE FROM sluice_controller.stats_minutes WHERE minute < to_timestamp($1)",
+                   absl::ToUnixSeconds(forget_before));
+  });
+}
+
+absl::StatusOr<std::vector<MinuteRollup>> StateStore::LoadStatsRollups(absl::Time since) {
+  std::vector<MinuteRollup> out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    out.clear();
+    for (const pqxx::row& row : tx.exec_params(
+             absl::StrCat("SELECT extract(epoch FROM minute)::bigint, worker, pipeline, version, ",
+                          kRollupCounterColumns,
+                          " FROM sluice_controller.stats_minutes WHERE minute >= "
+                          "to_timestamp($1)"),
+             absl::ToUnixSeconds(since))) {
+      MinuteRollup r;
+      r.minute = absl::FromUnixSeconds(row[0].as<int64_t>());
+      r.worker = row[1].as<std::string>();
+      r.pipeline = row[2].as<std::string>();
+      r.version = row[3].as<std::string>();
+      StatsCounters& c = r.counters;
+      int i = 4;
+      auto n = [&] { return static_cast<uint64_t>(row[i++].as<int64_t>()); };
+      auto d = [&] { return row[i++].as<double>(); };
+      c.rows = n();
+      c.bytes = n();
+      c.dead_letters = n();
+      c.retries = n();
+      c.batches = n();
+      c.kafka_path_items = n();
+      c.legacy_path_items = n();
+      c.write_latency_p99_ms = d();
+      c.freshness_p99_ms = d();
+      c.kafka.items = n();
+      c.kafka.dead_letters = n();
+      c.kafka.write_latency_p99_ms = d();
+      c.kafka.freshness_p99_ms = d();
+      c.legacy.items = n();
+      c.legacy.dead_letters = n();
+      c.legacy.write_latency_p99_ms = d();
+      c.legacy.freshness_p99_ms = d();
+      out.push_back(std::move(r));
     }
   }));
   return out;

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "controller/state_source.h"
+#include "controller/stats_rollup_store.h"
 #include "controller/worker_registry.h"
 #include "sluice/v1/admin.pb.h"
 
@@ -43,7 +44,7 @@ struct StoreOptions {
 // write runs in one transaction with its audit entry. Errors: UNAVAILABLE when
 // PostgreSQL cannot be reached, NOT_FOUND, ALREADY_EXISTS, ABORTED (stale
 // expected_version), FAILED_PRECONDITION (wrong state).
-class StateStore : public StateSource, public WorkerRegistry {
+class StateStore : public StateSource, public WorkerRegistry, public StatsRollupStore {
  public:
   // Connects and creates the schema sluice_controller (and sluice_offsets) if missing.
   static absl::StatusOr<std::unique_ptr<StateStore>> Open(const StoreOptions& options);
@@ -60,6 +61,10 @@ class StateStore : public StateSource, public WorkerRegistry {
   absl::Status SaveWorkers(const std::vector<KnownWorker>& workers) override;
   absl::Status ForgetWorkers(const std::vector<std::string>& worker_ids) override;
   absl::StatusOr<std::vector<KnownWorker>> LoadWorkers() override;
+
+  absl::Status SaveStatsRollups(const std::vector<MinuteRollup>& rollups,
+                                absl::Time forget_before) override;
+  absl::StatusOr<std::vector<MinuteRollup>> LoadStatsRollups(absl::Time since) override;
 
   absl::StatusOr<std::vector<v1::Pipeline>> ListPipelines();
   absl::StatusOr<v1::Pipeline> GetPipeline(const std::string& name);

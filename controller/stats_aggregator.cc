@@ -13,7 +13,7 @@ absl::Time FloorTo(absl::Time t, absl::Duration width) {
 
 }  // namespace
 
-void StatsAggregator::Counters::Merge(const Counters& o) {
+void StatsCounters::Merge(const StatsCounters& o) {
   rows += o.rows;
   bytes += o.bytes;
   dead_letters += o.dead_letters;
@@ -46,6 +46,7 @@ void StatsAggregator::AddTo(std::deque<Bucket>* buckets, absl::Time start, const
   // one or a new one.
   if (buckets->empty() || buckets->back().start < start) buckets->push_back({start, {}});
   buckets->back().entries[key].Merge(c);
+  buckets->back().changed = true;
 }
 
 void StatsAggregator::TrimLocked(absl::Time now) {
@@ -127,9 +128,10 @@ bool StatsAggregator::Add(const std::string& worker_id, const std::string& build
 
 template <typename F>
 absl::Duration StatsAggregator::ForEachInWindow(absl::Duration window, F f) const {
-  const bool fine = window <= kFineSpan;
-  const absl::Duration width = fine ? kFineWidth : kCoarseWidth;
   const absl::Time now = clock_.Now();
+  // After a restore the 1 s buckets hold only what came since.
+  const bool fine = window <= kFineSpan && now - window >= fine_complete_since_;
+  const absl::Duration width = fine ? kFineWidth : kCoarseWidth;
   const absl::Time from = FloorTo(now - window, width);
   const std::deque<Bucket>& buckets = fine ? fine_ : coarse_;
   // Newest first: stop at the first bucket before the window.
@@ -236,6 +238,34 @@ std::map<std::pair<std::string, std::string>, double> StatsAggregator::RowsPerSe
   });
   for (auto& [key, rate] : rates) rate /= absl::ToDoubleSeconds(covered);
   return rates;
+}
+
+std::vector<MinuteRollup> StatsAggregator::TakeChangedMinutes() {
+  absl::MutexLock lock(&mu_);
+  std::vector<MinuteRollup> out;
+  for (Bucket& b : coarse_) {
+    if (!b.changed) continue;
+    b.changed = false;
+    for (const auto& [key, counters] : b.entries) {
+      out.push_back(
+          {b.start, names_[key.worker], names_[key.pipeline], names_[key.version], counters});
+    }
+  }
+  return out;
+}
+
+void StatsAggregator::RestoreMinutes(const std::vector<MinuteRollup>& rollups) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  for (const MinuteRollup& r : rollups) {
+    const absl::Time start = FloorTo(r.minute, kCoarseWidth);
+    if (start + kCoarseWidth <= now - retention_ || start > now) continue;
+    auto at = std::lower_bound(coarse_.begin(), coarse_.end(), start,
+                               [](const Bucket& b, absl::Time t) { return b.start < t; });
+    if (at == coarse_.end() || at->start != start) at = coarse_.insert(at, Bucket{start, {}});
+    at->entries[Key{Intern(r.worker), Intern(r.pipeline), Intern(r.version)}] = r.counters;
+  }
+  fine_complete_since_ = now;
 }
 
 size_t StatsAggregator::entries() const {

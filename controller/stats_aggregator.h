@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "controller/stats_rollup_store.h"
 #include "sluice/v1/admin.pb.h"
 #include "sluice/v1/stats.pb.h"
 
@@ -64,6 +65,15 @@ class StatsAggregator {
   // Buckets' entries held now (for the memory benchmark and tests).
   size_t entries() const;
 
+  // The 1 min buckets that received reports since the last call, whole (the
+  // leader stores them: StatsRollupWriter).
+  std::vector<MinuteRollup> TakeChangedMinutes();
+  // A new leader's history: each rollup replaces this aggregator's entry for its
+  // minute and key (the stored one is the whole minute as the last leader held
+  // it). From then on, a window that reaches back before this call is answered
+  // from the 1 min buckets (the 1 s ones hold only what came since).
+  void RestoreMinutes(const std::vector<MinuteRollup>& rollups);
+
  private:
   // Interned names: a key is three small numbers, not three strings.
   using NameId = uint32_t;
@@ -79,29 +89,12 @@ class StatsAggregator {
       return H::combine(std::move(h), k.worker, k.pipeline, k.version);
     }
   };
-  struct PathCounters {
-    uint64_t items = 0;
-    uint64_t dead_letters = 0;
-    double write_latency_p99_ms = 0;  // the largest reported
-    double freshness_p99_ms = 0;
-  };
-  struct Counters {
-    uint64_t rows = 0;
-    uint64_t bytes = 0;
-    uint64_t dead_letters = 0;
-    uint64_t retries = 0;
-    uint64_t batches = 0;
-    uint64_t kafka_path_items = 0;
-    uint64_t legacy_path_items = 0;
-    double write_latency_p99_ms = 0;
-    double freshness_p99_ms = 0;
-    PathCounters kafka;
-    PathCounters legacy;
-    void Merge(const Counters& o);
-  };
+  using Counters = StatsCounters;
   struct Bucket {
     absl::Time start;
     absl::flat_hash_map<Key, Counters> entries;
+    // Received reports since TakeChangedMinutes() (1 min buckets).
+    bool changed = false;
   };
   struct LagKey {
     NameId worker;
@@ -140,6 +133,8 @@ class StatsAggregator {
   absl::flat_hash_map<std::string, NameId> name_ids_ ABSL_GUARDED_BY(mu_);
   std::deque<Bucket> fine_ ABSL_GUARDED_BY(mu_);
   std::deque<Bucket> coarse_ ABSL_GUARDED_BY(mu_);
+  // Since a RestoreMinutes(): windows reaching back before it use the 1 min buckets.
+  absl::Time fine_complete_since_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // Hash maps, not trees: with 5,000 workers they hold 120,000 partitions, walked
   // whole once a second to forget what is older than the retention.
   absl::flat_hash_map<LagKey, Lag> lag_ ABSL_GUARDED_BY(mu_);

@@ -12,9 +12,9 @@ WorkerControlService::WorkerControlService(Fleet* fleet, StatsAggregator* stats,
                                            absl::Duration hello_timeout)
     : fleet_(fleet),
       leadership_(leadership),
-      registry_writer_(registry == nullptr
-                           ? std::nullopt
-                           : std::make_optional<WorkerRegistryWriter>(fleet, registry, clock)),
+      registry_writer_(registry == nullptr ? std::nullopt
+                                           : std::make_optional<WorkerRegistryWriter>(
+                                                 fleet, registry, clock, &leadership)),
       context_{fleet,
                stats,
                registry_writer_ ? &*registry_writer_ : nullptr,
@@ -25,7 +25,8 @@ WorkerControlService::WorkerControlService(Fleet* fleet, StatsAggregator* stats,
                [this](const std::string& worker_id, WorkerStream* stream) {
                  absl::MutexLock lock(&mu_);
                  by_worker_.emplace(worker_id, stream);
-               }},
+               },
+               &leadership},
       pusher_([this] { Run(); }) {}
 
 WorkerControlService::~WorkerControlService() {
@@ -112,10 +113,22 @@ void WorkerControlService::Run() {
                std::max(context_.hello_timeout / 2, absl::Milliseconds(50)));
   uint64_t seen = fleet_->generation();
   absl::Time next_check = absl::Now() + recheck;
+  bool leading = true;
   while (!shutting_down_) {
     const uint64_t now_at =
         fleet_->WaitForChange(seen, std::max(next_check - absl::Now(), absl::ZeroDuration()));
     if (shutting_down_) break;
+    // Not leading, or not confirmed lately: the changes wait (streams push
+    // nothing meanwhile), and every stream catches up when it leads again.
+    if (!leadership_.IsLeader()) {
+      leading = false;
+      absl::SleepFor(absl::Milliseconds(100));
+      continue;
+    }
+    if (!leading) {
+      leading = true;
+      for (const std::shared_ptr<WorkerStream>& s : Streams()) s->Push();
+    }
     if (now_at != seen) {
       seen = now_at;
       // Each stream sends only what differs from what its worker holds.

@@ -7,8 +7,10 @@
 namespace sluice::controller {
 
 WorkerRegistryWriter::WorkerRegistryWriter(const Fleet* fleet, WorkerRegistry* registry,
-                                           const Clock& clock)
-    : fleet_(fleet), registry_(registry), clock_(clock), thread_([this] { Run(); }) {}
+                                           const Clock& clock, const Leadership* leadership)
+    : fleet_(fleet), registry_(registry), clock_(clock), leadership_(leadership), thread_([this] {
+        Run();
+      }) {}
 
 WorkerRegistryWriter::~WorkerRegistryWriter() {
   {
@@ -60,6 +62,13 @@ bool WorkerRegistryWriter::SaveQueued() {
     ids.swap(queued_);
   }
   if (ids.empty()) return true;
+  // Not leading (or not confirmed lately): the rows wait, so a replica that
+  // stepped down does not overwrite what the new leader records.
+  if (leadership_ != nullptr && !leadership_->IsLeader()) {
+    absl::MutexLock lock(&mu_);
+    queued_.insert(ids.begin(), ids.end());
+    return false;
+  }
   std::vector<KnownWorker> workers;
   for (const std::string& id : ids) {
     if (std::optional<KnownWorker> known = fleet_->Known(id)) workers.push_back(*std::move(known));

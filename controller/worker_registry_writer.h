@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "controller/fleet.h"
+#include "controller/leadership.h"
 #include "controller/worker_registry.h"
 
 namespace sluice::controller {
@@ -25,7 +26,11 @@ namespace sluice::controller {
 class WorkerRegistryWriter {
  public:
   // The second between a failed save and its retry is waited on `clock`.
-  WorkerRegistryWriter(const Fleet* fleet, WorkerRegistry* registry, const Clock& clock);
+  // Rows are saved only while this replica leads (`leadership`; null: always):
+  // a replica that stepped down must not overwrite what the new leader records
+  // (a drain, a worker forgotten); its rows wait for the day it leads again.
+  WorkerRegistryWriter(const Fleet* fleet, WorkerRegistry* registry, const Clock& clock,
+                       const Leadership* leadership = nullptr);
   // Tries once more to save what is queued, then stops.
   ~WorkerRegistryWriter();
 
@@ -45,6 +50,7 @@ class WorkerRegistryWriter {
   const Fleet* fleet_;
   WorkerRegistry* registry_;
   const Clock& clock_;
+  const Leadership* const leadership_;
   absl::Mutex mu_;
   std::set<std::string> queued_ ABSL_GUARDED_BY(mu_);
   // Rounds tried, and rounds asked for by Flush().

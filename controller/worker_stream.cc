@@ -48,6 +48,11 @@ void WorkerStream::OnReadDone(bool ok) {
   }
   if (phase == Phase::kEnded) return;
   if (phase == Phase::kAwaitingHello) {
+    // Stopped leading (or not confirmed lately) since the stream opened.
+    if (!context_.leadership->IsLeader()) {
+      EndAsFollower(*context_.leadership);
+      return;
+    }
     if (grpc::Status s = TakeHello(); !s.ok()) {
       End(s);
       return;
@@ -172,6 +177,9 @@ void WorkerStream::Push() {
 
 bool WorkerStream::NextWriteLocked() {
   if (writing_) return false;  // OnWriteDone pushes what changed meanwhile
+  // A replica whose leadership is not confirmed lately assigns nothing (another
+  // may lead by now); the pusher pushes to every stream when it is again.
+  if (!context_.leadership->IsLeader()) return false;
   Fleet& fleet = *context_.fleet;
   // A superseded stream (its worker reconnected) sends nothing more: its push
   // would replace the nonce the worker's new stream is answering.

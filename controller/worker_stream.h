@@ -37,6 +37,8 @@ struct WorkerStreamContext {
   std::atomic<uint64_t>* next_nonce;
   // Called when a stream's Hello is taken, with its worker's id.
   std::function<void(const std::string&, WorkerStream*)> on_hello;
+  // Streams take a Hello and push only while this replica leads.
+  const Leadership* leadership;
 };
 
 // Holds no thread. Reads run on gRPC's callback threads: the Hello connects the

@@ -107,9 +107,10 @@ void FlagClient::Run() {
     }
     // To the leader a follower named, else the next replica; a follower is a
     // live replica (an election takes seconds), so the backoff starts over.
-    const std::optional<std::string> leader = FollowerRefusalLeader(ctx);
-    addresses_.Failover(FollowableLeader(controller_, leader));
-    if (leader) backoff.Reset();
+    const std::optional<std::string> refused_by = FollowerRefusalLeader(ctx);
+    const std::string leader = FollowableLeader(controller_, refused_by);
+    addresses_.Failover(leader);
+    if (refused_by && (!leader.empty() || refused_by->empty())) backoff.Reset();
     const absl::Time until = absl::Now() + backoff.NextDelay();
     while (!stop_ && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
   }

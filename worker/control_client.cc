@@ -90,10 +90,16 @@ absl::Status ControlClient::Run(const std::atomic<bool>& stop) {
     }
     // The next try goes to the leader a follower named, else to the next replica
     // (the one that just ended may be gone: a leader killed, a host down).
-    addresses->Failover(FollowableLeader(config_.controller, refused_by_follower));
-    // A stream that lived a while was healthy, and a follower is a live replica
-    // (an election takes a few seconds): start the backoff over.
-    if (absl::Now() - started > absl::Seconds(10) || refused_by_follower) backoff.Reset();
+    const std::string leader = FollowableLeader(config_.controller, refused_by_follower);
+    addresses->Failover(leader);
+    // A stream that lived a while was healthy, and a follower that named a leader
+    // this worker can reach, or nobody (an election takes seconds), is a live
+    // replica: start the backoff over. A leader it may not call (a token in clear
+    // text beyond loopback) is retried with backoff, not polled.
+    if (absl::Now() - started > absl::Seconds(10) ||
+        (refused_by_follower && (!leader.empty() || refused_by_follower->empty()))) {
+      backoff.Reset();
+    }
     const absl::Duration delay = backoff.NextDelay();
     if (refused_by_follower) {
       LOG(INFO) << "controller " << address << " follows (" << ended.message() << "); trying "

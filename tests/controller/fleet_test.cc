@@ -199,18 +199,24 @@ TEST_F(FleetTest, AControllerRestartMovesNoPipelineWhileTheWorkersReconnect) {
 }
 
 // Issue 10 (replicas): a replica that led, followed for longer than a lease and
-// leads again still holds the workers it lost when it stepped down; restored, each
-// gets a full lease from now to reconnect, not the remains of the old one (which
-// would expire them on the first tick and move every pipeline).
-TEST_F(FleetTest, RestoringAWorkerStillKnownGivesItAFreshLease) {
+// leads again still holds the workers it lost when it stepped down. The registry,
+// which the leaders since kept, replaces them: each gets a full lease from now to
+// reconnect (not the remains of the old one, which would expire them on the first
+// tick), a drain made meanwhile holds, and a worker forgotten meanwhile is gone.
+TEST_F(FleetTest, RestoringReplacesWhatALeaderAgainRemembersOfLostWorkers) {
   fleet_.SetPipelines({P("items", 1)});
   fleet_.Disconnect("w1", fleet_.Connect(Hello("w1"), "workers").value());
-  const KnownWorker known = *fleet_.Known("w1");
+  fleet_.Disconnect("w2", fleet_.Connect(Hello("w2"), "workers").value());
+  fleet_.Connect(Hello("w3"), "workers").value();  // still connected: kept as it is
+  KnownWorker drained = *fleet_.Known("w1");
+  drained.draining = true;           // by the other leader; w2 was forgotten by it
   clock_.Advance(absl::Minutes(5));  // following meanwhile: no lease expiry ran
-  fleet_.RestoreWorkers({known});
+  fleet_.RestoreWorkers({drained});
+  EXPECT_TRUE(fleet_.GetWorker("w1")->draining());
+  EXPECT_FALSE(fleet_.GetWorker("w2").ok());
+  EXPECT_TRUE(fleet_.GetWorker("w3")->connected());
   clock_.Advance(absl::Seconds(9));
   EXPECT_TRUE(fleet_.ExpireLeases().empty());
-  EXPECT_EQ(fleet_.AssignmentFor("w1").pipelines_size(), 1);
   clock_.Advance(absl::Seconds(1));
   EXPECT_EQ(fleet_.ExpireLeases(), std::vector<std::string>{"w1"});
 }

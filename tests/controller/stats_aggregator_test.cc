@@ -192,5 +192,51 @@ TEST(StatsAggregatorTest, ShortWindowsCountToTheSecond) {
   EXPECT_EQ(stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Minutes(30))[0].rows(), 107u);
 }
 
+// Issue 10: the buckets were the leader's memory alone; a restart or failover
+// started `stats` and the ramp guards from nothing. The changed minutes are taken
+// whole for the store, and a new leader restores them.
+TEST(StatsAggregatorTest, ChangedMinutesAreTakenWholeOnceAndRestoredByTheNextLeader) {
+  ManualClock clock(absl::FromUnixSeconds(60 * 28333333));
+  clock.Advance(absl::Seconds(10));  // into a minute, which the test stays in
+  const absl::Time minute = absl::FromUnixSeconds(absl::ToUnixSeconds(clock.Now()) / 60 * 60);
+  StatsAggregator leader(clock, absl::Hours(1));
+  ASSERT_TRUE(leader.Add("w1", "1.0", Report(1, "items", 100)));
+  ASSERT_TRUE(leader.Add("w1", "1.0", Report(2, "items", 50)));
+  std::vector<MinuteRollup> taken = leader.TakeChangedMinutes();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].minute, minute);
+  EXPECT_EQ(taken[0].worker, "w1");
+  EXPECT_EQ(taken[0].pipeline, "items");
+  EXPECT_EQ(taken[0].version, "1.0");
+  EXPECT_EQ(taken[0].counters.rows, 150u);
+  EXPECT_EQ(taken[0].counters.batches, 2u);
+  EXPECT_TRUE(leader.TakeChangedMinutes().empty());  // nothing new
+  ASSERT_TRUE(leader.Add("w1", "1.0", Report(3, "items", 25)));
+  taken = leader.TakeChangedMinutes();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].counters.rows, 175u);  // the whole minute again
+
+  // The next leader, 20 s later: a 1 minute window reaches back before it took
+  // over, so it is answered from the restored minute, not from empty 1 s buckets.
+  clock.Advance(absl::Seconds(20));
+  StatsAggregator next(clock, absl::Hours(1));
+  next.RestoreMinutes(taken);
+  EXPECT_FALSE(next.TakeChangedMinutes().size() > 0) << "restored minutes are stored already";
+  ASSERT_TRUE(next.Add("w1", "1.0", Report(4, "items", 5)));
+  std::vector<v1::StatsRow> rows = next.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Minutes(1));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].rows(), 180u);
+  EXPECT_EQ(next.Health({"items"}, absl::Minutes(1)).batches, 4u);
+  // Restoring again (a replica that leads a second time) replaces, not adds.
+  next.RestoreMinutes(taken);
+  EXPECT_EQ(next.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Minutes(1))[0].rows(), 175u);
+  // Minutes beyond the retention are not restored.
+  MinuteRollup old = taken[0];
+  old.minute -= absl::Hours(2);
+  old.worker = "gone";
+  next.RestoreMinutes({old});
+  EXPECT_EQ(next.Query(v1::STATS_GROUP_BY_WORKER, absl::Hours(1)).size(), 1u);
+}
+
 }  // namespace
 }  // namespace sluice::controller

@@ -251,6 +251,48 @@ TEST_F(WorkerControlServiceTest, AChangeIsPushedToTheStreamsItConcerns) {
   EXPECT_EQ(stream->Finish().error_message(), "the controller is shutting down");
 }
 
+// Review of the replicas (issue 10): a leader whose leadership is not confirmed
+// lately (a check late, its process stalled) may no longer lead, so its open
+// streams push nothing; the change reaches the worker once it is confirmed again.
+TEST_F(WorkerControlServiceTest, AnUnconfirmedLeaderHoldsPushesBackUntilConfirmed) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = stub_->Connect(&ctx);
+  ASSERT_TRUE(stream->Write(HelloFrom("w1")));
+  v1::ControllerMessage first;
+  ASSERT_TRUE(stream->Read(&first));  // the empty assignment
+  const std::string pending = fleet_.GetWorker("w1")->pending_config_version();
+  leadership_.Follow("");
+  v1::Pipeline p;
+  p.mutable_config()->set_name("orders");
+  p.mutable_config()->set_desired_workers(1);
+  p.set_version(1);
+  fleet_.SetPipelines({p});
+  absl::SleepFor(absl::Milliseconds(500));  // the pusher had time to push, and did not
+  EXPECT_EQ(fleet_.GetWorker("w1")->pending_config_version(), pending);
+  leadership_.Lead();
+  v1::ControllerMessage pushed;
+  ASSERT_TRUE(stream->Read(&pushed));
+  ASSERT_EQ(pushed.assignment().pipelines_size(), 1);
+  EXPECT_EQ(pushed.assignment().pipelines(0).config().name(), "orders");
+}
+
+// A stream opened while leading whose Hello comes after the leadership lapsed is
+// refused like any follower's.
+TEST_F(WorkerControlServiceTest, AHelloAfterTheLeadershipLapsedIsRefused) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = stub_->Connect(&ctx);
+  WaitForStreams(service_, 1);
+  leadership_.Follow("other:7400");
+  stream->Write(HelloFrom("w1"));
+  v1::ControllerMessage msg;
+  while (stream->Read(&msg)) {
+  }
+  ExpectFollowerRefusal(stream->Finish(), ctx, "other:7400");
+  EXPECT_TRUE(fleet_.ListWorkers().empty());
+}
+
 // A worker reconnecting over a new connection (its old one half-open) takes over
 // at once: the older stream ends with ABORTED, its worker stays connected. Not
 // by the periodic check: with a 10 s Hello timeout and a 15 s silence limit that

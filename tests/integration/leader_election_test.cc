@@ -128,7 +128,8 @@ TEST_F(LeaderElectionTest, AStalledLeaderStopsActingAndLosesTheLock) {
   const absl::Time stalled = absl::Now();
   while (a.election.IsLeader()) absl::SleepFor(absl::Milliseconds(20));
   const absl::Duration acted = absl::Now() - stalled;
-  EXPECT_LE(acted, kLeaderConfirmationValid + absl::Milliseconds(200));
+  // (Generous: a loaded machine may oversleep the polls.)
+  EXPECT_LE(acted, kLeaderConfirmationValid + absl::Seconds(1));
   EXPECT_EQ(a.election.LeaderAddress(), "");  // not confirmed: nobody named
   // b gets the lock once the server ended a's idle session.
   const absl::Time deadline = absl::Now() + kLeaderConnectionDeadAfter + absl::Seconds(10);

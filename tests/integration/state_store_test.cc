@@ -180,4 +180,41 @@ TEST_F(StateStoreTest, TheScheduleBarrierWaitsForFlagWritesInProgress) {
 }
 
 }  // namespace
+// Issue 10: the stats' 1 min rollups survive in PostgreSQL for the next leader;
+// a minute stored again replaces its row, and what is older than the retention
+// is forgotten.
+TEST_F(StateStoreTest, StatsRollupsRoundTripReplaceAndExpire) {
+  const absl::Time minute = absl::FromUnixSeconds(60 * 28333333);
+  MinuteRollup r{minute, "w1", "items", "1.0'quoted", {}};
+  r.counters.rows = 150;
+  r.counters.bytes = 1500;
+  r.counters.batches = 2;
+  r.counters.freshness_p99_ms = 12.5;
+  r.counters.kafka.items = 100;
+  r.counters.kafka.freshness_p99_ms = 9.25;
+  r.counters.legacy.items = 50;
+  MinuteRollup old = r;
+  old.minute = minute - absl::Hours(2);
+  ASSERT_TRUE(store_->SaveStatsRollups({r, old}, minute - absl::Hours(3)).ok());
+  r.counters.rows = 175;  // the same minute, later: replaces
+  ASSERT_TRUE(store_->SaveStatsRollups({r}, minute - absl::Hours(1)).ok());
+  absl::StatusOr<std::vector<MinuteRollup>> loaded =
+      store_->LoadStatsRollups(minute - absl::Hours(5));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->size(), 1u) << "the 2 h old minute was forgotten";
+  const MinuteRollup& got = (*loaded)[0];
+  EXPECT_EQ(got.minute, minute);
+  EXPECT_EQ(got.worker, "w1");
+  EXPECT_EQ(got.pipeline, "items");
+  EXPECT_EQ(got.version, "1.0'quoted");
+  EXPECT_EQ(got.counters.rows, 175u);
+  EXPECT_EQ(got.counters.bytes, 1500u);
+  EXPECT_EQ(got.counters.batches, 2u);
+  EXPECT_EQ(got.counters.freshness_p99_ms, 12.5);
+  EXPECT_EQ(got.counters.kafka.items, 100u);
+  EXPECT_EQ(got.counters.kafka.freshness_p99_ms, 9.25);
+  EXPECT_EQ(got.counters.legacy.items, 50u);
+  EXPECT_TRUE(store_->LoadStatsRollups(minute + absl::Minutes(1))->empty());
+}
+
 }  // namespace sluice::controller
