@@ -73,7 +73,7 @@ std::string LeaderElection::LeaderAddress() const {
   return leader_address_;
 }
 
-void LeaderElection::Lost(const std::string& why) {
+void LeaderElection::Lost(const std::string& why, bool holds_lock) {
   if (!leading_.exchange(false)) return;
   {
     absl::MutexLock lock(&mu_);
@@ -84,7 +84,7 @@ void LeaderElection::Lost(const std::string& why) {
     metrics_->SetLeader(false);
     metrics_->LeadershipLost();
   }
-  step_down_();
+  step_down_(holds_lock);
 }
 
 void LeaderElection::Step() {
@@ -111,6 +111,9 @@ void LeaderElection::Step() {
       last_error_.clear();
       return;
     }
+    const pqxx::result previous = tx.exec("SELECT address FROM sluice_controller.leader");
+    const bool led_last =
+        !previous.empty() && previous[0][0].as<std::string>() == options_.advertise_address;
     tx.exec_params(
         "INSERT INTO sluice_controller.leader (id, address, pid, since) "
         "VALUES (1, $1, pg_backend_pid(), now()) ON CONFLICT (id) DO UPDATE "
@@ -120,7 +123,7 @@ void LeaderElection::Step() {
     // this session waits: it must not be ended for that (each statement has its
     // own timeouts, so the takeover is bounded).
     tx.exec("SET idle_session_timeout = 0");
-    absl::Status taken = takeover_();
+    absl::Status taken = takeover_(led_last);
     const int64_t asked_ns = SteadyNowNs();
     // Through the lock's session: it still holds the lock.
     tx.exec(absl::StrCat("SET idle_session_timeout = ",
@@ -150,7 +153,7 @@ void LeaderElection::Step() {
     const std::string why =
         absl::StrCat("the leader lock's database connection failed: ", e.what());
     if (leading_) {
-      Lost(why);
+      Lost(why, /*holds_lock=*/false);
     } else {
       absl::MutexLock lock(&mu_);
       leader_address_.clear();
@@ -171,7 +174,7 @@ void LeaderElection::Run(const std::atomic<bool>& stop) {
 
 void LeaderElection::Resign() {
   absl::MutexLock step(&step_mu_);
-  Lost("resigned");
+  Lost("resigned", /*holds_lock=*/true);
   db_.reset();
 }
 

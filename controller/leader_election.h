@@ -57,12 +57,15 @@ class LeaderElection final : public Leadership {
  public:
   // Runs with the lock held, before this replica answers as leader: load the
   // state, restore the workers known before (so their pipelines stay while they
-  // reconnect) and compute the schedule horizon. An error gives the lock back,
-  // so another replica may lead, and the next round tries again.
-  using Takeover = std::function<absl::Status()>;
+  // reconnect) and compute the schedule horizon. `led_last`: no other replica
+  // led since this one (what it holds in memory is the latest). An error gives
+  // the lock back, so another replica may lead, and the next round tries again.
+  using Takeover = std::function<absl::Status(bool led_last)>;
   // Runs once this replica no longer answers as leader: end the workers' streams
-  // and flag watches, which reconnect to the new leader.
-  using StepDown = std::function<void()>;
+  // and flag watches, which reconnect to the new leader. `holds_lock`: a
+  // resignation, before the lock is given up (what it stores now is still the
+  // leader's); false when the lock was lost (another replica may lead already).
+  using StepDown = std::function<void(bool holds_lock)>;
 
   LeaderElection(LeaderElectionOptions options, const Clock& clock, ControllerMetrics* metrics,
                  Takeover takeover, StepDown step_down);
@@ -88,7 +91,7 @@ class LeaderElection final : public Leadership {
 
  private:
   struct Db;
-  void Lost(const std::string& why);
+  void Lost(const std::string& why, bool holds_lock);
 
   const LeaderElectionOptions options_;
   const Clock& clock_;

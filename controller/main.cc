@@ -288,7 +288,7 @@ int main(int argc, char** argv) {
   LeaderElection election(
       {store_options.connection_string, o.advertise_address}, clock, &metrics,
       /*takeover=*/
-      [&]() -> absl::Status {
+      [&](bool led_last) -> absl::Status {
         // The state as of now, then the workers known before (from the registry
         // every leader keeps): each keeps its pipelines for a lease while it
         // reconnects, so a restart or a failover moves nothing; otherwise the
@@ -300,10 +300,18 @@ int main(int argc, char** argv) {
         LOG(INFO) << known->size() << " workers known before this replica led; each has "
                   << absl::FormatDuration(o.worker_lease) << " to reconnect";
         // The stats history the last leader stored (`stats`, the ramp guards).
-        absl::StatusOr<std::vector<MinuteRollup>> history =
-            store->LoadStatsRollups(clock.Now() - stats_retention);
-        if (!history.ok()) return history.status();
-        stats.RestoreMinutes(*history);
+        // What this replica holds from an earlier term is stale if another led
+        // since. Best effort: without it the guards wait for data.
+        rollups.DropPending();
+        if (!led_last) stats.Clear();
+        if (absl::StatusOr<std::vector<MinuteRollup>> history =
+                store->LoadStatsRollups(clock.Now() - stats_retention);
+            history.ok()) {
+          stats.RestoreMinutes(*history);
+        } else {
+          LOG(WARNING) << "stats history not loaded (stats and ramp guards start from now): "
+                       << history.status().message();
+        }
         // The workers get the horizon with their first assignment. A failure
         // leaves it to the keeper's thread (workers hold timestamped items until
         // then).
@@ -311,10 +319,18 @@ int main(int argc, char** argv) {
         return absl::OkStatus();
       },
       /*step_down=*/
-      [&] {
+      [&](bool holds_lock) {
         if (streams != nullptr) streams->EndStreamsOnStepDown();
         // Watches see the step-down when woken.
         fleet.Notify();
+        // A resignation stores the stats its streams brought, the lock still
+        // held; a replica that lost the lock stores nothing more (the new leader
+        // may have stored newer counts already).
+        if (holds_lock) {
+          rollups.Flush().IgnoreError();
+        } else {
+          rollups.DropPending();
+        }
       });
   AdminService admin(store.get(), &fleet, &sync, &stats, clock, flag_timing, auth, election);
   WorkerControlService control(&fleet, &stats, store.get(), auth, election, clock, o.hello_timeout);
@@ -416,9 +432,8 @@ int main(int argc, char** argv) {
     absl::SleepFor(absl::Seconds(1));
   }
   LOG(INFO) << "shutting down";
-  // The latest stats first, for the next leader; then the lock, so that a
+  // The lock first (the resignation stores the latest stats), so that a
   // follower leads while this one winds down.
-  if (election.IsLeader()) rollups.Flush().IgnoreError();
   election_thread.join();
   control.Shutdown();
   flags_service.Shutdown();

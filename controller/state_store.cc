@@ -8,6 +8,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/sluice_schema.h"
@@ -576,7 +577,10 @@ std::string RollupValues(pqxx::work& tx, const MinuteRollup& r) {
   const StatsCounters& c = r.counters;
   // bigint columns: counts beyond 2^63 are not reachable by summing reports.
   auto n = [](uint64_t v) { return std::to_string(static_cast<int64_t>(v)); };
-  auto d = [](double v) { return std::isfinite(v) ? absl::StrCat(v) : std::string("0"); };
+  // Every digit a double holds (StrCat keeps 6).
+  auto d = [](double v) {
+    return std::isfinite(v) ? absl::StrFormat("%.17g", v) : std::string("0");
+  };
   return absl::StrCat(
       "(to_timestamp(", absl::ToUnixSeconds(r.minute), "), ", tx.quote(r.worker), ", ",
       tx.quote(r.pipeline), ", ", tx.quote(r.version), ", ",

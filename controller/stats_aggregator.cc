@@ -257,15 +257,29 @@ std::vector<MinuteRollup> StatsAggregator::TakeChangedMinutes() {
 void StatsAggregator::RestoreMinutes(const std::vector<MinuteRollup>& rollups) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
+  bool added = false;
   for (const MinuteRollup& r : rollups) {
     const absl::Time start = FloorTo(r.minute, kCoarseWidth);
     if (start + kCoarseWidth <= now - retention_ || start > now) continue;
+    // Buckets stay in time order, so AddTo still finds the newest last.
     auto at = std::lower_bound(coarse_.begin(), coarse_.end(), start,
                                [](const Bucket& b, absl::Time t) { return b.start < t; });
     if (at == coarse_.end() || at->start != start) at = coarse_.insert(at, Bucket{start, {}});
-    at->entries[Key{Intern(r.worker), Intern(r.pipeline), Intern(r.version)}] = r.counters;
+    added |=
+        at->entries
+            .try_emplace(Key{Intern(r.worker), Intern(r.pipeline), Intern(r.version)}, r.counters)
+            .second;
   }
-  fine_complete_since_ = now;
+  if (added) fine_complete_since_ = now;
+}
+
+void StatsAggregator::Clear() {
+  absl::MutexLock lock(&mu_);
+  fine_.clear();
+  coarse_.clear();
+  lag_.clear();
+  last_report_.clear();
+  fine_complete_since_ = clock_.Now();
 }
 
 size_t StatsAggregator::entries() const {

@@ -68,11 +68,15 @@ class StatsAggregator {
   // The 1 min buckets that received reports since the last call, whole (the
   // leader stores them: StatsRollupWriter).
   std::vector<MinuteRollup> TakeChangedMinutes();
-  // A new leader's history: each rollup replaces this aggregator's entry for its
-  // minute and key (the stored one is the whole minute as the last leader held
-  // it). From then on, a window that reaches back before this call is answered
-  // from the 1 min buckets (the 1 s ones hold only what came since).
+  // A new leader's history: each rollup whose minute and key this aggregator
+  // holds nothing for is added (what it holds is its own count, at least as
+  // recent as what it stored). If any was added, a window that reaches back
+  // before this call is answered from the 1 min buckets from then on (the 1 s
+  // ones hold only what came since).
   void RestoreMinutes(const std::vector<MinuteRollup>& rollups);
+  // Forgets every report (another replica led since this one last did: what it
+  // holds is stale, and the stored rollups replace it).
+  void Clear();
 
  private:
   // Interned names: a key is three small numbers, not three strings.

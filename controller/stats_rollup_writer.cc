@@ -32,6 +32,11 @@ absl::Status StatsRollupWriter::Flush() {
   return saved;
 }
 
+void StatsRollupWriter::DropPending() {
+  absl::MutexLock lock(&mu_);
+  pending_.clear();
+}
+
 void StatsRollupWriter::Run(const std::atomic<bool>& stop, const Leadership& leadership) {
   bool failing = false;
   absl::Time next = clock_.Now() + interval_;

@@ -28,6 +28,9 @@ class StatsRollupWriter {
   // Takes the minutes changed since the last round and stores them, with those a
   // failed round kept (a newer take of the same minute replaces them).
   absl::Status Flush();
+  // Drops what a failed round kept (a leadership change: it may be older than
+  // what the other leader stored since).
+  void DropPending();
   // Flush() every interval while this replica leads, until `stop`. A failure is
   // logged once per streak and retried next round; what the rollups miss is at
   // most the rounds since the last success, should this replica die meanwhile.

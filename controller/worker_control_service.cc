@@ -26,7 +26,8 @@ WorkerControlService::WorkerControlService(Fleet* fleet, StatsAggregator* stats,
                  absl::MutexLock lock(&mu_);
                  by_worker_.emplace(worker_id, stream);
                },
-               &leadership},
+               &leadership,
+               &pushes_held_back_},
       pusher_([this] { Run(); }) {}
 
 WorkerControlService::~WorkerControlService() {
@@ -113,20 +114,21 @@ void WorkerControlService::Run() {
                std::max(context_.hello_timeout / 2, absl::Milliseconds(50)));
   uint64_t seen = fleet_->generation();
   absl::Time next_check = absl::Now() + recheck;
-  bool leading = true;
   while (!shutting_down_) {
-    const uint64_t now_at =
-        fleet_->WaitForChange(seen, std::max(next_check - absl::Now(), absl::ZeroDuration()));
+    // While a stream holds a push back, look again soon (the leadership may be
+    // confirmed again within moments).
+    const absl::Duration wait = std::max(next_check - absl::Now(), absl::ZeroDuration());
+    const uint64_t now_at = fleet_->WaitForChange(
+        seen, pushes_held_back_ ? std::min(wait, absl::Milliseconds(100)) : wait);
     if (shutting_down_) break;
     // Not leading, or not confirmed lately: the changes wait (streams push
     // nothing meanwhile), and every stream catches up when it leads again.
     if (!leadership_.IsLeader()) {
-      leading = false;
+      pushes_held_back_ = true;
       absl::SleepFor(absl::Milliseconds(100));
       continue;
     }
-    if (!leading) {
-      leading = true;
+    if (pushes_held_back_.exchange(false)) {
       for (const std::shared_ptr<WorkerStream>& s : Streams()) s->Push();
     }
     if (now_at != seen) {

@@ -78,6 +78,7 @@ class WorkerControlService final : public v1::WorkerControl::CallbackService {
   const Leadership& leadership_;
   std::optional<WorkerRegistryWriter> registry_writer_;
   std::atomic<uint64_t> next_nonce_{1};
+  std::atomic<bool> pushes_held_back_{false};
   const WorkerStreamContext context_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<WorkerStream*, std::shared_ptr<WorkerStream>> streams_ ABSL_GUARDED_BY(mu_);

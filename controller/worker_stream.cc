@@ -179,7 +179,10 @@ bool WorkerStream::NextWriteLocked() {
   if (writing_) return false;  // OnWriteDone pushes what changed meanwhile
   // A replica whose leadership is not confirmed lately assigns nothing (another
   // may lead by now); the pusher pushes to every stream when it is again.
-  if (!context_.leadership->IsLeader()) return false;
+  if (!context_.leadership->IsLeader()) {
+    context_.pushes_held_back->store(true);
+    return false;
+  }
   Fleet& fleet = *context_.fleet;
   // A superseded stream (its worker reconnected) sends nothing more: its push
   // would replace the nonce the worker's new stream is answering.

@@ -39,6 +39,9 @@ struct WorkerStreamContext {
   std::function<void(const std::string&, WorkerStream*)> on_hello;
   // Streams take a Hello and push only while this replica leads.
   const Leadership* leadership;
+  // Set by a stream that held a push back for want of a confirmed leadership:
+  // the pusher pushes to every stream once it is confirmed again.
+  std::atomic<bool>* pushes_held_back;
 };
 
 // Holds no thread. Reads run on gRPC's callback threads: the Hello connects the

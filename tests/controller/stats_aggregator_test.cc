@@ -227,7 +227,13 @@ TEST(StatsAggregatorTest, ChangedMinutesAreTakenWholeOnceAndRestoredByTheNextLea
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].rows(), 180u);
   EXPECT_EQ(next.Health({"items"}, absl::Minutes(1)).batches, 4u);
-  // Restoring again (a replica that leads a second time) replaces, not adds.
+  // Restoring again (a replica that leads again with nobody in between) keeps
+  // its own count, at least as recent as what it stored.
+  next.RestoreMinutes(taken);
+  EXPECT_EQ(next.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Minutes(1))[0].rows(), 180u);
+  // Another replica led meanwhile: what this one holds is stale; the stored
+  // rollups replace it.
+  next.Clear();
   next.RestoreMinutes(taken);
   EXPECT_EQ(next.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Minutes(1))[0].rows(), 175u);
   // Minutes beyond the retention are not restored.

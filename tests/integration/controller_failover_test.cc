@@ -197,7 +197,9 @@ TEST_F(ControllerFailoverTest, AGracefulHandoverKeepsTheStatsHistory) {
   controller_->process().Signal(SIGTERM);
   ASSERT_TRUE(WaitFor([&] { return absl::StartsWith(LeaderEndpoint(*standby_), "200 leader"); },
                       absl::Seconds(10), absl::Milliseconds(50)));
-  EXPECT_LT(absl::Now() - stopped, absl::Seconds(5));
+  // (Its main loop and election round each end within a second, then it stores
+  // the stats and gives the lock up; the follower tries every second.)
+  EXPECT_LT(absl::Now() - stopped, absl::Seconds(8));
   EXPECT_EQ(rows_in_stats(), 2000u);
 }
 

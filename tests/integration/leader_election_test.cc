@@ -21,17 +21,23 @@ struct Replica {
   Replica(const std::string& conninfo, const std::string& address)
       : election(
             {conninfo, address, absl::Milliseconds(100)}, clock, nullptr,
-            [this]() -> absl::Status {
+            [this](bool led_last) -> absl::Status {
               ++takeovers;
+              last_led_last = led_last;
               return refuse_takeover ? absl::UnavailableError("state not loaded")
                                      : absl::OkStatus();
             },
-            [this] { ++step_downs; }) {}
+            [this](bool holds_lock) {
+              ++step_downs;
+              last_holds_lock = holds_lock;
+            }) {}
 
   RealClock clock;
   std::atomic<int> takeovers{0};
   std::atomic<int> step_downs{0};
   std::atomic<bool> refuse_takeover{false};
+  std::atomic<bool> last_led_last{false};
+  std::atomic<bool> last_holds_lock{false};
   LeaderElection election;
 };
 
@@ -74,15 +80,28 @@ TEST_F(LeaderElectionTest, OneLeadsTheOtherNamesItAndTakesOverWhenItsSessionEnds
   b.election.Step();
   EXPECT_TRUE(b.election.IsLeader());
   EXPECT_EQ(b.takeovers, 1);
+  EXPECT_FALSE(b.last_led_last) << "a led last";
   EXPECT_EQ(b.election.LeaderAddress(), "b:7400");
   // The old leader finds out on its next check, and steps down once.
   a.election.Step();
   EXPECT_FALSE(a.election.IsLeader());
   EXPECT_EQ(a.step_downs, 1);
+  EXPECT_FALSE(a.last_holds_lock) << "its lock went with its session";
   a.election.Step();
   EXPECT_FALSE(a.election.IsLeader());
   EXPECT_EQ(a.election.LeaderAddress(), "b:7400");
   EXPECT_EQ(a.step_downs, 1);
+  // a leads again once b resigns; b led last, not a.
+  b.election.Resign();
+  EXPECT_TRUE(b.last_holds_lock) << "a resignation stores what it holds first";
+  a.election.Step();
+  EXPECT_TRUE(a.election.IsLeader());
+  EXPECT_FALSE(a.last_led_last);
+  // And after its own resignation, with nobody in between, it led last.
+  a.election.Resign();
+  a.election.Step();
+  EXPECT_TRUE(a.election.IsLeader());
+  EXPECT_TRUE(a.last_led_last);
 }
 
 // A replica that wins the lock but cannot take over (its state does not load)
