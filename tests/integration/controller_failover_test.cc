@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/controller_addresses.h"
+#include "flags/flag_client.h"
 #include "gtest/gtest.h"
 #include "sluice/v1/admin.grpc.pb.h"
 #include "tests/fixtures/controller_process.h"
@@ -172,6 +173,33 @@ TEST_F(ControllerFailoverTest, KillingTheLeaderHandsOverWithinSecondsAndLosesNot
   for (auto& w : workers) EXPECT_TRUE(w->process().Running());
   std::cerr << "handover " << handover << "; " << acknowledged.size() << " writes acknowledged, "
             << refused << " not\n";
+}
+
+// FlagClient (and sluice-produce, which embeds it) given both replicas watches the
+// leader, and after the leader dies follows the new one: it receives a change
+// made there and its horizon moves on, so it goes on deciding.
+TEST_F(ControllerFailoverTest, FlagClientFollowsTheNewLeader) {
+  ASSERT_EQ(Ctl({"flags", "create", "kafka-ingest"}).code, 0);
+  // The follower first: its refusal names the leader, which the watch follows.
+  absl::StatusOr<std::unique_ptr<flags::FlagClient>> created =
+      flags::FlagClient::Create({absl::StrCat(standby_->address(), ",", controller_->address())});
+  ASSERT_TRUE(created.ok()) << created.status();
+  flags::FlagClient& client = **created;
+  ASSERT_TRUE(client.WaitForSnapshot(absl::Seconds(10)));
+  const uint64_t first = client.revision();
+  controller_->process().Signal(SIGKILL);
+  ASSERT_TRUE(controller_->process().Wait(absl::Seconds(10)).has_value());
+  ASSERT_TRUE(WaitFor([&] { return absl::StartsWith(LeaderEndpoint(*standby_), "200 leader"); },
+                      absl::Seconds(10), absl::Milliseconds(50)));
+  CtlResult set = Ctl({"--json", "flags", "set", "kafka-ingest", "--percent", "100", "--in", "2s",
+                       "--expected-version", "1"});
+  ASSERT_EQ(set.code, 0) << set.output;
+  ASSERT_TRUE(WaitFor([&] { return client.revision() > first; }, absl::Seconds(15)));
+  const absl::Time later = absl::Now() + absl::Seconds(3);
+  ASSERT_TRUE(WaitFor([&] { return client.known_until() >= later; }, absl::Seconds(15)));
+  absl::StatusOr<flags::Evaluation> e = client.Evaluate("kafka-ingest", "p1", later);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->basis_points, 10000u);
 }
 
 // A leader that shuts down (SIGTERM: an upgrade, a drained node) stores its stats
