@@ -53,9 +53,8 @@ grpc::Status CliContext::CallLeader(
     const std::string address = addresses_.current();
     const bool several = addresses_.all().size() > 1;
     if (stubs_.count(address) == 0) {  // a leader a follower named
-      ControllerConnection to_leader = controller_;
-      to_leader.address = address;
-      absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenControllerChannel(to_leader);
+      absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+          OpenControllerChannelTo(controller_, address);
       if (!channel.ok())
         return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                             absl::StrCat("the leader is ", address, ", and it cannot be called: ",

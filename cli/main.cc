@@ -228,9 +228,8 @@ int main(int argc, char** argv) {
   if (!addresses.ok()) return Usage(std::string(addresses.status().message()));
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels;
   for (const std::string& address : addresses->all()) {
-    sluice::ControllerConnection one = controller;
-    one.address = address;
-    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = sluice::OpenControllerChannel(one);
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        sluice::OpenControllerChannelTo(controller, address);
     if (!channel.ok()) return Usage(std::string(channel.status().message()));
     channels[address] = std::move(*channel);
   }

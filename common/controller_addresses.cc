@@ -23,10 +23,6 @@ absl::StatusOr<ControllerAddresses> ControllerAddresses::Parse(absl::string_view
   return ControllerAddresses(std::move(addresses));
 }
 
-bool ControllerAddresses::Contains(absl::string_view address) const {
-  return std::find(addresses_.begin(), addresses_.end(), address) != addresses_.end();
-}
-
 void ControllerAddresses::Failover(absl::string_view leader_hint) {
   if (!leader_hint.empty() && leader_hint != addresses_[current_]) {
     auto it = std::find(addresses_.begin(), addresses_.end(), leader_hint);

@@ -29,7 +29,6 @@ class ControllerAddresses {
   // The address to call now (the first one until a failover).
   const std::string& current() const { return addresses_[current_]; }
   const std::vector<std::string>& all() const { return addresses_; }
-  bool Contains(absl::string_view address) const;
 
   // The call to current() did not reach a leader. `leader_hint`: the leader a
   // follower named ("" when none; FollowableLeader() checked it): moves to it,

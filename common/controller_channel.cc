@@ -95,6 +95,13 @@ std::string FollowableLeader(const ControllerConnection& connection,
   return CheckControllerConnection(to_leader).ok() ? *leader : "";
 }
 
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannelTo(
+    const ControllerConnection& connection, const std::string& address) {
+  ControllerConnection one = connection;
+  one.address = address;
+  return OpenControllerChannel(one);
+}
+
 void AddControllerToken(const ControllerConnection& connection, grpc::ClientContext* ctx) {
   if (!connection.token.empty()) ctx->AddMetadata("authorization", "Bearer " + connection.token);
 }

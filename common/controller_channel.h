@@ -43,6 +43,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannel(
     const ControllerConnection& connection, const grpc::ChannelArguments& args);
 
+// The same to one `address` of the replicas `connection` lists (or a leader a
+// follower named), with its token and TLS settings.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenControllerChannelTo(
+    const ControllerConnection& connection, const std::string& address);
+
 // INVALID_ARGUMENT naming the flag when only one of cert/key is given, a client
 // certificate comes without the controller's CA, the address list is malformed, or
 // the token would go in clear text (no tls_ca_file) to an address beyond this

@@ -18,9 +18,8 @@ absl::StatusOr<std::unique_ptr<FlagClient>> FlagClient::Create(ControllerConnect
   // error of the caller's, not something to retry.
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels;
   for (const std::string& address : addresses->all()) {
-    ControllerConnection one = controller;
-    one.address = address;
-    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenControllerChannel(one);
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        OpenControllerChannelTo(controller, address);
     if (!channel.ok()) return channel.status();
     channels[address] = std::move(*channel);
   }
@@ -50,16 +49,16 @@ void FlagClient::Run() {
     // Watches are served by the leader; a follower's refusal names it.
     auto channel = channels_.find(addresses_.current());
     if (channel == channels_.end()) {  // a leader named by a follower
-      ControllerConnection to_leader = controller_;
-      to_leader.address = addresses_.current();
-      absl::StatusOr<std::shared_ptr<grpc::Channel>> opened = OpenControllerChannel(to_leader);
+      const std::string leader = addresses_.current();
+      absl::StatusOr<std::shared_ptr<grpc::Channel>> opened =
+          OpenControllerChannelTo(controller_, leader);
       if (!opened.ok()) {  // FollowableLeader checked it; a TLS file gone since
         absl::MutexLock lock(&mu_);
-        last_error_ = absl::StrCat(to_leader.address, ": ", opened.status().message());
+        last_error_ = absl::StrCat(leader, ": ", opened.status().message());
         addresses_.Failover("");
         continue;
       }
-      channel = channels_.emplace(to_leader.address, std::move(*opened)).first;
+      channel = channels_.emplace(leader, std::move(*opened)).first;
     }
     auto stub = v1::Flags::NewStub(channel->second);
     grpc::ClientContext ctx;

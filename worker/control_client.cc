@@ -184,9 +184,8 @@ v1::WorkerMessage ControlClient::ApplyAndAnswer(const v1::Assignment& a) {
 
 absl::Status ControlClient::RunStream(const std::atomic<bool>& stop, const std::string& address,
                                       std::optional<std::string>* refused_by_follower) {
-  ControllerConnection connection = config_.controller;
-  connection.address = address;
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenControllerChannel(connection);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      OpenControllerChannelTo(config_.controller, address);
   // A TLS file that cannot be read is no reason to retry.
   if (!channel.ok()) return absl::InvalidArgumentError(channel.status().message());
   std::unique_ptr<v1::WorkerControl::Stub> stub = v1::WorkerControl::NewStub(*channel);
