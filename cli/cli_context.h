@@ -48,6 +48,10 @@ struct CliArgs {
   std::vector<std::string> kafka_properties;
   // Names taken out of the config (e.g. one a stored pipeline may no longer set).
   std::vector<std::string> removed_kafka_properties;
+  // --column NAME=SOURCE[:TYPE], repeated: the whole column mapping; --no-columns
+  // goes back to Sluice's own shape.
+  std::vector<std::string> columns;
+  bool no_columns = false;
   // stats
   std::string by = "pipeline";
   absl::Duration window = absl::Minutes(5);

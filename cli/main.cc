@@ -28,8 +28,9 @@ constexpr char kUsage[] =
                         [--payload-format json|text|bytes] [--batch-max-rows N]
                         [--batch-max-bytes SIZE] [--consumer-timeout SECONDS]
                         [--desired-workers N] [--writers N] [--kafka-property k=v ...]
+                        [--column NAME=SOURCE[:TYPE] ...]
   pipelines update NAME --expected-version V [any create flag]
-                        [--remove-kafka-property NAME ...]
+                        [--remove-kafka-property NAME ...] [--no-columns]
   pipelines delete NAME --expected-version V
   pipelines validate NAME [any create flag]        (dry run)
   workers list | workers get|drain WORKER_ID
@@ -52,6 +53,12 @@ constexpr char kUsage[] =
 
 Rollouts: pipelines create|update take --rollout-flag F --routing-key kafka-key|json:FIELD
 --legacy skip|table:NAME.
+
+Columns: --column NAME=SOURCE[:TYPE] maps one column of the table; given at all, the
+columns given are the whole mapping (update replaces it). SOURCE is topic, partition,
+offset, key, timestamp, payload, header:NAME or a JSON Pointer (/body/project_id);
+TYPE is text, integer, bigint, numeric, boolean, jsonb, uuid, bytea or timestamptz
+(timestamptz(epoch_s|epoch_ms|rfc3339) when not read from the Kafka timestamp).
 
 --controller defaults to $SLUICE_CONTROLLER, else localhost:7400. The token comes from
 --token-file, else $SLUICE_TOKEN; --tls-ca (or $SLUICE_TLS_CA) connects with TLS.
@@ -106,6 +113,8 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
     p.AddInt("writers", &a->writers, 0, kUint32Max, "");
     p.AddRepeated("kafka-property", &a->kafka_properties, "");
     p.AddRepeated("remove-kafka-property", &a->removed_kafka_properties, "");
+    p.AddRepeated("column", &a->columns, "");
+    p.AddBool("no-columns", &a->no_columns, "");
     p.AddInt("expected-version", &a->expected_version, "");
     p.AddString("rollout-flag", &a->rollout_flag, "");
     p.AddString("routing-key", &a->routing_key, "");

@@ -6,7 +6,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli/cli_context.h"
+#include "cli/column_flag.h"
 #include "cli/table_printer.h"
+#include "common/column_mapping.h"
 
 namespace sluice::cli {
 namespace {
@@ -99,6 +101,14 @@ std::string ApplyFlags(const CliArgs& a, v1::PipelineConfig* config) {
     }
     (*config->mutable_kafka_properties())[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
+  if (a.no_columns && !a.columns.empty()) return "--no-columns and --column conflict";
+  if (a.no_columns) config->clear_columns();
+  if (!a.columns.empty()) {
+    config->clear_columns();
+    for (const std::string& flag : a.columns) {
+      if (std::string e = ParseColumnFlag(flag, config->add_columns()); !e.empty()) return e;
+    }
+  }
   for (const std::string& name : a.removed_kafka_properties) {
     if (config->mutable_kafka_properties()->erase(name) == 0) {
       return absl::StrCat("--remove-kafka-property: the pipeline has no property '", name, "'");
@@ -124,8 +134,16 @@ void PrintPipelines(const CliContext& ctx, const std::vector<const v1::Pipeline*
 int PrintPipeline(const CliContext& ctx, const v1::Pipeline& p) {
   if (ctx.args().json) {
     ctx.PrintJson(p);
-  } else {
-    PrintPipelines(ctx, {&p});
+    return kExitOk;
+  }
+  PrintPipelines(ctx, {&p});
+  if (!p.config().columns().empty()) {
+    ctx.out() << "\n";
+    TablePrinter t({"COLUMN", "SOURCE", "TYPE"});
+    for (const v1::ColumnMapping& c : p.config().columns()) {
+      t.AddRow({c.column(), DescribeColumnSource(c), FormatColumnType(c)});
+    }
+    t.Print(ctx.out());
   }
   return kExitOk;
 }

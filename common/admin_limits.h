@@ -17,6 +17,9 @@
 //   keeping a pipeline (pushed to every worker, stored as JSON) small.
 // - A routing key's JSON field name: 255 bytes, far past any real field name, and
 //   it is compared against every payload's top-level keys.
+// - A pipeline's column mapping: 64 columns, far past the tables it targets and
+//   small enough to push; a column name is an identifier (63); a header name 255
+//   bytes like a JSON field; a JSON Pointer 1 KiB (a path of nested names).
 // The consumer group keeps its older bound of 255 bytes: it is not a PostgreSQL
 // identifier (a column value in sluice_offsets), and the default "sluice-<name>" is
 // longer than 63 bytes for a long pipeline name.
@@ -46,6 +49,9 @@ inline constexpr int kMaxKafkaProperties = 64;
 inline constexpr size_t kMaxKafkaPropertyNameBytes = 255;
 inline constexpr size_t kMaxKafkaPropertyValueBytes = 4096;
 inline constexpr size_t kMaxJsonFieldBytes = 255;
+inline constexpr int kMaxColumns = 64;
+inline constexpr size_t kMaxHeaderNameBytes = 255;
+inline constexpr size_t kMaxJsonPointerBytes = 1024;
 
 // OK when `value` is at most `max_bytes` long, else INVALID_ARGUMENT
 // "<field>: must be at most <max_bytes> bytes (got <n>)". Never echoes the value,

@@ -7,9 +7,10 @@
 #include "absl/time/time.h"
 #include "common/admin_limits.h"
 #include "common/batch_limits.h"
-#include "common/proto_time.h"
+#include "common/column_mapping.h"
 #include "common/identifiers.h"
 #include "common/kafka_property_policy.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 
 namespace sluice::controller {
@@ -163,6 +164,7 @@ absl::Status ValidatePipelineConfig(const v1::PipelineConfig& c) {
   }
   // Pushed to every assigned worker: only consumer tuning (common/kafka_property_policy.h).
   RETURN_IF_ERROR(CheckPipelineKafkaProperties(c.kafka_properties()));
+  RETURN_IF_ERROR(CheckColumnMappings(c.columns()));
   if (c.has_rollout()) {
     const v1::Rollout& r = c.rollout();
     if (absl::Status s = CheckObjectName(r.flag()); !s.ok()) return Field("rollout.flag", s.message());

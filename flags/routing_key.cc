@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "common/utf8.h"
 #include "simdjson.h"
 
 namespace sluice::flags {
@@ -17,24 +18,6 @@ std::string MinifiedKey(absl::string_view payload, absl::string_view field) {
   std::string_view text;
   if (!value.get(text)) return std::string(text);
   return simdjson::minify(value);
-}
-
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
 }
 
 // A strict RFC 8259 reader over UTF-8 text that knows where each value's bytes

@@ -1,16 +1,17 @@
-// The JSON checks that predict PostgreSQL's refusals: worker/json_syntax
+// The JSON checks that predict PostgreSQL's refusals: worker/json_reader
 // (CheckJsonSyntax) and worker/payload_validator (PayloadValidator). Input: one
 // payload.
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "fuzz/fuzz_check.h"
 #include "simdjson.h"
-#include "worker/json_syntax.h"
+#include "worker/json_reader.h"
 #include "worker/payload_validator.h"
 
 namespace {
@@ -107,6 +108,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(
           json->error == absl::StrCat("invalid input syntax for type json: ", syntax.message()),
           json->error);
+    }
+  }
+
+  // JsonbRejection given the grammar's verdict answers as the validator does.
+  const std::optional<Rejection> from_read = ::sluice::worker::JsonbRejection(payload, syntax);
+  FUZZ_CHECK(
+      from_read.has_value() == json.has_value() &&
+          (!json || (json->error == from_read->error && json->sqlstate == from_read->sqlstate)),
+      "JsonbRejection says " + Describe(from_read) + ", the validator " + Describe(json));
+
+  // ReadJson with pointers: the same verdict as without, and every value it finds
+  // is itself one JSON value, the whole document's being the payload trimmed.
+  static const ::sluice::worker::JsonPointerSet* pointers = new ::sluice::worker::JsonPointerSet(
+      {{}, {"a"}, {"a", "0"}, {"0"}, {"b", "c"}, {""}, {"a", "b", "c"}});
+  std::vector<::sluice::worker::JsonSpan> spans;
+  const absl::Status read = ::sluice::worker::ReadJson(payload, *pointers, &spans);
+  FUZZ_CHECK(read == syntax,
+             "ReadJson says " + read.ToString() + ", CheckJsonSyntax " + syntax.ToString());
+  if (read.ok()) {
+    FUZZ_CHECK(spans.size() == 7 && spans[0].found, "the whole document was not found");
+    for (const ::sluice::worker::JsonSpan& span : spans) {
+      if (!span.found) continue;
+      FUZZ_CHECK(span.begin < span.end && span.end <= size, "a span outside the payload");
+      const absl::string_view value = payload.substr(span.begin, span.end - span.begin);
+      FUZZ_CHECK(CheckJsonSyntax(value).ok(), absl::StrCat("a found value is not JSON: ", value));
+      FUZZ_CHECK(value.front() != ' ' && value.back() != ' ', "a span holds whitespace");
     }
   }
 

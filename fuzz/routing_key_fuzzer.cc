@@ -11,7 +11,7 @@
 #include "flags/routing_key.h"
 #include "fuzz/fuzz_check.h"
 #include "simdjson.h"
-#include "worker/json_syntax.h"
+#include "worker/json_reader.h"
 
 namespace {
 

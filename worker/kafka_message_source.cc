@@ -136,6 +136,7 @@ absl::StatusOr<std::unique_ptr<KafkaMessageSource>> KafkaMessageSource::Create(
     KafkaSourceConfig config) {
   std::unique_ptr<KafkaMessageSource> source(new KafkaMessageSource());
   source->callbacks_ = std::make_unique<Callbacks>(source.get());
+  source->read_headers_ = config.read_headers;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string error;
   // Sluice's defaults; the caller's properties come after and win.
@@ -380,6 +381,17 @@ absl::StatusOr<std::vector<Message>> KafkaMessageSource::Poll(size_t max_message
     if (const std::string* key = m->key()) msg.key = *key;
     if (m->payload() != nullptr) {
       msg.payload.emplace(static_cast<const char*>(m->payload()), m->len());
+    }
+    if (read_headers_) {
+      // Headers come with the message from librdkafka; copied only when mapped.
+      if (RdKafka::Headers* headers = m->headers()) {
+        for (const RdKafka::Headers::Header& h : headers->get_all()) {
+          std::optional<std::string> value;
+          if (h.value() != nullptr)
+            value.emplace(static_cast<const char*>(h.value()), h.value_size());
+          msg.headers.emplace_back(h.key(), std::move(value));
+        }
+      }
     }
     const RdKafka::MessageTimestamp ts = m->timestamp();
     if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {

@@ -29,6 +29,8 @@ struct KafkaSourceConfig {
   std::map<std::string, std::string> properties;
   // Identifies the client to the broker ("sluice-worker-<host>-<pid>").
   std::string client_id = "sluice-worker";
+  // Copy each message's headers into Message::headers (a column mapping reads one).
+  bool read_headers = false;
 };
 
 // Asks the cluster for its topics. FAILED_PRECONDITION names the topics that do not
@@ -116,6 +118,7 @@ class KafkaMessageSource : public MessageSource {
   // Partitions paused by Pause() and not sought since.
   std::set<TopicPartition> paused_;
   std::atomic<int> assigned_count_{0};
+  bool read_headers_ = false;
   std::string fatal_error_;
 
   mutable absl::Mutex lag_mu_;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -57,6 +58,9 @@ struct Message {
   std::optional<std::string> payload;
   // The message's Kafka timestamp (create or log-append time), when it has one.
   std::optional<absl::Time> timestamp;
+  // The message's headers in their order (a header may have no value), read only
+  // for pipelines whose column mapping reads a header.
+  std::vector<std::pair<std::string, std::optional<std::string>>> headers;
   // Set by the router; every item takes the Kafka path without a rollout.
   Path path = Path::kKafka;
   // Set by the ingest loop when no path can be decided for the item (its

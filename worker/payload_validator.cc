@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "simdjson.h"
-#include "worker/json_syntax.h"
+#include "worker/json_reader.h"
 
 namespace sluice::worker {
 namespace {
@@ -14,9 +14,10 @@ constexpr char kInvalidTextRepresentation[] = "22P02";
 constexpr char kCharacterNotInRepertoire[] = "22021";
 constexpr char kUntranslatableCharacter[] = "22P05";
 
-// True when valid JSON text holds the escape \u0000 (and not an escaped backslash
-// followed by "u0000"): the backslashes before "u0000" must be odd in number.
-bool HasNulEscape(absl::string_view json) {
+}  // namespace
+
+// The backslashes before "u0000" must be odd in number.
+bool HasJsonNulEscape(absl::string_view json) {
   size_t pos = 0;
   while ((pos = json.find("u0000", pos)) != absl::string_view::npos) {
     size_t backslashes = 0;
@@ -26,8 +27,6 @@ bool HasNulEscape(absl::string_view json) {
   }
   return false;
 }
-
-}  // namespace
 
 class PayloadValidator::JsonParser {
  public:
@@ -55,34 +54,37 @@ std::optional<Rejection> PayloadValidator::Check(absl::string_view payload) {
     case ::sluice::v1::PAYLOAD_FORMAT_JSON:
     default: {
       simdjson::dom::element doc;
-      auto error = json_->parser.parse(payload.data(), payload.size()).get(doc);
-      if (error == simdjson::UTF8_ERROR ||
-          (error && !simdjson::validate_utf8(payload.data(), payload.size()))) {
-        // The server checks the encoding before any type sees the text.
-        return Rejection{"invalid byte sequence for encoding \"UTF8\"",
-                         kCharacterNotInRepertoire};
+      if (!json_->parser.parse(payload.data(), payload.size()).get(doc)) {
+        // Parsed: valid UTF-8 and JSON (simdjson refuses more than PostgreSQL does:
+        // integers beyond 64 bits, numbers beyond double range, nesting beyond
+        // 1,024, its capacity; never less). Only the escape jsonb refuses is left.
+        if (!HasJsonNulEscape(payload)) return std::nullopt;
+        return JsonbRejection(payload, absl::OkStatus());
       }
-      if (error && payload.find('\0') != absl::string_view::npos) {
-        return Rejection{"invalid byte sequence for encoding \"UTF8\": 0x00",
-                         kCharacterNotInRepertoire};
-      }
-      if (error) {
-        // simdjson refuses more than PostgreSQL does (integers beyond 64 bits, numbers
-        // beyond double range, nesting beyond 1,024, its capacity): only a syntax
-        // error that jsonb's grammar sees too may keep a payload from COPY.
-        if (absl::Status syntax = CheckJsonSyntax(payload); !syntax.ok()) {
-          return Rejection{absl::StrCat("invalid input syntax for type json: ", syntax.message()),
-                           kInvalidTextRepresentation};
-        }
-      }
-      // jsonb stores text without NUL characters and refuses the escape that makes one.
-      if (HasNulEscape(payload)) {
-        return Rejection{"unsupported Unicode escape sequence: \\u0000 cannot be converted to text",
-                         kUntranslatableCharacter};
-      }
-      return std::nullopt;
+      return JsonbRejection(payload, CheckJsonSyntax(payload));
     }
   }
+}
+
+std::optional<Rejection> JsonbRejection(absl::string_view payload, const absl::Status& syntax) {
+  // The server checks the encoding before any type sees the text.
+  if (!simdjson::validate_utf8(payload.data(), payload.size())) {
+    return Rejection{"invalid byte sequence for encoding \"UTF8\"", kCharacterNotInRepertoire};
+  }
+  if (!syntax.ok()) {
+    if (payload.find('\0') != absl::string_view::npos) {
+      return Rejection{"invalid byte sequence for encoding \"UTF8\": 0x00",
+                       kCharacterNotInRepertoire};
+    }
+    return Rejection{absl::StrCat("invalid input syntax for type json: ", syntax.message()),
+                     kInvalidTextRepresentation};
+  }
+  // jsonb stores text without NUL characters and refuses the escape that makes one.
+  if (HasJsonNulEscape(payload)) {
+    return Rejection{"unsupported Unicode escape sequence: \\u0000 cannot be converted to text",
+                     kUntranslatableCharacter};
+  }
+  return std::nullopt;
 }
 
 }  // namespace sluice::worker

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "sluice/v1/pipeline.pb.h"
 
@@ -17,6 +18,15 @@ struct Rejection {
   std::string error;
   std::string sqlstate;
 };
+
+// True when valid JSON text holds the escape \u0000 (and not an escaped backslash
+// followed by "u0000"), which jsonb refuses (22P05).
+bool HasJsonNulEscape(absl::string_view json);
+
+// Why jsonb refuses `payload`, given CheckJsonSyntax's (or ReadJson's) verdict on
+// it: invalid UTF-8 or a NUL byte (22021), a grammar error (22P02), the escape
+// \u0000 (22P05); nullopt when jsonb accepts it. Thread-safe.
+std::optional<Rejection> JsonbRejection(absl::string_view payload, const absl::Status& syntax);
 
 // Checks payloads against the column type of a payload format.
 // Not thread-safe (it reuses a parser); one per ingest loop.

@@ -46,6 +46,9 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Create(
   kafka.client_id = absl::StrCat(env.client_id, "-", config.name());
   kafka.properties = env.kafka_properties;
   for (const auto& [k, v] : config.kafka_properties()) kafka.properties[k] = v;
+  for (const v1::ColumnMapping& c : config.columns()) {
+    kafka.read_headers |= c.source() == v1::COLUMN_SOURCE_HEADER;
+  }
   const std::vector<std::string> topics(config.topics().begin(), config.topics().end());
   RETURN_IF_ERROR(Annotate(CheckTopicsExist(kafka, topics, absl::Seconds(10)), context));
 
@@ -55,6 +58,7 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Create(
   sink.table = config.target().table();
   sink.payload_format = config.payload_format();
   sink.create_table = config.target().create_table();
+  sink.columns = config.columns();
   if (config.has_rollout()) {
     sink.legacy_table = config.rollout().legacy_table();
     sink.legacy_skip = config.rollout().skip();

@@ -98,6 +98,58 @@ TEST_F(ControlPlaneTest, MissingTableIsNackedAndOtherPipelinesKeepRunning) {
   EXPECT_TRUE(absl::StrContains(w->process().ReadLog(), "retrying NACKed assignment"));
 }
 
+// A pipeline mapped onto the user's own table, created with sluicectl: the rows
+// land there exactly once; a mapping the table cannot take is NACKed with the
+// reason while the last good version keeps ingesting.
+TEST_F(ControlPlaneTest, AMappedPipelineFillsTheUsersTableAndAMismatchIsNacked) {
+  auto w = Worker("w1");
+  ASSERT_EQ(db_.Exec("CREATE TABLE page_views (project integer NOT NULL, seq bigint PRIMARY KEY, "
+                     "event text, customer text, raw jsonb, partition_no integer)"),
+            "");
+  CreateItems({"--table", "page_views", "--column", "project=/project_id:integer", "--column",
+               "seq=/seq:bigint", "--column", "event=/event:text", "--column", "customer=key:text",
+               "--column", "raw=payload", "--column", "partition_no=partition"});
+  CtlResult get = Ctl({"pipelines", "get", "items"});
+  ASSERT_EQ(get.code, 0) << get.output;
+  EXPECT_TRUE(absl::StrContains(get.output, "project       /project_id  integer")) << get.output;
+  EXPECT_TRUE(absl::StrContains(get.output, "customer      key          text")) << get.output;
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)));
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 2000)).ok());
+  auto landed = [&] { return db_.QueryInt("SELECT count(*) FROM page_views"); };
+  ASSERT_TRUE(WaitFor([&] { return landed() >= 2000; }, absl::Seconds(60))) << landed();
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM page_views WHERE project = seq % 50 AND "
+                         "event = 'page_view' AND customer = 'p' || project AND "
+                         "(raw->>'seq')::bigint = seq AND partition_no >= 0"),
+            2000);
+
+  // A column the table lacks: every worker refuses v2 and says why; v1 ingests on.
+  CtlResult r =
+      Ctl({"pipelines", "update", "items", "--expected-version", "1", "--column", "seq=/seq:bigint",
+           "--column", "project=/project_id:integer", "--column", "nope=/event:text"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        v1::PipelineStatus s = CtlJson<v1::PipelineStatus>({"pipelines", "status", "items"});
+        return s.workers_size() == 1 && !s.workers(0).nack_error().empty();
+      },
+      absl::Seconds(30)));
+  CtlResult status = Ctl({"pipelines", "status", "items"});
+  EXPECT_TRUE(absl::StrContains(status.output,
+                                "NACK   pipeline items v2: table page_views has no column nope "
+                                "(text)"))
+      << status.output;
+  ASSERT_TRUE(kafka_->Produce("items", Items(2000, 1000)).ok());
+  ASSERT_TRUE(WaitFor([&] { return landed() >= 3000; }, absl::Seconds(60))) << landed();
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM page_views WHERE event = 'page_view'"), 3000);
+
+  // A mapping the controller can tell is wrong never reaches a worker.
+  r = Ctl(
+      {"pipelines", "update", "items", "--expected-version", "2", "--column", "seq=topic:bigint"});
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "columns[0].type: topic does not convert to bigint"))
+      << r.output;
+}
+
 TEST_F(ControlPlaneTest, StaleVersionsAndInvalidValuesAreRefusedPrecisely) {
   CreateItems();
   ASSERT_EQ(Ctl({"pipelines", "update", "items", "--expected-version", "1", "--batch-max-rows",

@@ -7,6 +7,7 @@
 #define SLUICE_WORKER_POSTGRES_COPY_BINARY_ENCODER_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -19,6 +20,19 @@ namespace sluice::worker {
 void AppendBinaryCopyHeader(std::string* out);
 // The end-of-data marker.
 void AppendBinaryCopyTrailer(std::string* out);
+
+// The format's big-endian integers.
+void AppendBinaryInt16(std::string* out, int16_t v);
+void AppendBinaryInt32(std::string* out, int32_t v);
+void AppendBinaryInt64(std::string* out, int64_t v);
+// A field: its length, then its bytes; the caller guarantees `size` fits in an
+// int32 (Kafka messages are far below 2 GiB; librdkafka caps them at
+// message.max.bytes).
+void AppendBinaryField(std::string* out, const char* data, size_t size);
+// A NULL field (length -1).
+void AppendBinaryNull(std::string* out);
+// `value` as a field, or NULL when absent.
+void AppendBinaryNullable(std::string* out, const std::optional<std::string>& value);
 
 // The columns of every row-shaped COPY, in this order.
 inline constexpr char kRowColumns[] =

@@ -5,12 +5,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/column_mapping.h"
 #include "common/sluice_schema.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
 #include "worker/postgres/copy_binary_encoder.h"
 #include "worker/postgres/copy_encoder.h"
 #include "worker/postgres/pg_connection.h"
+#include "worker/postgres/sql_identifiers.h"
 
 namespace sluice::worker {
 namespace {
@@ -48,6 +50,10 @@ constexpr char kMergeDeadLetters[] =
 // buffer stays in cache-friendly reach.
 constexpr size_t kCopyChunkBytes = 256 << 10;
 
+const absl::string_view* TuplesOf(const PostgresBatchSink::Rows& rows) {
+  return rows.tuples.empty() ? nullptr : rows.tuples.data();
+}
+
 bool SameUpdates(const std::vector<OffsetUpdate>& a, const std::vector<OffsetUpdate>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -61,20 +67,6 @@ bool SameUpdates(const std::vector<OffsetUpdate>& a, const std::vector<OffsetUpd
 
 }  // namespace
 
-std::string QuoteQualifiedName(const std::string& name) {
-  std::vector<std::string> parts = absl::StrSplit(name, '.');
-  for (std::string& p : parts) {
-    std::string quoted = "\"";
-    for (char c : p) {
-      if (c == '"') quoted.push_back('"');
-      quoted.push_back(c);
-    }
-    quoted.push_back('"');
-    p = quoted;
-  }
-  return absl::StrJoin(parts, ".");
-}
-
 std::string PostgresBatchSink::CreateTableSql(const std::string& quoted_table,
                                               PayloadFormat format) {
   return absl::StrCat("CREATE TABLE IF NOT EXISTS ", quoted_table,
@@ -86,18 +78,33 @@ std::string PostgresBatchSink::CreateTableSql(const std::string& quoted_table,
                       "PRIMARY KEY (topic, kafka_partition, kafka_offset))");
 }
 
+std::string PostgresBatchSink::CreateMappedTableSql(
+    const std::string& quoted_table,
+    const google::protobuf::RepeatedPtrField<v1::ColumnMapping>& columns) {
+  std::vector<std::string> defs;
+  for (const v1::ColumnMapping& c : columns) {
+    defs.push_back(absl::StrCat(QuoteIdentifier(c.column()), " ", ColumnTypeName(c.type())));
+  }
+  return absl::StrCat("CREATE TABLE IF NOT EXISTS ", quoted_table, " (", absl::StrJoin(defs, ", "),
+                      ")");
+}
+
 PostgresBatchSink::PostgresBatchSink(PostgresSinkConfig config)
     : config_(std::move(config)),
       quoted_table_(QuoteQualifiedName(config_.table)),
       quoted_legacy_table_(config_.legacy_table.empty() ? ""
                                                         : QuoteQualifiedName(config_.legacy_table)),
-      validator_(config_.payload_format) {}
+      validator_(config_.payload_format),
+      standard_columns_(StandardColumns(config_.payload_format)) {}
 
 PostgresBatchSink::~PostgresBatchSink() = default;
 
 absl::StatusOr<std::unique_ptr<PostgresBatchSink>> PostgresBatchSink::Create(
     PostgresSinkConfig config) {
   std::unique_ptr<PostgresBatchSink> sink(new PostgresBatchSink(std::move(config)));
+  if (!sink->config_.columns.empty()) {
+    ASSIGN_OR_RETURN(sink->mapper_, MappedRowEncoder::Create(sink->config_.columns));
+  }
   RETURN_IF_ERROR(sink->PrepareTables());
   return sink;
 }
@@ -124,9 +131,11 @@ absl::Status PostgresBatchSink::PrepareTables() {
     RETURN_IF_ERROR(conn->Run(kCreateOffsetsTable));
     RETURN_IF_ERROR(conn->Run(kCreateDeadLettersTable));
     if (config_.create_table) {
-      RETURN_IF_ERROR(conn->Run(CreateTableSql(quoted_table_, config_.payload_format)));
-      if (!quoted_legacy_table_.empty()) {
-        RETURN_IF_ERROR(conn->Run(CreateTableSql(quoted_legacy_table_, config_.payload_format)));
+      for (const std::string* table : {&quoted_table_, &quoted_legacy_table_}) {
+        if (table->empty()) continue;
+        RETURN_IF_ERROR(conn->Run(config_.columns.empty()
+                                      ? CreateTableSql(*table, config_.payload_format)
+                                      : CreateMappedTableSql(*table, config_.columns)));
       }
     }
     return conn->Run("COMMIT");
@@ -151,28 +160,47 @@ absl::Status PostgresBatchSink::CheckTable(const std::string& table, const std::
     return absl::FailedPreconditionError(absl::StrCat(
         "table ", table, " does not exist (create it, or start with --create-table)"));
   }
-  ASSIGN_OR_RETURN(PgResult cols,
-                   conn_->Exec("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-                               "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
-                               {quoted.c_str()}));
-  std::map<std::string, std::string> have;
-  for (int i = 0; i < cols.rows(); ++i) have[cols.Value(i, 0)] = cols.Value(i, 1);
-  const std::vector<std::pair<std::string, std::string>> need = {
-      {"topic", "text"},
-      {"kafka_partition", "integer"},
-      {"kafka_offset", "bigint"},
-      {"kafka_key", "bytea"},
-      {"kafka_timestamp", "timestamp with time zone"},
-      {"payload", PayloadColumnType(config_.payload_format)}};
-  for (const auto& [name, type] : need) {
-    auto it = have.find(name);
+  ASSIGN_OR_RETURN(
+      PgResult cols,
+      conn_->Exec("SELECT attname, format_type(atttypid, atttypmod), attnotnull AND NOT atthasdef "
+                  "AND attidentity = '' AND attgenerated = '', attgenerated <> '' "
+                  "FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT "
+                  "attisdropped",
+                  {quoted.c_str()}));
+  struct Have {
+    std::string type;
+    bool needs_value = false;  // NOT NULL, no default, not generated
+    bool generated = false;
+  };
+  std::map<std::string, Have> have;
+  for (int i = 0; i < cols.rows(); ++i) {
+    have[cols.Value(i, 0)] = Have{cols.Value(i, 1), std::string(cols.Value(i, 2)) == "t",
+                                  std::string(cols.Value(i, 3)) == "t"};
+  }
+  const google::protobuf::RepeatedPtrField<v1::ColumnMapping>& columns =
+      config_.columns.empty() ? standard_columns_ : config_.columns;
+  for (const v1::ColumnMapping& c : columns) {
+    auto it = have.find(c.column());
     if (it == have.end()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("table ", table, " has no column ", name, " (", type, ")"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "table ", table, " has no column ", c.column(), " (", ColumnTypeName(c.type()), ")"));
     }
-    if (it->second != type) {
-      return absl::FailedPreconditionError(absl::StrCat("table ", table, " column ", name,
-                                                        " is ", it->second, ", need ", type));
+    if (it->second.generated) {
+      return absl::FailedPreconditionError(absl::StrCat("table ", table, " column ", c.column(),
+                                                        " is generated; it cannot be written"));
+    }
+    if (!PostgresTypeAccepts(c.type(), it->second.type)) {
+      return absl::FailedPreconditionError(absl::StrCat("table ", table, " column ", c.column(),
+                                                        " is ", it->second.type, ", need ",
+                                                        ColumnTypeName(c.type())));
+    }
+    have.erase(it);
+  }
+  for (const auto& [name, column] : have) {
+    if (column.needs_value) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("table ", table, " column ", name,
+                       " is NOT NULL without a default, and no mapped column fills it"));
     }
   }
   return absl::OkStatus();
@@ -212,10 +240,14 @@ absl::StatusOr<WriteResult> PostgresBatchSink::Write(const Batch& batch,
       LOG(WARNING) << "a batch whose COMMIT answer was lost had committed";
     }
   }
-  // What the validator can tell without PostgreSQL.
-  std::vector<const Message*> rows, legacy_rows;
+  // What the validator (or, with a column mapping, the encoder) can tell without
+  // PostgreSQL.
+  Rows rows, legacy_rows;
+  // With a column mapping: where each row's tuple lies in encoded_, per path.
+  std::vector<std::pair<size_t, size_t>> at, legacy_at;
   std::vector<RejectedRow> rejected;
-  rows.reserve(batch.messages.size());
+  rows.messages.reserve(batch.messages.size());
+  encoded_.clear();
   for (const Message& m : batch.messages) {
     if (!m.unrouted_reason.empty()) {
       // No path could be decided for it (the ingest loop says why).
@@ -223,13 +255,28 @@ absl::StatusOr<WriteResult> PostgresBatchSink::Write(const Batch& batch,
       continue;
     }
     if (m.path == Path::kLegacy && config_.legacy_skip) continue;  // only its offset moves
-    if (m.payload) {
+    const bool legacy = m.path == Path::kLegacy;
+    if (mapper_ != nullptr) {
+      const size_t start = encoded_.size();
+      if (std::optional<Rejection> r = mapper_->AppendRow(m, &encoded_)) {
+        rejected.push_back({&m, std::move(r->error), std::move(r->sqlstate)});
+        continue;
+      }
+      (legacy ? legacy_at : at).emplace_back(start, encoded_.size());
+    } else if (m.payload) {
       if (std::optional<Rejection> r = validator_.Check(*m.payload)) {
         rejected.push_back({&m, std::move(r->error), std::move(r->sqlstate)});
         continue;
       }
     }
-    (m.path == Path::kLegacy ? legacy_rows : rows).push_back(&m);
+    (legacy ? legacy_rows : rows).messages.push_back(&m);
+  }
+  // encoded_ no longer grows: its tuples can be viewed.
+  for (auto [path, spans] :
+       {std::make_pair(&rows, &at), std::make_pair(&legacy_rows, &legacy_at)}) {
+    for (const auto& [begin, end] : *spans) {
+      path->tuples.push_back(absl::string_view(encoded_).substr(begin, end - begin));
+    }
   }
   absl::StatusOr<WriteResult> result =
       WriteOnce(batch, updates, rows, legacy_rows, rejected, /*isolate_rows=*/false);
@@ -257,10 +304,11 @@ absl::StatusOr<std::vector<TopicPartition>> PostgresBatchSink::MoveOffsets(
   return fenced;
 }
 
-absl::StatusOr<WriteResult> PostgresBatchSink::WriteOnce(
-    const Batch& batch, const std::vector<OffsetUpdate>& updates,
-    const std::vector<const Message*>& rows, const std::vector<const Message*>& legacy_rows,
-    std::vector<RejectedRow> rejected, bool isolate_rows) {
+absl::StatusOr<WriteResult> PostgresBatchSink::WriteOnce(const Batch& batch,
+                                                         const std::vector<OffsetUpdate>& updates,
+                                                         const Rows& rows, const Rows& legacy_rows,
+                                                         std::vector<RejectedRow> rejected,
+                                                         bool isolate_rows) {
   RETURN_IF_ERROR(conn_->Run("BEGIN"));
   std::string txid;
   std::vector<TopicPartition> fenced;
@@ -273,13 +321,16 @@ absl::StatusOr<WriteResult> PostgresBatchSink::WriteOnce(
     if (isolate_rows) {
       // Deferred constraints would otherwise fail the COMMIT, not a row's COPY.
       RETURN_IF_ERROR(conn_->Run("SET CONSTRAINTS ALL IMMEDIATE"));
-      RETURN_IF_ERROR(CopyIsolatingRows(rows.data(), rows.size(), quoted_table_, &rejected));
-      RETURN_IF_ERROR(CopyIsolatingRows(legacy_rows.data(), legacy_rows.size(),
-                                        quoted_legacy_table_, &rejected));
+      RETURN_IF_ERROR(CopyIsolatingRows(rows.messages.data(), TuplesOf(rows), rows.messages.size(),
+                                        quoted_table_, &rejected));
+      RETURN_IF_ERROR(CopyIsolatingRows(legacy_rows.messages.data(), TuplesOf(legacy_rows),
+                                        legacy_rows.messages.size(), quoted_legacy_table_,
+                                        &rejected));
     } else {
-      RETURN_IF_ERROR(CopyRows(rows.data(), rows.size(), quoted_table_, nullptr));
-      RETURN_IF_ERROR(CopyRows(legacy_rows.data(), legacy_rows.size(), quoted_legacy_table_,
-                               nullptr));
+      RETURN_IF_ERROR(CopyRows(rows.messages.data(), TuplesOf(rows), rows.messages.size(),
+                               quoted_table_, nullptr));
+      RETURN_IF_ERROR(CopyRows(legacy_rows.messages.data(), TuplesOf(legacy_rows),
+                               legacy_rows.messages.size(), quoted_legacy_table_, nullptr));
     }
     if (!rejected.empty()) RETURN_IF_ERROR(WriteDeadLetters(rejected));
     return absl::OkStatus();
@@ -326,7 +377,8 @@ absl::Status PostgresBatchSink::UpdateOffsets(const std::vector<OffsetUpdate>& u
   return absl::OkStatus();
 }
 
-absl::Status PostgresBatchSink::CopyRows(const Message* const* rows, size_t n,
+absl::Status PostgresBatchSink::CopyRows(const Message* const* rows,
+                                         const absl::string_view* tuples, size_t n,
                                          const std::string& quoted_table, SqlError* error) {
   if (n == 0) return absl::OkStatus();
   // Binary: PostgreSQL copies length-prefixed fields instead of scanning every
@@ -337,7 +389,9 @@ absl::Status PostgresBatchSink::CopyRows(const Message* const* rows, size_t n,
   bool started = false;
   bool ended = false;
   const absl::Status status = conn_->CopyIn(
-      absl::StrCat("COPY ", quoted_table, " (", kRowColumns, ") FROM STDIN (FORMAT binary)"),
+      absl::StrCat("COPY ", quoted_table, " (",
+                   mapper_ != nullptr ? mapper_->copy_columns() : kRowColumns,
+                   ") FROM STDIN (FORMAT binary)"),
       [&]() -> absl::string_view {
         copy_chunk_.clear();
         if (ended) return copy_chunk_;
@@ -346,7 +400,12 @@ absl::Status PostgresBatchSink::CopyRows(const Message* const* rows, size_t n,
           started = true;
         }
         while (next < n && copy_chunk_.size() < kCopyChunkBytes) {
-          AppendBinaryRow(&copy_chunk_, *rows[next++], config_.payload_format);
+          if (tuples != nullptr) {
+            copy_chunk_.append(tuples[next].data(), tuples[next].size());
+          } else {
+            AppendBinaryRow(&copy_chunk_, *rows[next], config_.payload_format);
+          }
+          ++next;
         }
         if (next == n) {
           AppendBinaryCopyTrailer(&copy_chunk_);
@@ -360,13 +419,14 @@ absl::Status PostgresBatchSink::CopyRows(const Message* const* rows, size_t n,
   return status;
 }
 
-absl::Status PostgresBatchSink::CopyIsolatingRows(const Message* const* rows, size_t n,
+absl::Status PostgresBatchSink::CopyIsolatingRows(const Message* const* rows,
+                                                  const absl::string_view* tuples, size_t n,
                                                   const std::string& quoted_table,
                                                   std::vector<RejectedRow>* rejected) {
   if (n == 0) return absl::OkStatus();
   RETURN_IF_ERROR(conn_->Run("SAVEPOINT sluice_rows"));
   SqlError error;
-  absl::Status copied = CopyRows(rows, n, quoted_table, &error);
+  absl::Status copied = CopyRows(rows, tuples, n, quoted_table, &error);
   if (copied.ok()) return conn_->Run("RELEASE SAVEPOINT sluice_rows");
   if (error.kind != SqlErrorKind::kRow) return copied;
   RETURN_IF_ERROR(conn_->Run("ROLLBACK TO SAVEPOINT sluice_rows"));
@@ -376,8 +436,9 @@ absl::Status PostgresBatchSink::CopyIsolatingRows(const Message* const* rows, si
     return absl::OkStatus();
   }
   const size_t half = n / 2;
-  RETURN_IF_ERROR(CopyIsolatingRows(rows, half, quoted_table, rejected));
-  return CopyIsolatingRows(rows + half, n - half, quoted_table, rejected);
+  RETURN_IF_ERROR(CopyIsolatingRows(rows, tuples, half, quoted_table, rejected));
+  return CopyIsolatingRows(rows + half, tuples != nullptr ? tuples + half : nullptr, n - half,
+                           quoted_table, rejected);
 }
 
 absl::Status PostgresBatchSink::WriteDeadLetters(const std::vector<RejectedRow>& rejected) {

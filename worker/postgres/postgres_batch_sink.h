@@ -16,6 +16,7 @@
 #include "worker/batch_accounting.h"
 #include "worker/batch_sink.h"
 #include "worker/payload_validator.h"
+#include "worker/postgres/mapped_row_encoder.h"
 #include "worker/postgres_options.h"
 
 namespace sluice::worker {
@@ -35,13 +36,19 @@ struct PostgresSinkConfig {
   // written in the same transaction, or (legacy_skip) nowhere.
   std::string legacy_table;
   bool legacy_skip = false;
+  // The target table's columns and their sources (PipelineConfig.columns); empty:
+  // Sluice's own shape, with the payload typed by payload_format.
+  google::protobuf::RepeatedPtrField<::sluice::v1::ColumnMapping> columns;
 };
 
 class PostgresBatchSink : public BatchSink {
  public:
   // Connects, creates Sluice's tables and checks (or creates) the target table.
   // UNAVAILABLE if PostgreSQL cannot be reached; FAILED_PRECONDITION with the
-  // exact problem if the target table is missing or has the wrong columns.
+  // exact problem if the target table is missing or does not fit the columns: a
+  // mapped column it lacks, a type the column's values cannot be written to, a
+  // NOT NULL column without a default that nothing fills. INVALID_ARGUMENT for a
+  // column mapping that cannot be compiled.
   static absl::StatusOr<std::unique_ptr<PostgresBatchSink>> Create(PostgresSinkConfig config);
   ~PostgresBatchSink() override;
 
@@ -58,6 +65,17 @@ class PostgresBatchSink : public BatchSink {
   // The SQL that creates the target table for `format` (used by --create-table and docs).
   static std::string CreateTableSql(const std::string& quoted_table,
                                     ::sluice::v1::PayloadFormat format);
+  // The SQL that creates a table with the mapped columns, typed as mapped, all
+  // nullable, and no key (--create-table with a column mapping).
+  static std::string CreateMappedTableSql(
+      const std::string& quoted_table,
+      const google::protobuf::RepeatedPtrField<::sluice::v1::ColumnMapping>& columns);
+
+  // The rows of one path and, with a column mapping, their encoded tuples.
+  struct Rows {
+    std::vector<const Message*> messages;
+    std::vector<absl::string_view> tuples;  // empty without a column mapping
+  };
 
  private:
   explicit PostgresBatchSink(PostgresSinkConfig config);
@@ -69,18 +87,19 @@ class PostgresBatchSink : public BatchSink {
   // One attempt at the whole transaction. `isolate_rows`: bisect COPY failures
   // down to the refused rows (which join `rejected`).
   absl::StatusOr<WriteResult> WriteOnce(const Batch& batch,
-                                        const std::vector<OffsetUpdate>& updates,
-                                        const std::vector<const Message*>& rows,
-                                        const std::vector<const Message*>& legacy_rows,
-                                        std::vector<RejectedRow> rejected, bool isolate_rows);
+                                        const std::vector<OffsetUpdate>& updates, const Rows& rows,
+                                        const Rows& legacy_rows, std::vector<RejectedRow> rejected,
+                                        bool isolate_rows);
   // Applies the compare-and-sets; partitions whose row did not hold the expected
   // offset are added to `fenced`.
   absl::Status UpdateOffsets(const std::vector<OffsetUpdate>& updates,
                              std::vector<TopicPartition>* fenced);
-  absl::Status CopyRows(const Message* const* rows, size_t n, const std::string& quoted_table,
-                        SqlError* error);
-  absl::Status CopyIsolatingRows(const Message* const* rows, size_t n,
-                                 const std::string& quoted_table,
+  // COPYs rows[0, n): each message's own row, or with a column mapping the tuple
+  // encoded for it (tuples[i], encoded before the transaction).
+  absl::Status CopyRows(const Message* const* rows, const absl::string_view* tuples, size_t n,
+                        const std::string& quoted_table, SqlError* error);
+  absl::Status CopyIsolatingRows(const Message* const* rows, const absl::string_view* tuples,
+                                 size_t n, const std::string& quoted_table,
                                  std::vector<RejectedRow>* rejected);
   // Idempotent: a message dead-lettered before (then re-read after an offsets
   // reset) gets its reason refreshed instead of failing the batch.
@@ -94,6 +113,11 @@ class PostgresBatchSink : public BatchSink {
   const std::string quoted_legacy_table_;  // empty without a legacy table
   std::unique_ptr<PgConnection> conn_;
   PayloadValidator validator_;
+  // Sluice's own shape, checked against the table when there is no column mapping.
+  const google::protobuf::RepeatedPtrField<::sluice::v1::ColumnMapping> standard_columns_;
+  // With a column mapping: the encoder, and the tuples of the batch being written.
+  std::unique_ptr<MappedRowEncoder> mapper_;
+  std::string encoded_;
   // Reused for every COPY chunk (CopyRows).
   std::string copy_chunk_;
   // Set when COMMIT was sent but its answer was lost.
@@ -104,9 +128,6 @@ class PostgresBatchSink : public BatchSink {
   };
   std::optional<InDoubt> in_doubt_;
 };
-
-// "a.b" → "\"a\".\"b\"" (each part quoted as an identifier).
-std::string QuoteQualifiedName(const std::string& name);
 
 }  // namespace sluice::worker
 
