@@ -52,6 +52,11 @@ struct CliArgs {
   // goes back to Sluice's own shape.
   std::vector<std::string> columns;
   bool no_columns = false;
+  // --write-mode insert|upsert, --key-columns A,B, --delete-on-tombstone[=false]
+  std::string write_mode, key_columns;
+  // --bad-rows all|none|rate:R[/WINDOW]
+  std::string bad_rows;
+  bool delete_on_tombstone = false;
   // stats
   std::string by = "pipeline";
   absl::Duration window = absl::Minutes(5);

@@ -28,7 +28,9 @@ constexpr char kUsage[] =
                         [--payload-format json|text|bytes] [--batch-max-rows N]
                         [--batch-max-bytes SIZE] [--consumer-timeout SECONDS]
                         [--desired-workers N] [--writers N] [--kafka-property k=v ...]
-                        [--column NAME=SOURCE[:TYPE] ...]
+                        [--column NAME=SOURCE[:TYPE] ...] [--write-mode insert|upsert
+                        --key-columns A[,B] [--delete-on-tombstone]]
+                        [--bad-rows all|none|rate:R[/WINDOW]]
   pipelines update NAME --expected-version V [any create flag]
                         [--remove-kafka-property NAME ...] [--no-columns]
   pipelines delete NAME --expected-version V
@@ -59,6 +61,10 @@ columns given are the whole mapping (update replaces it). SOURCE is topic, parti
 offset, key, timestamp, payload, header:NAME or a JSON Pointer (/body/project_id);
 TYPE is text, integer, bigint, numeric, boolean, jsonb, uuid, bytea or timestamptz
 (timestamptz(epoch_s|epoch_ms|rfc3339) when not read from the Kafka timestamp).
+--write-mode upsert keeps one row per --key-columns value (a unique index on them
+must exist); --delete-on-tombstone deletes a key's row on a null payload.
+--bad-rows all (dead-letter and go on), none (pause at the first bad row) or
+rate:0.01[/5m] (pause when dead letters pass 1% of the items over 5 minutes).
 
 --controller defaults to $SLUICE_CONTROLLER, else localhost:7400. The token comes from
 --token-file, else $SLUICE_TOKEN; --tls-ca (or $SLUICE_TLS_CA) connects with TLS.
@@ -115,6 +121,10 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
     p.AddRepeated("remove-kafka-property", &a->removed_kafka_properties, "");
     p.AddRepeated("column", &a->columns, "");
     p.AddBool("no-columns", &a->no_columns, "");
+    p.AddString("write-mode", &a->write_mode, "");
+    p.AddString("bad-rows", &a->bad_rows, "");
+    p.AddString("key-columns", &a->key_columns, "");
+    p.AddBool("delete-on-tombstone", &a->delete_on_tombstone, "");
     p.AddInt("expected-version", &a->expected_version, "");
     p.AddString("rollout-flag", &a->rollout_flag, "");
     p.AddString("routing-key", &a->routing_key, "");
@@ -211,8 +221,9 @@ int main(int argc, char** argv) {
   }
   args.positional = second.positional();
   // Every flag a verb asks Given() about (where an empty or zero value can be meant).
-  for (const char* flag : {"batch-max-rows", "batch-max-bytes", "consumer-timeout",
-                           "desired-workers", "writers", "in", "payload", "guard-window"}) {
+  for (const char* flag :
+       {"batch-max-rows", "batch-max-bytes", "consumer-timeout", "desired-workers", "writers", "in",
+        "payload", "guard-window", "key-columns", "delete-on-tombstone"}) {
     if (second.WasSet(flag)) args.given.insert(flag);
   }
   if (args.controller.empty()) {

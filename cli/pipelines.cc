@@ -2,6 +2,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -109,6 +110,51 @@ std::string ApplyFlags(const CliArgs& a, v1::PipelineConfig* config) {
       if (std::string e = ParseColumnFlag(flag, config->add_columns()); !e.empty()) return e;
     }
   }
+  if (!a.write_mode.empty()) {
+    if (a.write_mode == "insert") {
+      config->set_write_mode(v1::WRITE_MODE_INSERT);
+      config->clear_key_columns();
+      config->set_delete_on_tombstone(false);
+    } else if (a.write_mode == "upsert") {
+      config->set_write_mode(v1::WRITE_MODE_UPSERT);
+    } else {
+      return absl::StrCat("--write-mode: '", a.write_mode, "' is not insert or upsert");
+    }
+  }
+  if (a.Given("key-columns")) {
+    config->clear_key_columns();
+    for (absl::string_view k : absl::StrSplit(a.key_columns, ',', absl::SkipWhitespace())) {
+      config->add_key_columns(std::string(k));
+    }
+  }
+  if (a.Given("delete-on-tombstone")) config->set_delete_on_tombstone(a.delete_on_tombstone);
+  if (!a.bad_rows.empty()) {
+    v1::BadRowTolerance* t = config->mutable_bad_rows();
+    t->Clear();
+    if (a.bad_rows == "all") {
+      t->set_mode(v1::BadRowTolerance::MODE_ALL);
+    } else if (a.bad_rows == "none") {
+      t->set_mode(v1::BadRowTolerance::MODE_NONE);
+    } else if (absl::StartsWith(a.bad_rows, "rate:")) {
+      t->set_mode(v1::BadRowTolerance::MODE_RATE);
+      std::vector<std::string> parts =
+          absl::StrSplit(a.bad_rows.substr(5), absl::MaxSplits('/', 1));
+      double rate = 0;
+      if (!absl::SimpleAtod(parts[0], &rate)) {
+        return absl::StrCat("--bad-rows: '", parts[0], "' is not a rate (0.01 for 1%)");
+      }
+      t->set_max_rate(rate);  // the controller checks the range
+      if (parts.size() == 2) {
+        absl::Duration window;
+        if (!absl::ParseDuration(parts[1], &window)) {
+          return absl::StrCat("--bad-rows: '", parts[1], "' is not a duration (5m)");
+        }
+        *t->mutable_window() = TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(window));
+      }
+    } else {
+      return absl::StrCat("--bad-rows: '", a.bad_rows, "' is not all, none or rate:R[/WINDOW]");
+    }
+  }
   for (const std::string& name : a.removed_kafka_properties) {
     if (config->mutable_kafka_properties()->erase(name) == 0) {
       return absl::StrCat("--remove-kafka-property: the pipeline has no property '", name, "'");
@@ -137,6 +183,17 @@ int PrintPipeline(const CliContext& ctx, const v1::Pipeline& p) {
     return kExitOk;
   }
   PrintPipelines(ctx, {&p});
+  const v1::BadRowTolerance& t = p.config().bad_rows();
+  if (t.mode() == v1::BadRowTolerance::MODE_NONE) {
+    ctx.out() << "\nbad rows: none (the first pauses the pipeline)\n";
+  } else if (t.mode() == v1::BadRowTolerance::MODE_RATE) {
+    ctx.out() << "\nbad rows: pause above " << t.max_rate() * 100 << "% over "
+              << (t.has_window() ? FormatDuration(t.window()) : std::string("5m")) << "\n";
+  }
+  if (p.config().write_mode() == v1::WRITE_MODE_UPSERT) {
+    ctx.out() << "\nwrite mode: upsert on (" << absl::StrJoin(p.config().key_columns(), ", ") << ")"
+              << (p.config().delete_on_tombstone() ? "; tombstones delete" : "") << "\n";
+  }
   if (!p.config().columns().empty()) {
     ctx.out() << "\n";
     TablePrinter t({"COLUMN", "SOURCE", "TYPE"});

@@ -50,6 +50,7 @@ inline constexpr size_t kMaxKafkaPropertyNameBytes = 255;
 inline constexpr size_t kMaxKafkaPropertyValueBytes = 4096;
 inline constexpr size_t kMaxJsonFieldBytes = 255;
 inline constexpr int kMaxColumns = 64;
+inline constexpr int kMaxKeyColumns = 32;
 inline constexpr size_t kMaxHeaderNameBytes = 255;
 inline constexpr size_t kMaxJsonPointerBytes = 1024;
 

@@ -135,6 +135,54 @@ absl::Status CheckColumnMappings(
   return absl::OkStatus();
 }
 
+absl::Status CheckWriteMode(const v1::PipelineConfig& c) {
+  auto field = [](absl::string_view name, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": ", why));
+  };
+  if (!v1::WriteMode_IsValid(c.write_mode())) {
+    return field("write_mode", absl::StrCat("unknown value ", static_cast<int>(c.write_mode())));
+  }
+  if (c.write_mode() != v1::WRITE_MODE_UPSERT) {
+    if (!c.key_columns().empty()) return field("key_columns", "apply only to write_mode UPSERT");
+    if (c.delete_on_tombstone()) {
+      return field("delete_on_tombstone", "applies only to write_mode UPSERT");
+    }
+    return absl::OkStatus();
+  }
+  if (c.columns().empty()) {
+    return field("write_mode", "UPSERT needs a column mapping (columns)");
+  }
+  if (c.key_columns().empty()) return field("key_columns", "UPSERT needs at least one");
+  if (c.key_columns_size() > kMaxKeyColumns) {
+    return field("key_columns", absl::StrCat("must be at most ", kMaxKeyColumns, " (got ",
+                                             c.key_columns_size(), ")"));
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < c.key_columns_size(); ++i) {
+    const std::string& key = c.key_columns(i);
+    const std::string name = absl::StrCat("key_columns[", i, "]");
+    if (!seen.insert(key).second) return field(name, absl::StrCat("\"", key, "\" is named twice"));
+    const v1::ColumnMapping* mapped = nullptr;
+    for (const v1::ColumnMapping& m : c.columns()) {
+      if (m.column() == key) mapped = &m;
+    }
+    if (mapped == nullptr) {
+      return field(name,
+                   absl::StrCat("\"", key.substr(0, kMaxNameBytes), "\" is not a mapped column"));
+    }
+    if (c.delete_on_tombstone() && (mapped->source() == v1::COLUMN_SOURCE_PAYLOAD ||
+                                    mapped->source() == v1::COLUMN_SOURCE_JSON ||
+                                    mapped->source() == v1::COLUMN_SOURCE_OFFSET ||
+                                    mapped->source() == v1::COLUMN_SOURCE_TIMESTAMP)) {
+      return field(name, absl::StrCat("\"", key, "\" comes from ", DescribeColumnSource(*mapped),
+                                      "; delete_on_tombstone needs every key column from the "
+                                      "key, a header, the topic or the partition (what names a "
+                                      "tombstone's row)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 const char* ColumnTypeName(v1::ColumnType type) {
   switch (type) {
     case v1::COLUMN_TYPE_TEXT:

@@ -24,6 +24,12 @@ namespace sluice {
 absl::Status CheckColumnMappings(
     const google::protobuf::RepeatedPtrField<v1::ColumnMapping>& columns);
 
+// OK when the write mode fits the mapping: UPSERT needs columns and key columns
+// (at most kMaxKeyColumns, each a mapped column, none twice); delete_on_tombstone
+// needs UPSERT and key columns a tombstone has (key, header, topic, partition);
+// INSERT takes neither. Otherwise INVALID_ARGUMENT naming the field.
+absl::Status CheckWriteMode(const v1::PipelineConfig& config);
+
 // Whether `source` converts to `type` (pipeline.proto, ColumnType).
 bool SourceConvertsTo(v1::ColumnSource source, v1::ColumnType type);
 

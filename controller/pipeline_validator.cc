@@ -165,6 +165,23 @@ absl::Status ValidatePipelineConfig(const v1::PipelineConfig& c) {
   // Pushed to every assigned worker: only consumer tuning (common/kafka_property_policy.h).
   RETURN_IF_ERROR(CheckPipelineKafkaProperties(c.kafka_properties()));
   RETURN_IF_ERROR(CheckColumnMappings(c.columns()));
+  RETURN_IF_ERROR(CheckWriteMode(c));
+  const v1::BadRowTolerance& t = c.bad_rows();
+  if (!v1::BadRowTolerance::Mode_IsValid(t.mode())) {
+    return Field("bad_rows.mode", absl::StrCat("unknown value ", static_cast<int>(t.mode())));
+  }
+  if (t.mode() == v1::BadRowTolerance::MODE_RATE) {
+    // NaN fails both comparisons.
+    if (!(t.max_rate() > 0 && t.max_rate() <= 1)) {
+      return Field("bad_rows.max_rate", "must be greater than 0 and at most 1");
+    }
+    const absl::Duration window = ToAbslDuration(t.window());
+    if (t.has_window() && (window < absl::Seconds(1) || window > absl::Hours(24))) {
+      return Field("bad_rows.window", "must be from 1s to 24h");
+    }
+  } else if (t.max_rate() != 0 || t.has_window()) {
+    return Field("bad_rows", "max_rate and window apply only to mode RATE");
+  }
   if (c.has_rollout()) {
     const v1::Rollout& r = c.rollout();
     if (absl::Status s = CheckObjectName(r.flag()); !s.ok()) return Field("rollout.flag", s.message());

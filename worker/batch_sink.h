@@ -39,6 +39,8 @@ struct WriteResult {
   int64_t legacy_dead_letters = 0;
   // Dead letters on neither path (Message::unrouted_reason).
   int64_t unrouted_dead_letters = 0;
+  // COPYs spent isolating the rows PostgreSQL refused (0 when none was).
+  int64_t isolation_copies = 0;
 };
 
 // Writes batches exactly once: rows, dead letters and next offsets in one

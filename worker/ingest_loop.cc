@@ -68,7 +68,9 @@ constexpr size_t kMaxPollMessages = 5000;
 }  // namespace
 
 IngestLoop::IngestLoop(IngestLoopDeps deps, IngestLoopConfig config)
-    : deps_(std::move(deps)), config_(std::move(config)) {
+    : deps_(std::move(deps)),
+      config_(std::move(config)),
+      dead_letter_rate_(config_.max_dead_letter_rate, config_.dead_letter_window) {
   CHECK(!deps_.writers.empty()) << "an ingest loop needs at least one writer";
   lanes_.reserve(deps_.writers.size());
   for (BatchWriter* writer : deps_.writers) {
@@ -404,6 +406,11 @@ bool IngestLoop::Finish(Lane& lane, bool retry) {
         deps_.stats->BatchCommitted(batch, *result, took, outcome.finished_at);
       }
       deps_.source->CommitAsync(batch.next_offsets);
+      if (std::optional<std::string> over = dead_letter_rate_.Record(
+              outcome.finished_at, result->rows_written + result->dead_letters,
+              result->dead_letters)) {
+        PauseForever(*over);
+      }
       return done(true);
     }
     if (result.ok()) {

@@ -15,6 +15,7 @@
 #include "worker/batch_sink.h"
 #include "worker/batch_writer.h"
 #include "worker/batcher.h"
+#include "worker/dead_letter_rate_guard.h"
 #include "worker/message_source.h"
 #include "worker/offset_fence.h"
 #include "worker/pipeline_stats.h"
@@ -39,6 +40,10 @@ struct IngestLoopConfig {
   // How often a stalled partition's stored offset is read again (an operator may
   // have reset it).
   absl::Duration stall_recheck_interval = absl::Seconds(10);
+  // BadRowTolerance MODE_RATE: pause once dead letters exceed this share of the
+  // items committed over dead_letter_window (0: never).
+  double max_dead_letter_rate = 0;
+  absl::Duration dead_letter_window = absl::Minutes(5);
 };
 
 // Everything the loop uses, owned elsewhere and outliving it.
@@ -251,6 +256,7 @@ class IngestLoop : public RebalanceHandler {
   // Bumped whenever partitions_ changes shape, so a cached lookup is redone.
   uint64_t partitions_epoch_ = 0;
   bool paused_ = false;
+  DeadLetterRateGuard dead_letter_rate_;
   // A batch was given up at shutdown: its messages are read again by the next owner.
   bool abandoned_ = false;
 

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
 
@@ -59,6 +60,11 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Create(
   sink.payload_format = config.payload_format();
   sink.create_table = config.target().create_table();
   sink.columns = config.columns();
+  sink.write_mode = config.write_mode() == v1::WRITE_MODE_UNSPECIFIED ? v1::WRITE_MODE_INSERT
+                                                                      : config.write_mode();
+  sink.key_columns.assign(config.key_columns().begin(), config.key_columns().end());
+  sink.delete_on_tombstone = config.delete_on_tombstone();
+  sink.refuse_bad_rows = config.bad_rows().mode() == v1::BadRowTolerance::MODE_NONE;
   if (config.has_rollout()) {
     sink.legacy_table = config.rollout().legacy_table();
     sink.legacy_skip = config.rollout().skip();
@@ -81,6 +87,12 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Create(
   loop.topics = topics;
   loop.limits = LimitsFromProto(config.batch());
   loop.shutdown_timeout = env.shutdown_timeout;
+  if (config.bad_rows().mode() == v1::BadRowTolerance::MODE_RATE) {
+    loop.max_dead_letter_rate = config.bad_rows().max_rate();
+    if (config.bad_rows().has_window()) {
+      loop.dead_letter_window = ToAbslDuration(config.bad_rows().window());
+    }
+  }
   loop.unready_after = env.unready_after;
   r->loop_ = std::make_unique<IngestLoop>(
       IngestLoopDeps{r->source_.get(), r->postgres_->offsets(), r->postgres_->writers(), env.clock,

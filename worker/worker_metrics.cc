@@ -64,6 +64,12 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, const std::string& 
                         .Help("Messages committed to sluice_dead_letters.")
                         .Register(registry)
                         .Add({{"pipeline", pipeline}})),
+      isolation_copies_(BuildCounter()
+                            .Name("sluice_row_isolation_copies_total")
+                            .Help("COPY attempts spent isolating rows PostgreSQL refused "
+                                  "(committed batches).")
+                            .Register(registry)
+                            .Add({{"pipeline", pipeline}})),
       fenced_(BuildCounter()
                   .Name("sluice_fenced_batches_total")
                   .Help("Batches dropped because another worker owns a partition.")
@@ -173,6 +179,7 @@ void WorkerMetrics::BatchWritten(const Batch& batch, const WriteResult& result,
   kafka_items_.Increment(static_cast<double>(result.kafka_items));
   legacy_items_.Increment(static_cast<double>(result.legacy_items));
   beyond_schedule_.Increment(static_cast<double>(result.unrouted_dead_letters));
+  isolation_copies_.Increment(static_cast<double>(result.isolation_copies));
   batches_.Add({{"pipeline", pipeline_}, {"reason", FlushReasonName(batch.reason)}}).Increment();
   batch_rows_.Observe(static_cast<double>(batch.messages.size()));
   write_seconds_.Observe(absl::ToDoubleSeconds(latency));

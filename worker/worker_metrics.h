@@ -79,6 +79,7 @@ class WorkerMetrics {
   prometheus::Counter& rows_;
   prometheus::Counter& bytes_;
   prometheus::Counter& dead_letters_;
+  prometheus::Counter& isolation_copies_;
   prometheus::Counter& fenced_;
   prometheus::Counter& without_timestamp_;
   prometheus::Counter& before_retention_;

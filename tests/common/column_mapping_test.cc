@@ -76,6 +76,42 @@ TEST(ColumnMappingTest, EachMistakeIsNamedByItsField) {
   EXPECT_EQ(Check(many), "columns: must be at most 64 (got 65)");
 }
 
+std::string CheckMode(v1::WriteMode mode, std::vector<std::string> keys, bool deletes = false) {
+  v1::PipelineConfig c;
+  *c.add_columns() = Column("id", v1::COLUMN_SOURCE_KEY, v1::COLUMN_TYPE_TEXT);
+  *c.add_columns() = Column("region", v1::COLUMN_SOURCE_JSON, v1::COLUMN_TYPE_TEXT, "/region");
+  c.set_write_mode(mode);
+  for (const std::string& k : keys) c.add_key_columns(k);
+  c.set_delete_on_tombstone(deletes);
+  absl::Status s = CheckWriteMode(c);
+  return s.ok() ? "OK" : std::string(s.message());
+}
+
+TEST(ColumnMappingTest, WriteModes) {
+  EXPECT_EQ(CheckMode(v1::WRITE_MODE_UNSPECIFIED, {}), "OK");
+  EXPECT_EQ(CheckMode(v1::WRITE_MODE_INSERT, {"id"}),
+            "key_columns: apply only to write_mode UPSERT");
+  EXPECT_EQ(CheckMode(v1::WRITE_MODE_INSERT, {}, true),
+            "delete_on_tombstone: applies only to write_mode UPSERT");
+  EXPECT_EQ(CheckMode(v1::WRITE_MODE_UPSERT, {"id", "region"}), "OK");
+  EXPECT_EQ(CheckMode(v1::WRITE_MODE_UPSERT, {"id"}, true), "OK");
+  EXPECT_EQ(CheckMode(v1::WRITE_MODE_UPSERT, {}), "key_columns: UPSERT needs at least one");
+  EXPECT_EQ(CheckMode(v1::WRITE_MODE_UPSERT, {"id", "id"}),
+            "key_columns[1]: \"id\" is named twice");
+  EXPECT_EQ(CheckMode(v1::WRITE_MODE_UPSERT, {"nope"}),
+            "key_columns[0]: \"nope\" is not a mapped column");
+  EXPECT_EQ(CheckMode(v1::WRITE_MODE_UPSERT, {"id", "region"}, true),
+            "key_columns[1]: \"region\" comes from /region; delete_on_tombstone needs every key "
+            "column from the key, a header, the topic or the partition (what names a tombstone's "
+            "row)");
+  EXPECT_EQ(CheckMode(static_cast<v1::WriteMode>(7), {}), "write_mode: unknown value 7");
+  v1::PipelineConfig unmapped;
+  unmapped.set_write_mode(v1::WRITE_MODE_UPSERT);
+  unmapped.add_key_columns("id");
+  EXPECT_EQ(CheckWriteMode(unmapped).message(),
+            "write_mode: UPSERT needs a column mapping (columns)");
+}
+
 TEST(ColumnMappingTest, NamesRoundTrip) {
   for (int t = v1::COLUMN_TYPE_TEXT; t <= v1::COLUMN_TYPE_BYTEA; ++t) {
     const auto type = static_cast<v1::ColumnType>(t);

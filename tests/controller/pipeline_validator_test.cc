@@ -1,5 +1,7 @@
 #include "controller/pipeline_validator.h"
 
+#include <cmath>
+
 #include "gtest/gtest.h"
 
 namespace sluice::controller {
@@ -273,6 +275,55 @@ TEST(SettleKeyFormTest, StoredPipelinesKeepTheirFormThroughUpdates) {
   EXPECT_EQ(c.rollout().key_form(), v1::ROUTING_KEY_FORM_RAW_JSON);
   c = WithJsonField(v1::ROUTING_KEY_FORM_MINIFIED);
   EXPECT_EQ(SettleKeyForm(&raw_stored, &c).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace sluice::controller
+
+namespace sluice::controller {
+namespace {
+
+TEST(PipelineValidatorTest, ColumnsWriteModeAndBadRowTolerance) {
+  v1::PipelineConfig ok = Valid();
+  v1::ColumnMapping* c = ok.add_columns();
+  c->set_column("id");
+  c->set_source(v1::COLUMN_SOURCE_KEY);
+  c->set_type(v1::COLUMN_TYPE_TEXT);
+  ok.set_write_mode(v1::WRITE_MODE_UPSERT);
+  ok.add_key_columns("id");
+  ok.mutable_bad_rows()->set_mode(v1::BadRowTolerance::MODE_RATE);
+  ok.mutable_bad_rows()->set_max_rate(0.01);
+  EXPECT_TRUE(ValidatePipelineConfig(ok).ok()) << ValidatePipelineConfig(ok);
+  ExpectRefused({
+      {[](v1::PipelineConfig* c) { c->add_columns()->set_column("x"); },
+       "columns[0].source: unknown value 0"},
+      {[](v1::PipelineConfig* c) { c->add_key_columns("id"); },
+       "key_columns: apply only to write_mode UPSERT"},
+      {[](v1::PipelineConfig* c) {
+         c->mutable_bad_rows()->set_mode(static_cast<v1::BadRowTolerance::Mode>(9));
+       },
+       "bad_rows.mode: unknown value 9"},
+      {[](v1::PipelineConfig* c) {
+         c->mutable_bad_rows()->set_mode(v1::BadRowTolerance::MODE_RATE);
+       },
+       "bad_rows.max_rate: must be greater than 0 and at most 1"},
+      {[](v1::PipelineConfig* c) {
+         c->mutable_bad_rows()->set_mode(v1::BadRowTolerance::MODE_RATE);
+         c->mutable_bad_rows()->set_max_rate(std::nan(""));
+       },
+       "bad_rows.max_rate: must be greater than 0 and at most 1"},
+      {[](v1::PipelineConfig* c) {
+         c->mutable_bad_rows()->set_mode(v1::BadRowTolerance::MODE_RATE);
+         c->mutable_bad_rows()->set_max_rate(0.5);
+         c->mutable_bad_rows()->mutable_window()->set_seconds(86401);
+       },
+       "bad_rows.window: must be from 1s to 24h"},
+      {[](v1::PipelineConfig* c) {
+         c->mutable_bad_rows()->set_mode(v1::BadRowTolerance::MODE_NONE);
+         c->mutable_bad_rows()->set_max_rate(0.5);
+       },
+       "bad_rows: max_rate and window apply only to mode RATE"},
+  });
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/column_flag.h"
 #include "gtest/gtest.h"
@@ -34,7 +35,25 @@ class ColumnMappingTest : public ::testing::Test {
   absl::StatusOr<std::unique_ptr<PostgresBatchSink>> Sink(const std::string& table,
                                                           const std::vector<std::string>& flags,
                                                           bool create_table = false) {
+    return Sink(table, flags, create_table, {}, false);
+  }
+  // The same in UPSERT mode on `keys`.
+  absl::StatusOr<std::unique_ptr<PostgresBatchSink>> UpsertSink(
+      const std::string& table, const std::vector<std::string>& flags,
+      const std::vector<std::string>& keys, bool delete_on_tombstone = false) {
+    return Sink(table, flags, false, keys, delete_on_tombstone);
+  }
+  absl::StatusOr<std::unique_ptr<PostgresBatchSink>> Sink(const std::string& table,
+                                                          const std::vector<std::string>& flags,
+                                                          bool create_table,
+                                                          const std::vector<std::string>& keys,
+                                                          bool delete_on_tombstone) {
     PostgresSinkConfig c;
+    if (!keys.empty()) {
+      c.write_mode = v1::WRITE_MODE_UPSERT;
+      c.key_columns = keys;
+      c.delete_on_tombstone = delete_on_tombstone;
+    }
     c.connection.host = db_.host;
     c.connection.port = db_.port;
     c.connection.user = db_.user;
@@ -49,19 +68,20 @@ class ColumnMappingTest : public ::testing::Test {
     return PostgresBatchSink::Create(c);
   }
 
-  // Writes `messages` (offsets 0..n-1 of kP0) as one batch from a fresh claim.
-  WriteResult Write(PostgresBatchSink* sink, std::vector<Message> messages) {
+  // Writes `messages` (offsets first.. of kP0) as one batch, continuing from
+  // `first` (a fresh claim when 0).
+  WriteResult Write(PostgresBatchSink* sink, std::vector<Message> messages, int64_t first = 0) {
     OffsetFence fence;
-    fence.Claim(kP0, std::nullopt, 0);
+    fence.Claim(kP0, first == 0 ? std::nullopt : std::optional<int64_t>(first), first);
     Batch b;
     for (size_t i = 0; i < messages.size(); ++i) {
       messages[i].topic = kP0.topic;
       messages[i].partition = kP0.partition;
-      messages[i].offset = static_cast<int64_t>(i);
+      messages[i].offset = first + static_cast<int64_t>(i);
     }
     b.messages = std::move(messages);
-    b.next_offsets[kP0] = static_cast<int64_t>(b.messages.size());
-    b.continues_from[kP0] = 0;
+    b.next_offsets[kP0] = first + static_cast<int64_t>(b.messages.size());
+    b.continues_from[kP0] = first;
     absl::StatusOr<std::vector<OffsetUpdate>> plan = fence.Plan(b);
     EXPECT_TRUE(plan.ok()) << plan.status();
     absl::StatusOr<WriteResult> r = sink->Write(b, *plan);
@@ -312,6 +332,133 @@ TEST_F(ColumnMappingTest, CreateTableMakesTheMappedColumns) {
       db_.QueryInt(
           R"(SELECT count(*) FROM made WHERE "Project Id" = 5 AND at IS NULL AND body->>'p' = '5')"),
       1);
+}
+
+// BadRowTolerance NONE: a batch holding a bad row is not written at all.
+TEST_F(ColumnMappingTest, ToleranceNoneWritesNothingOfABatchWithABadRow) {
+  ASSERT_EQ(db_.Exec("CREATE TABLE t (n integer CHECK (n <> 3))"), "");
+  PostgresSinkConfig c;
+  c.connection.host = db_.host;
+  c.connection.port = db_.port;
+  c.connection.user = db_.user;
+  c.connection.dbname = db_.dbname;
+  c.consumer_group = "g";
+  c.table = "t";
+  ASSERT_EQ(cli::ParseColumnFlag("n=/n:integer", c.columns.Add()), "");
+  c.refuse_bad_rows = true;
+  absl::StatusOr<std::unique_ptr<PostgresBatchSink>> sink = PostgresBatchSink::Create(c);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  for (const char* bad : {R"({"n": "x"})", R"({"n": 3})"}) {  // the encoder's; the table's
+    OffsetFence fence;
+    fence.Claim(kP0, std::nullopt, 0);
+    Batch b;
+    for (int i = 0; i < 5; ++i) {
+      b.messages.push_back(Message{
+          kP0.topic, kP0.partition, i, std::nullopt,
+          i == 2 ? std::string(bad) : absl::StrCat(R"({"n": )", 10 + i, "}"), std::nullopt});
+    }
+    b.next_offsets[kP0] = 5;
+    b.continues_from[kP0] = 0;
+    absl::StatusOr<WriteResult> r = (*sink)->Write(b, *fence.Plan(b));
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kAborted);
+    EXPECT_TRUE(absl::StrContains(r.status().message(),
+                                  "bad rows: the row at events/3 offset 2 was refused ("))
+        << r.status();
+    EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM t"), 0);
+    EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters"), 0);
+    EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_offsets"), 0);
+  }
+}
+
+Message Keyed(const std::string& key, const std::optional<std::string>& payload) {
+  Message m;
+  m.key = key;
+  m.payload = payload;
+  return m;
+}
+
+// Issue 11, upsert: within a batch the last offset of a key wins, across batches
+// the later batch, and a tombstone deletes the key's row.
+TEST_F(ColumnMappingTest, UpsertKeepsTheLastValueOfEachKeyAndTombstonesDelete) {
+  ASSERT_EQ(db_.Exec("CREATE TABLE state (id text PRIMARY KEY, v bigint, at bigint NOT NULL, "
+                     "note text DEFAULT 'kept')"),
+            "");
+  auto sink = UpsertSink("state", {"id=key:text", "v=/v:bigint", "at=offset"}, {"id"},
+                         /*delete_on_tombstone=*/true);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  WriteResult r = Write(
+      sink->get(), {Keyed("a", R"({"v": 1})"), Keyed("b", R"({"v": 2})"), Keyed("a", R"({"v": 3})"),
+                    Keyed("c", R"({"v": 4})"), Keyed("c", std::nullopt), Keyed("d", std::nullopt)});
+  EXPECT_EQ(r.rows_written, 6);
+  EXPECT_EQ(r.dead_letters, 0);
+  auto rows = [&] { return db_.QueryInt("SELECT count(*) FROM state"); };
+  auto holds = [&](const std::string& condition) {
+    return db_.QueryInt("SELECT count(*) FROM state WHERE " + condition) == 1;
+  };
+  // c was put and deleted in the same batch; d never existed.
+  EXPECT_EQ(rows(), 2);
+  EXPECT_TRUE(holds("id = 'a' AND v = 3 AND at = 2 AND note = 'kept'"));
+  EXPECT_TRUE(holds("id = 'b' AND v = 2 AND at = 1"));
+  r = Write(sink->get(),
+            {Keyed("b", R"({"v": 9})"), Keyed("a", std::nullopt), Keyed("c", R"({"v": 5})")}, 6);
+  EXPECT_EQ(r.rows_written, 3);
+  EXPECT_EQ(rows(), 2);
+  EXPECT_TRUE(holds("id = 'b' AND v = 9 AND at = 6"));
+  EXPECT_TRUE(holds("id = 'c' AND v = 5 AND at = 8"));
+  EXPECT_EQ(db_.QueryInt("SELECT next_offset FROM sluice_offsets"), 9);
+}
+
+// Rows the merge refuses (here a CHECK on the table) are isolated like a COPY's;
+// a NULL key is refused before anything is sent.
+TEST_F(ColumnMappingTest, UpsertIsolatesRefusedRowsAndRefusesANullKey) {
+  ASSERT_EQ(db_.Exec("CREATE TABLE state (id text, region text, v bigint CHECK (v >= 0), "
+                     "PRIMARY KEY (region, id))"),
+            "");
+  auto sink =
+      UpsertSink("state", {"id=/id:text", "region=header:region", "v=/v:bigint"}, {"id", "region"});
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  std::vector<Message> batch;
+  for (int i = 0; i < 40; ++i) {
+    Message m = Json(absl::StrCat(R"({"id": "k)", i % 10, R"(", "v": )", i == 37 ? -1 : i, "}"));
+    m.headers = {{"region", i % 2 == 0 ? "eu" : "us"}};
+    batch.push_back(m);
+  }
+  batch[25].headers.clear();  // no region: a NULL in the key
+  WriteResult r = Write(sink->get(), batch);
+  EXPECT_EQ(r.dead_letters, 2);
+  EXPECT_EQ(r.rows_written, 38);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters WHERE kafka_offset = 37 AND "
+                         "sqlstate = '23514'"),
+            1);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters WHERE kafka_offset = 25 AND "
+                         "sqlstate = '23502' AND error LIKE 'column \"region\" (header:region):%'"),
+            1);
+  // Each (region, id) holds the last of its values that landed: ids k0..k9 (even
+  // ones in eu, odd ones in us) from i = 30..39, except k7, whose 37 was refused:
+  // its 27 stands.
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM state"), 10);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM state WHERE v >= 30"), 9);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM state WHERE id = 'k7' AND region = 'us' AND v = 27"),
+            1);
+}
+
+TEST_F(ColumnMappingTest, UpsertNeedsAUniqueIndexOnExactlyTheKey) {
+  ASSERT_EQ(db_.Exec("CREATE TABLE t (a text, b text, c text); "
+                     "CREATE UNIQUE INDEX t_ab ON t (a, b) INCLUDE (c); "
+                     "CREATE UNIQUE INDEX t_c_partial ON t (c) WHERE c <> ''; "
+                     "CREATE UNIQUE INDEX t_lower ON t (lower(b))"),
+            "");
+  auto status = [&](const std::vector<std::string>& keys) {
+    absl::StatusOr<std::unique_ptr<PostgresBatchSink>> s =
+        UpsertSink("t", {"a=/a:text", "b=/b:text", "c=/c:text"}, keys);
+    return s.ok() ? std::string("OK") : std::string(s.status().message());
+  };
+  EXPECT_EQ(status({"b", "a"}), "OK");
+  EXPECT_EQ(status({"a"}),
+            "table t has no unique index on (a) for the upsert key (a primary key or a unique "
+            "index on exactly these columns, without a WHERE clause or expressions)");
+  EXPECT_EQ(status({"c"}).substr(0, 38), "table t has no unique index on (c) for");
+  EXPECT_EQ(status({"b"}).substr(0, 38), "table t has no unique index on (b) for");
 }
 
 }  // namespace

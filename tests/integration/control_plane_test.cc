@@ -150,6 +150,73 @@ TEST_F(ControlPlaneTest, AMappedPipelineFillsTheUsersTableAndAMismatchIsNacked) 
       << r.output;
 }
 
+// Issue 11: two workers upsert the keys of a keyed producer concurrently (each key
+// lives in one partition): no deadlock, and each key ends at its last offset.
+TEST_F(ControlPlaneTest, TwoWorkersUpsertingKeepTheLastValueOfEveryKey) {
+  auto w1 = Worker("w1");
+  auto w2 = Worker("w2");
+  ASSERT_EQ(db_.Exec("CREATE TABLE customers (customer text PRIMARY KEY, last_seq bigint, "
+                     "project integer, updates integer DEFAULT 0)"),
+            "");
+  CreateItems({"--desired-workers", "2", "--table", "customers", "--column", "customer=key:text",
+               "--column", "last_seq=/seq:bigint", "--column", "project=/project_id:integer",
+               "--write-mode", "upsert", "--key-columns", "customer"});
+  CtlResult get = Ctl({"pipelines", "get", "items"});
+  EXPECT_TRUE(absl::StrContains(get.output, "write mode: upsert on (customer)")) << get.output;
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 2); }, absl::Seconds(30)));
+  for (int chunk = 0; chunk < 5; ++chunk) {
+    ASSERT_TRUE(kafka_->Produce("items", Items(chunk * 1000, 1000)).ok());
+  }
+  auto written = [&] {
+    return w1->Metric("sluice_rows_written_total{pipeline=\"items\"}") +
+           w2->Metric("sluice_rows_written_total{pipeline=\"items\"}");
+  };
+  ASSERT_TRUE(WaitFor([&] { return written() >= 5000; }, absl::Seconds(90))) << written();
+  EXPECT_EQ(written(), 5000);
+  EXPECT_GT(w1->Metric("sluice_rows_written_total{pipeline=\"items\"}"), 0);
+  EXPECT_GT(w2->Metric("sluice_rows_written_total{pipeline=\"items\"}"), 0);
+  // Items(i): key p<i % 50>, seq i. The last of each key is 4950 + its project.
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM customers"), 50);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM customers WHERE last_seq = 4950 + project AND "
+                         "customer = 'p' || project"),
+            50);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters"), 0);
+}
+
+// Issue 11: with bad_rows none the first bad row pauses the pipeline, which says
+// why; once the tolerance allows them, the same items land and the bad ones become
+// dead letters.
+TEST_F(ControlPlaneTest, ToleranceNonePausesAtTheFirstBadRowWithTheReason) {
+  auto w = Worker("w1");
+  CreateItems({"--bad-rows", "none"});
+  CtlResult get = Ctl({"pipelines", "get", "items"});
+  EXPECT_TRUE(absl::StrContains(get.output, "bad rows: none (the first pauses the pipeline)"))
+      << get.output;
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)));
+  ASSERT_TRUE(kafka_->Produce("items", Items(1, 200, /*invalid_every=*/100)).ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return absl::StrContains(Ctl({"pipelines", "status", "items"}).output, "tolerance is none");
+      },
+      absl::Seconds(60)))
+      << Ctl({"pipelines", "status", "items"}).output;
+  CtlResult status = Ctl({"pipelines", "status", "items"});
+  EXPECT_TRUE(absl::StrContains(status.output, "bad rows: the row at items/")) << status.output;
+  EXPECT_TRUE(absl::StrContains(status.output, "invalid input syntax for type json"))
+      << status.output;
+  EXPECT_TRUE(absl::StrContains(w->HttpGet("/ready"), "tolerance is none"));
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters"), 0);
+
+  CtlResult r =
+      Ctl({"pipelines", "update", "items", "--expected-version", "1", "--bad-rows", "rate:0.5/1m"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  ExpectExactlyOnce(200);  // rows and dead letters
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM raw_items"), 198);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters WHERE convert_from(kafka_key, "
+                         "'UTF8') LIKE 'bad-%'"),
+            2);
+}
+
 TEST_F(ControlPlaneTest, StaleVersionsAndInvalidValuesAreRefusedPrecisely) {
   CreateItems();
   ASSERT_EQ(Ctl({"pipelines", "update", "items", "--expected-version", "1", "--batch-max-rows",

@@ -43,3 +43,21 @@ TEST(SqlStateTest, EverythingElseIsPermanent) {
 
 }  // namespace
 }  // namespace sluice::worker
+
+namespace sluice::worker {
+namespace {
+
+TEST(CopyLineOfTest, TheRowACopyErrorNames) {
+  EXPECT_EQ(CopyLineOf("COPY raw_items, line 5234, column payload: \"{...}\""), 5234);
+  EXPECT_EQ(CopyLineOf("COPY raw_items, line 7"), 7);
+  // A trigger's function comes first, the COPY after it.
+  EXPECT_EQ(CopyLineOf("PL/pgSQL function refuse() line 3 at RAISE\nCOPY t, line 12"), 12);
+  // A value quoted in the context does not count.
+  EXPECT_EQ(CopyLineOf("COPY t, line 3, column c: \"a, line 9\""), 3);
+  EXPECT_EQ(CopyLineOf("SQL statement \"SELECT 1\""), 0);
+  EXPECT_EQ(CopyLineOf(""), 0);
+  EXPECT_EQ(CopyLineOf("COPY t, line 0"), 0);
+}
+
+}  // namespace
+}  // namespace sluice::worker

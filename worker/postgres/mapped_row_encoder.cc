@@ -79,6 +79,7 @@ MappedRowEncoder::MappedRowEncoder(std::vector<v1::ColumnMapping> columns)
     if (!copy_columns_.empty()) copy_columns_ += ", ";
     copy_columns_ += QuoteIdentifier(c.column());
     reads_headers_ |= c.source() == v1::COLUMN_SOURCE_HEADER;
+    required_.push_back(false);
     if (c.source() == v1::COLUMN_SOURCE_JSON) {
       slot_.push_back(static_cast<int>(pointers.size()));
       pointers.push_back(*ParseJsonPointer(c.path()));  // checked by Create
@@ -88,6 +89,13 @@ MappedRowEncoder::MappedRowEncoder(std::vector<v1::ColumnMapping> columns)
   }
   reads_json_ = !pointers.empty();
   pointers_ = JsonPointerSet(pointers);
+}
+
+void MappedRowEncoder::RequireValues(const std::vector<std::string>& columns) {
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    for (const std::string& name : columns)
+      required_[i] = required_[i] || columns_[i].column() == name;
+  }
 }
 
 std::optional<Rejection> MappedRowEncoder::AppendRow(const Message& message, std::string* out) {
@@ -107,7 +115,13 @@ std::optional<Rejection> MappedRowEncoder::AppendRow(const Message& message, std
   const size_t start = out->size();
   AppendBinaryInt16(out, static_cast<int16_t>(columns_.size()));
   for (size_t i = 0; i < columns_.size(); ++i) {
-    if (std::optional<Rejection> r = AppendColumn(i, message, out)) {
+    const size_t field = out->size();
+    std::optional<Rejection> r = AppendColumn(i, message, out);
+    if (!r && required_[i] && out->size() == field + 4 &&
+        out->compare(field, 4, "\xff\xff\xff\xff") == 0) {
+      r = Rejection{"null value in a column of the upsert key", "23502"};
+    }
+    if (r) {
       out->resize(start);
       r->error = absl::StrCat("column \"", columns_[i].column(), "\" (",
                               DescribeColumnSource(columns_[i]), "): ", r->error);

@@ -34,6 +34,10 @@ class MappedRowEncoder {
   // Whether some column reads a header (the source must keep them).
   bool reads_headers() const { return reads_headers_; }
 
+  // Rows whose value for one of these columns is NULL are refused (an upsert key:
+  // 23502). Names that are not mapped columns are ignored.
+  void RequireValues(const std::vector<std::string>& columns);
+
   // Appends `message`'s tuple (the field count, then each column's field) to `out`;
   // or leaves `out` as it was and returns why the row cannot be written.
   std::optional<Rejection> AppendRow(const Message& message, std::string* out);
@@ -56,6 +60,7 @@ class MappedRowEncoder {
   // The JSON Pointers of the JSON columns; slot_[i] is column i's slot (-1: none).
   JsonPointerSet pointers_;
   std::vector<int> slot_;
+  std::vector<bool> required_;  // per column: NULL refused
   bool reads_json_ = false;
   // The current message's read: its spans, and whether its payload was read
   // whole and is JSON jsonb accepts (then a jsonb payload column needs no

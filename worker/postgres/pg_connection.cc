@@ -89,6 +89,7 @@ SqlError PgConnection::ErrorOf(const PgResult& result, absl::string_view what) c
   SqlError e;
   e.sqlstate = result.ErrorField(PG_DIAG_SQLSTATE);
   e.message = result.ErrorField(PG_DIAG_MESSAGE_PRIMARY);
+  e.copy_line = CopyLineOf(result.ErrorField(PG_DIAG_CONTEXT));
   std::string full = Trimmed(result ? PQresultErrorMessage(result.get()) : "");
   if (full.empty()) full = Trimmed(PQerrorMessage(conn_));
   if (e.message.empty()) e.message = full;

@@ -25,6 +25,10 @@ struct SqlError {
   std::string message;
   // What failed and why, for logs and statuses ("COPY: ... [SQLSTATE 22P02]").
   absl::Status status;
+  // The row of a COPY the error names ("COPY t, line N" in its context; in binary
+  // COPY the Nth row sent, from 1); 0 when it names none (a deferred check, an
+  // error after the last row).
+  int64_t copy_line = 0;
 };
 
 // Not thread-safe.

@@ -6,6 +6,7 @@
 #ifndef SLUICE_WORKER_POSTGRES_POSTGRES_BATCH_SINK_H_
 #define SLUICE_WORKER_POSTGRES_POSTGRES_BATCH_SINK_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,14 @@ struct PostgresSinkConfig {
   // The target table's columns and their sources (PipelineConfig.columns); empty:
   // Sluice's own shape, with the payload typed by payload_format.
   google::protobuf::RepeatedPtrField<::sluice::v1::ColumnMapping> columns;
+  // UPSERT (with a column mapping): one row per key_columns value, tombstones
+  // deleting it when delete_on_tombstone (pipeline.proto, WriteMode).
+  ::sluice::v1::WriteMode write_mode = ::sluice::v1::WRITE_MODE_INSERT;
+  std::vector<std::string> key_columns;
+  bool delete_on_tombstone = false;
+  // BadRowTolerance MODE_NONE: a batch with a row that would be a dead letter is
+  // not written; Write returns ABORTED naming the row (the loop pauses).
+  bool refuse_bad_rows = false;
 };
 
 class PostgresBatchSink : public BatchSink {
@@ -54,9 +63,11 @@ class PostgresBatchSink : public BatchSink {
 
   absl::StatusOr<OffsetMap> ReadOffsets(const std::vector<TopicPartition>& partitions) override;
   // Rows PostgreSQL refuses for their data (SqlErrorKind::kRow) become dead
-  // letters: the batch is written again with the rows COPYed in halves inside
-  // savepoints until each refused row stands alone (about 2·log2(n) COPYs for one
-  // bad row), with deferrable constraints checked per statement.
+  // letters: the batch is written again inside savepoints, with deferrable
+  // constraints checked per statement; a refused COPY names its row ("COPY t, line
+  // N"), which is set aside and the rest sent again (one COPY per refused row:
+  // one bad row in 10,000 costs 2 COPYs after the first attempt), and where no row
+  // is named (a deferred check) or after 8 named rows the rest goes in halves.
   absl::StatusOr<WriteResult> Write(const Batch& batch,
                                     const std::vector<OffsetUpdate>& updates) override;
   absl::StatusOr<std::vector<TopicPartition>> MoveOffsets(
@@ -83,6 +94,10 @@ class PostgresBatchSink : public BatchSink {
   absl::Status EnsureConnected();
   absl::Status PrepareTables();
   absl::Status CheckTable(const std::string& table, const std::string& quoted);
+  // UPSERT: checks the table's unique index on the key columns and builds its
+  // stage and statements (`mapped_types`: each mapped column's live type).
+  absl::Status PrepareUpsert(const std::string& table, const std::string& quoted,
+                             const std::map<std::string, std::string>& mapped_types);
 
   // One attempt at the whole transaction. `isolate_rows`: bisect COPY failures
   // down to the refused rows (which join `rejected`).
@@ -94,8 +109,14 @@ class PostgresBatchSink : public BatchSink {
   // offset are added to `fenced`.
   absl::Status UpdateOffsets(const std::vector<OffsetUpdate>& updates,
                              std::vector<TopicPartition>* fenced);
+  // Writes rows[0, n) to `quoted_table`: COPYs them (CopyRows), or in UPSERT mode
+  // COPYs them into the table's stage and merges that into the table.
+  absl::Status PutRows(const Message* const* rows, const absl::string_view* tuples, size_t n,
+                       const std::string& quoted_table, SqlError* error);
   // COPYs rows[0, n): each message's own row, or with a column mapping the tuple
-  // encoded for it (tuples[i], encoded before the transaction).
+  // encoded for it (tuples[i], encoded before the transaction); in UPSERT mode into
+  // the stage of `quoted_table`, each tuple with its place in the batch and
+  // whether it deletes.
   absl::Status CopyRows(const Message* const* rows, const absl::string_view* tuples, size_t n,
                         const std::string& quoted_table, SqlError* error);
   absl::Status CopyIsolatingRows(const Message* const* rows, const absl::string_view* tuples,
@@ -118,6 +139,20 @@ class PostgresBatchSink : public BatchSink {
   // With a column mapping: the encoder, and the tuples of the batch being written.
   std::unique_ptr<MappedRowEncoder> mapper_;
   std::string encoded_;
+  // COPYs spent isolating refused rows in the current Write.
+  int64_t isolation_copies_ = 0;
+  // UPSERT: per quoted table, its session's stage and the statements that apply
+  // it (built by CheckTable from the live column types).
+  struct Upsert {
+    std::string stage;         // quoted name of the temporary stage table
+    std::string create_stage;  // CREATE TEMP TABLE IF NOT EXISTS ...
+    std::string merge;         // INSERT ... ON CONFLICT from the stage, in key order
+    std::string remove;        // DELETE of the tombstoned keys, locked in key order
+  };
+  std::map<std::string, Upsert> upserts_;
+  // The messages of the batch being written (a row's place in it orders a key's
+  // versions).
+  const Message* batch_begin_ = nullptr;
   // Reused for every COPY chunk (CopyRows).
   std::string copy_chunk_;
   // Set when COMMIT was sent but its answer was lost.

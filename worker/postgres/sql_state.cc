@@ -1,6 +1,8 @@
 #include "worker/postgres/sql_state.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 
 namespace sluice::worker {
 
@@ -53,6 +55,19 @@ absl::Status StatusForSqlError(SqlErrorKind kind, absl::string_view message) {
       break;
   }
   return absl::InternalError(message);
+}
+
+int64_t CopyLineOf(absl::string_view context) {
+  for (absl::string_view line : absl::StrSplit(context, '\n')) {
+    if (!absl::StartsWith(line, "COPY ")) continue;
+    const size_t at = line.find(", line ");
+    if (at == absl::string_view::npos) continue;
+    absl::string_view digits = line.substr(at + 7);
+    digits = digits.substr(0, digits.find_first_not_of("0123456789"));
+    int64_t n = 0;
+    if (absl::SimpleAtoi(digits, &n) && n > 0) return n;
+  }
+  return 0;
 }
 
 }  // namespace sluice::worker

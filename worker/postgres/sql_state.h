@@ -3,6 +3,8 @@
 #ifndef SLUICE_WORKER_POSTGRES_SQL_STATE_H_
 #define SLUICE_WORKER_POSTGRES_SQL_STATE_H_
 
+#include <cstdint>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
@@ -24,6 +26,11 @@ enum class SqlErrorKind {
 };
 
 SqlErrorKind ClassifySqlState(absl::string_view sqlstate);
+
+// The row number N of a "COPY <table>, line N[, column ...]" line of an error's
+// context (PG_DIAG_CONTEXT, one line per enclosing context: a trigger's function
+// comes first); 0 when there is none.
+int64_t CopyLineOf(absl::string_view context);
 
 // The canonical code for each kind: UNAVAILABLE, FAILED_PRECONDITION,
 // INVALID_ARGUMENT, INTERNAL.
