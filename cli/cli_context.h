@@ -65,6 +65,10 @@ struct CliArgs {
   int64_t partition = -1, to = -1;
   bool to_earliest = false;
   bool to_latest = false;
+  // deadletters
+  int64_t from_id = 0, to_id = 0;
+  std::string sqlstate, state;
+  bool all = false;
   // audit
   int64_t limit = 20;
   std::string target;
@@ -164,6 +168,7 @@ int RunPipelines(const CliContext& ctx);
 int RunWorkers(const CliContext& ctx);
 int RunStats(const CliContext& ctx);
 int RunOffsets(const CliContext& ctx);
+int RunDeadLetters(const CliContext& ctx);
 int RunAudit(const CliContext& ctx);
 int RunFlags(const CliContext& ctx);
 

@@ -40,6 +40,11 @@ constexpr char kUsage[] =
   offsets get PIPELINE
   offsets reset PIPELINE --topic T [--partition P] (--to N | --to-earliest | --to-latest)   (paused only)
   audit list [--limit N] [--target NAME]
+  deadletters list PIPELINE [--from-id N] [--to-id N] [--sqlstate S]
+                   [--state pending|replayed|discarded|all] [--limit N]
+  deadletters show PIPELINE ID                  (key and payload)
+  deadletters replay|discard PIPELINE (--from-id N | --to-id N | --sqlstate S | --all)
+                                                (replay: again through the current mapping)
   flags list | flags get|history NAME
   flags create NAME [--description D] [--salt S]
   flags set NAME --percent 12.5 [--at RFC3339 | --in 30s] --expected-version V
@@ -76,6 +81,7 @@ Errors go to stderr as one line; with --json as {"code":"INVALID_ARGUMENT","mess
 
 // The ranges of the proto fields integer flags fill (a bigger value would wrap).
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 constexpr int64_t kUint32Max = std::numeric_limits<uint32_t>::max();
 
 // A duration flag whose value must fit a google.protobuf.Duration (converting a
@@ -173,7 +179,14 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
     p.AddBool("to-earliest", &a->to_earliest, "");
     p.AddBool("to-latest", &a->to_latest, "");
   }
-  if (all || noun == "audit") {
+  if (all || noun == "deadletters") {
+    p.AddInt("from-id", &a->from_id, 0, kInt64Max, "");
+    p.AddInt("to-id", &a->to_id, 0, kInt64Max, "");
+    p.AddString("sqlstate", &a->sqlstate, "");
+    p.AddString("state", &a->state, "");
+    p.AddBool("all", &a->all, "");
+  }
+  if (all || noun == "audit" || noun == "deadletters") {
     p.AddInt("limit", &a->limit, 0, kInt32Max, "");
     p.AddString("target", &a->target, "");
   }
@@ -206,10 +219,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!parsed.ok()) return Usage(std::string(parsed.message()));
-  if (first.positional().empty()) return Usage("missing NOUN (pipelines, workers, stats, offsets, audit)");
+  if (first.positional().empty())
+    return Usage("missing NOUN (pipelines, workers, stats, offsets, audit, flags, deadletters)");
   const std::string noun = first.positional()[0];
-  static const std::set<std::string> kNouns = {"pipelines", "workers", "stats", "offsets",
-                                               "audit", "flags"};
+  static const std::set<std::string> kNouns = {"pipelines", "workers", "stats",      "offsets",
+                                               "audit",     "flags",   "deadletters"};
   if (kNouns.count(noun) == 0) return Usage(absl::StrCat("unknown noun '", noun, "'"));
 
   CliArgs args;
@@ -223,7 +237,7 @@ int main(int argc, char** argv) {
   // Every flag a verb asks Given() about (where an empty or zero value can be meant).
   for (const char* flag :
        {"batch-max-rows", "batch-max-bytes", "consumer-timeout", "desired-workers", "writers", "in",
-        "payload", "guard-window", "key-columns", "delete-on-tombstone"}) {
+        "payload", "guard-window", "key-columns", "delete-on-tombstone", "limit"}) {
     if (second.WasSet(flag)) args.given.insert(flag);
   }
   if (args.controller.empty()) {
@@ -259,6 +273,7 @@ int main(int argc, char** argv) {
   if (noun == "workers") return sluice::cli::RunWorkers(ctx);
   if (noun == "stats") return sluice::cli::RunStats(ctx);
   if (noun == "offsets") return sluice::cli::RunOffsets(ctx);
+  if (noun == "deadletters") return sluice::cli::RunDeadLetters(ctx);
   if (noun == "flags") return sluice::cli::RunFlags(ctx);
   return sluice::cli::RunAudit(ctx);
 }

@@ -21,6 +21,18 @@ inline constexpr char kCreateDeadLettersTable[] =
     "sqlstate text, failed_at timestamptz NOT NULL DEFAULT now(), "
     "UNIQUE (consumer_group, topic, kafka_partition, kafka_offset))";
 
+// What became of a dead letter: 'pending', 'replayed' or 'discarded', when and by
+// whom (sluicectl deadletters). Added to tables created before it, only when
+// kDeadLetterStateMissing says so: ALTER TABLE takes an exclusive lock even when
+// the columns exist, which would queue every start behind the writers.
+inline constexpr char kDeadLetterStateMissing[] =
+    "SELECT NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
+    "'sluice_dead_letters'::regclass AND attname = 'handled_by' AND NOT attisdropped)";
+inline constexpr char kAddDeadLetterState[] =
+    "ALTER TABLE sluice_dead_letters ADD COLUMN IF NOT EXISTS state text NOT NULL DEFAULT "
+    "'pending', ADD COLUMN IF NOT EXISTS handled_at timestamptz, ADD COLUMN IF NOT EXISTS "
+    "handled_by text";
+
 // Serialises DDL of concurrent starters (CREATE ... IF NOT EXISTS races on the catalog).
 inline constexpr char kSchemaLock[] = "SELECT pg_advisory_xact_lock(7400001)";
 

@@ -331,6 +331,121 @@ grpc::Status AdminService::ResetOffsets(grpc::ServerContext* ctx,
   return ToGrpcStatus(Offsets(req->pipeline(), resp));
 }
 
+namespace {
+
+// A filter's values in their bounds (the pipeline is looked up by the caller).
+absl::Status CheckDeadLetterFilter(const v1::DeadLetterFilter& f) {
+  if (f.from_id() < 0 || f.to_id() < 0) {
+    return absl::InvalidArgumentError("from_id, to_id: must be >= 0 (0: no bound)");
+  }
+  if (!f.sqlstate().empty()) {
+    bool ok = f.sqlstate().size() == 5;
+    for (char c : f.sqlstate()) ok = ok && ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'));
+    if (!ok) return absl::InvalidArgumentError("sqlstate: must be five digits or capitals");
+  }
+  if (!v1::DeadLetterState_IsValid(f.state())) {
+    return absl::InvalidArgumentError("state: unknown value");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status AdminService::ListDeadLetters(grpc::ServerContext* ctx,
+                                           const v1::ListDeadLettersRequest* req,
+                                           v1::ListDeadLettersResponse* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (req->limit() < 0 || req->limit() > 10000) {
+    return ToGrpcStatus(absl::InvalidArgumentError("limit: must be within 0..10000"));
+  }
+  if (absl::Status s = CheckNameArg("filter.pipeline", req->filter().pipeline()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (absl::Status s = CheckDeadLetterFilter(req->filter()); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::Pipeline> p = store_->GetPipeline(req->filter().pipeline());
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  absl::StatusOr<v1::ListDeadLettersResponse> listed = store_->ListDeadLetters(
+      p->config().consumer_group(), req->filter(), req->limit() == 0 ? 100 : req->limit());
+  if (!listed.ok()) return ToGrpcStatus(listed.status());
+  *resp = std::move(*listed);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetDeadLetter(grpc::ServerContext* ctx,
+                                         const v1::GetDeadLetterRequest* req,
+                                         v1::DeadLetter* resp) {
+  absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (absl::Status s = CheckNameArg("pipeline", req->pipeline()); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::Pipeline> p = store_->GetPipeline(req->pipeline());
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  absl::StatusOr<v1::DeadLetter> d = store_->GetDeadLetter(p->config().consumer_group(), req->id());
+  if (!d.ok()) return ToGrpcStatus(d.status());
+  *resp = std::move(*d);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<v1::Pipeline> AdminService::DeadLetterWriteTarget(grpc::ServerContext* ctx,
+                                                                 const v1::DeadLetterFilter& f,
+                                                                 bool all, Caller* caller) {
+  ASSIGN_OR_RETURN(*caller, auth_.Authorize(*ctx, Role::kAdmin));
+  // A follower's refusal: its trailing metadata (the leader) is already on ctx.
+  if (grpc::Status s = RequireLeader(leadership_, ctx); !s.ok()) {
+    return absl::UnavailableError(s.error_message());
+  }
+  RETURN_IF_ERROR(CheckNameArg("filter.pipeline", f.pipeline()));
+  RETURN_IF_ERROR(CheckDeadLetterFilter(f));
+  if (f.from_id() == 0 && f.to_id() == 0 && f.sqlstate().empty() && !all) {
+    return absl::InvalidArgumentError(
+        "filter: name ids or a sqlstate, or set all to take every pending dead letter");
+  }
+  return store_->GetPipeline(f.pipeline());
+}
+
+grpc::Status AdminService::DiscardDeadLetters(grpc::ServerContext* ctx,
+                                              const v1::DiscardDeadLettersRequest* req,
+                                              v1::DiscardDeadLettersResponse* resp) {
+  Caller caller;
+  absl::StatusOr<v1::Pipeline> p = DeadLetterWriteTarget(ctx, req->filter(), req->all(), &caller);
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  const v1::DeadLetterFilter& f = req->filter();
+  absl::StatusOr<int64_t> n =
+      store_->DiscardDeadLetters(f.pipeline(), p->config().consumer_group(), f, caller.name);
+  if (!n.ok()) return ToGrpcStatus(n.status());
+  resp->set_discarded(*n);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ReplayDeadLetters(grpc::ServerContext* ctx,
+                                             const v1::ReplayDeadLettersRequest* req,
+                                             v1::ReplayDeadLettersResponse* resp) {
+  Caller caller;
+  absl::StatusOr<v1::Pipeline> p = DeadLetterWriteTarget(ctx, req->filter(), req->all(), &caller);
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  const v1::DeadLetterFilter& f = req->filter();
+  if (p->config().has_rollout()) {
+    // sluice_dead_letters does not keep which path an item took.
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        absl::StrCat("pipeline ", f.pipeline(),
+                     " has a rollout: its dead letters' paths are not kept, so "
+                     "they cannot be replayed yet")));
+  }
+  absl::StatusOr<v1::ReplayDeadLettersResponse> replayed =
+      replayer_->Replay(p->config(), f, caller.name);
+  if (!replayed.ok()) return ToGrpcStatus(replayed.status());
+  *resp = *replayed;
+  // After the commit: the replay's own transaction is on the ingestion connection.
+  absl::Status audited = store_->RecordAudit(
+      caller.name, "deadletters.replay", f.pipeline(),
+      absl::StrCat("ids ", f.from_id() == 0 ? "*" : std::to_string(f.from_id()), "..",
+                   f.to_id() == 0 ? "*" : std::to_string(f.to_id()),
+                   f.sqlstate().empty() ? "" : absl::StrCat(" sqlstate ", f.sqlstate())),
+      absl::StrCat(resp->replayed(), " replayed, ", resp->still_refused(), " still refused"));
+  if (!audited.ok()) LOG(WARNING) << "replay done but not audited: " << audited.message();
+  return grpc::Status::OK;
+}
+
 grpc::Status AdminService::ListAudit(grpc::ServerContext* ctx, const v1::ListAuditRequest* req,
                                      v1::ListAuditResponse* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);

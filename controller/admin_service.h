@@ -3,6 +3,7 @@
 #define SLUICE_CONTROLLER_ADMIN_SERVICE_H_
 
 #include "controller/call_authorizer.h"
+#include "controller/dead_letter_replayer.h"
 #include "controller/flag_scheduler.h"
 #include "controller/fleet.h"
 #include "controller/leadership.h"
@@ -25,7 +26,7 @@ class AdminService final : public v1::Admin::Service {
   // naming the leader; reads of the stored state are answered by every replica.
   AdminService(StateStore* store, Fleet* fleet, StateSync* sync, StatsAggregator* stats,
                const Clock& clock, FlagTiming flag_timing, const CallAuthorizer& auth,
-               const Leadership& leadership)
+               const Leadership& leadership, DeadLetterReplayer* replayer)
       : store_(store),
         fleet_(fleet),
         sync_(sync),
@@ -33,7 +34,8 @@ class AdminService final : public v1::Admin::Service {
         clock_(clock),
         flag_timing_(flag_timing),
         auth_(auth),
-        leadership_(leadership) {}
+        leadership_(leadership),
+        replayer_(replayer) {}
 
   grpc::Status CreatePipeline(grpc::ServerContext* ctx, const v1::CreatePipelineRequest* req,
                               v1::Pipeline* resp) override;
@@ -64,6 +66,15 @@ class AdminService final : public v1::Admin::Service {
                         v1::GetStatsResponse* resp) override;
   grpc::Status GetOffsets(grpc::ServerContext* ctx, const v1::GetOffsetsRequest* req,
                           v1::GetOffsetsResponse* resp) override;
+  grpc::Status ListDeadLetters(grpc::ServerContext* ctx, const v1::ListDeadLettersRequest* req,
+                               v1::ListDeadLettersResponse* resp) override;
+  grpc::Status GetDeadLetter(grpc::ServerContext* ctx, const v1::GetDeadLetterRequest* req,
+                             v1::DeadLetter* resp) override;
+  grpc::Status DiscardDeadLetters(grpc::ServerContext* ctx,
+                                  const v1::DiscardDeadLettersRequest* req,
+                                  v1::DiscardDeadLettersResponse* resp) override;
+  grpc::Status ReplayDeadLetters(grpc::ServerContext* ctx, const v1::ReplayDeadLettersRequest* req,
+                                 v1::ReplayDeadLettersResponse* resp) override;
   grpc::Status ResetOffsets(grpc::ServerContext* ctx, const v1::ResetOffsetsRequest* req,
                             v1::GetOffsetsResponse* resp) override;
   grpc::Status ListAudit(grpc::ServerContext* ctx, const v1::ListAuditRequest* req,
@@ -89,6 +100,11 @@ class AdminService final : public v1::Admin::Service {
 
  private:
   absl::Status Offsets(const std::string& pipeline, v1::GetOffsetsResponse* resp);
+  // What a dead-letter write (discard, replay) is about: the caller (admin role, on
+  // the leader), the filter checked, and its pipeline.
+  absl::StatusOr<v1::Pipeline> DeadLetterWriteTarget(grpc::ServerContext* ctx,
+                                                     const v1::DeadLetterFilter& filter, bool all,
+                                                     Caller* caller);
   // Defaults, validation, and the rollout's flag must exist.
   // `stored`: the pipeline's stored config, null when it does not exist yet.
   absl::StatusOr<v1::PipelineConfig> CheckedPipeline(v1::PipelineConfig config,
@@ -104,6 +120,7 @@ class AdminService final : public v1::Admin::Service {
   const FlagTiming flag_timing_;
   const CallAuthorizer& auth_;
   const Leadership& leadership_;
+  DeadLetterReplayer* const replayer_;
 };
 
 }  // namespace sluice::controller

@@ -332,7 +332,9 @@ int main(int argc, char** argv) {
           rollups.DropPending();
         }
       });
-  AdminService admin(store.get(), &fleet, &sync, &stats, clock, flag_timing, auth, election);
+  DeadLetterReplayer replayer(store_options.connection_string);
+  AdminService admin(store.get(), &fleet, &sync, &stats, clock, flag_timing, auth, election,
+                     &replayer);
   WorkerControlService control(&fleet, &stats, store.get(), auth, election, clock, o.hello_timeout);
   FlagsService flags_service(&fleet, clock, auth, election);
   streams = &control;

@@ -156,6 +156,7 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StoreOptions&
         "PRIMARY KEY (minute, worker, pipeline, version))");
     tx.exec(kCreateOffsetsTable);
     tx.exec(kCreateDeadLettersTable);
+    if (tx.exec(kDeadLetterStateMissing)[0][0].as<bool>()) tx.exec(kAddDeadLetterState);
   }));
   return store;
 }
@@ -819,6 +820,134 @@ absl::Status StateStore::ResetOffsets(const std::string& pipeline, const std::st
                          : *next_offset == -1 ? std::string("latest")
                                               : std::to_string(*next_offset)));
   });
+}
+
+namespace {
+
+const char* DeadLetterStateName(v1::DeadLetterState state) {
+  switch (state) {
+    case v1::DEAD_LETTER_STATE_PENDING:
+      return "pending";
+    case v1::DEAD_LETTER_STATE_REPLAYED:
+      return "replayed";
+    case v1::DEAD_LETTER_STATE_DISCARDED:
+      return "discarded";
+    default:
+      return "";
+  }
+}
+
+v1::DeadLetterState DeadLetterStateOf(const std::string& name) {
+  if (name == "pending") return v1::DEAD_LETTER_STATE_PENDING;
+  if (name == "replayed") return v1::DEAD_LETTER_STATE_REPLAYED;
+  if (name == "discarded") return v1::DEAD_LETTER_STATE_DISCARDED;
+  return v1::DEAD_LETTER_STATE_UNSPECIFIED;
+}
+
+// The WHERE clause of a filter over $1 (the group) .. $5.
+constexpr char kDeadLetterWhere[] =
+    " WHERE consumer_group = $1 AND ($2::bigint = 0 OR id >= $2::bigint) AND ($3::bigint = 0 OR "
+    "id <= $3::bigint) AND "
+    "($4 = '' OR sqlstate = $4) AND ($5 = '' OR state = $5)";
+
+// The columns every dead letter read takes, in DeadLetterFrom's order.
+constexpr char kDeadLetterColumns[] =
+    "SELECT id, topic, kafka_partition, kafka_offset, coalesce(octet_length(payload), 0), "
+    "error, coalesce(sqlstate, ''), (extract(epoch FROM failed_at) * 1000000)::bigint, state, "
+    "(extract(epoch FROM handled_at) * 1000000)::bigint, coalesce(handled_by, '')";
+
+v1::DeadLetter DeadLetterFrom(const pqxx::row& row) {
+  v1::DeadLetter d;
+  d.set_id(row[0].as<int64_t>());
+  d.set_topic(row[1].as<std::string>());
+  d.set_partition(row[2].as<int32_t>());
+  d.set_offset(row[3].as<int64_t>());
+  d.set_payload_bytes(row[4].as<int64_t>());
+  d.set_error(row[5].as<std::string>());
+  d.set_sqlstate(row[6].as<std::string>());
+  *d.mutable_failed_at() = TimeUtil::MicrosecondsToTimestamp(row[7].as<int64_t>());
+  d.set_state(DeadLetterStateOf(row[8].as<std::string>()));
+  if (!row[9].is_null()) {
+    *d.mutable_handled_at() = TimeUtil::MicrosecondsToTimestamp(row[9].as<int64_t>());
+  }
+  d.set_handled_by(row[10].as<std::string>());
+  return d;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ListDeadLettersResponse> StateStore::ListDeadLetters(
+    const std::string& consumer_group, const v1::DeadLetterFilter& f, int limit) {
+  v1::ListDeadLettersResponse out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    out.Clear();
+    pqxx::result r = tx.exec_params(absl::StrCat(kDeadLetterColumns, " FROM sluice_dead_letters",
+                                                 kDeadLetterWhere, " ORDER BY id DESC LIMIT $6"),
+                                    consumer_group, f.from_id(), f.to_id(), f.sqlstate(),
+                                    DeadLetterStateName(f.state()), limit);
+    for (const pqxx::row& row : r) *out.add_dead_letters() = DeadLetterFrom(row);
+    pqxx::result counts = tx.exec_params(
+        "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = "
+        "'replayed'), count(*) FILTER (WHERE state = 'discarded') FROM sluice_dead_letters WHERE "
+        "consumer_group = $1",
+        consumer_group);
+    out.set_pending(counts[0][0].as<int64_t>());
+    out.set_replayed(counts[0][1].as<int64_t>());
+    out.set_discarded(counts[0][2].as<int64_t>());
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::DeadLetter> StateStore::GetDeadLetter(const std::string& consumer_group,
+                                                         int64_t id) {
+  v1::DeadLetter out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    pqxx::result r =
+        tx.exec_params(absl::StrCat(kDeadLetterColumns,
+                                    ", kafka_key, payload FROM sluice_dead_letters WHERE "
+                                    "consumer_group = $1 AND id = $2"),
+                       consumer_group, id);
+    if (r.empty()) {
+      throw StatusError{absl::NotFoundError(absl::StrCat("dead letter ", id, " not found"))};
+    }
+    out = DeadLetterFrom(r[0]);
+    if (!r[0][11].is_null()) {
+      out.set_has_key(true);
+      out.set_key(pqxx::binarystring(r[0][11]).str());
+    }
+    if (!r[0][12].is_null()) {
+      out.set_has_payload(true);
+      out.set_payload(pqxx::binarystring(r[0][12]).str());
+    }
+  }));
+  return out;
+}
+
+absl::StatusOr<int64_t> StateStore::DiscardDeadLetters(const std::string& pipeline,
+                                                       const std::string& consumer_group,
+                                                       const v1::DeadLetterFilter& f,
+                                                       const std::string& actor) {
+  int64_t discarded = 0;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    pqxx::result r = tx.exec_params(
+        absl::StrCat("UPDATE sluice_dead_letters SET state = 'discarded', handled_at = now(), "
+                     "handled_by = $6",
+                     kDeadLetterWhere, " AND state = 'pending'"),
+        consumer_group, f.from_id(), f.to_id(), f.sqlstate(), "pending", actor);
+    discarded = static_cast<int64_t>(r.affected_rows());
+    AuditIn(tx, actor, "deadletters.discard", pipeline,
+            absl::StrCat("ids ", f.from_id() == 0 ? "*" : std::to_string(f.from_id()), "..",
+                         f.to_id() == 0 ? "*" : std::to_string(f.to_id()),
+                         f.sqlstate().empty() ? "" : absl::StrCat(" sqlstate ", f.sqlstate())),
+            absl::StrCat(discarded, " discarded"));
+  }));
+  return discarded;
+}
+
+absl::Status StateStore::RecordAudit(const std::string& actor, const std::string& action,
+                                     const std::string& target, const std::string& before,
+                                     const std::string& after) {
+  return Transact([&](pqxx::work& tx) { AuditIn(tx, actor, action, target, before, after); });
 }
 
 }  // namespace sluice::controller

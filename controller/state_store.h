@@ -106,6 +106,25 @@ class StateStore : public StateSource, public WorkerRegistry, public StatsRollup
                             int32_t partition, std::optional<int64_t> next_offset,
                             const std::string& actor);
 
+  // sluice_dead_letters of `consumer_group` (the workers write them in the same
+  // database): those `filter` selects, newest first, at most `limit`, and the
+  // group's counts by state. Keys and payloads are left out.
+  absl::StatusOr<v1::ListDeadLettersResponse> ListDeadLetters(const std::string& consumer_group,
+                                                              const v1::DeadLetterFilter& filter,
+                                                              int limit);
+  // An audit entry written by itself (for an action committed elsewhere).
+  absl::Status RecordAudit(const std::string& actor, const std::string& action,
+                           const std::string& target, const std::string& before,
+                           const std::string& after);
+  // One, whole; NOT_FOUND when the group has no dead letter `id`.
+  absl::StatusOr<v1::DeadLetter> GetDeadLetter(const std::string& consumer_group, int64_t id);
+  // Marks the pending dead letters `filter` selects as discarded by `actor`, with
+  // an audit entry on `pipeline` naming the filter and the count; returns the count.
+  absl::StatusOr<int64_t> DiscardDeadLetters(const std::string& pipeline,
+                                             const std::string& consumer_group,
+                                             const v1::DeadLetterFilter& filter,
+                                             const std::string& actor);
+
  private:
   explicit StateStore(StoreOptions options);
   // Runs `body` in a transaction on a pooled connection, reconnecting once;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/kafka_property_policy.h"
 #include "common/proto_time.h"
+#include "common/unknown_fields.h"
 #include "glog/logging.h"
 #include "worker/router.h"
 
@@ -74,7 +75,15 @@ std::vector<v1::PipelineError> PipelineManager::Apply(const v1::Assignment& assi
     // code is refused before anything is built from the config; the controller
     // should never have sent it. Worker-local --kafka-property flags are not
     // checked: they are not in the pushed config.
-    if (absl::Status s = CheckPipelineKafkaProperties(a.config().kafka_properties()); !s.ok()) {
+    absl::Status s = CheckPipelineKafkaProperties(a.config().kafka_properties());
+    if (std::optional<std::string> unknown = FirstUnknownField(a.config()); s.ok() && unknown) {
+      // A newer controller's field (a write mode, a tolerance): running the config
+      // without it would do something else than asked.
+      s = absl::FailedPreconditionError(
+          absl::StrCat("the config sets field ", *unknown,
+                       ", which this worker build does not know; upgrade the worker"));
+    }
+    if (!s.ok()) {
       LOG(ERROR) << "refusing pipeline " << name << " v" << a.version() << ": " << s.message();
       v1::PipelineError e;
       e.set_pipeline(name);

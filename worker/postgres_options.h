@@ -7,6 +7,9 @@
 namespace sluice::worker {
 
 struct PostgresOptions {
+  // A libpq connection string ("host=... dbname=..."); when set, its parameters
+  // override host, port, user, dbname and password below.
+  std::string conninfo;
   std::string host = "localhost";
   int port = 5432;
   std::string user;

@@ -456,7 +456,8 @@ TEST_F(ColumnMappingTest, UpsertNeedsAUniqueIndexOnExactlyTheKey) {
   EXPECT_EQ(status({"b", "a"}), "OK");
   EXPECT_EQ(status({"a"}),
             "table t has no unique index on (a) for the upsert key (a primary key or a unique "
-            "index on exactly these columns, without a WHERE clause or expressions)");
+            "index on exactly these columns, valid, not deferrable, without a WHERE clause or "
+            "expressions)");
   EXPECT_EQ(status({"c"}).substr(0, 38), "table t has no unique index on (c) for");
   EXPECT_EQ(status({"b"}).substr(0, 38), "table t has no unique index on (b) for");
 }

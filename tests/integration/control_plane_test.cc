@@ -217,6 +217,90 @@ TEST_F(ControlPlaneTest, ToleranceNonePausesAtTheFirstBadRowWithTheReason) {
             2);
 }
 
+// Issue 11: dead letters listed, shown and discarded with sluicectl, audited.
+TEST_F(ControlPlaneTest, DeadLettersAreListedShownAndDiscarded) {
+  auto w = Worker("w1");
+  CreateItems();
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)));
+  ASSERT_TRUE(kafka_->Produce("items", Items(1, 300, /*invalid_every=*/100)).ok());
+  ExpectExactlyOnce(300);
+  v1::ListDeadLettersResponse listed =
+      CtlJson<v1::ListDeadLettersResponse>({"deadletters", "list", "items"});
+  ASSERT_EQ(listed.dead_letters_size(), 3);
+  EXPECT_EQ(listed.pending(), 3);
+  EXPECT_EQ(listed.dead_letters(0).sqlstate(), "22P02");
+  EXPECT_GT(listed.dead_letters(0).id(), listed.dead_letters(1).id()) << "newest first";
+  EXPECT_TRUE(listed.dead_letters(0).payload().empty()) << "a list carries no payloads";
+  CtlResult table = Ctl({"deadletters", "list", "items"});
+  EXPECT_TRUE(absl::StrContains(table.output, "pipeline items: 3 pending, 0 replayed, 0 discarded"))
+      << table.output;
+  const std::string id = absl::StrCat(listed.dead_letters(2).id());
+  CtlResult shown = Ctl({"deadletters", "show", "items", id});
+  ASSERT_EQ(shown.code, 0) << shown.output;
+  EXPECT_TRUE(absl::StrContains(shown.output, "key:       bad-")) << shown.output;
+  EXPECT_TRUE(absl::StrContains(shown.output, "truncated")) << shown.output;
+  EXPECT_EQ(Ctl({"deadletters", "show", "items", "999999"}).code, 1);
+  // Discarding all needs to be asked for.
+  CtlResult refused = Ctl({"deadletters", "discard", "items"});
+  EXPECT_EQ(refused.code, 1) << refused.output;
+  CtlResult discarded = Ctl({"deadletters", "discard", "items", "--to-id", id});
+  ASSERT_EQ(discarded.code, 0) << discarded.output;
+  EXPECT_TRUE(absl::StrContains(discarded.output, "discarded 1 dead letters")) << discarded.output;
+  listed =
+      CtlJson<v1::ListDeadLettersResponse>({"deadletters", "list", "items", "--state", "pending"});
+  EXPECT_EQ(listed.dead_letters_size(), 2);
+  EXPECT_EQ(listed.discarded(), 1);
+  v1::DeadLetter d = CtlJson<v1::DeadLetter>({"deadletters", "show", "items", id});
+  EXPECT_EQ(d.state(), v1::DEAD_LETTER_STATE_DISCARDED);
+  EXPECT_FALSE(d.handled_by().empty());
+  CtlResult again = Ctl({"deadletters", "discard", "items", "--sqlstate", "22P02"});
+  EXPECT_TRUE(absl::StrContains(again.output, "discarded 2 dead letters")) << again.output;
+  CtlResult audit = Ctl({"audit", "list", "--target", "items"});
+  EXPECT_TRUE(absl::StrContains(audit.output, "deadletters.discard")) << audit.output;
+}
+
+// Issue 11: after the table is fixed, a replay lands each dead letter exactly
+// once through the pipeline's mapping; a second replay finds nothing to do.
+TEST_F(ControlPlaneTest, AReplayAfterFixingTheTableLandsEachRowExactlyOnce) {
+  auto w = Worker("w1");
+  ASSERT_EQ(db_.Exec("CREATE TABLE views (seq bigint PRIMARY KEY, project integer, "
+                     "CONSTRAINT no_threes CHECK (seq % 10 <> 3))"),
+            "");
+  CreateItems({"--table", "views", "--column", "seq=/seq:bigint", "--column",
+               "project=/project_id:integer"});
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)));
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 1000)).ok());
+  auto rows = [&] { return db_.QueryInt("SELECT count(*) FROM views"); };
+  auto dead = [&] { return db_.QueryInt("SELECT count(*) FROM sluice_dead_letters"); };
+  ASSERT_TRUE(WaitFor([&] { return rows() + dead() >= 1000; }, absl::Seconds(60)));
+  EXPECT_EQ(rows(), 900);
+  EXPECT_EQ(dead(), 100);
+  // Replaying into the unfixed table refuses them again: they stay pending.
+  CtlResult r = Ctl({"deadletters", "replay", "items", "--all"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output,
+                                "replayed 0 of 100 pending dead letters of pipeline "
+                                "items; 100 refused again"))
+      << r.output;
+  ASSERT_EQ(db_.Exec("ALTER TABLE views DROP CONSTRAINT no_threes"), "");
+  r = Ctl({"deadletters", "replay", "items", "--all"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "replayed 100 of 100")) << r.output;
+  r = Ctl({"deadletters", "replay", "items", "--all"});
+  EXPECT_TRUE(absl::StrContains(r.output, "replayed 0 of 0")) << r.output;
+  EXPECT_EQ(rows(), 1000);
+  EXPECT_EQ(db_.QueryInt("SELECT count(DISTINCT seq) FROM views WHERE project = seq % 50"), 1000);
+  v1::ListDeadLettersResponse listed =
+      CtlJson<v1::ListDeadLettersResponse>({"deadletters", "list", "items"});
+  EXPECT_EQ(listed.replayed(), 100);
+  EXPECT_EQ(listed.pending(), 0);
+  EXPECT_TRUE(
+      absl::StrContains(Ctl({"audit", "list", "--target", "items"}).output, "deadletters.replay"));
+  // The worker goes on: later items land too.
+  ASSERT_TRUE(kafka_->Produce("items", Items(1000, 10)).ok());
+  ASSERT_TRUE(WaitFor([&] { return rows() == 1010; }, absl::Seconds(30))) << rows();
+}
+
 TEST_F(ControlPlaneTest, StaleVersionsAndInvalidValuesAreRefusedPrecisely) {
   CreateItems();
   ASSERT_EQ(Ctl({"pipelines", "update", "items", "--expected-version", "1", "--batch-max-rows",

@@ -156,11 +156,14 @@ TEST_F(SecurityTest, EveryMethodOfEveryServiceNeedsItsRole) {
       "Admin.GetPipelineStatus", "Admin.ListWorkers",   "Admin.GetWorker",
       "Admin.GetStats",          "Admin.GetOffsets",    "Admin.ListAudit",
       "Admin.GetFlag",           "Admin.ListFlags",     "Admin.EvaluateFlag",
-      "Admin.GetFlagHolders",    "Flags.Watch",         "Flags.Evaluate"};
+      "Admin.GetFlagHolders",    "Flags.Watch",         "Flags.Evaluate",
+      "Admin.ListDeadLetters",   "Admin.GetDeadLetter"};
   const std::set<std::string> admin_methods = {
-      "Admin.CreatePipeline", "Admin.UpdatePipeline", "Admin.DeletePipeline", "Admin.PausePipeline",
-      "Admin.ResumePipeline", "Admin.DrainWorker",    "Admin.ResetOffsets",   "Admin.CreateFlag",
-      "Admin.SetFlag",        "Admin.RollbackFlag",   "Admin.RampFlag",       "Admin.KillFlag"};
+      "Admin.CreatePipeline",     "Admin.UpdatePipeline",   "Admin.DeletePipeline",
+      "Admin.PausePipeline",      "Admin.ResumePipeline",   "Admin.DrainWorker",
+      "Admin.ResetOffsets",       "Admin.CreateFlag",       "Admin.SetFlag",
+      "Admin.RollbackFlag",       "Admin.RampFlag",         "Admin.KillFlag",
+      "Admin.DiscardDeadLetters", "Admin.ReplayDeadLetters"};
   const std::set<std::string> worker_methods = {"WorkerControl.Connect"};
   std::shared_ptr<grpc::Channel> channel = TlsChannel(/*with_client_certificate=*/true);
   int methods = 0;

@@ -135,8 +135,32 @@ TEST(BinaryValuesTest, Integers) {
   EXPECT_EQ(AppendIntegerField(&out, "9223372036854775808", true)->sqlstate, "22003");
   EXPECT_EQ(AppendIntegerField(&out, "99999999999999999999999", true)->sqlstate, "22003");
   EXPECT_EQ(AppendIntegerField(&out, "-", true)->sqlstate, "22P02");
-  EXPECT_EQ(AppendIntegerField(&out, "+1", true)->sqlstate, "22P02");
+  // 20 digits: checked before the magnitude can wrap around 2^64.
+  EXPECT_EQ(AppendIntegerField(&out, "20000000000000000000", true)->sqlstate, "22003");
+  EXPECT_EQ(AppendIntegerField(&out, "18446744073709551616", true)->sqlstate, "22003");
+  EXPECT_EQ(AppendIntegerField(&out, "-9223372036854775809", true)->sqlstate, "22003");
+  out.clear();
+  EXPECT_EQ(AppendIntegerField(&out, " +7 ", false), std::nullopt);
+  EXPECT_EQ(Hex(out), "0000000400000007");
+  EXPECT_EQ(AppendIntegerField(&out, "1 2", true)->sqlstate, "22P02");
   EXPECT_EQ(AppendIntegerField(&out, "1.0", true)->sqlstate, "22P02");
+}
+
+TEST(BinaryValuesTest, BooleansAsBoolinReadsThem) {
+  for (const char* yes : {"true", "TRUE", "t", "yes", "y", "on", "1", " True "}) {
+    std::string out;
+    EXPECT_EQ(AppendBooleanField(&out, yes), std::nullopt) << yes;
+    EXPECT_EQ(Hex(out), "0000000101") << yes;
+  }
+  for (const char* no : {"false", "f", "no", "off", "0", "FALSE"}) {
+    std::string out;
+    EXPECT_EQ(AppendBooleanField(&out, no), std::nullopt) << no;
+    EXPECT_EQ(Hex(out), "0000000100") << no;
+  }
+  std::string out;
+  for (const char* bad : {"o", "truee", "2", "", "yess"}) {
+    EXPECT_EQ(AppendBooleanField(&out, bad)->sqlstate, "22P02") << bad;
+  }
 }
 
 TEST(BinaryValuesTest, TimesAndUuids) {

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "common/proto_time.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_pipeline.h"
 #include "tests/fakes/manual_clock.h"
@@ -121,6 +122,24 @@ TEST_F(PipelineManagerTest, APushedForbiddenKafkaPropertyIsNackedAndNeverApplied
   // Nothing was prepared from either; p v1 runs on untouched.
   EXPECT_EQ(log_.events(), (std::vector<std::string>{"prepare p v1", "launch p v1"}));
   EXPECT_EQ(manager_.RunningPipelines(), std::vector<std::string>{"p"});
+  EXPECT_EQ(last_->version(), 1u);
+}
+
+// A config from a newer controller sets a field this build does not know (here
+// number 999 of a column mapping): running it without that field would do
+// something else than asked, so it is NACKed and the running version stays.
+TEST_F(PipelineManagerTest, AConfigWithAFieldThisBuildDoesNotKnowIsNacked) {
+  ASSERT_TRUE(manager_.Apply(Assign(Config("p"), 1)).empty());
+  v1::PipelineConfig newer = Config("p");
+  v1::ColumnMapping* c = newer.add_columns();
+  c->set_column("id");
+  c->GetReflection()->MutableUnknownFields(c)->AddVarint(999, 1);
+  std::vector<v1::PipelineError> errors = manager_.Apply(Assign(newer, 2));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].error_detail(),
+            "the config sets field columns[0].#999, which this worker build does not know; "
+            "upgrade the worker");
+  EXPECT_EQ(log_.events(), (std::vector<std::string>{"prepare p v1", "launch p v1"}));
   EXPECT_EQ(last_->version(), 1u);
 }
 

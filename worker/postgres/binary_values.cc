@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "worker/postgres/copy_binary_encoder.h"
 
@@ -126,23 +128,31 @@ std::string QuoteForError(absl::string_view value) {
 
 std::optional<Rejection> AppendIntegerField(std::string* out, absl::string_view text, bool bigint) {
   const char* type = bigint ? "bigint" : "integer";
+  const absl::string_view original = text;
+  // As int4in/int8in: surrounding whitespace and a sign.
+  text = absl::StripAsciiWhitespace(text);
   size_t i = 0;
   const bool negative = !text.empty() && text[0] == '-';
-  if (negative) ++i;
-  if (i >= text.size()) return Invalid(type, text);
+  if (!text.empty() && (text[0] == '-' || text[0] == '+')) ++i;
+  if (i >= text.size()) return Invalid(type, original);
   // Magnitude up to 2^63 (the most negative bigint's).
   uint64_t magnitude = 0;
   const uint64_t limit = bigint ? (uint64_t{1} << 63) : (uint64_t{1} << 31);
   bool overflow = false;
   for (; i < text.size(); ++i) {
-    if (!IsDigit(text[i])) return Invalid(type, text);
+    if (!IsDigit(text[i])) return Invalid(type, original);
     if (overflow) continue;
-    magnitude = magnitude * 10 + static_cast<uint64_t>(text[i] - '0');
-    if (magnitude > limit) overflow = true;
+    const uint64_t digit = static_cast<uint64_t>(text[i] - '0');
+    // Checked before it can wrap: 10 * magnitude + digit > limit.
+    if (magnitude > (limit - digit) / 10) {
+      overflow = true;
+      continue;
+    }
+    magnitude = magnitude * 10 + digit;
   }
   if (overflow || (!negative && magnitude == limit)) {
     return Rejection{
-        absl::StrCat("value ", QuoteForError(text), " is out of range for type ", type),
+        absl::StrCat("value ", QuoteForError(original), " is out of range for type ", type),
         kNumericValueOutOfRange};
   }
   const int64_t value =
@@ -191,9 +201,21 @@ std::optional<Rejection> AppendNumericField(std::string* out, absl::string_view 
 }
 
 std::optional<Rejection> AppendBooleanField(std::string* out, absl::string_view text) {
-  if (text != "true" && text != "false") return Invalid("boolean", text);
+  // As boolin: any case, surrounding whitespace, and a prefix of the words.
+  const std::string t = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
+  auto prefix_of = [&](absl::string_view word, size_t min) {
+    return t.size() >= min && t.size() <= word.size() && absl::StartsWith(word, t);
+  };
+  bool value;
+  if (prefix_of("true", 1) || prefix_of("yes", 1) || prefix_of("on", 2) || t == "1") {
+    value = true;
+  } else if (prefix_of("false", 1) || prefix_of("no", 1) || prefix_of("off", 2) || t == "0") {
+    value = false;
+  } else {
+    return Invalid("boolean", text);
+  }
   AppendBinaryInt32(out, 1);
-  out->push_back(text == "true" ? '\1' : '\0');
+  out->push_back(value ? '\1' : '\0');
   return std::nullopt;
 }
 

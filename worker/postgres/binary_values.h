@@ -1,7 +1,9 @@
 // Text read from a Kafka message (a key, a header, a JSON value) converted to
-// PostgreSQL's binary COPY values, refusing what the server's own input functions
-// would refuse, worded and coded as the server would: a value that does not
-// convert makes its row a dead letter before anything is sent. Pure functions.
+// PostgreSQL's binary COPY values, worded and coded as the server would refuse
+// them: a value that does not convert makes its row a dead letter before anything
+// is sent. Integers and booleans take what the server's input functions take;
+// numeric takes a JSON number (not NaN, Infinity, ".5"); uuid the 8-4-4-4-12 form
+// with or without hyphens (not braces). Pure functions.
 #ifndef SLUICE_WORKER_POSTGRES_BINARY_VALUES_H_
 #define SLUICE_WORKER_POSTGRES_BINARY_VALUES_H_
 
@@ -14,12 +16,12 @@
 
 namespace sluice::worker {
 
-// An optional sign and decimal digits ("-42") as an integer (4 bytes) or bigint
-// (8 bytes) field.
+// An optional sign and decimal digits ("-42", " +7 ") as an integer (4 bytes) or
+// bigint (8 bytes) field, as int4in/int8in read them.
 std::optional<Rejection> AppendIntegerField(std::string* out, absl::string_view text, bool bigint);
 // A JSON number's text (any size, "1.5e3") as a numeric field, exactly.
 std::optional<Rejection> AppendNumericField(std::string* out, absl::string_view text);
-// "true" or "false" as a boolean field.
+// What boolin takes (true/false, yes/no, on/off, 1/0, t/f, any case) as a boolean.
 std::optional<Rejection> AppendBooleanField(std::string* out, absl::string_view text);
 // 32 hex digits, optionally grouped 8-4-4-4-12 by hyphens, as a uuid field.
 std::optional<Rejection> AppendUuidField(std::string* out, absl::string_view text);

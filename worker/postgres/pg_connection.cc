@@ -46,17 +46,13 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const Postgr
                                    "keepalives_count",
                                    "tcp_user_timeout",
                                    "options"};
-  std::vector<const char*> values = {o.host.c_str(),
-                                     port.c_str(),
-                                     o.dbname.c_str(),
-                                     connect_timeout.c_str(),
-                                     o.application_name.c_str(),
-                                     "1",
-                                     keepalives_idle.c_str(),
-                                     keepalives_interval.c_str(),
-                                     keepalives_count.c_str(),
-                                     tcp_user_timeout.c_str(),
-                                     session.c_str()};
+  std::vector<const char*> values = {
+      o.host.c_str(), port.c_str(),
+      // A connection string is expanded where dbname
+      // stands: its parameters override host and port.
+      o.conninfo.empty() ? o.dbname.c_str() : o.conninfo.c_str(), connect_timeout.c_str(),
+      o.application_name.c_str(), "1", keepalives_idle.c_str(), keepalives_interval.c_str(),
+      keepalives_count.c_str(), tcp_user_timeout.c_str(), session.c_str()};
   if (!o.user.empty()) {
     keys.push_back("user");
     values.push_back(o.user.c_str());
@@ -67,7 +63,7 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const Postgr
   }
   keys.push_back(nullptr);
   values.push_back(nullptr);
-  PGconn* conn = PQconnectdbParams(keys.data(), values.data(), 0);
+  PGconn* conn = PQconnectdbParams(keys.data(), values.data(), o.conninfo.empty() ? 0 : 1);
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
     std::string error = Trimmed(conn ? PQerrorMessage(conn) : "out of memory");
     if (conn != nullptr) PQfinish(conn);

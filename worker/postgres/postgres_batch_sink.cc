@@ -1,6 +1,7 @@
 #include "worker/postgres/postgres_batch_sink.h"
 
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -43,7 +44,8 @@ constexpr char kMergeDeadLetters[] =
     "kafka_offset, kafka_key, payload, error, sqlstate FROM sluice_dead_letters_stage "
     "ON CONFLICT (consumer_group, topic, kafka_partition, kafka_offset) DO UPDATE SET "
     "kafka_key = EXCLUDED.kafka_key, payload = EXCLUDED.payload, error = EXCLUDED.error, "
-    "sqlstate = EXCLUDED.sqlstate, failed_at = now()";
+    "sqlstate = EXCLUDED.sqlstate, failed_at = now(), state = 'pending', handled_at = NULL, "
+    "handled_by = NULL";
 
 // The stage's own columns in UPSERT mode: a row's place in its batch (the last
 // of a key wins) and whether it deletes its key's row.
@@ -161,6 +163,8 @@ absl::Status PostgresBatchSink::PrepareTables() {
     RETURN_IF_ERROR(conn->Run(kSchemaLock));
     RETURN_IF_ERROR(conn->Run(kCreateOffsetsTable));
     RETURN_IF_ERROR(conn->Run(kCreateDeadLettersTable));
+    ASSIGN_OR_RETURN(PgResult missing, conn->Exec(kDeadLetterStateMissing));
+    if (std::string(missing.Value(0, 0)) == "t") RETURN_IF_ERROR(conn->Run(kAddDeadLetterState));
     if (config_.create_table) {
       for (const std::string* table : {&quoted_table_, &quoted_legacy_table_}) {
         if (table->empty()) continue;
@@ -195,7 +199,8 @@ absl::Status PostgresBatchSink::CheckTable(const std::string& table, const std::
   ASSIGN_OR_RETURN(
       PgResult cols,
       conn_->Exec("SELECT attname, format_type(atttypid, atttypmod), attnotnull AND NOT atthasdef "
-                  "AND attidentity = '' AND attgenerated = '', attgenerated <> '' "
+                  "AND attidentity = '' AND attgenerated = '', attgenerated <> '', "
+                  "attidentity = 'a' "
                   "FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT "
                   "attisdropped",
                   {quoted.c_str()}));
@@ -203,11 +208,13 @@ absl::Status PostgresBatchSink::CheckTable(const std::string& table, const std::
     std::string type;
     bool needs_value = false;  // NOT NULL, no default, not generated
     bool generated = false;
+    bool identity_always = false;  // GENERATED ALWAYS AS IDENTITY
   };
   std::map<std::string, Have> have;
   for (int i = 0; i < cols.rows(); ++i) {
-    have[cols.Value(i, 0)] = Have{cols.Value(i, 1), std::string(cols.Value(i, 2)) == "t",
-                                  std::string(cols.Value(i, 3)) == "t"};
+    have[cols.Value(i, 0)] =
+        Have{cols.Value(i, 1), std::string(cols.Value(i, 2)) == "t",
+             std::string(cols.Value(i, 3)) == "t", std::string(cols.Value(i, 4)) == "t"};
   }
   const google::protobuf::RepeatedPtrField<v1::ColumnMapping>& columns =
       config_.columns.empty() ? standard_columns_ : config_.columns;
@@ -221,6 +228,12 @@ absl::Status PostgresBatchSink::CheckTable(const std::string& table, const std::
     if (it->second.generated) {
       return absl::FailedPreconditionError(absl::StrCat("table ", table, " column ", c.column(),
                                                         " is generated; it cannot be written"));
+    }
+    if (it->second.identity_always && config_.write_mode == v1::WRITE_MODE_UPSERT) {
+      // COPY fills one; an upsert's INSERT may not (428C9).
+      return absl::FailedPreconditionError(
+          absl::StrCat("table ", table, " column ", c.column(),
+                       " is GENERATED ALWAYS AS IDENTITY; an upsert cannot write it"));
     }
     if (!PostgresTypeAccepts(c.type(), it->second.type)) {
       return absl::FailedPreconditionError(absl::StrCat("table ", table, " column ", c.column(),
@@ -252,7 +265,8 @@ absl::Status PostgresBatchSink::PrepareUpsert(
   ASSIGN_OR_RETURN(
       PgResult found,
       conn_->Exec("SELECT count(*) FROM pg_index i WHERE i.indrelid = to_regclass($1) AND "
-                  "i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL AND "
+                  "i.indisunique AND i.indimmediate AND i.indisvalid AND i.indpred IS NULL AND "
+                  "i.indexprs IS NULL AND "
                   "(SELECT array_agg(a.attname::text COLLATE \"C\" ORDER BY a.attname::text "
                   "COLLATE \"C\") FROM pg_attribute a WHERE a.attrelid = i.indrelid AND "
                   "a.attnum = ANY((i.indkey::int2[])[0:i.indnkeyatts - 1])) = "
@@ -263,12 +277,17 @@ absl::Status PostgresBatchSink::PrepareUpsert(
     return absl::FailedPreconditionError(absl::StrCat(
         "table ", table, " has no unique index on (", absl::StrJoin(config_.key_columns, ", "),
         ") for the upsert key (a primary key or a unique index on exactly these columns, "
-        "without a WHERE clause or expressions)"));
+        "valid, not deferrable, without a WHERE clause or expressions)"));
   }
   Upsert u;
   u.stage = QuoteIdentifier(absl::StrCat("sluice_stage_", upserts_.size()));
   std::vector<std::string> defs, all, keys_quoted, sets;
+  std::string offset_column;  // quoted; a mapped column holding the message's offset
   for (const v1::ColumnMapping& c : config_.columns) {
+    if (c.source() == v1::COLUMN_SOURCE_OFFSET && c.type() != v1::COLUMN_TYPE_TEXT &&
+        offset_column.empty()) {
+      offset_column = QuoteIdentifier(c.column());
+    }
     if (c.column() == kStageSeq || c.column() == kStageDeletes) {
       return absl::FailedPreconditionError(
           absl::StrCat("column ", c.column(), " is Sluice's own in UPSERT mode; rename it"));
@@ -294,21 +313,34 @@ absl::Status PostgresBatchSink::PrepareUpsert(
       absl::StrCat("WITH last AS (SELECT DISTINCT ON (", key_list, ") * FROM ", u.stage,
                    " ORDER BY ", key_list, ", \"", kStageSeq, "\" DESC) ");
   u.merge = absl::StrCat(
-      last, "INSERT INTO ", quoted, " (", absl::StrJoin(all, ", "), ") SELECT ",
+      last, "INSERT INTO ", quoted, " AS sluice_target (", absl::StrJoin(all, ", "), ") SELECT ",
       absl::StrJoin(all, ", "), " FROM last WHERE NOT \"", kStageDeletes, "\" ORDER BY ", key_list,
       " ON CONFLICT (", key_list, ") DO ",
       sets.empty() ? "NOTHING" : absl::StrCat("UPDATE SET ", absl::StrJoin(sets, ", ")));
+  u.offset_guarded = !offset_column.empty();
+  if (u.offset_guarded && !sets.empty()) {
+    // Never over a newer value of the key (a replay, an offsets reset).
+    absl::StrAppend(&u.merge, " WHERE sluice_target.", offset_column, " IS NULL OR sluice_target.",
+                    offset_column, " < EXCLUDED.", offset_column);
+  }
   if (config_.delete_on_tombstone) {
     std::vector<std::string> match;
     for (const std::string& k : keys_quoted) match.push_back(absl::StrCat("t.", k, " = last.", k));
-    u.remove = absl::StrCat(
-        last, "DELETE FROM ", quoted, " WHERE ctid = ANY(ARRAY(SELECT t.ctid FROM ", quoted,
-        " t JOIN last ON ", absl::StrJoin(match, " AND "), " WHERE last.\"", kStageDeletes,
-        "\" ORDER BY ",
-        absl::StrJoin(
-            keys_quoted, ", ",
-            [](std::string* out, const std::string& k) { absl::StrAppend(out, "t.", k); }),
-        " FOR UPDATE OF t))");
+    const std::string deleted =
+        absl::StrCat(" WHERE ", absl::StrJoin(match, " AND "), " AND last.\"", kStageDeletes, "\"",
+                     u.offset_guarded ? absl::StrCat(" AND (t.", offset_column, " IS NULL OR t.",
+                                                     offset_column, " < last.", offset_column, ")")
+                                      : "");
+    // Rows are locked in key order first, then deleted by their key (a ctid is
+    // neither unique across a partitioned table's partitions nor stable while a
+    // lock waits on a concurrent update).
+    u.lock_deleted = absl::StrCat(last, "SELECT 1 FROM ", quoted, " t, last", deleted, " ORDER BY ",
+                                  absl::StrJoin(keys_quoted, ", ",
+                                                [](std::string* out, const std::string& k) {
+                                                  absl::StrAppend(out, "t.", k);
+                                                }),
+                                  " FOR UPDATE OF t");
+    u.remove = absl::StrCat(last, "DELETE FROM ", quoted, " t USING last", deleted);
   }
   upserts_[quoted] = std::move(u);
   return absl::OkStatus();
@@ -399,6 +431,52 @@ absl::StatusOr<WriteResult> PostgresBatchSink::Write(const Batch& batch,
   return result;
 }
 
+absl::StatusOr<WriteResult> PostgresBatchSink::Replay(const Batch& batch,
+                                                      const std::string& actor) {
+  for (const auto& [table, upsert] : upserts_) {
+    if (!upsert.offset_guarded) {
+      return absl::FailedPreconditionError(
+          "replaying into an upsert table needs a column mapped from the offset (--column "
+          "NAME=offset), so that a replayed value never replaces a newer one of its key");
+    }
+  }
+  replay_actor_ = actor;
+  absl::StatusOr<WriteResult> result = Write(batch, {});
+  replay_actor_.reset();
+  return result;
+}
+
+absl::Status PostgresBatchSink::MarkReplayed(const Batch& batch,
+                                             const std::vector<RejectedRow>& rejected) {
+  std::set<const Message*> refused;
+  for (const RejectedRow& r : rejected) refused.insert(r.message);
+  std::vector<std::string> topics, partitions, offsets;
+  for (const Message& m : batch.messages) {
+    if (refused.count(&m) > 0) continue;
+    topics.push_back(m.topic);
+    partitions.push_back(std::to_string(m.partition));
+    offsets.push_back(std::to_string(m.offset));
+  }
+  if (topics.empty()) return absl::OkStatus();
+  const std::string t = TextArrayLiteral(topics), p = TextArrayLiteral(partitions),
+                    o = TextArrayLiteral(offsets);
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_->Exec("UPDATE sluice_dead_letters SET state = 'replayed', handled_at = now(), "
+                  "handled_by = $2 WHERE consumer_group = $1 AND state = 'pending' AND (topic, "
+                  "kafka_partition, kafka_offset) IN (SELECT * FROM unnest($3::text[], "
+                  "$4::int[], $5::bigint[]))",
+                  {config_.consumer_group.c_str(), replay_actor_->c_str(), t.c_str(), p.c_str(),
+                   o.c_str()}));
+  if (r.AffectedRows() != std::to_string(topics.size())) {
+    return absl::AbortedError(absl::StrCat(
+        "only ", r.AffectedRows(), " of the ", topics.size(),
+        " dead letters to replay were still pending (another replay or a discard got there "
+        "first); nothing was written"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<TopicPartition>> PostgresBatchSink::MoveOffsets(
     const std::vector<OffsetUpdate>& updates) {
   RETURN_IF_ERROR(EnsureConnected());
@@ -431,16 +509,29 @@ absl::StatusOr<WriteResult> PostgresBatchSink::WriteOnce(const Batch& batch,
     if (isolate_rows) {
       // Deferred constraints would otherwise fail the COMMIT, not a row's COPY.
       RETURN_IF_ERROR(conn_->Run("SET CONSTRAINTS ALL IMMEDIATE"));
+      // What the first attempt learnt (it ran in a transaction rolled back since).
+      auto known = [&](const std::string& table) {
+        return first_failure_ && first_failure_->table == table ? &*first_failure_ : nullptr;
+      };
       RETURN_IF_ERROR(CopyIsolatingRows(rows.messages.data(), TuplesOf(rows), rows.messages.size(),
-                                        quoted_table_, &rejected));
+                                        quoted_table_, &rejected, known(quoted_table_)));
       RETURN_IF_ERROR(CopyIsolatingRows(legacy_rows.messages.data(), TuplesOf(legacy_rows),
                                         legacy_rows.messages.size(), quoted_legacy_table_,
-                                        &rejected));
+                                        &rejected, known(quoted_legacy_table_)));
     } else {
-      RETURN_IF_ERROR(PutRows(rows.messages.data(), TuplesOf(rows), rows.messages.size(),
-                              quoted_table_, nullptr));
-      RETURN_IF_ERROR(PutRows(legacy_rows.messages.data(), TuplesOf(legacy_rows),
-                              legacy_rows.messages.size(), quoted_legacy_table_, nullptr));
+      first_failure_.reset();
+      for (const auto& [path, table] : {std::make_pair(&rows, &quoted_table_),
+                                        std::make_pair(&legacy_rows, &quoted_legacy_table_)}) {
+        SqlError error;
+        absl::Status put =
+            PutRows(path->messages.data(), TuplesOf(*path), path->messages.size(), *table, &error);
+        if (!put.ok()) {
+          if (error.kind == SqlErrorKind::kRow) {
+            first_failure_ = RowFailure{*table, error.message, error.sqlstate, error.copy_line};
+          }
+          return put;
+        }
+      }
     }
     if (!rejected.empty()) RETURN_IF_ERROR(WriteDeadLetters(rejected));
     return absl::OkStatus();
@@ -462,6 +553,13 @@ absl::StatusOr<WriteResult> PostgresBatchSink::WriteOnce(const Batch& batch,
         rejected.size() > 1 ? absl::StrCat(" with ", rejected.size() - 1, " more in its batch")
                             : "",
         "; the pipeline's bad_rows tolerance is none, so nothing of the batch was written"));
+  }
+  if (replay_actor_) {
+    absl::Status marked = MarkReplayed(batch, rejected);
+    if (!marked.ok()) {
+      conn_->RollbackQuietly();
+      return marked;
+    }
   }
   WriteResult result = AccountCommittedBatch(batch, rejected, config_.legacy_skip);
   result.isolation_copies = isolation_copies_;
@@ -510,6 +608,7 @@ absl::Status PostgresBatchSink::PutRows(const Message* const* rows, const absl::
   RETURN_IF_ERROR(CopyRows(rows, tuples, n, quoted_table, error));
   RETURN_IF_ERROR(conn_->Run(upsert->second.merge, {}, error));
   if (!upsert->second.remove.empty()) {
+    RETURN_IF_ERROR(conn_->Run(upsert->second.lock_deleted, {}, error));
     RETURN_IF_ERROR(conn_->Run(upsert->second.remove, {}, error));
   }
   return absl::OkStatus();
@@ -574,44 +673,98 @@ absl::Status PostgresBatchSink::CopyRows(const Message* const* rows,
 absl::Status PostgresBatchSink::CopyIsolatingRows(const Message* const* rows,
                                                   const absl::string_view* tuples, size_t n,
                                                   const std::string& quoted_table,
-                                                  std::vector<RejectedRow>* rejected) {
-  // The rows still to land (and their tuples, with a column mapping).
-  std::vector<const Message*> left(rows, rows + n);
-  std::vector<absl::string_view> left_tuples;
-  if (tuples != nullptr) left_tuples.assign(tuples, tuples + n);
-  int named = 0;
-  while (!left.empty()) {
+                                                  std::vector<RejectedRow>* rejected,
+                                                  const RowFailure* failed) {
+  // The rows still to land (and their tuples, with a column mapping), as indexes.
+  std::vector<size_t> left(n);
+  for (size_t i = 0; i < n; ++i) left[i] = i;
+  // Writes rows `which` in a savepoint; on a row error rolls back to it and fills
+  // *error. OK: written; INVALID_ARGUMENT: a row error; anything else: failed.
+  std::vector<const Message*> picked;
+  std::vector<absl::string_view> picked_tuples;
+  auto attempt = [&](const std::vector<size_t>& which, SqlError* error) -> absl::Status {
+    picked.clear();
+    picked_tuples.clear();
+    for (size_t i : which) {
+      picked.push_back(rows[i]);
+      if (tuples != nullptr) picked_tuples.push_back(tuples[i]);
+    }
     RETURN_IF_ERROR(conn_->Run("SAVEPOINT sluice_rows"));
-    SqlError error;
     ++isolation_copies_;
-    absl::Status copied = PutRows(left.data(), tuples != nullptr ? left_tuples.data() : nullptr,
-                                  left.size(), quoted_table, &error);
-    if (copied.ok()) return conn_->Run("RELEASE SAVEPOINT sluice_rows");
-    if (error.kind != SqlErrorKind::kRow) return copied;
+    absl::Status put = PutRows(picked.data(), tuples != nullptr ? picked_tuples.data() : nullptr,
+                               picked.size(), quoted_table, error);
+    if (put.ok()) return conn_->Run("RELEASE SAVEPOINT sluice_rows");
+    if (error->kind != SqlErrorKind::kRow) return put;
     RETURN_IF_ERROR(conn_->Run("ROLLBACK TO SAVEPOINT sluice_rows"));
     RETURN_IF_ERROR(conn_->Run("RELEASE SAVEPOINT sluice_rows"));
-    const size_t k = static_cast<size_t>(error.copy_line) - 1;  // the row the error names
-    if (left.size() == 1 ||
-        (error.copy_line > 0 && k < left.size() && named < kMaxNamedRowsPerCopy)) {
-      // The server stopped at row k: it alone goes; the rows before it were fine
-      // so far and are sent again with those after it.
-      const size_t bad = left.size() == 1 ? 0 : k;
-      ++named;
-      rejected->push_back({left[bad], std::move(error.message), std::move(error.sqlstate)});
-      left.erase(left.begin() + static_cast<std::ptrdiff_t>(bad));
-      if (tuples != nullptr)
-        left_tuples.erase(left_tuples.begin() + static_cast<std::ptrdiff_t>(bad));
+    return absl::InvalidArgumentError("refused");
+  };
+  auto reject = [&](size_t i, SqlError& error) {
+    rejected->push_back({rows[i], error.message, error.sqlstate});
+  };
+
+  SqlError error;
+  bool known = false;  // `error` is how `left` was refused
+  if (failed != nullptr) {
+    error.kind = SqlErrorKind::kRow;
+    error.message = failed->message;
+    error.sqlstate = failed->sqlstate;
+    error.copy_line = failed->copy_line;
+    known = true;
+  }
+  // Named rows: a refused COPY says where it stopped ("line N"): that row alone
+  // goes, the others are sent again.
+  for (int named = 0; !left.empty(); ++named) {
+    if (!known) {
+      absl::Status s = attempt(left, &error);
+      if (s.ok()) return absl::OkStatus();
+      if (!absl::IsInvalidArgument(s)) return s;
+    }
+    known = false;
+    const size_t k = static_cast<size_t>(error.copy_line) - 1;
+    if (left.size() == 1) {
+      reject(left[0], error);
+      return absl::OkStatus();
+    }
+    if (error.copy_line <= 0 || k >= left.size() || named >= kMaxNamedRowsPerCopy) break;
+    reject(left[k], error);
+    left.erase(left.begin() + static_cast<std::ptrdiff_t>(k));
+  }
+  if (left.empty()) return absl::OkStatus();
+  // No row named (a foreign key is checked after the last row, a merge has none to
+  // name), or many refused rows: halves. `left` is known to be refused with
+  // `error`. Its first half is tried: written, the second half is the refused one
+  // (split on without being sent whole); refused, the search goes on in it and the
+  // second half is set aside, to be written with the others set aside at the end.
+  // One refused row in n costs about log2(n) + 1 COPYs.
+  std::vector<size_t> aside;
+  while (left.size() > 1) {
+    const size_t half = left.size() / 2;
+    std::vector<size_t> first(left.begin(), left.begin() + static_cast<std::ptrdiff_t>(half));
+    std::vector<size_t> second(left.begin() + static_cast<std::ptrdiff_t>(half), left.end());
+    SqlError first_error;
+    absl::Status s = attempt(first, &first_error);
+    if (s.ok()) {
+      left = std::move(second);
       continue;
     }
-    // No row named (a deferred check fails at the end of the COPY), or many
-    // refused rows: halves, each isolated the same way.
-    const size_t half = left.size() / 2;
-    const absl::string_view* left_t = tuples != nullptr ? left_tuples.data() : nullptr;
-    RETURN_IF_ERROR(CopyIsolatingRows(left.data(), left_t, half, quoted_table, rejected));
-    return CopyIsolatingRows(left.data() + half, left_t != nullptr ? left_t + half : nullptr,
-                             left.size() - half, quoted_table, rejected);
+    if (!absl::IsInvalidArgument(s)) return s;
+    aside.insert(aside.begin(), second.begin(), second.end());
+    left = std::move(first);
+    error = std::move(first_error);
   }
-  return absl::OkStatus();
+  // The last one is refused: `error` came from the smallest set that held it
+  // and was refused while the rest of that set landed.
+  reject(left[0], error);
+  if (aside.empty()) return absl::OkStatus();
+  std::vector<const Message*> aside_rows;
+  std::vector<absl::string_view> aside_tuples;
+  for (size_t i : aside) {
+    aside_rows.push_back(rows[i]);
+    if (tuples != nullptr) aside_tuples.push_back(tuples[i]);
+  }
+  return CopyIsolatingRows(aside_rows.data(), tuples != nullptr ? aside_tuples.data() : nullptr,
+                           aside_rows.size(), quoted_table, rejected, nullptr);
 }
 
 absl::Status PostgresBatchSink::WriteDeadLetters(const std::vector<RejectedRow>& rejected) {

@@ -73,6 +73,15 @@ class PostgresBatchSink : public BatchSink {
   absl::StatusOr<std::vector<TopicPartition>> MoveOffsets(
       const std::vector<OffsetUpdate>& updates) override;
 
+  // Writes dead letters again (sluicectl deadletters replay): `batch` holds them
+  // rebuilt as messages; they are written like any batch (refused ones stay
+  // dead letters, pending, with the new reason) without touching offsets, and the
+  // ones that land are marked replayed by `actor` in the same transaction, only
+  // if they are still pending (ABORTED, nothing written, when another replay got
+  // there first). FAILED_PRECONDITION in UPSERT mode without a column mapped from
+  // the offset: a replayed value could then overwrite a newer one of its key.
+  absl::StatusOr<WriteResult> Replay(const Batch& batch, const std::string& actor);
+
   // The SQL that creates the target table for `format` (used by --create-table and docs).
   static std::string CreateTableSql(const std::string& quoted_table,
                                     ::sluice::v1::PayloadFormat format);
@@ -86,6 +95,13 @@ class PostgresBatchSink : public BatchSink {
   struct Rows {
     std::vector<const Message*> messages;
     std::vector<absl::string_view> tuples;  // empty without a column mapping
+  };
+  // A row error and where it stopped (SqlError without libpq's header).
+  struct RowFailure {
+    std::string table;
+    std::string message;
+    std::string sqlstate;
+    int64_t copy_line = 0;
   };
 
  private:
@@ -119,9 +135,15 @@ class PostgresBatchSink : public BatchSink {
   // whether it deletes.
   absl::Status CopyRows(const Message* const* rows, const absl::string_view* tuples, size_t n,
                         const std::string& quoted_table, SqlError* error);
+  // Writes rows[0, n) in savepoints, isolating the ones PostgreSQL refuses into
+  // `rejected`. `failed`: how the same rows were refused before (then they are
+  // not sent again to learn it).
   absl::Status CopyIsolatingRows(const Message* const* rows, const absl::string_view* tuples,
                                  size_t n, const std::string& quoted_table,
-                                 std::vector<RejectedRow>* rejected);
+                                 std::vector<RejectedRow>* rejected, const RowFailure* failed);
+  // Replay: marks the landed messages of `batch` (all but `rejected`) replayed, or
+  // ABORTED when some were no longer pending.
+  absl::Status MarkReplayed(const Batch& batch, const std::vector<RejectedRow>& rejected);
   // Idempotent: a message dead-lettered before (then re-read after an offsets
   // reset) gets its reason refreshed instead of failing the batch.
   absl::Status WriteDeadLetters(const std::vector<RejectedRow>& rejected);
@@ -139,6 +161,11 @@ class PostgresBatchSink : public BatchSink {
   // With a column mapping: the encoder, and the tuples of the batch being written.
   std::unique_ptr<MappedRowEncoder> mapper_;
   std::string encoded_;
+  // Set while Replay writes: who replays.
+  std::optional<std::string> replay_actor_;
+  // The table and row error of the current Write's first attempt, if a row error
+  // failed it.
+  std::optional<RowFailure> first_failure_;
   // COPYs spent isolating refused rows in the current Write.
   int64_t isolation_copies_ = 0;
   // UPSERT: per quoted table, its session's stage and the statements that apply
@@ -147,7 +174,11 @@ class PostgresBatchSink : public BatchSink {
     std::string stage;         // quoted name of the temporary stage table
     std::string create_stage;  // CREATE TEMP TABLE IF NOT EXISTS ...
     std::string merge;         // INSERT ... ON CONFLICT from the stage, in key order
-    std::string remove;        // DELETE of the tombstoned keys, locked in key order
+    std::string lock_deleted;  // locks the tombstoned keys' rows in key order
+    std::string remove;        // DELETE of the tombstoned keys' rows
+    // A mapped column holds the message's offset: a row replaces (or a tombstone
+    // deletes) its key's row only when it is newer.
+    bool offset_guarded = false;
   };
   std::map<std::string, Upsert> upserts_;
   // The messages of the batch being written (a row's place in it orders a key's
