@@ -7,8 +7,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli/cli_context.h"
-#include "cli/column_flag.h"
 #include "cli/table_printer.h"
+#include "common/column_flag.h"
 #include "common/column_mapping.h"
 
 namespace sluice::cli {
@@ -129,30 +129,8 @@ std::string ApplyFlags(const CliArgs& a, v1::PipelineConfig* config) {
   }
   if (a.Given("delete-on-tombstone")) config->set_delete_on_tombstone(a.delete_on_tombstone);
   if (!a.bad_rows.empty()) {
-    v1::BadRowTolerance* t = config->mutable_bad_rows();
-    t->Clear();
-    if (a.bad_rows == "all") {
-      t->set_mode(v1::BadRowTolerance::MODE_ALL);
-    } else if (a.bad_rows == "none") {
-      t->set_mode(v1::BadRowTolerance::MODE_NONE);
-    } else if (absl::StartsWith(a.bad_rows, "rate:")) {
-      t->set_mode(v1::BadRowTolerance::MODE_RATE);
-      std::vector<std::string> parts =
-          absl::StrSplit(a.bad_rows.substr(5), absl::MaxSplits('/', 1));
-      double rate = 0;
-      if (!absl::SimpleAtod(parts[0], &rate)) {
-        return absl::StrCat("--bad-rows: '", parts[0], "' is not a rate (0.01 for 1%)");
-      }
-      t->set_max_rate(rate);  // the controller checks the range
-      if (parts.size() == 2) {
-        absl::Duration window;
-        if (!absl::ParseDuration(parts[1], &window)) {
-          return absl::StrCat("--bad-rows: '", parts[1], "' is not a duration (5m)");
-        }
-        *t->mutable_window() = TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(window));
-      }
-    } else {
-      return absl::StrCat("--bad-rows: '", a.bad_rows, "' is not all, none or rate:R[/WINDOW]");
+    if (std::string e = ParseBadRowsFlag(a.bad_rows, config->mutable_bad_rows()); !e.empty()) {
+      return e;
     }
   }
   for (const std::string& name : a.removed_kafka_properties) {
@@ -288,10 +266,14 @@ int RunPipelines(const CliContext& ctx) {
       ctx.out() << "valid: would " << (v.exists() ? "update" : "create") << " pipeline " << name
                 << (v.exists() ? absl::StrCat(" (now at version ", v.current_version(), ")") : "")
                 << "\n";
+      if (!v.table_error().empty()) {
+        ctx.out() << "but workers would refuse it (NACK) until the table is fixed: "
+                  << v.table_error() << "\n";
+      }
     } else {
       ctx.out() << "invalid: " << v.error() << "\n";
     }
-    return v.valid() ? kExitOk : kExitRefused;
+    return v.valid() && v.table_error().empty() ? kExitOk : kExitRefused;
   } else if (verb == "pause" || verb == "resume") {
     if (verb == "pause") {
       v1::PausePipelineRequest req;

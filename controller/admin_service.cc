@@ -146,6 +146,12 @@ grpc::Status AdminService::ValidatePipeline(grpc::ServerContext* ctx,
       CheckedPipeline(req->config(), current.ok() ? &current->config() : nullptr);
   resp->set_valid(config.ok());
   if (!config.ok()) resp->set_error(std::string(config.status().message()));
+  if (config.ok()) {
+    // The workers' pre-flight, before anything is pushed.
+    absl::StatusOr<std::string> table = table_checker_->Check(*config);
+    if (!table.ok()) return ToGrpcStatus(table.status());
+    resp->set_table_error(*table);
+  }
   if (current.ok()) {
     resp->set_exists(true);
     resp->set_current_version(current->version());

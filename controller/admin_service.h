@@ -10,6 +10,7 @@
 #include "controller/state_store.h"
 #include "controller/state_sync.h"
 #include "controller/stats_aggregator.h"
+#include "controller/target_table_checker.h"
 #include "sluice/v1/admin.grpc.pb.h"
 
 namespace sluice::controller {
@@ -26,7 +27,8 @@ class AdminService final : public v1::Admin::Service {
   // naming the leader; reads of the stored state are answered by every replica.
   AdminService(StateStore* store, Fleet* fleet, StateSync* sync, StatsAggregator* stats,
                const Clock& clock, FlagTiming flag_timing, const CallAuthorizer& auth,
-               const Leadership& leadership, DeadLetterReplayer* replayer)
+               const Leadership& leadership, DeadLetterReplayer* replayer,
+               const TargetTableChecker* table_checker)
       : store_(store),
         fleet_(fleet),
         sync_(sync),
@@ -35,7 +37,8 @@ class AdminService final : public v1::Admin::Service {
         flag_timing_(flag_timing),
         auth_(auth),
         leadership_(leadership),
-        replayer_(replayer) {}
+        replayer_(replayer),
+        table_checker_(table_checker) {}
 
   grpc::Status CreatePipeline(grpc::ServerContext* ctx, const v1::CreatePipelineRequest* req,
                               v1::Pipeline* resp) override;
@@ -121,6 +124,7 @@ class AdminService final : public v1::Admin::Service {
   const CallAuthorizer& auth_;
   const Leadership& leadership_;
   DeadLetterReplayer* const replayer_;
+  const TargetTableChecker* const table_checker_;
 };
 
 }  // namespace sluice::controller

@@ -53,16 +53,11 @@ absl::StatusOr<v1::ReplayDeadLettersResponse> DeadLetterReplayer::Replay(
   out.set_selected(static_cast<int64_t>(batch.messages.size()));
   if (batch.messages.empty()) return out;
 
-  worker::PostgresSinkConfig sink;
-  sink.connection = connection;
-  sink.consumer_group = pipeline.consumer_group();
-  sink.table = pipeline.target().table();
-  sink.payload_format = pipeline.payload_format();
-  sink.columns = pipeline.columns();
-  sink.write_mode = pipeline.write_mode() == v1::WRITE_MODE_UNSPECIFIED ? v1::WRITE_MODE_INSERT
-                                                                        : pipeline.write_mode();
-  sink.key_columns.assign(pipeline.key_columns().begin(), pipeline.key_columns().end());
-  sink.delete_on_tombstone = pipeline.delete_on_tombstone();
+  worker::PostgresSinkConfig sink = worker::SinkConfigFor(pipeline, connection);
+  // A replay writes into the table as it is, and keeps refused rows as dead
+  // letters whatever the pipeline's tolerance.
+  sink.create_table = false;
+  sink.refuse_bad_rows = false;
   ASSIGN_OR_RETURN(std::unique_ptr<worker::PostgresBatchSink> writer,
                    worker::PostgresBatchSink::Create(std::move(sink)));
   ASSIGN_OR_RETURN(worker::WriteResult written, writer->Replay(batch, actor));

@@ -333,8 +333,9 @@ int main(int argc, char** argv) {
         }
       });
   DeadLetterReplayer replayer(store_options.connection_string);
+  TargetTableChecker table_checker(store_options.connection_string);
   AdminService admin(store.get(), &fleet, &sync, &stats, clock, flag_timing, auth, election,
-                     &replayer);
+                     &replayer, &table_checker);
   WorkerControlService control(&fleet, &stats, store.get(), auth, election, clock, o.hello_timeout);
   FlagsService flags_service(&fleet, clock, auth, election);
   streams = &control;

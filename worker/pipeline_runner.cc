@@ -53,22 +53,7 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Create(
   const std::vector<std::string> topics(config.topics().begin(), config.topics().end());
   RETURN_IF_ERROR(Annotate(CheckTopicsExist(kafka, topics, absl::Seconds(10)), context));
 
-  PostgresSinkConfig sink;
-  sink.connection = env.postgres;
-  sink.consumer_group = config.consumer_group();
-  sink.table = config.target().table();
-  sink.payload_format = config.payload_format();
-  sink.create_table = config.target().create_table();
-  sink.columns = config.columns();
-  sink.write_mode = config.write_mode() == v1::WRITE_MODE_UNSPECIFIED ? v1::WRITE_MODE_INSERT
-                                                                      : config.write_mode();
-  sink.key_columns.assign(config.key_columns().begin(), config.key_columns().end());
-  sink.delete_on_tombstone = config.delete_on_tombstone();
-  sink.refuse_bad_rows = config.bad_rows().mode() == v1::BadRowTolerance::MODE_NONE;
-  if (config.has_rollout()) {
-    sink.legacy_table = config.rollout().legacy_table();
-    sink.legacy_skip = config.rollout().skip();
-  }
+  PostgresSinkConfig sink = SinkConfigFor(config, env.postgres);
   const int writers = config.writers() == 0 ? kDefaultWriters : static_cast<int>(config.writers());
   absl::StatusOr<std::unique_ptr<PostgresWriterPool>> created =
       PostgresWriterPool::Create(sink, writers, env.clock);

@@ -1,4 +1,3 @@
-#include "common/secret_file.h"
 #include "worker/worker_options.h"
 
 #include <fstream>
@@ -11,8 +10,11 @@
 #include "common/admin_limits.h"
 #include "common/arg_parser.h"
 #include "common/batch_limits.h"
+#include "common/column_flag.h"
+#include "common/column_mapping.h"
 #include "common/host_port.h"
 #include "common/identifiers.h"
+#include "common/secret_file.h"
 #include "common/status_macros.h"
 #include "worker/kafka_properties.h"
 
@@ -24,7 +26,8 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   std::string topics, payload_format = "json", password_file, password_flag, token_file,
       properties_file;
   int64_t db_port = 5432, max_rows = 10000, max_bytes = 16 << 20, writers = kDefaultWriters;
-  std::vector<std::string> properties;
+  std::vector<std::string> properties, columns;
+  std::string write_mode, key_columns, bad_rows;
 
   ArgParser p("sluice-worker");
   p.AddString("kafka-brokers", &o.kafka.brokers, "Kafka bootstrap servers, HOST:PORT[,...]");
@@ -45,6 +48,14 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   p.AddString("table", &o.postgres.table, "target table (default raw_items)");
   p.AddBool("create-table", &o.postgres.create_table, "create the target table if missing");
   p.AddString("payload-format", &payload_format, "json (jsonb), text or bytes (bytea)");
+  p.AddRepeated("column", &columns,
+                "a column of --table and its source, NAME=SOURCE[:TYPE] (repeatable; README "
+                "\"Your table\")");
+  p.AddString("write-mode", &write_mode, "insert (default) or upsert");
+  p.AddString("key-columns", &key_columns, "upsert: the key columns, A[,B]");
+  p.AddBool("delete-on-tombstone", &o.postgres.delete_on_tombstone,
+            "upsert: a null payload deletes its key's row");
+  p.AddString("bad-rows", &bad_rows, "all (default), none, or rate:R[/WINDOW]");
   p.AddSeconds("consumer-timeout", &o.loop.limits.consumer_timeout,
                "how soon after its Kafka timestamp a message should be committed, seconds "
                "(default 0.15)");
@@ -212,6 +223,54 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   }
   if (absl::Status s = CheckTableName(o.postgres.table); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--table: ", s.message()));
+  }
+  // The mapping flags, checked by the controller's rules for a pipeline.
+  v1::PipelineConfig mapped;
+  for (const std::string& flag : columns) {
+    if (std::string e = ParseColumnFlag(flag, mapped.add_columns()); !e.empty()) {
+      return absl::InvalidArgumentError(e);
+    }
+  }
+  if (write_mode == "upsert") {
+    mapped.set_write_mode(v1::WRITE_MODE_UPSERT);
+  } else if (!write_mode.empty() && write_mode != "insert") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--write-mode: '", write_mode, "' is not insert or upsert"));
+  }
+  for (absl::string_view k : absl::StrSplit(key_columns, ',', absl::SkipWhitespace())) {
+    mapped.add_key_columns(std::string(k));
+  }
+  mapped.set_delete_on_tombstone(o.postgres.delete_on_tombstone);
+  if (absl::Status s = CheckColumnMappings(mapped.columns()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--column: ", s.message()));
+  }
+  if (absl::Status s = CheckWriteMode(mapped); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--write-mode: ", s.message()));
+  }
+  o.postgres.columns = mapped.columns();
+  o.postgres.write_mode =
+      mapped.write_mode() == v1::WRITE_MODE_UPSERT ? v1::WRITE_MODE_UPSERT : v1::WRITE_MODE_INSERT;
+  o.postgres.key_columns.assign(mapped.key_columns().begin(), mapped.key_columns().end());
+  for (const v1::ColumnMapping& c : mapped.columns()) {
+    o.kafka.read_headers |= c.source() == v1::COLUMN_SOURCE_HEADER;
+  }
+  if (!bad_rows.empty()) {
+    v1::BadRowTolerance t;
+    if (std::string e = ParseBadRowsFlag(bad_rows, &t); !e.empty()) {
+      return absl::InvalidArgumentError(e);
+    }
+    if (t.mode() == v1::BadRowTolerance::MODE_RATE) {
+      if (!(t.max_rate() > 0 && t.max_rate() <= 1)) {
+        return absl::InvalidArgumentError(
+            "--bad-rows: the rate must be greater than 0 and at most 1");
+      }
+      o.loop.max_dead_letter_rate = t.max_rate();
+      if (t.has_window()) {
+        o.loop.dead_letter_window =
+            absl::Seconds(t.window().seconds()) + absl::Nanoseconds(t.window().nanos());
+      }
+    }
+    o.postgres.refuse_bad_rows = t.mode() == v1::BadRowTolerance::MODE_NONE;
   }
 
   if (!password_file.empty()) {

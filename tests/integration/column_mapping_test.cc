@@ -6,7 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "cli/column_flag.h"
+#include "common/column_flag.h"
 #include "gtest/gtest.h"
 #include "tests/fixtures/postgres_server.h"
 #include "worker/offset_fence.h"
@@ -62,7 +62,7 @@ class ColumnMappingTest : public ::testing::Test {
     c.table = table;
     c.create_table = create_table;
     for (const std::string& flag : flags) {
-      const std::string error = cli::ParseColumnFlag(flag, c.columns.Add());
+      const std::string error = ParseColumnFlag(flag, c.columns.Add());
       EXPECT_EQ(error, "") << flag;
     }
     return PostgresBatchSink::Create(c);
@@ -344,7 +344,7 @@ TEST_F(ColumnMappingTest, ToleranceNoneWritesNothingOfABatchWithABadRow) {
   c.connection.dbname = db_.dbname;
   c.consumer_group = "g";
   c.table = "t";
-  ASSERT_EQ(cli::ParseColumnFlag("n=/n:integer", c.columns.Add()), "");
+  ASSERT_EQ(ParseColumnFlag("n=/n:integer", c.columns.Add()), "");
   c.refuse_bad_rows = true;
   absl::StatusOr<std::unique_ptr<PostgresBatchSink>> sink = PostgresBatchSink::Create(c);
   ASSERT_TRUE(sink.ok()) << sink.status();

@@ -142,6 +142,18 @@ TEST_F(ControlPlaneTest, AMappedPipelineFillsTheUsersTableAndAMismatchIsNacked) 
   ASSERT_TRUE(WaitFor([&] { return landed() >= 3000; }, absl::Seconds(60))) << landed();
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM page_views WHERE event = 'page_view'"), 3000);
 
+  // pipelines validate runs the workers' pre-flight before anything is pushed.
+  CtlResult validated = Ctl({"pipelines", "validate", "items", "--column", "seq=/seq:bigint",
+                             "--column", "event=/event:integer"});
+  EXPECT_EQ(validated.code, 1) << validated.output;
+  EXPECT_TRUE(absl::StrContains(validated.output,
+                                "but workers would refuse it (NACK) until the table is fixed: "
+                                "table page_views column event is text, need integer"))
+      << validated.output;
+  EXPECT_EQ(Ctl({"pipelines", "validate", "items", "--column", "seq=/seq:bigint", "--column",
+                 "project=/project_id:integer"})
+                .code,
+            0);
   // A mapping the controller can tell is wrong never reaches a worker.
   r = Ctl(
       {"pipelines", "update", "items", "--expected-version", "2", "--column", "seq=topic:bigint"});

@@ -343,3 +343,38 @@ TEST(WorkerOptionsTest, HelpStopsBeforeValidation) {
 
 }  // namespace
 }  // namespace sluice::worker
+
+namespace sluice::worker {
+namespace {
+
+TEST(WorkerOptionsTest, ColumnMappingWriteModeAndBadRows) {
+  absl::StatusOr<WorkerOptions> o =
+      Parse(With({"--column", "id=key:text", "--column", "trace=header:trace-id", "--column",
+                  "at=offset", "--write-mode", "upsert", "--key-columns", "id",
+                  "--delete-on-tombstone", "--bad-rows", "rate:0.05/1m"}));
+  ASSERT_TRUE(o.ok()) << o.status();
+  ASSERT_EQ(o->postgres.columns.size(), 3);
+  EXPECT_EQ(o->postgres.columns.Get(1).path(), "trace-id");
+  EXPECT_EQ(o->postgres.write_mode, v1::WRITE_MODE_UPSERT);
+  EXPECT_EQ(o->postgres.key_columns, std::vector<std::string>{"id"});
+  EXPECT_TRUE(o->postgres.delete_on_tombstone);
+  EXPECT_TRUE(o->kafka.read_headers);
+  EXPECT_DOUBLE_EQ(o->loop.max_dead_letter_rate, 0.05);
+  EXPECT_EQ(o->loop.dead_letter_window, absl::Minutes(1));
+  EXPECT_FALSE(o->postgres.refuse_bad_rows);
+
+  o = Parse(With({"--bad-rows", "none"}));
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->postgres.refuse_bad_rows);
+  EXPECT_FALSE(o->kafka.read_headers);
+
+  EXPECT_EQ(Parse(With({"--column", "a=topic:integer"})).status().message(),
+            "--column: columns[0].type: topic does not convert to integer");
+  EXPECT_EQ(Parse(With({"--write-mode", "upsert"})).status().message(),
+            "--write-mode: write_mode: UPSERT needs a column mapping (columns)");
+  EXPECT_EQ(Parse(With({"--bad-rows", "rate:2"})).status().message(),
+            "--bad-rows: the rate must be greater than 0 and at most 1");
+}
+
+}  // namespace
+}  // namespace sluice::worker

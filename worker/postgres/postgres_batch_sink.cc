@@ -117,6 +117,45 @@ std::string PostgresBatchSink::CreateMappedTableSql(
                       ")");
 }
 
+PostgresSinkConfig SinkConfigFor(const v1::PipelineConfig& pipeline,
+                                 const PostgresOptions& connection) {
+  PostgresSinkConfig sink;
+  sink.connection = connection;
+  sink.consumer_group = pipeline.consumer_group();
+  sink.table = pipeline.target().table();
+  sink.payload_format = pipeline.payload_format();
+  sink.create_table = pipeline.target().create_table();
+  sink.columns = pipeline.columns();
+  sink.write_mode = pipeline.write_mode() == v1::WRITE_MODE_UNSPECIFIED ? v1::WRITE_MODE_INSERT
+                                                                        : pipeline.write_mode();
+  sink.key_columns.assign(pipeline.key_columns().begin(), pipeline.key_columns().end());
+  sink.delete_on_tombstone = pipeline.delete_on_tombstone();
+  sink.refuse_bad_rows = pipeline.bad_rows().mode() == v1::BadRowTolerance::MODE_NONE;
+  if (pipeline.has_rollout()) {
+    sink.legacy_table = pipeline.rollout().legacy_table();
+    sink.legacy_skip = pipeline.rollout().skip();
+  }
+  return sink;
+}
+
+absl::Status PostgresBatchSink::CheckTarget(PostgresSinkConfig config) {
+  std::unique_ptr<PostgresBatchSink> sink(new PostgresBatchSink(std::move(config)));
+  if (!sink->config_.columns.empty()) {
+    ASSIGN_OR_RETURN(sink->mapper_, MappedRowEncoder::Create(sink->config_.columns));
+  }
+  ASSIGN_OR_RETURN(sink->conn_, PgConnection::Connect(sink->config_.connection));
+  for (const auto& [table, quoted] :
+       {std::make_pair(sink->config_.table, sink->quoted_table_),
+        std::make_pair(sink->config_.legacy_table, sink->quoted_legacy_table_)}) {
+    if (quoted.empty()) continue;
+    ASSIGN_OR_RETURN(PgResult found,
+                     sink->conn_->Exec("SELECT to_regclass($1) IS NOT NULL", {quoted.c_str()}));
+    if (std::string(found.Value(0, 0)) != "t" && sink->config_.create_table) continue;
+    RETURN_IF_ERROR(sink->CheckTable(table, quoted));
+  }
+  return absl::OkStatus();
+}
+
 PostgresBatchSink::PostgresBatchSink(PostgresSinkConfig config)
     : config_(std::move(config)),
       quoted_table_(QuoteQualifiedName(config_.table)),

@@ -50,6 +50,10 @@ struct PostgresSinkConfig {
   bool refuse_bad_rows = false;
 };
 
+// The sink's configuration for `pipeline`, reaching PostgreSQL by `connection`.
+PostgresSinkConfig SinkConfigFor(const ::sluice::v1::PipelineConfig& pipeline,
+                                 const PostgresOptions& connection);
+
 class PostgresBatchSink : public BatchSink {
  public:
   // Connects, creates Sluice's tables and checks (or creates) the target table.
@@ -81,6 +85,12 @@ class PostgresBatchSink : public BatchSink {
   // there first). FAILED_PRECONDITION in UPSERT mode without a column mapped from
   // the offset: a replayed value could then overwrite a newer one of its key.
   absl::StatusOr<WriteResult> Replay(const Batch& batch, const std::string& actor);
+
+  // What a worker's pre-flight would say of the live target table (and legacy
+  // table) of `config`, without creating anything: OK when they fit, or are
+  // missing and config.create_table would create them; FAILED_PRECONDITION with
+  // the reason otherwise; UNAVAILABLE when PostgreSQL cannot be reached.
+  static absl::Status CheckTarget(PostgresSinkConfig config);
 
   // The SQL that creates the target table for `format` (used by --create-table and docs).
   static std::string CreateTableSql(const std::string& quoted_table,

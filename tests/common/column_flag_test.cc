@@ -1,9 +1,9 @@
-#include "cli/column_flag.h"
+#include "common/column_flag.h"
 
 #include "common/column_mapping.h"
 #include "gtest/gtest.h"
 
-namespace sluice::cli {
+namespace sluice {
 namespace {
 
 v1::ColumnMapping Parse(const std::string& flag) {
@@ -63,5 +63,20 @@ TEST(ColumnFlagTest, MistakesAreNamed) {
   EXPECT_NE(ParseColumnFlag("a=/at:timestamptz(weekly)", &c), "");
 }
 
+TEST(BadRowsFlagTest, ModesAndRates) {
+  v1::BadRowTolerance t;
+  EXPECT_EQ(ParseBadRowsFlag("none", &t), "");
+  EXPECT_EQ(t.mode(), v1::BadRowTolerance::MODE_NONE);
+  EXPECT_EQ(ParseBadRowsFlag("rate:0.01/90s", &t), "");
+  EXPECT_EQ(t.mode(), v1::BadRowTolerance::MODE_RATE);
+  EXPECT_DOUBLE_EQ(t.max_rate(), 0.01);
+  EXPECT_EQ(t.window().seconds(), 90);
+  EXPECT_EQ(ParseBadRowsFlag("rate:0.5", &t), "");
+  EXPECT_FALSE(t.has_window());
+  EXPECT_EQ(ParseBadRowsFlag("rate:x", &t), "--bad-rows: 'x' is not a rate (0.01 for 1%)");
+  EXPECT_EQ(ParseBadRowsFlag("rate:0.1/soon", &t), "--bad-rows: 'soon' is not a duration (5m)");
+  EXPECT_EQ(ParseBadRowsFlag("some", &t), "--bad-rows: 'some' is not all, none or rate:R[/WINDOW]");
+}
+
 }  // namespace
-}  // namespace sluice::cli
+}  // namespace sluice

@@ -1,12 +1,15 @@
-#include "cli/column_flag.h"
+#include "common/column_flag.h"
 
 #include <optional>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "common/column_mapping.h"
 
-namespace sluice::cli {
+namespace sluice {
 namespace {
 
 // "jsonb" or "timestamptz(epoch_ms)" → the type and the format; nullopt otherwise.
@@ -91,4 +94,33 @@ std::string FormatColumnType(const v1::ColumnMapping& c) {
   return type;
 }
 
-}  // namespace sluice::cli
+std::string ParseBadRowsFlag(absl::string_view value, v1::BadRowTolerance* t) {
+  t->Clear();
+  if (value == "all") {
+    t->set_mode(v1::BadRowTolerance::MODE_ALL);
+  } else if (value == "none") {
+    t->set_mode(v1::BadRowTolerance::MODE_NONE);
+  } else if (absl::StartsWith(value, "rate:")) {
+    t->set_mode(v1::BadRowTolerance::MODE_RATE);
+    std::vector<std::string> parts = absl::StrSplit(value.substr(5), absl::MaxSplits('/', 1));
+    double rate = 0;
+    if (!absl::SimpleAtod(parts[0], &rate)) {
+      return absl::StrCat("--bad-rows: '", parts[0], "' is not a rate (0.01 for 1%)");
+    }
+    t->set_max_rate(rate);
+    if (parts.size() == 2) {
+      absl::Duration window;
+      if (!absl::ParseDuration(parts[1], &window)) {
+        return absl::StrCat("--bad-rows: '", parts[1], "' is not a duration (5m)");
+      }
+      const int64_t ms = absl::ToInt64Milliseconds(window);
+      t->mutable_window()->set_seconds(ms / 1000);
+      t->mutable_window()->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
+    }
+  } else {
+    return absl::StrCat("--bad-rows: '", value, "' is not all, none or rate:R[/WINDOW]");
+  }
+  return "";
+}
+
+}  // namespace sluice

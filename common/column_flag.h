@@ -1,13 +1,14 @@
-// sluicectl's --column NAME=SOURCE[:TYPE] for a pipeline's column mapping.
-#ifndef SLUICE_CLI_COLUMN_FLAG_H_
-#define SLUICE_CLI_COLUMN_FLAG_H_
+// The flags that map a pipeline onto the user's table, as sluicectl and the
+// standalone worker take them: --column NAME=SOURCE[:TYPE] and --bad-rows.
+#ifndef SLUICE_COMMON_COLUMN_FLAG_H_
+#define SLUICE_COMMON_COLUMN_FLAG_H_
 
 #include <string>
 
 #include "absl/strings/string_view.h"
 #include "sluice/v1/pipeline.pb.h"
 
-namespace sluice::cli {
+namespace sluice {
 
 // Parses one --column value into `column`; returns "" or what is wrong with it.
 // SOURCE: topic, partition, offset, key, timestamp, payload, header:NAME, or a JSON
@@ -23,6 +24,11 @@ std::string ParseColumnFlag(absl::string_view value, v1::ColumnMapping* column);
 // The column's TYPE as --column takes it ("jsonb", "timestamptz(epoch_ms)").
 std::string FormatColumnType(const v1::ColumnMapping& column);
 
-}  // namespace sluice::cli
+// Parses --bad-rows all|none|rate:R[/WINDOW] ("rate:0.01/5m") into `tolerance`;
+// returns "" or what is wrong with it. The rate's range is checked where the
+// pipeline is (the controller, the worker's options).
+std::string ParseBadRowsFlag(absl::string_view value, v1::BadRowTolerance* tolerance);
 
-#endif  // SLUICE_CLI_COLUMN_FLAG_H_
+}  // namespace sluice
+
+#endif  // SLUICE_COMMON_COLUMN_FLAG_H_
