@@ -7,16 +7,6 @@
 #include "worker/postgres/postgres_batch_sink.h"
 
 namespace sluice::controller {
-namespace {
-
-const char* StateName(v1::DeadLetterState state) {
-  return state == v1::DEAD_LETTER_STATE_REPLAYED    ? "replayed"
-         : state == v1::DEAD_LETTER_STATE_DISCARDED ? "discarded"
-                                                    : "pending";
-}
-
-}  // namespace
-
 absl::StatusOr<v1::ReplayDeadLettersResponse> DeadLetterReplayer::Replay(
     const v1::PipelineConfig& pipeline, const v1::DeadLetterFilter& filter,
     const std::string& actor) {
@@ -31,15 +21,14 @@ absl::StatusOr<v1::ReplayDeadLettersResponse> DeadLetterReplayer::Replay(
   // Bytes as hex: the text protocol's bytea output, decoded here.
   ASSIGN_OR_RETURN(
       worker::PgResult r,
-      conn->Exec(
-          "SELECT topic, kafka_partition, kafka_offset, kafka_key IS NOT NULL, "
-          "encode(coalesce(kafka_key, ''), 'hex'), payload IS NOT NULL, "
-          "encode(coalesce(payload, ''), 'hex') FROM sluice_dead_letters WHERE "
-          "consumer_group = $1 AND ($2::bigint = 0 OR id >= $2::bigint) AND "
-          "($3::bigint = 0 OR id <= $3::bigint) AND ($4 = '' OR sqlstate = $4) AND "
-          "state = $5 ORDER BY id LIMIT $6",
-          {pipeline.consumer_group().c_str(), from.c_str(), to.c_str(), filter.sqlstate().c_str(),
-           StateName(v1::DEAD_LETTER_STATE_PENDING), limit.c_str()}));
+      conn->Exec("SELECT topic, kafka_partition, kafka_offset, kafka_key IS NOT NULL, "
+                 "encode(coalesce(kafka_key, ''), 'hex'), payload IS NOT NULL, "
+                 "encode(coalesce(payload, ''), 'hex') FROM sluice_dead_letters WHERE "
+                 "consumer_group = $1 AND ($2::bigint = 0 OR id >= $2::bigint) AND "
+                 "($3::bigint = 0 OR id <= $3::bigint) AND ($4 = '' OR sqlstate = $4) AND "
+                 "state = 'pending' ORDER BY id LIMIT $5",
+                 {pipeline.consumer_group().c_str(), from.c_str(), to.c_str(),
+                  filter.sqlstate().c_str(), limit.c_str()}));
   worker::Batch batch;
   for (int i = 0; i < r.rows(); ++i) {
     worker::Message& m = batch.messages.emplace_back();

@@ -208,7 +208,9 @@ std::optional<Rejection> MappedRowEncoder::AppendBytes(const v1::ColumnMapping& 
                                                        std::string* out) {
   switch (c.type()) {
     case v1::COLUMN_TYPE_TEXT:
-      return AppendText(c, bytes, out);
+      if (std::optional<Rejection> r = text_validator_.Check(bytes)) return r;
+      AppendField(out, bytes);
+      return std::nullopt;
     case v1::COLUMN_TYPE_INTEGER:
     case v1::COLUMN_TYPE_BIGINT:
       return AppendIntegerField(out, bytes, c.type() == v1::COLUMN_TYPE_BIGINT);
@@ -253,13 +255,6 @@ std::optional<Rejection> MappedRowEncoder::AppendBytes(const v1::ColumnMapping& 
       AppendField(out, bytes);
       return std::nullopt;
   }
-}
-
-std::optional<Rejection> MappedRowEncoder::AppendText(const v1::ColumnMapping&,
-                                                      absl::string_view text, std::string* out) {
-  if (std::optional<Rejection> r = text_validator_.Check(text)) return r;
-  AppendField(out, text);
-  return std::nullopt;
 }
 
 std::optional<Rejection> MappedRowEncoder::AppendJsonValue(const v1::ColumnMapping& c,

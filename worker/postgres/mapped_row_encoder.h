@@ -51,8 +51,6 @@ class MappedRowEncoder {
                                            std::string* out);
   std::optional<Rejection> AppendBytes(const v1::ColumnMapping& c, absl::string_view bytes,
                                        bool is_payload, std::string* out);
-  std::optional<Rejection> AppendText(const v1::ColumnMapping& c, absl::string_view text,
-                                      std::string* out);
 
   const std::vector<v1::ColumnMapping> columns_;
   std::string copy_columns_;
