@@ -370,15 +370,22 @@ absl::Status PostgresBatchSink::PrepareUpsert(
                      u.offset_guarded ? absl::StrCat(" AND (t.", offset_column, " IS NULL OR t.",
                                                      offset_column, " < last.", offset_column, ")")
                                       : "");
-    // Rows are locked in key order first, then deleted by their key (a ctid is
-    // neither unique across a partitioned table's partitions nor stable while a
-    // lock waits on a concurrent update).
-    u.lock_deleted = absl::StrCat(last, "SELECT 1 FROM ", quoted, " t, last", deleted, " ORDER BY ",
-                                  absl::StrJoin(keys_quoted, ", ",
-                                                [](std::string* out, const std::string& k) {
-                                                  absl::StrAppend(out, "t.", k);
-                                                }),
-                                  " FOR UPDATE OF t");
+    // Every existing row of the batch's keys, put or tombstoned, is locked in key
+    // order before anything is written: the merge and the delete are two
+    // statements, each in key order, but together they are not (a writer could
+    // hold a later key's row from the merge while it waits for an earlier one to
+    // delete). Rows are deleted by their key: a ctid is neither unique across a
+    // partitioned table's partitions nor stable while a lock waits on a
+    // concurrent update.
+    std::vector<std::string> joined;
+    for (const std::string& k : keys_quoted) joined.push_back(absl::StrCat("t.", k, " = last.", k));
+    u.lock_keys = absl::StrCat(last, "SELECT 1 FROM ", quoted, " t, last WHERE ",
+                               absl::StrJoin(joined, " AND "), " ORDER BY ",
+                               absl::StrJoin(keys_quoted, ", ",
+                                             [](std::string* out, const std::string& k) {
+                                               absl::StrAppend(out, "t.", k);
+                                             }),
+                               " FOR UPDATE OF t");
     u.remove = absl::StrCat(last, "DELETE FROM ", quoted, " t USING last", deleted);
   }
   upserts_[quoted] = std::move(u);
@@ -645,9 +652,11 @@ absl::Status PostgresBatchSink::PutRows(const Message* const* rows, const absl::
   // What an earlier attempt in this transaction staged is not this one's.
   RETURN_IF_ERROR(conn_->Run(absl::StrCat("DELETE FROM ", upsert->second.stage)));
   RETURN_IF_ERROR(CopyRows(rows, tuples, n, quoted_table, error));
+  if (!upsert->second.lock_keys.empty()) {
+    RETURN_IF_ERROR(conn_->Run(upsert->second.lock_keys, {}, error));
+  }
   RETURN_IF_ERROR(conn_->Run(upsert->second.merge, {}, error));
   if (!upsert->second.remove.empty()) {
-    RETURN_IF_ERROR(conn_->Run(upsert->second.lock_deleted, {}, error));
     RETURN_IF_ERROR(conn_->Run(upsert->second.remove, {}, error));
   }
   return absl::OkStatus();

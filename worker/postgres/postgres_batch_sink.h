@@ -184,7 +184,7 @@ class PostgresBatchSink : public BatchSink {
     std::string stage;         // quoted name of the temporary stage table
     std::string create_stage;  // CREATE TEMP TABLE IF NOT EXISTS ...
     std::string merge;         // INSERT ... ON CONFLICT from the stage, in key order
-    std::string lock_deleted;  // locks the tombstoned keys' rows in key order
+    std::string lock_keys;     // with deletes: locks the batch keys' rows in key order
     std::string remove;        // DELETE of the tombstoned keys' rows
     // A mapped column holds the message's offset: a row replaces (or a tombstone
     // deletes) its key's row only when it is newer.
