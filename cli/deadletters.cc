@@ -4,22 +4,10 @@
 #include "absl/strings/str_cat.h"
 #include "cli/cli_context.h"
 #include "cli/table_printer.h"
+#include "common/dead_letter_state.h"
 
 namespace sluice::cli {
 namespace {
-
-const char* StateName(v1::DeadLetterState s) {
-  switch (s) {
-    case v1::DEAD_LETTER_STATE_PENDING:
-      return "pending";
-    case v1::DEAD_LETTER_STATE_REPLAYED:
-      return "replayed";
-    case v1::DEAD_LETTER_STATE_DISCARDED:
-      return "discarded";
-    default:
-      return "?";
-  }
-}
 
 // The filter flags; "" or what is wrong.
 std::string FilterFromFlags(const CliArgs& a, const std::string& pipeline,
@@ -29,15 +17,11 @@ std::string FilterFromFlags(const CliArgs& a, const std::string& pipeline,
   f->set_to_id(a.to_id);
   f->set_sqlstate(a.sqlstate);
   if (a.state.empty() || a.state == "all") return "";
-  if (a.state == "pending") {
-    f->set_state(v1::DEAD_LETTER_STATE_PENDING);
-  } else if (a.state == "replayed") {
-    f->set_state(v1::DEAD_LETTER_STATE_REPLAYED);
-  } else if (a.state == "discarded") {
-    f->set_state(v1::DEAD_LETTER_STATE_DISCARDED);
-  } else {
+  const v1::DeadLetterState state = DeadLetterStateOf(a.state);
+  if (state == v1::DEAD_LETTER_STATE_UNSPECIFIED) {
     return absl::StrCat("--state: '", a.state, "' is not pending, replayed, discarded or all");
   }
+  f->set_state(state);
   return "";
 }
 
@@ -76,7 +60,7 @@ int RunDeadLetters(const CliContext& ctx) {
       std::string error = d.error();
       if (error.size() > 80) error = error.substr(0, 77) + "...";
       t.AddRow({absl::StrCat(d.id()), d.topic(), absl::StrCat(d.partition()),
-                absl::StrCat(d.offset()), d.sqlstate(), StateName(d.state()),
+                absl::StrCat(d.offset()), d.sqlstate(), DeadLetterStateName(d.state()),
                 FormatTime(d.failed_at()), error});
     }
     t.Print(ctx.out());
@@ -100,7 +84,7 @@ int RunDeadLetters(const CliContext& ctx) {
     ctx.out() << "id:        " << d.id() << "\n"
               << "message:   " << d.topic() << "/" << d.partition() << " offset " << d.offset()
               << "\n"
-              << "state:     " << StateName(d.state())
+              << "state:     " << DeadLetterStateName(d.state())
               << (d.handled_by().empty()
                       ? ""
                       : absl::StrCat(" by ", d.handled_by(), " at ", FormatTime(d.handled_at())))

@@ -1,6 +1,9 @@
 // sluicectl stats [--by worker|pipeline|version] [--window 5m]
 #include <google/protobuf/util/time_util.h>
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cli/cli_context.h"
@@ -45,14 +48,35 @@ int RunStats(const CliContext& ctx) {
     t.Print(ctx.out());
     return kExitOk;
   }
-  TablePrinter t({header, "ROWS/S", "ROWS", "BYTES", "DEAD LETTERS", "RETRIES", "BATCHES",
-                  "P99 WRITE MS", "P99 FRESHNESS MS", "LAG", "KAFKA PATH", "LEGACY PATH"});
+  // By pipeline, its dead letters now: pending (to replay or discard) and replayed.
+  const bool dead_letters = by == "pipeline";
+  std::vector<std::string> columns = {header,    "ROWS/S",       "ROWS",
+                                      "BYTES",   "DEAD LETTERS", "RETRIES",
+                                      "BATCHES", "P99 WRITE MS", "P99 FRESHNESS MS",
+                                      "LAG",     "KAFKA PATH",   "LEGACY PATH"};
+  if (dead_letters) {
+    columns.push_back("DL PENDING");
+    columns.push_back("DL REPLAYED");
+  }
+  TablePrinter t(columns);
   for (const v1::StatsRow& r : resp.rows()) {
-    t.AddRow({r.key(), absl::StrFormat("%.1f", r.rows_per_second()), absl::StrCat(r.rows()),
-              absl::StrCat(r.bytes()), absl::StrCat(r.dead_letters()), absl::StrCat(r.retries()),
-              absl::StrCat(r.batches()), absl::StrFormat("%.1f", r.write_latency_p99_ms()),
-              absl::StrFormat("%.1f", r.freshness_p99_ms()), absl::StrCat(r.consumer_lag()),
-              absl::StrCat(r.kafka_path_items()), absl::StrCat(r.legacy_path_items())});
+    std::vector<std::string> cells = {r.key(),
+                                      absl::StrFormat("%.1f", r.rows_per_second()),
+                                      absl::StrCat(r.rows()),
+                                      absl::StrCat(r.bytes()),
+                                      absl::StrCat(r.dead_letters()),
+                                      absl::StrCat(r.retries()),
+                                      absl::StrCat(r.batches()),
+                                      absl::StrFormat("%.1f", r.write_latency_p99_ms()),
+                                      absl::StrFormat("%.1f", r.freshness_p99_ms()),
+                                      absl::StrCat(r.consumer_lag()),
+                                      absl::StrCat(r.kafka_path_items()),
+                                      absl::StrCat(r.legacy_path_items())};
+    if (dead_letters) {
+      cells.push_back(absl::StrCat(r.dead_letters_pending()));
+      cells.push_back(absl::StrCat(r.dead_letters_replayed()));
+    }
+    t.AddRow(cells);
   }
   t.Print(ctx.out());
   return kExitOk;

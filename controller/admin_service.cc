@@ -250,6 +250,36 @@ grpc::Status AdminService::DrainWorker(grpc::ServerContext* ctx, const v1::Drain
   return ToGrpcStatus(after.status());
 }
 
+namespace {
+
+// Each pipeline's row gains its dead-letter counts; a pipeline with pending dead
+// letters and no report in the window gains a row. Rows stay ordered by key.
+void AddDeadLetterCounts(const std::map<std::string, DeadLetterCounts>& dead,
+                         std::vector<v1::StatsRow>* rows) {
+  std::map<std::string, v1::StatsRow*> by_pipeline;
+  for (v1::StatsRow& row : *rows) by_pipeline[row.key()] = &row;
+  std::vector<v1::StatsRow> added;
+  for (const auto& [pipeline, counts] : dead) {
+    v1::StatsRow* row = nullptr;
+    if (auto it = by_pipeline.find(pipeline); it != by_pipeline.end()) {
+      row = it->second;
+    } else if (counts.pending > 0) {
+      row = &added.emplace_back();
+      row->set_key(pipeline);
+    } else {
+      continue;
+    }
+    row->set_dead_letters_pending(counts.pending);
+    row->set_dead_letters_replayed(counts.replayed);
+  }
+  if (added.empty()) return;
+  for (v1::StatsRow& row : added) rows->push_back(std::move(row));
+  std::sort(rows->begin(), rows->end(),
+            [](const v1::StatsRow& a, const v1::StatsRow& b) { return a.key() < b.key(); });
+}
+
+}  // namespace
+
 grpc::Status AdminService::GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest* req,
                                     v1::GetStatsResponse* resp) {
   absl::StatusOr<Caller> caller = auth_.Authorize(*ctx, Role::kRead);
@@ -262,9 +292,14 @@ grpc::Status AdminService::GetStats(grpc::ServerContext* ctx, const v1::GetStats
       return ToGrpcStatus(absl::InvalidArgumentError("window: must be within (0, 1h]"));
     }
   }
-  for (v1::StatsRow& row : stats_->Query(req->group_by(), window)) {
-    *resp->add_rows() = std::move(row);
+  std::vector<v1::StatsRow> rows = stats_->Query(req->group_by(), window);
+  if (req->group_by() == v1::STATS_GROUP_BY_UNSPECIFIED ||
+      req->group_by() == v1::STATS_GROUP_BY_PIPELINE) {
+    absl::StatusOr<std::map<std::string, DeadLetterCounts>> dead = store_->CountDeadLetters();
+    if (!dead.ok()) return ToGrpcStatus(dead.status());
+    AddDeadLetterCounts(*dead, &rows);
   }
+  for (v1::StatsRow& row : rows) *resp->add_rows() = std::move(row);
   *resp->mutable_window() = TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(window));
   return grpc::Status::OK;
 }

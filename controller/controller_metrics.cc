@@ -61,6 +61,12 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                            .Help("Rows/s over the last minute from worker stats, by pipeline "
                                  "and build version.")
                            .Register(registry)),
+      dead_letters_(prometheus::BuildGauge()
+                        .Name("sluice_controller_dead_letters")
+                        .Help("Dead letters in sluice_dead_letters by pipeline and state "
+                              "(pending: waiting for a replay or a discard; replayed; "
+                              "discarded), counted every 10 s.")
+                        .Register(registry)),
       flag_percent_(prometheus::BuildGauge()
                         .Name("sluice_controller_flag_percent")
                         .Help("Percentage of keys in each flag's rollout, in effect now.")
@@ -108,6 +114,29 @@ void ControllerMetrics::SetRowsPerSecond(
     prometheus::Gauge*& g = rate_gauges_[key];
     if (g == nullptr) g = &rows_per_second_.Add({{"pipeline", key.first}, {"version", key.second}});
     g->Set(rate);
+  }
+}
+
+void ControllerMetrics::SetDeadLetters(const std::map<std::string, DeadLetterCounts>& by_pipeline) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = dead_letter_gauges_.begin(); it != dead_letter_gauges_.end();) {
+    if (by_pipeline.count(it->first) > 0) {
+      ++it;
+      continue;
+    }
+    for (prometheus::Gauge* g : it->second) dead_letters_.Remove(g);
+    it = dead_letter_gauges_.erase(it);
+  }
+  for (const auto& [pipeline, counts] : by_pipeline) {
+    std::array<prometheus::Gauge*, 3>& g = dead_letter_gauges_[pipeline];
+    if (g[0] == nullptr) {
+      g = {&dead_letters_.Add({{"pipeline", pipeline}, {"state", "pending"}}),
+           &dead_letters_.Add({{"pipeline", pipeline}, {"state", "replayed"}}),
+           &dead_letters_.Add({{"pipeline", pipeline}, {"state", "discarded"}})};
+    }
+    g[0]->Set(static_cast<double>(counts.pending));
+    g[1]->Set(static_cast<double>(counts.replayed));
+    g[2]->Set(static_cast<double>(counts.discarded));
   }
 }
 

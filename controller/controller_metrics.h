@@ -2,11 +2,13 @@
 #ifndef SLUICE_CONTROLLER_CONTROLLER_METRICS_H_
 #define SLUICE_CONTROLLER_CONTROLLER_METRICS_H_
 
+#include <array>
 #include <map>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "controller/dead_letter_counts.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -42,6 +44,9 @@ class ControllerMetrics {
 
   // Aggregated rows/s over the last minute by (pipeline, version).
   void SetRowsPerSecond(const std::map<std::pair<std::string, std::string>, double>& rates);
+  // Each pipeline's dead letters by state (StateStore::CountDeadLetters); a
+  // pipeline no longer listed loses its series.
+  void SetDeadLetters(const std::map<std::string, DeadLetterCounts>& by_pipeline);
 
  private:
   absl::Mutex mu_;
@@ -60,6 +65,8 @@ class ControllerMetrics {
   prometheus::Family<prometheus::Gauge>& rows_per_second_;
   std::map<std::pair<std::string, std::string>, prometheus::Gauge*> rate_gauges_
       ABSL_GUARDED_BY(mu_);
+  prometheus::Family<prometheus::Gauge>& dead_letters_;
+  std::map<std::string, std::array<prometheus::Gauge*, 3>> dead_letter_gauges_ ABSL_GUARDED_BY(mu_);
   prometheus::Family<prometheus::Gauge>& flag_percent_;
   prometheus::Family<prometheus::Gauge>& ramp_state_;
 };

@@ -401,6 +401,7 @@ int main(int argc, char** argv) {
   std::thread horizon_thread([&horizon, &election] { horizon.Run(g_stop, election); });
   std::thread rollup_thread([&rollups, &election] { rollups.Run(g_stop, election); });
   // Leases, ramps and the rate gauges, once a second.
+  absl::Time next_dead_letter_count = absl::InfinitePast();
   while (!g_stop) {
     if (g_reload.exchange(false)) {
       // Tokens are rotated or revoked by editing the file and sending SIGHUP; a bad
@@ -432,6 +433,16 @@ int main(int argc, char** argv) {
     fleet.PublishGauges();
     metrics.SetFlags(fleet.FlagSnapshot(), clock.Now());
     metrics.SetRowsPerSecond(stats.RowsPerSecond(absl::Minutes(1)));
+    if (clock.Now() >= next_dead_letter_count) {
+      // A count by state of a table the workers write: every 10 s, not every tick.
+      next_dead_letter_count = clock.Now() + absl::Seconds(10);
+      absl::StatusOr<std::map<std::string, DeadLetterCounts>> dead = store->CountDeadLetters();
+      if (dead.ok()) {
+        metrics.SetDeadLetters(*dead);
+      } else {
+        LOG(WARNING) << "dead letters not counted: " << dead.status().message();
+      }
+    }
     absl::SleepFor(absl::Seconds(1));
   }
   LOG(INFO) << "shutting down";

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/dead_letter_state.h"
 #include "common/sluice_schema.h"
 #include "common/status_macros.h"
 
@@ -824,26 +825,6 @@ absl::Status StateStore::ResetOffsets(const std::string& pipeline, const std::st
 
 namespace {
 
-const char* DeadLetterStateName(v1::DeadLetterState state) {
-  switch (state) {
-    case v1::DEAD_LETTER_STATE_PENDING:
-      return "pending";
-    case v1::DEAD_LETTER_STATE_REPLAYED:
-      return "replayed";
-    case v1::DEAD_LETTER_STATE_DISCARDED:
-      return "discarded";
-    default:
-      return "";
-  }
-}
-
-v1::DeadLetterState DeadLetterStateOf(const std::string& name) {
-  if (name == "pending") return v1::DEAD_LETTER_STATE_PENDING;
-  if (name == "replayed") return v1::DEAD_LETTER_STATE_REPLAYED;
-  if (name == "discarded") return v1::DEAD_LETTER_STATE_DISCARDED;
-  return v1::DEAD_LETTER_STATE_UNSPECIFIED;
-}
-
 // The WHERE clause of a filter over $1 (the group) .. $5.
 constexpr char kDeadLetterWhere[] =
     " WHERE consumer_group = $1 AND ($2::bigint = 0 OR id >= $2::bigint) AND ($3::bigint = 0 OR "
@@ -874,7 +855,31 @@ v1::DeadLetter DeadLetterFrom(const pqxx::row& row) {
   return d;
 }
 
+// How many of the selected dead letters are pending, replayed and discarded.
+constexpr char kDeadLetterCounts[] =
+    "count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'replayed'), "
+    "count(*) FILTER (WHERE state = 'discarded')";
+
 }  // namespace
+
+absl::StatusOr<std::map<std::string, DeadLetterCounts>> StateStore::CountDeadLetters() {
+  std::map<std::string, DeadLetterCounts> out;
+  RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
+    out.clear();
+    std::map<std::string, DeadLetterCounts> by_group;
+    for (const pqxx::row& row :
+         tx.exec(absl::StrCat("SELECT consumer_group, ", kDeadLetterCounts,
+                              " FROM sluice_dead_letters GROUP BY consumer_group"))) {
+      by_group[row[0].as<std::string>()] = {row[1].as<int64_t>(), row[2].as<int64_t>(),
+                                            row[3].as<int64_t>()};
+    }
+    for (const v1::Pipeline& p : ReadPipelines(tx)) {
+      auto counted = by_group.find(p.config().consumer_group());
+      out[p.config().name()] = counted == by_group.end() ? DeadLetterCounts{} : counted->second;
+    }
+  }));
+  return out;
+}
 
 absl::StatusOr<v1::ListDeadLettersResponse> StateStore::ListDeadLetters(
     const std::string& consumer_group, const v1::DeadLetterFilter& f, int limit) {
@@ -886,11 +891,10 @@ absl::StatusOr<v1::ListDeadLettersResponse> StateStore::ListDeadLetters(
                                     consumer_group, f.from_id(), f.to_id(), f.sqlstate(),
                                     DeadLetterStateName(f.state()), limit);
     for (const pqxx::row& row : r) *out.add_dead_letters() = DeadLetterFrom(row);
-    pqxx::result counts = tx.exec_params(
-        "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = "
-        "'replayed'), count(*) FILTER (WHERE state = 'discarded') FROM sluice_dead_letters WHERE "
-        "consumer_group = $1",
-        consumer_group);
+    pqxx::result counts =
+        tx.exec_params(absl::StrCat("SELECT ", kDeadLetterCounts,
+                                    " FROM sluice_dead_letters WHERE consumer_group = $1"),
+                       consumer_group);
     out.set_pending(counts[0][0].as<int64_t>());
     out.set_replayed(counts[0][1].as<int64_t>());
     out.set_discarded(counts[0][2].as<int64_t>());

@@ -3,6 +3,7 @@
 #ifndef SLUICE_CONTROLLER_STATE_STORE_H_
 #define SLUICE_CONTROLLER_STATE_STORE_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "controller/dead_letter_counts.h"
 #include "controller/state_source.h"
 #include "controller/stats_rollup_store.h"
 #include "controller/worker_registry.h"
@@ -112,6 +114,8 @@ class StateStore : public StateSource, public WorkerRegistry, public StatsRollup
   absl::StatusOr<v1::ListDeadLettersResponse> ListDeadLetters(const std::string& consumer_group,
                                                               const v1::DeadLetterFilter& filter,
                                                               int limit);
+  // Every pipeline's dead letters by state (zeros for a pipeline with none).
+  absl::StatusOr<std::map<std::string, DeadLetterCounts>> CountDeadLetters();
   // An audit entry written by itself (for an action committed elsewhere).
   absl::Status RecordAudit(const std::string& actor, const std::string& action,
                            const std::string& target, const std::string& before,

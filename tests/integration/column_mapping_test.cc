@@ -452,15 +452,16 @@ TEST_F(ColumnMappingTest, UpsertIsolatesRefusedRowsAndRefusesANullKey) {
 TEST_F(ColumnMappingTest, UpsertLocksTheBatchKeysInKeyOrderBeforeWriting) {
   ASSERT_EQ(db_.Exec("CREATE TABLE state (id text PRIMARY KEY, v bigint, at bigint); "
                      "INSERT INTO state VALUES ('a', 0, NULL), ('b', 0, NULL)"),
-            ""); 
+            "");
   auto sink = UpsertSink("state", {"id=key:text", "v=/v:bigint", "at=offset"}, {"id"},
                          /*delete_on_tombstone=*/true);
   ASSERT_TRUE(sink.ok()) << sink.status();
   PgDatabase::Session holder = db_.OpenSession();
   ASSERT_EQ(holder.Exec("BEGIN; SELECT 1 FROM state WHERE id = 'a' FOR UPDATE"), "");
   WriteResult r;
-  std::thread writer(
-      [&] { r = Write(sink->get(), {Keyed("b", R"({"v": 1})"), Keyed("a", std::nullopt)}); });
+  std::thread writer([&] {
+    r = Write(sink->get(), {Keyed("b", R"({"v": 1})"), Keyed("a", std::nullopt)});
+  });
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (db_.QueryInt("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                       "AND wait_event_type = 'Lock'") == 0 &&

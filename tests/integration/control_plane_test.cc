@@ -296,6 +296,20 @@ TEST_F(ControlPlaneTest, AReplayAfterFixingTheTableLandsEachRowExactlyOnce) {
   ASSERT_TRUE(WaitFor([&] { return rows() + dead() >= 1000; }, absl::Seconds(60)));
   EXPECT_EQ(rows(), 900);
   EXPECT_EQ(dead(), 100);
+  // Pending dead letters in stats and in the controller's metrics (counted every 10 s).
+  auto stats_row = [&] {
+    v1::GetStatsResponse stats = CtlJson<v1::GetStatsResponse>({"stats", "--by", "pipeline"});
+    return stats.rows_size() == 1 ? stats.rows(0) : v1::StatsRow();
+  };
+  EXPECT_EQ(stats_row().dead_letters_pending(), 100);
+  EXPECT_TRUE(absl::StrContains(Ctl({"stats", "--by", "pipeline"}).output, "DL PENDING"));
+  auto metric = [&](const std::string& state) {
+    return ScrapeMetric(
+        controller_->metrics_port(),
+        absl::StrCat("sluice_controller_dead_letters{pipeline=\"items\",state=\"", state, "\"}"));
+  };
+  EXPECT_TRUE(WaitFor([&] { return metric("pending") == 100; }, absl::Seconds(30)))
+      << metric("pending");
   // Replaying into the unfixed table refuses them again: they stay pending.
   CtlResult r = Ctl({"deadletters", "replay", "items", "--all"});
   ASSERT_EQ(r.code, 0) << r.output;
@@ -315,6 +329,11 @@ TEST_F(ControlPlaneTest, AReplayAfterFixingTheTableLandsEachRowExactlyOnce) {
       CtlJson<v1::ListDeadLettersResponse>({"deadletters", "list", "items"});
   EXPECT_EQ(listed.replayed(), 100);
   EXPECT_EQ(listed.pending(), 0);
+  EXPECT_EQ(stats_row().dead_letters_pending(), 0);
+  EXPECT_EQ(stats_row().dead_letters_replayed(), 100);
+  EXPECT_TRUE(WaitFor([&] { return metric("replayed") == 100 && metric("pending") == 0; },
+                      absl::Seconds(30)))
+      << metric("replayed");
   EXPECT_TRUE(
       absl::StrContains(Ctl({"audit", "list", "--target", "items"}).output, "deadletters.replay"));
   // The worker goes on: later items land too.
