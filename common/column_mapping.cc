@@ -286,4 +286,15 @@ bool PostgresTypeAccepts(v1::ColumnType type, absl::string_view t) {
   }
 }
 
+std::vector<std::vector<std::string>> JsonPointersOf(
+    const google::protobuf::RepeatedPtrField<v1::ColumnMapping>& columns) {
+  std::vector<std::vector<std::string>> pointers;
+  for (const v1::ColumnMapping& c : columns) {
+    if (c.source() != v1::COLUMN_SOURCE_JSON) continue;
+    absl::StatusOr<std::vector<std::string>> tokens = ParseJsonPointer(c.path());
+    pointers.push_back(tokens.ok() ? *std::move(tokens) : std::vector<std::string>{});
+  }
+  return pointers;
+}
+
 }  // namespace sluice

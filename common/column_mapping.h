@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -53,6 +54,12 @@ std::string DescribeColumnSource(const v1::ColumnMapping& column);
 // What PostgreSQL's format_type() prints for the column types a `type` column
 // accepts in binary COPY (numeric and varchar with any modifier).
 bool PostgresTypeAccepts(v1::ColumnType type, absl::string_view format_type);
+
+// The parsed pointers of the columns whose source is a JSON Pointer, in column
+// order: pointer i fills slot i of the payload's reading (worker/json_reader), for
+// the router and the mapping alike. `columns` must have passed CheckColumnMappings.
+std::vector<std::vector<std::string>> JsonPointersOf(
+    const google::protobuf::RepeatedPtrField<v1::ColumnMapping>& columns);
 
 }  // namespace sluice
 

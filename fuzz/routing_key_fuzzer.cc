@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -12,6 +13,7 @@
 #include "fuzz/fuzz_check.h"
 #include "simdjson.h"
 #include "worker/json_reader.h"
+#include "worker/json_routing_key.h"
 
 namespace {
 
@@ -128,6 +130,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
              "0% takes a key or 100% leaves one out");
 
   CheckAgainstSimdjson(payload, field, raw);
+
+  // The worker reads RAW_JSON keys from the one pass that also validates and maps
+  // the payload (worker/json_routing_key): the same key, with other pointers beside.
+  for (const auto& pointers :
+       {std::vector<std::vector<std::string>>{{std::string(field)}},
+        std::vector<std::vector<std::string>>{
+            {"a"}, {"a", "0"}, {std::string(field), "x"}, {std::string(field)}}}) {
+    ::sluice::worker::JsonRead read;
+    read.syntax = ::sluice::worker::ReadJson(payload, ::sluice::worker::JsonPointerSet(pointers),
+                                             &read.spans);
+    const std::string from_read =
+        ::sluice::worker::RawJsonKeyOf(payload, read, pointers.size() - 1);
+    FUZZ_CHECK(from_read == raw,
+               "the worker's one-pass key " + Show(from_read) + " is not RAW_JSON's " + Show(raw));
+  }
 
   if (raw.empty()) return 0;
   // A key comes only from valid UTF-8 JSON that PostgreSQL's grammar accepts, whose

@@ -55,6 +55,12 @@ struct JsonSpan {
   bool found = false;
 };
 
+// What one ReadJson pass found: its verdict and, when OK, each pointer's span.
+struct JsonRead {
+  absl::Status syntax;
+  std::vector<JsonSpan> spans;
+};
+
 // Reads `json` once: OK when it is one JSON value, optionally surrounded by JSON
 // whitespace (space, tab, LF, CR), that PostgreSQL's JSON lexer and parser accept;
 // otherwise INVALID_ARGUMENT whose message says what is wrong and at which byte.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "worker/json_reader.h"
 
 namespace sluice::worker {
 
@@ -63,6 +64,11 @@ struct Message {
   std::vector<std::pair<std::string, std::optional<std::string>>> headers;
   // Set by the router; every item takes the Kafka path without a rollout.
   Path path = Path::kKafka;
+  // Set by the router when it read the payload for its routing key (a rollout
+  // keyed by a JSON field in RAW_JSON form): that one pass's verdict and spans, for
+  // the column mapping's pointers (JsonPointersOf) and then the routing field. The
+  // sink's validator and mapping use it instead of reading the payload again.
+  std::optional<JsonRead> json;
   // Set by the ingest loop when no path can be decided for the item (its
   // timestamp lay beyond the flag schedule the worker knows, for longer than the
   // hold limit): it goes to dead letters with this reason, on neither path.

@@ -38,7 +38,7 @@ PayloadValidator::PayloadValidator(::sluice::v1::PayloadFormat format)
 
 PayloadValidator::~PayloadValidator() = default;
 
-std::optional<Rejection> PayloadValidator::Check(absl::string_view payload) {
+std::optional<Rejection> PayloadValidator::Check(absl::string_view payload, const JsonRead* read) {
   switch (format_) {
     case ::sluice::v1::PAYLOAD_FORMAT_BYTES:
       return std::nullopt;
@@ -53,6 +53,7 @@ std::optional<Rejection> PayloadValidator::Check(absl::string_view payload) {
       return std::nullopt;
     case ::sluice::v1::PAYLOAD_FORMAT_JSON:
     default: {
+      if (read != nullptr) return JsonbRejection(payload, read->syntax);
       simdjson::dom::element doc;
       if (!json_->parser.parse(payload.data(), payload.size()).get(doc)) {
         // Parsed: valid UTF-8 and JSON (simdjson refuses more than PostgreSQL does:

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "sluice/v1/pipeline.pb.h"
+#include "worker/json_reader.h"
 
 namespace sluice::worker {
 
@@ -36,7 +37,9 @@ class PayloadValidator {
   ~PayloadValidator();
 
   // Empty when PostgreSQL will accept `payload`; otherwise the reason it will not.
-  std::optional<Rejection> Check(absl::string_view payload);
+  // `read`: ReadJson's reading of `payload` when the router made one
+  // (Message::json): a JSON payload is then not read again.
+  std::optional<Rejection> Check(absl::string_view payload, const JsonRead* read = nullptr);
 
  private:
   class JsonParser;

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/column_mapping.h"
 #include "common/proto_time.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
@@ -38,7 +39,8 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Create(
     }
     // A key form this build does not know is refused (NACK), never guessed.
     RETURN_IF_ERROR(Annotate(CheckRoutable(config.rollout()), context));
-    r->router_ = std::make_unique<Router>(config.rollout(), std::move(flag));
+    r->router_ = std::make_unique<Router>(config.rollout(), std::move(flag),
+                                          JsonPointersOf(config.columns()));
   }
 
   KafkaSourceConfig kafka;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "flags/routing_key.h"
+#include "worker/json_routing_key.h"
 
 namespace sluice::worker {
 
@@ -20,8 +21,24 @@ absl::Status CheckRoutable(const v1::Rollout& rollout) {
   return absl::OkStatus();
 }
 
-Router::Router(v1::Rollout rollout, std::shared_ptr<const flags::FlagSchedule> schedule)
-    : rollout_(std::move(rollout)), schedule_(std::move(schedule)) {}
+Router::Router(v1::Rollout rollout, std::shared_ptr<const flags::FlagSchedule> schedule,
+               const std::vector<std::vector<std::string>>& mapped_pointers)
+    : rollout_(std::move(rollout)), schedule_(std::move(schedule)) {
+  // MINIFIED keys are simdjson's re-serialisation, read by flags::RoutingKeyOf.
+  if (rollout_.has_json_field() && rollout_.key_form() == v1::ROUTING_KEY_FORM_RAW_JSON) {
+    std::vector<std::vector<std::string>> pointers = mapped_pointers;
+    routing_slot_ = pointers.size();
+    pointers.push_back({rollout_.json_field()});
+    read_pointers_.emplace(pointers);
+  }
+}
+
+std::string Router::KeyOf(Message* message) const {
+  if (!read_pointers_ || !message->payload) return RoutingKey(rollout_, *message);
+  JsonRead& read = message->json.emplace();
+  read.syntax = ReadJson(*message->payload, *read_pointers_, &read.spans);
+  return RawJsonKeyOf(*message->payload, read, routing_slot_);
+}
 
 Router::Timestamp Router::Route(Message* message) const {
   std::shared_ptr<const flags::FlagSchedule> schedule;
@@ -34,7 +51,7 @@ Router::Timestamp Router::Route(Message* message) const {
   if (message->timestamp.has_value() && *message->timestamp > known_until) {
     return Timestamp::kBeyondKnownSchedule;
   }
-  const flags::Evaluation e = schedule->EvaluateItem(RoutingKey(rollout_, *message), message->timestamp);
+  const flags::Evaluation e = schedule->EvaluateItem(KeyOf(message), message->timestamp);
   message->path = e.in_rollout ? Path::kKafka : Path::kLegacy;
   if (!message->timestamp.has_value()) return Timestamp::kMissing;
   if (schedule->BeforeKeptSchedule(*message->timestamp)) return Timestamp::kBeforeKeptSchedule;

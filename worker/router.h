@@ -3,13 +3,16 @@
 #define SLUICE_WORKER_ROUTER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "flags/flag_schedule.h"
 #include "sluice/v1/pipeline.pb.h"
+#include "worker/json_reader.h"
 #include "worker/message.h"
 
 namespace sluice::worker {
@@ -32,7 +35,12 @@ inline constexpr absl::Duration kDefaultScheduleHoldLimit = absl::Seconds(90);
 // Thread-safe: the ingest loop routes while the control client swaps schedules.
 class Router {
  public:
-  Router(v1::Rollout rollout, std::shared_ptr<const flags::FlagSchedule> schedule);
+  // `mapped_pointers`: the pipeline's column mapping's JSON Pointers
+  // (JsonPointersOf). A rollout keyed by a JSON field in RAW_JSON form reads them
+  // in the same pass as its routing field, into Message::json, so each payload is
+  // read once for routing, validation and mapping.
+  Router(v1::Rollout rollout, std::shared_ptr<const flags::FlagSchedule> schedule,
+         const std::vector<std::vector<std::string>>& mapped_pointers = {});
 
   // What Route saw of the item's timestamp, for the metrics.
   enum class Timestamp {
@@ -47,7 +55,8 @@ class Router {
     kBeyondKnownSchedule,
   };
 
-  // Evaluates the flag as of the item's Kafka timestamp and sets message->path.
+  // Evaluates the flag as of the item's Kafka timestamp and sets message->path
+  // (and message->json, when the routing key comes from reading the payload).
   // An item without a timestamp takes the legacy path (the flag as of the beginning
   // of time, FlagSchedule::EvaluateItem), whatever the horizon.
   Timestamp Route(Message* message) const;
@@ -73,7 +82,13 @@ class Router {
   absl::Duration lead() const;
 
  private:
+  std::string KeyOf(Message* message) const;
+
   const v1::Rollout rollout_;
+  // Set when the routing key is read with ReadJson: the mapped pointers, then
+  // the routing field's, in slot routing_slot_.
+  std::optional<JsonPointerSet> read_pointers_;
+  size_t routing_slot_ = 0;
   mutable absl::Mutex mu_;
   std::shared_ptr<const flags::FlagSchedule> schedule_ ABSL_GUARDED_BY(mu_);
   absl::Time known_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -1,24 +1,24 @@
 // Percentage rollouts end to end: a flag ramps while items flow; every item lands
 // on exactly one path, the one its own Kafka timestamp says.
-#include <pqxx/pqxx>
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/grpcpp.h>
 
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <pqxx/pqxx>
 #include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include <google/protobuf/util/time_util.h>
-#include <grpcpp/grpcpp.h>
-
 #include "common/proto_time.h"
 #include "flags/flag_client.h"
 #include "flags/flag_schedule.h"
+#include "flags/routing_key.h"
+#include "gtest/gtest.h"
 #include "sluice/v1/admin.grpc.pb.h"
 #include "sluice/v1/flags.grpc.pb.h"
-#include "gtest/gtest.h"
 #include "tests/integration/control_plane_test_base.h"
 
 namespace sluice::testing {
@@ -246,6 +246,57 @@ TEST_F(RolloutTest, SkipWritesExactlyTheInRolloutItemsByTimestamp) {
       absl::Seconds(10));
   EXPECT_EQ(w->Metric("sluice_items_total{path=\"legacy\",pipeline=\"items\"}"),
             3000 - static_cast<double>(expected.size()));
+}
+
+// Issue 11: a mapped pipeline under a rollout keyed by a JSON field reads each
+// payload once, for the routing key and the columns; every item lands in exactly
+// one of the user's tables, the one its key gives.
+TEST_F(RolloutTest, AMappedPipelineIsRoutedByTheFieldItAlsoMaps) {
+  CreateFlag();
+  auto w = Worker("w1");
+  for (const char* table : {"views", "legacy_views"}) {
+    ASSERT_EQ(db_.Exec(absl::StrCat("CREATE TABLE ", table,
+                                    " (seq bigint PRIMARY KEY, project integer NOT NULL)")),
+              "");
+  }
+  CreateItems({"--table", "views", "--column", "seq=/seq:bigint", "--column",
+               "project=/project_id:integer", "--rollout-flag", "kafka-ingest", "--routing-key",
+               "json:project_id", "--legacy", "table:legacy_views"});
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)));
+  v1::Flag f = Set("40", "3s", 1);
+  WaitForFlag({w.get()}, f.version());
+  // Whole milliseconds from the change on, as Kafka stores them.
+  const absl::Time at = ToAbslTime(f.schedule(0).effective_time());
+  std::vector<DevKafka::Record> records;
+  for (int i = 0; i < 2000; ++i) records.push_back(Item(i, at + absl::Milliseconds(i)));
+  ASSERT_TRUE(kafka_->ProduceRecords("items", records).ok());
+  auto count = [&](const std::string& table) {
+    return db_.QueryInt(absl::StrCat("SELECT count(*) FROM ", table));
+  };
+  ASSERT_TRUE(
+      WaitFor([&] { return count("views") + count("legacy_views") >= 2000; }, absl::Seconds(60)));
+  // The path each item's key gives, computed as any other evaluator would.
+  const flags::FlagSchedule schedule(CurrentFlag());
+  v1::Rollout rollout;
+  rollout.set_json_field("project_id");
+  rollout.set_key_form(v1::ROUTING_KEY_FORM_RAW_JSON);
+  std::set<int> expected;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string key = flags::RoutingKeyOf(rollout, records[i].key, records[i].value);
+    if (schedule.Evaluate(key, records[i].timestamp).in_rollout) expected.insert(i);
+  }
+  ASSERT_GT(expected.size(), 200u);
+  ASSERT_LT(expected.size(), 1800u);
+  std::set<int> got;
+  pqxx::connection c(db_.ConnectionString());
+  pqxx::nontransaction tx(c);
+  for (const pqxx::row& r : tx.exec("SELECT seq FROM views WHERE project = seq % 120")) {
+    got.insert(r[0].as<int>());
+  }
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(count("views") + count("legacy_views"), 2000);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM views v JOIN legacy_views l USING (seq)"), 0);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters"), 0);
 }
 
 // sluice-produce, playing the API tier, decides each item's path with the shared

@@ -59,6 +59,33 @@ TEST(MappedRowEncoderTest, ARefusedRowLeavesTheBufferAsItWas) {
   EXPECT_EQ(out, "before");
 }
 
+// The router's reading of the payload (Message::json) is used, not a second one:
+// a reading that placed /n elsewhere shows in the row.
+TEST(MappedRowEncoderTest, TheRoutersReadingOfThePayloadIsNotRepeated) {
+  google::protobuf::RepeatedPtrField<v1::ColumnMapping> columns;
+  v1::ColumnMapping* c = columns.Add();
+  c->set_column("n");
+  c->set_source(v1::COLUMN_SOURCE_JSON);
+  c->set_path("/n");
+  c->set_type(v1::COLUMN_TYPE_TEXT);
+  auto encoder = MappedRowEncoder::Create(columns);
+  ASSERT_TRUE(encoder.ok());
+  Message m{"t", 0, 0, std::nullopt, R"({"n": "a", "m": "b"})", std::nullopt};
+  std::string own, carried;
+  ASSERT_EQ((*encoder)->AppendRow(m, &own), std::nullopt);
+  m.json.emplace();
+  m.json->spans = {JsonSpan{15, 18, true}, JsonSpan{}};  // "b", then the routing field
+  ASSERT_EQ((*encoder)->AppendRow(m, &carried), std::nullopt);
+  EXPECT_NE(own.find('a'), std::string::npos);
+  EXPECT_NE(carried.find('b'), std::string::npos);
+  EXPECT_EQ(carried.find('a'), std::string::npos);
+  // Its verdict too.
+  m.json->syntax = absl::InvalidArgumentError("a verdict from the router");
+  std::optional<Rejection> r = (*encoder)->AppendRow(m, &carried);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_NE(r->error.find("a verdict from the router"), std::string::npos) << r->error;
+}
+
 TEST(MappedRowEncoderTest, AnEmptyOrInvalidMappingIsRefused) {
   EXPECT_FALSE(MappedRowEncoder::Create({}).ok());
   google::protobuf::RepeatedPtrField<v1::ColumnMapping> columns;

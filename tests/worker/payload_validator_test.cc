@@ -13,6 +13,23 @@ TEST(PayloadValidatorTest, JsonAcceptsValidDocuments) {
   EXPECT_EQ(v.Check(R"({"escaped": "a\\u0000b"})"), std::nullopt);  // backslash, then u0000
 }
 
+// With the router's reading of the payload (Message::json) its verdict is used: the
+// payload is not read again.
+TEST(PayloadValidatorTest, JsonTakesTheRoutersVerdict) {
+  PayloadValidator v(::sluice::v1::PAYLOAD_FORMAT_JSON);
+  JsonRead read;
+  EXPECT_EQ(v.Check(R"({"k": 1})", &read), std::nullopt);
+  read.syntax = absl::InvalidArgumentError("the router's verdict");
+  std::optional<Rejection> r = v.Check(R"({"k": 1})", &read);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->sqlstate, "22P02");
+  EXPECT_NE(r->error.find("the router's verdict"), std::string::npos);
+  // What the grammar leaves to the caller is still checked.
+  EXPECT_EQ(v.Check("{\"k\": \"\xff\"}", &read)->sqlstate, "22021");
+  const JsonRead valid;
+  EXPECT_EQ(v.Check(R"({"k": "\u0000"})", &valid)->sqlstate, "22P05");
+}
+
 TEST(PayloadValidatorTest, JsonRefusesWhatJsonbRefuses) {
   PayloadValidator v(::sluice::v1::PAYLOAD_FORMAT_JSON);
   std::optional<Rejection> r = v.Check(R"({"project_id": 7,)");

@@ -4,9 +4,12 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "flags/bucketing.h"
 #include "flags/routing_key.h"
 #include "gtest/gtest.h"
+#include "worker/json_reader.h"
+#include "worker/json_routing_key.h"
 
 namespace sluice::worker {
 namespace {
@@ -26,7 +29,19 @@ std::string Key(v1::RoutingKeyForm form, std::string payload) {
   return RoutingKey(JsonRollout(form), m);
 }
 
-std::string Raw(std::string payload) { return Key(v1::ROUTING_KEY_FORM_RAW_JSON, std::move(payload)); }
+// The RAW_JSON key, checked to be the same from the worker's one pass over the
+// payload (RawJsonKeyOf, the routing field read beside a mapping's pointers).
+std::string Raw(std::string payload) {
+  const std::string key = Key(v1::ROUTING_KEY_FORM_RAW_JSON, payload);
+  for (const std::vector<std::vector<std::string>>& pointers :
+       {std::vector<std::vector<std::string>>{{"k"}},
+        std::vector<std::vector<std::string>>{{"a"}, {"k", "x"}, {"0"}, {"k"}}}) {
+    JsonRead read;
+    read.syntax = ReadJson(payload, JsonPointerSet(pointers), &read.spans);
+    EXPECT_EQ(RawJsonKeyOf(payload, read, pointers.size() - 1), key) << payload;
+  }
+  return key;
+}
 
 TEST(RoutingKeyTest, RawFormKeepsEveryNumberSpellingAsWritten) {
   EXPECT_EQ(Raw(R"({"k":1.5e3})"), "1.5e3");
@@ -156,15 +171,75 @@ TEST(CheckRoutableTest, RefusesAKeyFormThisBuildDoesNotKnow) {
   EXPECT_EQ(flags::ExtraKeyForms(), std::vector<v1::RoutingKeyForm>{v1::ROUTING_KEY_FORM_RAW_JSON});
 }
 
-std::shared_ptr<const flags::FlagSchedule> FullSince(absl::Time since) {
+// The flag at `basis_points` from `since` (0 before).
+std::shared_ptr<const flags::FlagSchedule> Since(absl::Time since, uint32_t basis_points) {
   v1::Flag f;
   f.set_name("kafka-ingest");
   f.set_salt("kafka-ingest");
   f.set_version(3);
   v1::PercentageChange* c = f.add_schedule();
   c->mutable_effective_time()->set_seconds(absl::ToUnixSeconds(since));
-  c->set_basis_points(flags::kFullRollout);
+  c->set_basis_points(basis_points);
   return std::make_shared<const flags::FlagSchedule>(f);
+}
+
+std::shared_ptr<const flags::FlagSchedule> FullSince(absl::Time since) {
+  return Since(since, flags::kFullRollout);
+}
+
+std::shared_ptr<const flags::FlagSchedule> HalfSince(absl::Time since) {
+  return Since(since, flags::kFullRollout / 2);
+}
+
+// Issue 11: a RAW_JSON rollout reads the payload once, for its routing key and the
+// column mapping's pointers, and leaves that reading on the message for the sink;
+// items land on the path their key gives, as every other evaluator computes it.
+TEST(RouterTest, ARawJsonRolloutReadsThePayloadOnceForTheKeyAndTheMapping) {
+  const absl::Time change = absl::FromUnixSeconds(1700000000);
+  Router router(JsonRollout(v1::ROUTING_KEY_FORM_RAW_JSON), HalfSince(change), {{"n"}, {"m", "0"}});
+  router.ExtendKnownUntil(3, absl::InfiniteFuture(), kDefaultScheduleHoldLimit);
+  int kafka = 0;
+  for (int i = 0; i < 400; ++i) {
+    Message m;
+    m.timestamp = change + absl::Seconds(1);
+    m.payload = i % 2 == 0 ? absl::StrCat(R"({"n": )", i, R"(, "m": ["x"], "k": "p-)", i, "\"}")
+                           : absl::StrCat(R"({"k": )", i, ".0, \"n\": [", i, "]}");
+    ASSERT_EQ(router.Route(&m), Router::Timestamp::kInSchedule);
+    const bool expected = flags::InRollout(
+        flags::RolloutBucket("kafka-ingest",
+                             RoutingKey(JsonRollout(v1::ROUTING_KEY_FORM_RAW_JSON), m)),
+        flags::kFullRollout / 2);
+    EXPECT_EQ(m.path == Path::kKafka, expected) << *m.payload;
+    kafka += m.path == Path::kKafka;
+    ASSERT_TRUE(m.json.has_value());
+    ASSERT_TRUE(m.json->syntax.ok());
+    ASSERT_EQ(m.json->spans.size(), 3u);
+    const JsonSpan& n = m.json->spans[0];
+    ASSERT_TRUE(n.found);
+    EXPECT_EQ(m.payload->substr(n.begin, n.end - n.begin),
+              i % 2 == 0 ? absl::StrCat(i) : absl::StrCat("[", i, "]"));
+    EXPECT_EQ(m.json->spans[1].found, i % 2 == 0);
+  }
+  EXPECT_GT(kafka, 150);
+  EXPECT_LT(kafka, 250);
+  // Invalid JSON: the verdict travels too, and the key is "".
+  Message bad;
+  bad.timestamp = change;
+  bad.payload = R"({"k": 1,})";
+  router.Route(&bad);
+  ASSERT_TRUE(bad.json.has_value());
+  EXPECT_FALSE(bad.json->syntax.ok());
+  // Keys from the Kafka key or in MINIFIED form read no payload here.
+  for (v1::Rollout rollout : {JsonRollout(v1::ROUTING_KEY_FORM_MINIFIED), v1::Rollout()}) {
+    if (!rollout.has_json_field()) rollout.set_kafka_key(true);
+    Router other(rollout, HalfSince(change), {{"n"}});
+    other.ExtendKnownUntil(3, absl::InfiniteFuture(), kDefaultScheduleHoldLimit);
+    Message m;
+    m.timestamp = change;
+    m.payload = R"({"k": 1, "n": 2})";
+    other.Route(&m);
+    EXPECT_FALSE(m.json.has_value());
+  }
 }
 
 TEST(RouterTest, ItemWithoutTimestampTakesTheLegacyPathWheneverItIsProcessed) {

@@ -68,25 +68,22 @@ absl::StatusOr<std::unique_ptr<MappedRowEncoder>> MappedRowEncoder::Create(
     const google::protobuf::RepeatedPtrField<v1::ColumnMapping>& columns) {
   if (columns.empty()) return absl::InvalidArgumentError("columns: must not be empty");
   if (absl::Status s = CheckColumnMappings(columns); !s.ok()) return s;
-  return std::unique_ptr<MappedRowEncoder>(
-      new MappedRowEncoder(std::vector<v1::ColumnMapping>(columns.begin(), columns.end())));
+  return std::unique_ptr<MappedRowEncoder>(new MappedRowEncoder(columns));
 }
 
-MappedRowEncoder::MappedRowEncoder(std::vector<v1::ColumnMapping> columns)
-    : columns_(std::move(columns)) {
-  std::vector<std::vector<std::string>> pointers;
+MappedRowEncoder::MappedRowEncoder(
+    const google::protobuf::RepeatedPtrField<v1::ColumnMapping>& columns)
+    : columns_(columns.begin(), columns.end()) {
+  int json_columns = 0;
   for (const v1::ColumnMapping& c : columns_) {
     if (!copy_columns_.empty()) copy_columns_ += ", ";
     copy_columns_ += QuoteIdentifier(c.column());
     reads_headers_ |= c.source() == v1::COLUMN_SOURCE_HEADER;
     required_.push_back(false);
-    if (c.source() == v1::COLUMN_SOURCE_JSON) {
-      slot_.push_back(static_cast<int>(pointers.size()));
-      pointers.push_back(*ParseJsonPointer(c.path()));  // checked by Create
-    } else {
-      slot_.push_back(-1);
-    }
+    slot_.push_back(c.source() == v1::COLUMN_SOURCE_JSON ? json_columns++ : -1);
   }
+  // The router reads the same pointers in the same slots (Message::json).
+  const std::vector<std::vector<std::string>> pointers = JsonPointersOf(columns);
   reads_json_ = !pointers.empty();
   pointers_ = JsonPointerSet(pointers);
 }
@@ -101,8 +98,16 @@ void MappedRowEncoder::RequireValues(const std::vector<std::string>& columns) {
 std::optional<Rejection> MappedRowEncoder::AppendRow(const Message& message, std::string* out) {
   payload_read_ = false;
   if (reads_json_ && message.payload) {
-    // One pass for the grammar and every pointer's value.
-    const absl::Status syntax = ReadJson(*message.payload, pointers_, &spans_);
+    // One pass for the grammar and every pointer's value: the router's, when it
+    // read the payload for its routing key, else this one.
+    absl::Status syntax;
+    if (message.json && message.json->spans.size() >= pointers_.size()) {
+      syntax = message.json->syntax;
+      spans_read_ = &message.json->spans;
+    } else {
+      syntax = ReadJson(*message.payload, pointers_, &spans_);
+      spans_read_ = &spans_;
+    }
     if (std::optional<Rejection> r = JsonbRejection(*message.payload, syntax);
         r && r->sqlstate != kUntranslatableCharacter) {
       // Not JSON at all: no pointer can be read. (An escaped NUL only matters to
@@ -189,7 +194,7 @@ std::optional<Rejection> MappedRowEncoder::AppendColumn(size_t i, const Message&
       return AppendBytes(c, *m.payload, /*is_payload=*/true, out);
     case v1::COLUMN_SOURCE_JSON: {
       if (!payload_read_) break;
-      const JsonSpan& span = spans_[static_cast<size_t>(slot_[i])];
+      const JsonSpan& span = (*spans_read_)[static_cast<size_t>(slot_[i])];
       if (!span.found) break;
       const absl::string_view value =
           absl::string_view(*m.payload).substr(span.begin, span.end - span.begin);

@@ -43,7 +43,7 @@ class MappedRowEncoder {
   std::optional<Rejection> AppendRow(const Message& message, std::string* out);
 
  private:
-  explicit MappedRowEncoder(std::vector<v1::ColumnMapping> columns);
+  explicit MappedRowEncoder(const google::protobuf::RepeatedPtrField<v1::ColumnMapping>& columns);
 
   // One column's field; nullopt on success.
   std::optional<Rejection> AppendColumn(size_t i, const Message& message, std::string* out);
@@ -64,6 +64,8 @@ class MappedRowEncoder {
   // whole and is JSON jsonb accepts (then a jsonb payload column needs no
   // second check).
   std::vector<JsonSpan> spans_;
+  // The spans of the row being appended: spans_ or its Message::json.
+  const std::vector<JsonSpan>* spans_read_ = &spans_;
   bool payload_read_ = false;
   std::optional<Rejection> payload_rejection_;
   PayloadValidator json_validator_{v1::PAYLOAD_FORMAT_JSON};

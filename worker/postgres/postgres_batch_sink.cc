@@ -450,7 +450,7 @@ absl::StatusOr<WriteResult> PostgresBatchSink::Write(const Batch& batch,
       }
       (legacy ? legacy_at : at).emplace_back(start, encoded_.size());
     } else if (m.payload) {
-      if (std::optional<Rejection> r = validator_.Check(*m.payload)) {
+      if (std::optional<Rejection> r = validator_.Check(*m.payload, m.json ? &*m.json : nullptr)) {
         rejected.push_back({&m, std::move(r->error), std::move(r->sqlstate)});
         continue;
       }
