@@ -92,8 +92,14 @@ int RunDeadLetters(const CliContext& ctx) {
               << "failed at: " << FormatTime(d.failed_at()) << "\n"
               << "sqlstate:  " << d.sqlstate() << "\n"
               << "error:     " << d.error() << "\n"
-              << "key:       " << (d.has_key() ? Printable(d.key()) : "(none)") << "\n"
-              << "payload:   " << (d.has_payload() ? Printable(d.payload()) : "(tombstone)")
+              << "timestamp: " << (d.has_timestamp() ? FormatTime(d.timestamp()) : "(none)") << "\n"
+              << "path:      " << (d.path().empty() ? "(none decided)" : d.path()) << "\n"
+              << "key:       " << (d.has_key() ? Printable(d.key()) : "(none)") << "\n";
+    for (const v1::DeadLetterHeader& h : d.headers()) {
+      ctx.out() << "header:    " << Printable(h.name()) << " = "
+                << (h.has_value() ? Printable(h.value()) : "(no value)") << "\n";
+    }
+    ctx.out() << "payload:   " << (d.has_payload() ? Printable(d.payload()) : "(tombstone)")
               << "\n";
     return kExitOk;
   }

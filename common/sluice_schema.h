@@ -22,16 +22,21 @@ inline constexpr char kCreateDeadLettersTable[] =
     "UNIQUE (consumer_group, topic, kafka_partition, kafka_offset))";
 
 // What became of a dead letter: 'pending', 'replayed' or 'discarded', when and by
-// whom (sluicectl deadletters). Added to tables created before it, only when
-// kDeadLetterStateMissing says so: ALTER TABLE takes an exclusive lock even when
+// whom (sluicectl deadletters); and what a replay needs besides the key and the
+// payload: the message's Kafka timestamp, its headers (common/kafka_headers.h; kept
+// when the pipeline reads headers) and the rollout path it was on ('kafka' or
+// 'legacy'; NULL when no path could be decided, or for rows written before the
+// column existed). Added to tables created before them, only when
+// kDeadLetterColumnsMissing says so: ALTER TABLE takes an exclusive lock even when
 // the columns exist, which would queue every start behind the writers.
-inline constexpr char kDeadLetterStateMissing[] =
+inline constexpr char kDeadLetterColumnsMissing[] =
     "SELECT NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
-    "'sluice_dead_letters'::regclass AND attname = 'handled_by' AND NOT attisdropped)";
-inline constexpr char kAddDeadLetterState[] =
+    "'sluice_dead_letters'::regclass AND attname = 'rollout_path' AND NOT attisdropped)";
+inline constexpr char kAddDeadLetterColumns[] =
     "ALTER TABLE sluice_dead_letters ADD COLUMN IF NOT EXISTS state text NOT NULL DEFAULT "
     "'pending', ADD COLUMN IF NOT EXISTS handled_at timestamptz, ADD COLUMN IF NOT EXISTS "
-    "handled_by text";
+    "handled_by text, ADD COLUMN IF NOT EXISTS kafka_timestamp timestamptz, ADD COLUMN IF NOT "
+    "EXISTS headers bytea, ADD COLUMN IF NOT EXISTS rollout_path text";
 
 // Serialises DDL of concurrent starters (CREATE ... IF NOT EXISTS races on the catalog).
 inline constexpr char kSchemaLock[] = "SELECT pg_advisory_xact_lock(7400001)";

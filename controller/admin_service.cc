@@ -465,15 +465,17 @@ grpc::Status AdminService::ReplayDeadLetters(grpc::ServerContext* ctx,
   absl::StatusOr<v1::Pipeline> p = DeadLetterWriteTarget(ctx, req->filter(), req->all(), &caller);
   if (!p.ok()) return ToGrpcStatus(p.status());
   const v1::DeadLetterFilter& f = req->filter();
+  std::shared_ptr<const flags::FlagSchedule> schedule;
   if (p->config().has_rollout()) {
-    // sluice_dead_letters does not keep which path an item took.
-    return ToGrpcStatus(absl::FailedPreconditionError(
-        absl::StrCat("pipeline ", f.pipeline(),
-                     " has a rollout: its dead letters' paths are not kept, so "
-                     "they cannot be replayed yet")));
+    // For dead letters no path was decided for: routed as of their timestamps.
+    absl::StatusOr<v1::Flag> flag = store_->GetFlag(p->config().rollout().flag());
+    if (!flag.ok()) return ToGrpcStatus(flag.status());
+    schedule = std::make_shared<const flags::FlagSchedule>(*flag);
   }
+  // A change is scheduled at least the propagation lead ahead, so the schedule up
+  // to now is final.
   absl::StatusOr<v1::ReplayDeadLettersResponse> replayed =
-      replayer_->Replay(p->config(), f, caller.name);
+      replayer_->Replay(p->config(), f, caller.name, std::move(schedule), clock_.Now());
   if (!replayed.ok()) return ToGrpcStatus(replayed.status());
   *resp = *replayed;
   // After the commit: the replay's own transaction is on the ingestion connection.

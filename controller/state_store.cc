@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/dead_letter_state.h"
+#include "common/kafka_headers.h"
 #include "common/sluice_schema.h"
 #include "common/status_macros.h"
 
@@ -157,7 +158,7 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StoreOptions&
         "PRIMARY KEY (minute, worker, pipeline, version))");
     tx.exec(kCreateOffsetsTable);
     tx.exec(kCreateDeadLettersTable);
-    if (tx.exec(kDeadLetterStateMissing)[0][0].as<bool>()) tx.exec(kAddDeadLetterState);
+    if (tx.exec(kDeadLetterColumnsMissing)[0][0].as<bool>()) tx.exec(kAddDeadLetterColumns);
   }));
   return store;
 }
@@ -835,7 +836,8 @@ constexpr char kDeadLetterWhere[] =
 constexpr char kDeadLetterColumns[] =
     "SELECT id, topic, kafka_partition, kafka_offset, coalesce(octet_length(payload), 0), "
     "error, coalesce(sqlstate, ''), (extract(epoch FROM failed_at) * 1000000)::bigint, state, "
-    "(extract(epoch FROM handled_at) * 1000000)::bigint, coalesce(handled_by, '')";
+    "(extract(epoch FROM handled_at) * 1000000)::bigint, coalesce(handled_by, ''), "
+    "(extract(epoch FROM kafka_timestamp) * 1000000)::bigint, coalesce(rollout_path, '')";
 
 v1::DeadLetter DeadLetterFrom(const pqxx::row& row) {
   v1::DeadLetter d;
@@ -852,6 +854,10 @@ v1::DeadLetter DeadLetterFrom(const pqxx::row& row) {
     *d.mutable_handled_at() = TimeUtil::MicrosecondsToTimestamp(row[9].as<int64_t>());
   }
   d.set_handled_by(row[10].as<std::string>());
+  if (!row[11].is_null()) {
+    *d.mutable_timestamp() = TimeUtil::MicrosecondsToTimestamp(row[11].as<int64_t>());
+  }
+  d.set_path(row[12].as<std::string>());
   return d;
 }
 
@@ -908,20 +914,32 @@ absl::StatusOr<v1::DeadLetter> StateStore::GetDeadLetter(const std::string& cons
   RETURN_IF_ERROR(Transact([&](pqxx::work& tx) {
     pqxx::result r =
         tx.exec_params(absl::StrCat(kDeadLetterColumns,
-                                    ", kafka_key, payload FROM sluice_dead_letters WHERE "
+                                    ", kafka_key, payload, headers FROM sluice_dead_letters WHERE "
                                     "consumer_group = $1 AND id = $2"),
                        consumer_group, id);
     if (r.empty()) {
       throw StatusError{absl::NotFoundError(absl::StrCat("dead letter ", id, " not found"))};
     }
     out = DeadLetterFrom(r[0]);
-    if (!r[0][11].is_null()) {
+    if (!r[0][13].is_null()) {
       out.set_has_key(true);
-      out.set_key(pqxx::binarystring(r[0][11]).str());
+      out.set_key(pqxx::binarystring(r[0][13]).str());
     }
-    if (!r[0][12].is_null()) {
+    if (!r[0][14].is_null()) {
       out.set_has_payload(true);
-      out.set_payload(pqxx::binarystring(r[0][12]).str());
+      out.set_payload(pqxx::binarystring(r[0][14]).str());
+    }
+    if (!r[0][15].is_null()) {
+      absl::StatusOr<KafkaHeaders> headers = DecodeKafkaHeaders(pqxx::binarystring(r[0][15]).str());
+      // Written by a worker: unreadable means a newer format; show none.
+      if (headers.ok()) {
+        for (auto& [name, value] : *headers) {
+          v1::DeadLetterHeader* h = out.add_headers();
+          h->set_name(name);
+          h->set_has_value(value.has_value());
+          if (value) h->set_value(*value);
+        }
+      }
     }
   }));
   return out;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/column_flag.h"
+#include "controller/dead_letter_replayer.h"
 #include "gtest/gtest.h"
 #include "tests/fixtures/postgres_server.h"
 #include "worker/offset_fence.h"
@@ -476,6 +477,44 @@ TEST_F(ColumnMappingTest, UpsertLocksTheBatchKeysInKeyOrderBeforeWriting) {
   EXPECT_EQ(r.rows_written, 2);
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM state"), 1);
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM state WHERE id = 'b' AND v = 1 AND at = 0"), 1);
+}
+
+// A dead letter keeps the message's timestamp and headers, so a replay maps them
+// again (through the controller's replayer, as `sluicectl deadletters replay`).
+TEST_F(ColumnMappingTest, AReplayMapsTheTimestampAndHeadersAgain) {
+  ASSERT_EQ(db_.Exec("CREATE TABLE t (v bigint, region text, at timestamptz, "
+                     "CONSTRAINT no_threes CHECK (v <> 3))"),
+            "");
+  const std::vector<std::string> columns = {"v=/v:bigint", "region=header:region",
+                                            "at=timestamp:timestamptz"};
+  auto sink = Sink("t", columns);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  std::vector<Message> batch;
+  for (int i = 0; i < 5; ++i) {
+    Message m = Json(absl::StrCat(R"({"v": )", i, "}"));
+    m.headers = {{"trace", std::nullopt}, {"region", absl::StrCat("r", i)}};
+    m.timestamp = absl::FromUnixMillis(1700000000000 + i);
+    batch.push_back(m);
+  }
+  EXPECT_EQ(Write(sink->get(), batch).dead_letters, 1);
+  ASSERT_EQ(db_.Exec("ALTER TABLE t DROP CONSTRAINT no_threes"), "");
+  v1::PipelineConfig pipeline;
+  pipeline.set_name("p");
+  pipeline.set_consumer_group("g");
+  pipeline.mutable_target()->set_table("t");
+  for (const std::string& flag : columns)
+    ASSERT_EQ(ParseColumnFlag(flag, pipeline.add_columns()), "");
+  v1::DeadLetterFilter filter;
+  filter.set_pipeline("p");
+  controller::DeadLetterReplayer replayer(db_.ConnectionString());
+  absl::StatusOr<v1::ReplayDeadLettersResponse> replayed =
+      replayer.Replay(pipeline, filter, "test", nullptr, absl::Now());
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_EQ(replayed->replayed(), 1);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM t WHERE v = 3 AND region = 'r3' AND "
+                         "at = to_timestamp(1700000000.003)"),
+            1);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM t"), 5);
 }
 
 TEST_F(ColumnMappingTest, UpsertNeedsAUniqueIndexOnExactlyTheKey) {

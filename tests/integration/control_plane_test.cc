@@ -260,6 +260,8 @@ TEST_F(ControlPlaneTest, DeadLettersAreListedShownAndDiscarded) {
   ASSERT_EQ(shown.code, 0) << shown.output;
   EXPECT_TRUE(absl::StrContains(shown.output, "key:       bad-")) << shown.output;
   EXPECT_TRUE(absl::StrContains(shown.output, "truncated")) << shown.output;
+  EXPECT_TRUE(absl::StrContains(shown.output, "path:      kafka\n")) << shown.output;
+  EXPECT_TRUE(absl::StrContains(shown.output, "timestamp: 20")) << shown.output;
   EXPECT_EQ(Ctl({"deadletters", "show", "items", "999999"}).code, 1);
   // Discarding all needs to be asked for.
   CtlResult refused = Ctl({"deadletters", "discard", "items"});

@@ -2,15 +2,15 @@
 // dead letters, the isolation of refused rows, the error kinds and the table checks.
 #include "worker/postgres/postgres_batch_sink.h"
 
-#include "worker/offset_fence.h"
-#include "worker/postgres/copy_encoder.h"
-
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/sluice_schema.h"
 #include "gtest/gtest.h"
 #include "tests/fixtures/postgres_server.h"
 #include "tests/fixtures/wait.h"
+#include "worker/offset_fence.h"
+#include "worker/postgres/copy_encoder.h"
 
 namespace sluice::worker {
 namespace {
@@ -177,6 +177,28 @@ TEST_F(PostgresBatchSinkTest, InvalidPayloadsBecomeDeadLettersInTheSameTransacti
                          "'invalid input syntax for type json: %'"),
             1);
   EXPECT_EQ(db_.QueryInt("SELECT next_offset FROM sluice_offsets"), 4);
+}
+
+// A sluice_dead_letters table of an older Sluice (no state, timestamp, headers or
+// path) gains the columns when a worker starts; its rows read as pending, without
+// a path.
+TEST_F(PostgresBatchSinkTest, AnOlderDeadLetterTableGainsTheNewColumns) {
+  ASSERT_EQ(db_.Exec(std::string(kCreateDeadLettersTable) +
+                     "; INSERT INTO sluice_dead_letters (consumer_group, topic, kafka_partition, "
+                     "kafka_offset, error) VALUES ('g', 'events', 0, 99, 'old')"),
+            "");
+  auto sink = NewSink();
+  ASSERT_TRUE(sink->Claim({kP0}).ok());
+  Batch b = MakeBatch(kP0, 0, 2);
+  b.messages[1].payload = "{not json";
+  b.messages[1].timestamp = absl::FromUnixSeconds(1700000000);
+  ASSERT_TRUE(sink->Write(b).ok());
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters WHERE kafka_offset = 99 AND "
+                         "state = 'pending' AND rollout_path IS NULL"),
+            1);
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters WHERE kafka_offset = 1 AND "
+                         "rollout_path = 'kafka' AND kafka_timestamp = to_timestamp(1700000000)"),
+            1);
 }
 
 // Rows the validator cannot predict (here a CHECK constraint) are isolated by

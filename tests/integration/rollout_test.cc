@@ -250,18 +250,24 @@ TEST_F(RolloutTest, SkipWritesExactlyTheInRolloutItemsByTimestamp) {
 
 // Issue 11: a mapped pipeline under a rollout keyed by a JSON field reads each
 // payload once, for the routing key and the columns; every item lands in exactly
-// one of the user's tables, the one its key gives.
-TEST_F(RolloutTest, AMappedPipelineIsRoutedByTheFieldItAlsoMaps) {
+// one of the user's tables, the one its key gives. Rows both tables refused are
+// replayed, after the tables are fixed, into the table of the path they were on;
+// one left unrouted is routed by the flag as of its timestamp, and one written
+// before dead letters kept paths stays pending with the reason.
+TEST_F(RolloutTest, AMappedPipelineIsRoutedByTheFieldItAlsoMapsAndItsDeadLettersReplayed) {
   CreateFlag();
   auto w = Worker("w1");
   for (const char* table : {"views", "legacy_views"}) {
     ASSERT_EQ(db_.Exec(absl::StrCat("CREATE TABLE ", table,
-                                    " (seq bigint PRIMARY KEY, project integer NOT NULL)")),
+                                    " (seq bigint PRIMARY KEY, project integer NOT NULL, "
+                                    "at timestamptz NOT NULL, CONSTRAINT ",
+                                    table, "_no_threes CHECK (seq % 10 <> 3))")),
               "");
   }
   CreateItems({"--table", "views", "--column", "seq=/seq:bigint", "--column",
-               "project=/project_id:integer", "--rollout-flag", "kafka-ingest", "--routing-key",
-               "json:project_id", "--legacy", "table:legacy_views"});
+               "project=/project_id:integer", "--column", "at=timestamp:timestamptz",
+               "--rollout-flag", "kafka-ingest", "--routing-key", "json:project_id", "--legacy",
+               "table:legacy_views"});
   ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)));
   v1::Flag f = Set("40", "3s", 1);
   WaitForFlag({w.get()}, f.version());
@@ -270,33 +276,81 @@ TEST_F(RolloutTest, AMappedPipelineIsRoutedByTheFieldItAlsoMaps) {
   std::vector<DevKafka::Record> records;
   for (int i = 0; i < 2000; ++i) records.push_back(Item(i, at + absl::Milliseconds(i)));
   ASSERT_TRUE(kafka_->ProduceRecords("items", records).ok());
-  auto count = [&](const std::string& table) {
-    return db_.QueryInt(absl::StrCat("SELECT count(*) FROM ", table));
+  auto count = [&](const std::string& sql) {
+    return db_.QueryInt(absl::StrCat("SELECT count(*) FROM ", sql));
   };
-  ASSERT_TRUE(
-      WaitFor([&] { return count("views") + count("legacy_views") >= 2000; }, absl::Seconds(60)));
+  ASSERT_TRUE(WaitFor(
+      [&] { return count("views") + count("legacy_views") + count("sluice_dead_letters") >= 2000; },
+      absl::Seconds(60)));
   // The path each item's key gives, computed as any other evaluator would.
   const flags::FlagSchedule schedule(CurrentFlag());
   v1::Rollout rollout;
   rollout.set_json_field("project_id");
   rollout.set_key_form(v1::ROUTING_KEY_FORM_RAW_JSON);
+  auto in_rollout = [&](const DevKafka::Record& r) {
+    return schedule.Evaluate(flags::RoutingKeyOf(rollout, r.key, r.value), r.timestamp).in_rollout;
+  };
   std::set<int> expected;
   for (int i = 0; i < 2000; ++i) {
-    const std::string key = flags::RoutingKeyOf(rollout, records[i].key, records[i].value);
-    if (schedule.Evaluate(key, records[i].timestamp).in_rollout) expected.insert(i);
+    if (in_rollout(records[i])) expected.insert(i);
   }
   ASSERT_GT(expected.size(), 200u);
   ASSERT_LT(expected.size(), 1800u);
-  std::set<int> got;
-  pqxx::connection c(db_.ConnectionString());
-  pqxx::nontransaction tx(c);
-  for (const pqxx::row& r : tx.exec("SELECT seq FROM views WHERE project = seq % 120")) {
-    got.insert(r[0].as<int>());
+  auto seqs = [&](const std::string& table) {
+    std::set<int> got;
+    pqxx::connection c(db_.ConnectionString());
+    pqxx::nontransaction tx(c);
+    for (const pqxx::row& r : tx.exec(absl::StrCat(
+             "SELECT seq FROM ", table, " WHERE project = seq % 120 AND at IS NOT NULL"))) {
+      got.insert(r[0].as<int>());
+    }
+    return got;
+  };
+  std::set<int> landed;
+  for (int seq : expected) {
+    if (seq % 10 != 3) landed.insert(seq);
   }
-  EXPECT_EQ(got, expected);
-  EXPECT_EQ(count("views") + count("legacy_views"), 2000);
-  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM views v JOIN legacy_views l USING (seq)"), 0);
-  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters"), 0);
+  EXPECT_EQ(seqs("views"), landed);
+  EXPECT_EQ(count("views") + count("legacy_views"), 1800);
+  EXPECT_EQ(count("sluice_dead_letters WHERE sqlstate = '23514'"), 200);
+  EXPECT_EQ(count("sluice_dead_letters WHERE rollout_path = 'kafka'"),
+            static_cast<int64_t>(expected.size() - landed.size()));
+  EXPECT_EQ(count("views v JOIN legacy_views l USING (seq)"), 0);
+
+  // One left unrouted (its worker did not know the schedule that far) and one from
+  // before dead letters kept paths.
+  const DevKafka::Record unrouted = Item(5000, at + absl::Seconds(1));
+  ASSERT_EQ(db_.Exec(absl::StrCat(
+                "INSERT INTO sluice_dead_letters (consumer_group, topic, kafka_partition, "
+                "kafka_offset, kafka_key, payload, error, kafka_timestamp) SELECT consumer_group, "
+                "topic, 99, 5000, '",
+                unrouted.key, "', '", unrouted.value,
+                "', 'timestamp beyond the known schedule', to_timestamp(",
+                absl::ToUnixMillis(unrouted.timestamp),
+                " / 1000.0) FROM sluice_dead_letters "
+                "LIMIT 1; INSERT INTO sluice_dead_letters (consumer_group, topic, "
+                "kafka_partition, kafka_offset, kafka_key, payload, error) SELECT "
+                "consumer_group, topic, 99, 5001, 'p1', '{\"project_id\":1,\"seq\":5001}', "
+                "'old' FROM sluice_dead_letters LIMIT 1")),
+            "");
+  if (in_rollout(unrouted)) expected.insert(5000);
+  ASSERT_EQ(db_.Exec("ALTER TABLE views DROP CONSTRAINT views_no_threes; ALTER TABLE "
+                     "legacy_views DROP CONSTRAINT legacy_views_no_threes"),
+            "");
+  CtlResult r = Ctl({"deadletters", "replay", "items", "--all"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "replayed 201 of 202")) << r.output;
+  EXPECT_EQ(seqs("views"), expected);
+  EXPECT_EQ(count("views") + count("legacy_views"), 2001);
+  EXPECT_EQ(count("views v JOIN legacy_views l USING (seq)"), 0);
+  EXPECT_EQ(count("legacy_views WHERE seq = 5000") + count("views WHERE seq = 5000"), 1);
+  EXPECT_EQ(count("sluice_dead_letters WHERE state = 'pending' AND kafka_offset = 5001 AND "
+                  "error LIKE 'not replayed: written before dead letters kept%'"),
+            1);
+  v1::ListDeadLettersResponse listed =
+      CtlJson<v1::ListDeadLettersResponse>({"deadletters", "list", "items", "--state", "replayed"});
+  ASSERT_GT(listed.dead_letters_size(), 0);
+  EXPECT_TRUE(listed.dead_letters(0).has_timestamp());
 }
 
 // sluice-produce, playing the API tier, decides each item's path with the shared

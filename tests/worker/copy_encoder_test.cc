@@ -30,7 +30,32 @@ TEST(CopyEncoderTest, ADeadLetterCarriesTheReason) {
   m.payload = "{bad";
   std::string out;
   AppendDeadLetter(&out, "group", m, "invalid input syntax for type json", "22P02");
-  EXPECT_EQ(out, "group\titems\t0\t7\t\\N\t\\\\x7b626164\tinvalid input syntax for type json\t22P02\n");
+  EXPECT_EQ(out,
+            "group\titems\t0\t7\t\\N\t\\\\x7b626164\tinvalid input syntax for type "
+            "json\t22P02\t\\N\t\\N\tkafka\n");
+}
+
+// What a replay needs to map and route the message again: its timestamp, its
+// headers and its path (none for an item no path could be decided for).
+TEST(CopyEncoderTest, ADeadLetterKeepsTimestampHeadersAndPath) {
+  Message m;
+  m.topic = "items";
+  m.offset = 8;
+  m.timestamp = absl::FromUnixMicros(1700000000123456);
+  m.headers = {{"r", "eu"}};
+  m.path = Path::kLegacy;
+  std::string out;
+  AppendDeadLetter(&out, "g", m, "e", "");
+  EXPECT_EQ(out,
+            "g\titems\t0\t8\t\\N\t\\N\te\t\t2023-11-14 22:13:20.123456+00\t"
+            "\\\\x0000000172000000026575\tlegacy\n");
+  m.unrouted_reason = "timestamp beyond the known schedule";
+  m.timestamp =
+      absl::FromUnixSeconds(400000000000);  // year 14645: PostgreSQL holds it, text does not
+  m.headers.clear();
+  out.clear();
+  AppendDeadLetter(&out, "g", m, "e", "");
+  EXPECT_EQ(out, "g\titems\t0\t8\t\\N\t\\N\te\t\t\\N\t\\N\t\\N\n");
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "worker/postgres/copy_encoder.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/kafka_headers.h"
 
 namespace sluice::worker {
 namespace {
@@ -83,6 +85,29 @@ void AppendDeadLetter(std::string* out, absl::string_view consumer_group, const 
   AppendCopyText(out, error);
   out->push_back('\t');
   AppendCopyText(out, sqlstate);
+  out->push_back('\t');
+  // Years 1000..9999 only: a timestamp PostgreSQL cannot hold must not fail the
+  // dead letter's transaction (the row-path encoders handle those for the rows).
+  static const absl::Time kFirst = absl::FromCivil(absl::CivilYear(1000), absl::UTCTimeZone());
+  static const absl::Time kEnd = absl::FromCivil(absl::CivilYear(10000), absl::UTCTimeZone());
+  if (m.timestamp && *m.timestamp >= kFirst && *m.timestamp < kEnd) {
+    out->append(absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", *m.timestamp, absl::UTCTimeZone()));
+  } else {
+    out->append("\\N");
+  }
+  out->push_back('\t');
+  if (m.headers.empty()) {
+    out->append("\\N");
+  } else {
+    AppendCopyBytea(out, EncodeKafkaHeaders(m.headers));
+  }
+  out->push_back('\t');
+  // No path was decided for an item left unrouted (its reason is the error).
+  if (!m.unrouted_reason.empty()) {
+    out->append("\\N");
+  } else {
+    out->append(m.path == Path::kLegacy ? "legacy" : "kafka");
+  }
   out->push_back('\n');
 }
 

@@ -20,7 +20,8 @@ void AppendCopyBytea(std::string* out, absl::string_view value);
 // A bytea value as a plain text parameter: \x followed by hex digits.
 std::string ByteaHex(absl::string_view value);
 // Appends one dead letter: consumer_group, topic, kafka_partition, kafka_offset,
-// kafka_key, payload (bytea), error, sqlstate.
+// kafka_key, payload (bytea), error, sqlstate, kafka_timestamp, headers
+// (common/kafka_headers.h), rollout_path.
 void AppendDeadLetter(std::string* out, absl::string_view consumer_group, const Message& message,
                       absl::string_view error, absl::string_view sqlstate);
 

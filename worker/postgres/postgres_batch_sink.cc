@@ -36,16 +36,19 @@ const char* PayloadColumnType(PayloadFormat format) {
 constexpr char kCreateDeadLetterStage[] =
     "CREATE TEMP TABLE IF NOT EXISTS sluice_dead_letters_stage (consumer_group text, "
     "topic text, kafka_partition integer, kafka_offset bigint, kafka_key bytea, "
-    "payload bytea, error text, sqlstate text) ON COMMIT DELETE ROWS";
+    "payload bytea, error text, sqlstate text, kafka_timestamp timestamptz, headers bytea, "
+    "rollout_path text) ON COMMIT DELETE ROWS";
 
 constexpr char kMergeDeadLetters[] =
     "INSERT INTO sluice_dead_letters (consumer_group, topic, kafka_partition, kafka_offset, "
-    "kafka_key, payload, error, sqlstate) SELECT consumer_group, topic, kafka_partition, "
-    "kafka_offset, kafka_key, payload, error, sqlstate FROM sluice_dead_letters_stage "
+    "kafka_key, payload, error, sqlstate, kafka_timestamp, headers, rollout_path) SELECT "
+    "consumer_group, topic, kafka_partition, kafka_offset, kafka_key, payload, error, sqlstate, "
+    "kafka_timestamp, headers, rollout_path FROM sluice_dead_letters_stage "
     "ON CONFLICT (consumer_group, topic, kafka_partition, kafka_offset) DO UPDATE SET "
     "kafka_key = EXCLUDED.kafka_key, payload = EXCLUDED.payload, error = EXCLUDED.error, "
-    "sqlstate = EXCLUDED.sqlstate, failed_at = now(), state = 'pending', handled_at = NULL, "
-    "handled_by = NULL";
+    "sqlstate = EXCLUDED.sqlstate, kafka_timestamp = EXCLUDED.kafka_timestamp, headers = "
+    "EXCLUDED.headers, rollout_path = EXCLUDED.rollout_path, failed_at = now(), state = "
+    "'pending', handled_at = NULL, handled_by = NULL";
 
 // The stage's own columns in UPSERT mode: a row's place in its batch (the last
 // of a key wins) and whether it deletes its key's row.
@@ -202,8 +205,8 @@ absl::Status PostgresBatchSink::PrepareTables() {
     RETURN_IF_ERROR(conn->Run(kSchemaLock));
     RETURN_IF_ERROR(conn->Run(kCreateOffsetsTable));
     RETURN_IF_ERROR(conn->Run(kCreateDeadLettersTable));
-    ASSIGN_OR_RETURN(PgResult missing, conn->Exec(kDeadLetterStateMissing));
-    if (std::string(missing.Value(0, 0)) == "t") RETURN_IF_ERROR(conn->Run(kAddDeadLetterState));
+    ASSIGN_OR_RETURN(PgResult missing, conn->Exec(kDeadLetterColumnsMissing));
+    if (std::string(missing.Value(0, 0)) == "t") RETURN_IF_ERROR(conn->Run(kAddDeadLetterColumns));
     if (config_.create_table) {
       for (const std::string* table : {&quoted_table_, &quoted_legacy_table_}) {
         if (table->empty()) continue;
@@ -822,7 +825,7 @@ absl::Status PostgresBatchSink::WriteDeadLetters(const std::vector<RejectedRow>&
   }
   RETURN_IF_ERROR(conn_->CopyIn(
       "COPY sluice_dead_letters_stage (consumer_group, topic, kafka_partition, kafka_offset, "
-      "kafka_key, payload, error, sqlstate) FROM STDIN",
+      "kafka_key, payload, error, sqlstate, kafka_timestamp, headers, rollout_path) FROM STDIN",
       data));
   RETURN_IF_ERROR(conn_->Run(kMergeDeadLetters));
   // The stage empties at COMMIT; empty it now too, so a second call in the same
