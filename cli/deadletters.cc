@@ -119,6 +119,11 @@ int RunDeadLetters(const CliContext& ctx) {
     ctx.out() << "replayed " << resp.replayed() << " of " << resp.selected()
               << " pending dead letters of pipeline " << pipeline << "; " << resp.still_refused()
               << " refused again (still pending, with the new reason)\n";
+    if (resp.left_pending() > 0) {
+      ctx.out() << resp.left_pending()
+                << " left pending, not attempted; the first: " << resp.left_pending_reason()
+                << "\n";
+    }
     return kExitOk;
   }
   if (verb == "discard" && pos.size() == 3) {

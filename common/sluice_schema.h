@@ -38,6 +38,12 @@ inline constexpr char kAddDeadLetterColumns[] =
     "handled_by text, ADD COLUMN IF NOT EXISTS kafka_timestamp timestamptz, ADD COLUMN IF NOT "
     "EXISTS headers bytea, ADD COLUMN IF NOT EXISTS rollout_path text";
 
+// For the controller's counts of each pipeline's dead letters by state (run with
+// kAddDeadLetterColumns).
+inline constexpr char kCreateDeadLetterStateIndex[] =
+    "CREATE INDEX IF NOT EXISTS sluice_dead_letters_by_state ON sluice_dead_letters "
+    "(consumer_group, state)";
+
 // Serialises DDL of concurrent starters (CREATE ... IF NOT EXISTS races on the catalog).
 inline constexpr char kSchemaLock[] = "SELECT pg_advisory_xact_lock(7400001)";
 

@@ -67,6 +67,13 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                               "(pending: waiting for a replay or a discard; replayed; "
                               "discarded), counted every 10 s.")
                         .Register(registry)),
+      dead_letters_counted_at_(
+          prometheus::BuildGauge()
+              .Name("sluice_controller_dead_letters_counted_at_seconds")
+              .Help("Unix time of the last successful count behind "
+                    "sluice_controller_dead_letters (a failed count keeps the last values).")
+              .Register(registry)
+              .Add({})),
       flag_percent_(prometheus::BuildGauge()
                         .Name("sluice_controller_flag_percent")
                         .Help("Percentage of keys in each flag's rollout, in effect now.")
@@ -117,8 +124,10 @@ void ControllerMetrics::SetRowsPerSecond(
   }
 }
 
-void ControllerMetrics::SetDeadLetters(const std::map<std::string, DeadLetterCounts>& by_pipeline) {
+void ControllerMetrics::SetDeadLetters(const std::map<std::string, DeadLetterCounts>& by_pipeline,
+                                       absl::Time counted_at) {
   absl::MutexLock lock(&mu_);
+  dead_letters_counted_at_.Set(absl::ToDoubleSeconds(counted_at - absl::UnixEpoch()));
   for (auto it = dead_letter_gauges_.begin(); it != dead_letter_gauges_.end();) {
     if (by_pipeline.count(it->first) > 0) {
       ++it;

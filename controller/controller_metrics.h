@@ -44,9 +44,10 @@ class ControllerMetrics {
 
   // Aggregated rows/s over the last minute by (pipeline, version).
   void SetRowsPerSecond(const std::map<std::pair<std::string, std::string>, double>& rates);
-  // Each pipeline's dead letters by state (StateStore::CountDeadLetters); a
-  // pipeline no longer listed loses its series.
-  void SetDeadLetters(const std::map<std::string, DeadLetterCounts>& by_pipeline);
+  // Each pipeline's dead letters by state (StateStore::CountDeadLetters), counted
+  // at `counted_at`; a pipeline no longer listed loses its series.
+  void SetDeadLetters(const std::map<std::string, DeadLetterCounts>& by_pipeline,
+                      absl::Time counted_at);
 
  private:
   absl::Mutex mu_;
@@ -66,6 +67,7 @@ class ControllerMetrics {
   std::map<std::pair<std::string, std::string>, prometheus::Gauge*> rate_gauges_
       ABSL_GUARDED_BY(mu_);
   prometheus::Family<prometheus::Gauge>& dead_letters_;
+  prometheus::Gauge& dead_letters_counted_at_;
   std::map<std::string, std::array<prometheus::Gauge*, 3>> dead_letter_gauges_ ABSL_GUARDED_BY(mu_);
   prometheus::Family<prometheus::Gauge>& flag_percent_;
   prometheus::Family<prometheus::Gauge>& ramp_state_;

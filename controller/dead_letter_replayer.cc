@@ -13,24 +13,55 @@ namespace sluice::controller {
 namespace {
 
 // Sets m->path for a dead letter of a rollout pipeline whose stored path is ""
-// (see DeadLetterReplayer::Replay), or the reason it stays pending.
-void RouteAgain(const v1::Rollout& rollout, const flags::FlagSchedule& flag,
-                absl::Time decided_before, worker::Message* m) {
+// (see DeadLetterReplayer::Replay); "" or why it is left pending.
+std::string RouteAgain(const v1::Rollout& rollout, const flags::FlagSchedule& flag,
+                       absl::Time decided_before, worker::Message* m) {
   if (!m->timestamp) {
-    m->unrouted_reason =
-        "not replayed: written before dead letters kept their rollout path and timestamp; "
-        "discard it, or replay it after removing the rollout";
-    return;
+    return "its rollout path and timestamp were not kept (written before Sluice kept them, "
+           "or a timestamp PostgreSQL cannot hold); discard it, or replay it after removing "
+           "the rollout";
   }
   if (*m->timestamp >= decided_before) {
-    m->unrouted_reason =
-        absl::StrCat("not replayed yet: its timestamp ", absl::FormatTime(*m->timestamp),
-                     " is later than the flag's schedule is final; replay it after then");
-    return;
+    return absl::StrCat("its timestamp ", absl::FormatTime(*m->timestamp),
+                        " is later than the flag's final schedule; replay it after then");
+  }
+  if (flag.BeforeKeptSchedule(*m->timestamp)) {
+    return absl::StrCat("its timestamp ", absl::FormatTime(*m->timestamp),
+                        " is older than the flag's kept schedule, so its path as of then is "
+                        "no longer known; discard it");
   }
   const flags::Evaluation e =
       flag.EvaluateItem(flags::RoutingKeyOf(rollout, m->key, m->payload), m->timestamp);
   m->path = e.in_rollout ? worker::Path::kKafka : worker::Path::kLegacy;
+  return "";
+}
+
+// "" when the replay can write `m` through `pipeline` as it is now; else why the
+// dead letter is left pending, untouched (its own reason kept).
+std::string WhyNotReplayable(const v1::PipelineConfig& pipeline, bool stored_path,
+                             const flags::FlagSchedule* flag, absl::Time decided_before,
+                             worker::Message* m) {
+  if (!stored_path && pipeline.has_rollout()) {
+    if (std::string why = RouteAgain(pipeline.rollout(), *flag, decided_before, m); !why.empty()) {
+      return why;
+    }
+  }
+  if (m->path == worker::Path::kLegacy) {
+    if (!pipeline.has_rollout()) {
+      return "it was on the legacy path and the pipeline has no rollout now; discard it";
+    }
+    if (pipeline.rollout().skip()) {
+      return "it is on the legacy path, which this pipeline skips (the legacy system takes "
+             "its items); discard it once the legacy system has it";
+    }
+  }
+  for (const v1::ColumnMapping& c : pipeline.columns()) {
+    if (c.source() == v1::COLUMN_SOURCE_HEADER && !m->headers_read) {
+      return "its headers were not kept (the pipeline read no headers when it failed) and "
+             "the mapping reads a header now; discard it";
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -57,14 +88,16 @@ absl::StatusOr<v1::ReplayDeadLettersResponse> DeadLetterReplayer::Replay(
       conn->Exec("SELECT topic, kafka_partition, kafka_offset, kafka_key IS NOT NULL, "
                  "encode(coalesce(kafka_key, ''), 'hex'), payload IS NOT NULL, "
                  "encode(coalesce(payload, ''), 'hex'), coalesce((extract(epoch FROM "
-                 "kafka_timestamp) * 1000000)::bigint::text, ''), encode(coalesce(headers, ''), "
-                 "'hex'), coalesce(rollout_path, '') FROM sluice_dead_letters WHERE "
+                 "kafka_timestamp) * 1000000)::bigint::text, ''), encode(headers, 'hex')"
+                 ", coalesce(rollout_path, '') FROM sluice_dead_letters WHERE "
                  "consumer_group = $1 AND ($2::bigint = 0 OR id >= $2::bigint) AND "
                  "($3::bigint = 0 OR id <= $3::bigint) AND ($4 = '' OR sqlstate = $4) AND "
                  "state = 'pending' ORDER BY id LIMIT $5",
                  {pipeline.consumer_group().c_str(), from.c_str(), to.c_str(),
                   filter.sqlstate().c_str(), limit.c_str()}));
   worker::Batch batch;
+  int64_t left_pending = 0;
+  std::string first_reason;
   for (int i = 0; i < r.rows(); ++i) {
     worker::Message& m = batch.messages.emplace_back();
     m.topic = r.Value(i, 0);
@@ -74,24 +107,34 @@ absl::StatusOr<v1::ReplayDeadLettersResponse> DeadLetterReplayer::Replay(
     if (std::string(r.Value(i, 5)) == "t") m.payload = absl::HexStringToBytes(r.Value(i, 6));
     int64_t micros = 0;
     if (absl::SimpleAtoi(r.Value(i, 7), &micros)) m.timestamp = absl::FromUnixMicros(micros);
-    absl::StatusOr<KafkaHeaders> headers =
-        DecodeKafkaHeaders(absl::HexStringToBytes(r.Value(i, 8)));
-    if (!headers.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("dead letter at ", m.topic, "/", m.partition, " offset ", m.offset,
-                       ": its headers are not in a form this controller reads (",
-                       headers.status().message(), "); upgrade the controller"));
+    if (!r.IsNull(i, 8)) {
+      absl::StatusOr<KafkaHeaders> headers =
+          DecodeKafkaHeaders(absl::HexStringToBytes(r.Value(i, 8)));
+      if (!headers.ok()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("dead letter at ", m.topic, "/", m.partition, " offset ", m.offset,
+                         ": its headers are not in a form this controller reads (",
+                         headers.status().message(), "); upgrade the controller"));
+      }
+      m.headers = *std::move(headers);
+      m.headers_read = true;
     }
-    m.headers = *std::move(headers);
     const std::string path = r.Value(i, 9);
-    if (path == "legacy") {
-      m.path = worker::Path::kLegacy;
-    } else if (path.empty() && pipeline.has_rollout()) {
-      RouteAgain(pipeline.rollout(), *flag, decided_before, &m);
+    if (path == "legacy") m.path = worker::Path::kLegacy;
+    if (std::string why = WhyNotReplayable(pipeline, !path.empty(), flag.get(), decided_before, &m);
+        !why.empty()) {
+      // Left out of the batch: neither written nor marked, its own reason kept.
+      ++left_pending;
+      if (first_reason.empty()) {
+        first_reason = absl::StrCat("offset ", m.topic, "/", m.partition, ":", m.offset, ": ", why);
+      }
+      batch.messages.pop_back();
     }
   }
   v1::ReplayDeadLettersResponse out;
-  out.set_selected(static_cast<int64_t>(batch.messages.size()));
+  out.set_selected(static_cast<int64_t>(batch.messages.size()) + left_pending);
+  out.set_left_pending(left_pending);
+  out.set_left_pending_reason(first_reason);
   if (batch.messages.empty()) return out;
 
   worker::PostgresSinkConfig sink = worker::SinkConfigFor(pipeline, connection);

@@ -438,7 +438,7 @@ int main(int argc, char** argv) {
       next_dead_letter_count = clock.Now() + absl::Seconds(10);
       absl::StatusOr<std::map<std::string, DeadLetterCounts>> dead = store->CountDeadLetters();
       if (dead.ok()) {
-        metrics.SetDeadLetters(*dead);
+        metrics.SetDeadLetters(*dead, clock.Now());
       } else {
         LOG(WARNING) << "dead letters not counted: " << dead.status().message();
       }

@@ -158,7 +158,10 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StoreOptions&
         "PRIMARY KEY (minute, worker, pipeline, version))");
     tx.exec(kCreateOffsetsTable);
     tx.exec(kCreateDeadLettersTable);
-    if (tx.exec(kDeadLetterColumnsMissing)[0][0].as<bool>()) tx.exec(kAddDeadLetterColumns);
+    if (tx.exec(kDeadLetterColumnsMissing)[0][0].as<bool>()) {
+      tx.exec(kAddDeadLetterColumns);
+      tx.exec(kCreateDeadLetterStateIndex);
+    }
   }));
   return store;
 }

@@ -5,6 +5,7 @@
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "common/kafka_headers.h"
 #include "fuzz/fuzz_check.h"
 #include "worker/postgres/copy_binary_encoder.h"
 #include "worker/postgres/copy_encoder.h"
@@ -21,6 +23,7 @@
 namespace {
 
 using ::sluice::worker::Message;
+using ::sluice::worker::Path;
 using Field = std::optional<std::string>;
 
 std::string Show(absl::string_view s) {
@@ -158,6 +161,35 @@ void ExpectBinaryTimestamp(BinaryReader& r, const std::optional<absl::Time>& wan
   }
 }
 
+// A dead letter's kafka_timestamp in COPY text: NULL outside PostgreSQL's range
+// (4713 BC to 294276 AD), else the instant to the microsecond, at least four year
+// digits, " BC" for years before 1 AD (absl's year 0 is 1 BC).
+void ExpectDeadLetterTimestamp(const Field& got, const std::optional<absl::Time>& want) {
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  if (!want || *want < absl::FromCivil(absl::CivilSecond(-4712, 1, 1, 0, 0, 0), utc) ||
+      *want >= absl::FromCivil(absl::CivilSecond(294277, 1, 1, 0, 0, 0), utc)) {
+    return ExpectField(got, std::nullopt, "dead letter kafka_timestamp");
+  }
+  FUZZ_CHECK(got.has_value(), "dead letter kafka_timestamp: NULL for an instant in range");
+  absl::string_view text = *got;
+  const bool bc = absl::ConsumeSuffix(&text, " BC");
+  const size_t dash = text.find('-');
+  int64_t year = 0;
+  FUZZ_CHECK(dash != absl::string_view::npos && dash >= 4 &&
+                 absl::SimpleAtoi(text.substr(0, dash), &year) && year >= 1,
+             "dead letter kafka_timestamp: a bad year in " + Show(*got));
+  absl::CivilSecond civil;
+  int month = 0, day = 0, hour = 0, minute = 0, second = 0, micros = 0;
+  FUZZ_CHECK(std::sscanf(std::string(text.substr(dash)).c_str(), "-%2d-%2d %2d:%2d:%2d.%6d+00",
+                         &month, &day, &hour, &minute, &second, &micros) == 6,
+             "dead letter kafka_timestamp: not PostgreSQL's form: " + Show(*got));
+  civil = absl::CivilSecond(bc ? 1 - year : year, month, day, hour, minute, second);
+  const absl::Time read = absl::FromCivil(civil, utc) + absl::Microseconds(micros);
+  FUZZ_CHECK(
+      read == absl::Floor(*want - absl::UnixEpoch(), absl::Microseconds(1)) + absl::UnixEpoch(),
+      "dead letter kafka_timestamp " + Show(*got) + " is not the message's instant");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -173,6 +205,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string group = in.ConsumeRandomLengthString(64);
   const std::string error = in.ConsumeRandomLengthString(256);
   const std::string sqlstate = in.ConsumeRandomLengthString(8);
+  m.headers_read = in.ConsumeBool();
+  for (int n = in.ConsumeIntegralInRange(0, 3); n > 0 && m.headers_read; --n) {
+    std::optional<std::string> value;
+    if (in.ConsumeBool()) value = in.ConsumeRandomLengthString(32);
+    m.headers.emplace_back(in.ConsumeRandomLengthString(16), std::move(value));
+  }
+  if (in.ConsumeBool()) m.path = Path::kLegacy;
+  if (in.ConsumeBool()) m.unrouted_reason = "unrouted";
   if (in.ConsumeBool()) m.payload = in.ConsumeRemainingBytesAsString();
 
   // Plain text: escapes exactly backslash, tab, newline and carriage return, and
@@ -208,11 +248,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   FUZZ_CHECK(r.done(), "bytes after the row's six fields");
 
-  // A dead letter: eight columns, key and payload always bytea.
+  // A dead letter: eleven columns, key, payload and headers bytea.
   std::string dead;
   ::sluice::worker::AppendDeadLetter(&dead, group, m, error, sqlstate);
   const std::vector<Field> d = DecodeLine(dead);
-  FUZZ_CHECK(d.size() == 8, absl::StrCat("a dead letter of ", d.size(), " columns: ", Show(dead)));
+  FUZZ_CHECK(d.size() == 11, absl::StrCat("a dead letter of ", d.size(), " columns: ", Show(dead)));
   ExpectField(d[0], group, "consumer_group");
   ExpectField(d[1], m.topic, "topic");
   ExpectField(d[2], std::to_string(m.partition), "kafka_partition");
@@ -221,5 +261,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ExpectBytea(d[5], m.payload, "payload");
   ExpectField(d[6], error, "error");
   ExpectField(d[7], sqlstate, "sqlstate");
+  ExpectDeadLetterTimestamp(d[8], m.timestamp);
+  if (!m.headers_read) {
+    ExpectField(d[9], std::nullopt, "headers");
+  } else {
+    absl::StatusOr<::sluice::KafkaHeaders> headers =
+        ::sluice::DecodeKafkaHeaders(DecodeBytea(d[9]));
+    FUZZ_CHECK(headers.ok() && *headers == m.headers, "headers do not read back");
+  }
+  ExpectField(d[10],
+              !m.unrouted_reason.empty() ? std::nullopt
+              : m.path == Path::kLegacy  ? Field("legacy")
+                                         : Field("kafka"),
+              "rollout_path");
   return 0;
 }

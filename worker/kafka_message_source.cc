@@ -383,6 +383,7 @@ absl::StatusOr<std::vector<Message>> KafkaMessageSource::Poll(size_t max_message
       msg.payload.emplace(static_cast<const char*>(m->payload()), m->len());
     }
     if (read_headers_) {
+      msg.headers_read = true;
       // Headers come with the message from librdkafka; copied only when mapped.
       if (RdKafka::Headers* headers = m->headers()) {
         for (const RdKafka::Headers::Header& h : headers->get_all()) {

@@ -62,6 +62,8 @@ struct Message {
   // The message's headers in their order (a header may have no value), read only
   // for pipelines whose column mapping reads a header.
   std::vector<std::pair<std::string, std::optional<std::string>>> headers;
+  // Whether `headers` was read (an empty list then means the message had none).
+  bool headers_read = false;
   // Set by the router; every item takes the Kafka path without a rollout.
   Path path = Path::kKafka;
   // Set by the router when it read the payload for its routing key (a rollout

@@ -19,7 +19,8 @@ std::string Scrape(prometheus::Registry& registry) {
 TEST(ControllerMetricsTest, DeadLettersByPipelineAndState) {
   prometheus::Registry registry;
   ControllerMetrics metrics(registry);
-  metrics.SetDeadLetters({{"orders", {3, 1, 0}}, {"views", {0, 0, 2}}});
+  metrics.SetDeadLetters({{"orders", {3, 1, 0}}, {"views", {0, 0, 2}}},
+                         absl::FromUnixSeconds(1700000000));
   std::string page = Scrape(registry);
   EXPECT_NE(page.find("sluice_controller_dead_letters{pipeline=\"orders\",state=\"pending\"} 3"),
             std::string::npos)
@@ -29,7 +30,10 @@ TEST(ControllerMetricsTest, DeadLettersByPipelineAndState) {
   EXPECT_NE(page.find("sluice_controller_dead_letters{pipeline=\"views\",state=\"discarded\"} 2"),
             std::string::npos);
   // views was deleted; orders' letters were replayed.
-  metrics.SetDeadLetters({{"orders", {0, 4, 0}}});
+  EXPECT_NE(page.find("sluice_controller_dead_letters_counted_at_seconds 1700000000"),
+            std::string::npos)
+      << page;
+  metrics.SetDeadLetters({{"orders", {0, 4, 0}}}, absl::FromUnixSeconds(1700000010));
   page = Scrape(registry);
   EXPECT_EQ(page.find("pipeline=\"views\""), std::string::npos) << page;
   EXPECT_NE(page.find("sluice_controller_dead_letters{pipeline=\"orders\",state=\"pending\"} 0"),

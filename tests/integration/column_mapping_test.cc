@@ -493,10 +493,18 @@ TEST_F(ColumnMappingTest, AReplayMapsTheTimestampAndHeadersAgain) {
   for (int i = 0; i < 5; ++i) {
     Message m = Json(absl::StrCat(R"({"v": )", i, "}"));
     m.headers = {{"trace", std::nullopt}, {"region", absl::StrCat("r", i)}};
+    m.headers_read = true;
     m.timestamp = absl::FromUnixMillis(1700000000000 + i);
     batch.push_back(m);
   }
   EXPECT_EQ(Write(sink->get(), batch).dead_letters, 1);
+  // Two the pipeline as it is cannot write: one from the legacy path of a rollout
+  // since removed, one whose headers were not kept. Left pending, untouched.
+  ASSERT_EQ(db_.Exec("INSERT INTO sluice_dead_letters (consumer_group, topic, kafka_partition, "
+                     "kafka_offset, payload, error, kafka_timestamp, headers, rollout_path) "
+                     "VALUES ('g', 'events', 3, 100, '{\"v\": 100}', 'e1', now(), '', 'legacy'), "
+                     "('g', 'events', 3, 101, '{\"v\": 101}', 'e2', now(), NULL, 'kafka')"),
+            "");
   ASSERT_EQ(db_.Exec("ALTER TABLE t DROP CONSTRAINT no_threes"), "");
   v1::PipelineConfig pipeline;
   pipeline.set_name("p");
@@ -511,6 +519,14 @@ TEST_F(ColumnMappingTest, AReplayMapsTheTimestampAndHeadersAgain) {
       replayer.Replay(pipeline, filter, "test", nullptr, absl::Now());
   ASSERT_TRUE(replayed.ok()) << replayed.status();
   EXPECT_EQ(replayed->replayed(), 1);
+  EXPECT_EQ(replayed->selected(), 3);
+  EXPECT_EQ(replayed->left_pending(), 2);
+  EXPECT_NE(replayed->left_pending_reason().find("legacy path"), std::string::npos)
+      << replayed->left_pending_reason();
+  EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM sluice_dead_letters WHERE state = 'pending' AND "
+                         "((kafka_offset = 100 AND error = 'e1') OR (kafka_offset = 101 AND "
+                         "error = 'e2'))"),
+            2);
   EXPECT_EQ(db_.QueryInt("SELECT count(*) FROM t WHERE v = 3 AND region = 'r3' AND "
                          "at = to_timestamp(1700000000.003)"),
             1);

@@ -36,13 +36,15 @@ TEST(CopyEncoderTest, ADeadLetterCarriesTheReason) {
 }
 
 // What a replay needs to map and route the message again: its timestamp, its
-// headers and its path (none for an item no path could be decided for).
+// headers (NULL when they were not read, empty when there were none) and its path
+// (none for an item no path could be decided for).
 TEST(CopyEncoderTest, ADeadLetterKeepsTimestampHeadersAndPath) {
   Message m;
   m.topic = "items";
   m.offset = 8;
   m.timestamp = absl::FromUnixMicros(1700000000123456);
   m.headers = {{"r", "eu"}};
+  m.headers_read = true;
   m.path = Path::kLegacy;
   std::string out;
   AppendDeadLetter(&out, "g", m, "e", "");
@@ -50,12 +52,20 @@ TEST(CopyEncoderTest, ADeadLetterKeepsTimestampHeadersAndPath) {
             "g\titems\t0\t8\t\\N\t\\N\te\t\t2023-11-14 22:13:20.123456+00\t"
             "\\\\x0000000172000000026575\tlegacy\n");
   m.unrouted_reason = "timestamp beyond the known schedule";
-  m.timestamp =
-      absl::FromUnixSeconds(400000000000);  // year 14645: PostgreSQL holds it, text does not
+  m.timestamp = absl::FromUnixSeconds(400000000000);  // year 14645
   m.headers.clear();
   out.clear();
   AppendDeadLetter(&out, "g", m, "e", "");
+  EXPECT_EQ(out, "g\titems\t0\t8\t\\N\t\\N\te\t\t14645-06-30 15:06:40.000000+00\t\\\\x\t\\N\n");
+  // Beyond PostgreSQL's range (294276 AD): none, rather than a refused dead letter.
+  m.timestamp = absl::FromUnixSeconds(10000000000000);
+  m.headers_read = false;
+  out.clear();
+  AppendDeadLetter(&out, "g", m, "e", "");
   EXPECT_EQ(out, "g\titems\t0\t8\t\\N\t\\N\te\t\t\\N\t\\N\t\\N\n");
+  EXPECT_EQ(FormatTimestamp(
+                absl::FromCivil(absl::CivilSecond(-4712, 1, 1, 0, 0, 0), absl::UTCTimeZone())),
+            "4713-01-01 00:00:00.000000+00 BC");
 }
 
 }  // namespace

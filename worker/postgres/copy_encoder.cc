@@ -62,6 +62,17 @@ void AppendCopyBytea(std::string* out, absl::string_view value) {
   }
 }
 
+std::string FormatTimestamp(absl::Time t) {
+  // absl prints the year as it is (5, -44), but PostgreSQL misreads a year of one
+  // or two digits ("5-01-01 ..." became 2001-05-01, "45-07-29 ..." is refused) and
+  // has no year 0 or negative years: absl's year 0 is 1 BC.
+  const int64_t year = absl::ToCivilYear(t, absl::UTCTimeZone()).year();
+  const bool bc = year <= 0;
+  return absl::StrCat(absl::Dec(bc ? 1 - year : year, absl::kZeroPad4),
+                      absl::FormatTime("-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone()),
+                      bc ? " BC" : "");
+}
+
 std::string ByteaHex(absl::string_view value) {
   std::string out = "\\x";
   out.reserve(2 + 2 * value.size());
@@ -86,17 +97,20 @@ void AppendDeadLetter(std::string* out, absl::string_view consumer_group, const 
   out->push_back('\t');
   AppendCopyText(out, sqlstate);
   out->push_back('\t');
-  // Years 1000..9999 only: a timestamp PostgreSQL cannot hold must not fail the
-  // dead letter's transaction (the row-path encoders handle those for the rows).
-  static const absl::Time kFirst = absl::FromCivil(absl::CivilYear(1000), absl::UTCTimeZone());
-  static const absl::Time kEnd = absl::FromCivil(absl::CivilYear(10000), absl::UTCTimeZone());
+  // PostgreSQL's range only: a timestamp it cannot hold must not fail the dead
+  // letter's transaction (the row encoders send those for the server to refuse).
+  static const absl::Time kFirst =
+      absl::FromCivil(absl::CivilSecond(-4712, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+  static const absl::Time kEnd =
+      absl::FromCivil(absl::CivilSecond(294277, 1, 1, 0, 0, 0), absl::UTCTimeZone());
   if (m.timestamp && *m.timestamp >= kFirst && *m.timestamp < kEnd) {
-    out->append(absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", *m.timestamp, absl::UTCTimeZone()));
+    out->append(FormatTimestamp(*m.timestamp));
   } else {
     out->append("\\N");
   }
   out->push_back('\t');
-  if (m.headers.empty()) {
+  // NULL: the pipeline did not read headers; empty: it read none.
+  if (!m.headers_read) {
     out->append("\\N");
   } else {
     AppendCopyBytea(out, EncodeKafkaHeaders(m.headers));

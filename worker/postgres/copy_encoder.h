@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "sluice/v1/pipeline.pb.h"
 #include "worker/message.h"
 
@@ -19,6 +20,9 @@ void AppendCopyText(std::string* out, absl::string_view value);
 void AppendCopyBytea(std::string* out, absl::string_view value);
 // A bytea value as a plain text parameter: \x followed by hex digits.
 std::string ByteaHex(absl::string_view value);
+// "2026-11-25 10:00:00.123000+00", in UTC, as PostgreSQL reads it back: at least
+// four year digits ("0005-..."), and years before 1 AD as "0001-... BC".
+std::string FormatTimestamp(absl::Time t);
 // Appends one dead letter: consumer_group, topic, kafka_partition, kafka_offset,
 // kafka_key, payload (bytea), error, sqlstate, kafka_timestamp, headers
 // (common/kafka_headers.h), rollout_path.

@@ -101,7 +101,8 @@ std::optional<Rejection> MappedRowEncoder::AppendRow(const Message& message, std
     // One pass for the grammar and every pointer's value: the router's, when it
     // read the payload for its routing key, else this one.
     absl::Status syntax;
-    if (message.json && message.json->spans.size() >= pointers_.size()) {
+    // The router's reading holds this mapping's pointers, then its routing field.
+    if (message.json && message.json->spans.size() == pointers_.size() + 1) {
       syntax = message.json->syntax;
       spans_read_ = &message.json->spans;
     } else {

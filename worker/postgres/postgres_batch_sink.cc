@@ -1,5 +1,6 @@
 #include "worker/postgres/postgres_batch_sink.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -206,7 +207,10 @@ absl::Status PostgresBatchSink::PrepareTables() {
     RETURN_IF_ERROR(conn->Run(kCreateOffsetsTable));
     RETURN_IF_ERROR(conn->Run(kCreateDeadLettersTable));
     ASSIGN_OR_RETURN(PgResult missing, conn->Exec(kDeadLetterColumnsMissing));
-    if (std::string(missing.Value(0, 0)) == "t") RETURN_IF_ERROR(conn->Run(kAddDeadLetterColumns));
+    if (std::string(missing.Value(0, 0)) == "t") {
+      RETURN_IF_ERROR(conn->Run(kAddDeadLetterColumns));
+      RETURN_IF_ERROR(conn->Run(kCreateDeadLetterStateIndex));
+    }
     if (config_.create_table) {
       for (const std::string* table : {&quoted_table_, &quoted_legacy_table_}) {
         if (table->empty()) continue;
@@ -655,7 +659,10 @@ absl::Status PostgresBatchSink::PutRows(const Message* const* rows, const absl::
   // What an earlier attempt in this transaction staged is not this one's.
   RETURN_IF_ERROR(conn_->Run(absl::StrCat("DELETE FROM ", upsert->second.stage)));
   RETURN_IF_ERROR(CopyRows(rows, tuples, n, quoted_table, error));
-  if (!upsert->second.lock_keys.empty()) {
+  // Only a batch that deletes needs the lock first: a merge alone is one statement
+  // in key order.
+  if (!upsert->second.lock_keys.empty() &&
+      std::any_of(rows, rows + n, [](const Message* m) { return !m->payload.has_value(); })) {
     RETURN_IF_ERROR(conn_->Run(upsert->second.lock_keys, {}, error));
   }
   RETURN_IF_ERROR(conn_->Run(upsert->second.merge, {}, error));
