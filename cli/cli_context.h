@@ -45,6 +45,7 @@ struct CliArgs {
   bool create_table = false;
   int64_t batch_max_rows = 0, batch_max_bytes = 0, desired_workers = 0, writers = 0, expected_version = 0;
   absl::Duration consumer_timeout = absl::ZeroDuration();
+  absl::Duration freshness_target = absl::ZeroDuration();
   std::vector<std::string> kafka_properties;
   // Names taken out of the config (e.g. one a stored pipeline may no longer set).
   std::vector<std::string> removed_kafka_properties;

@@ -27,6 +27,7 @@ constexpr char kUsage[] =
   pipelines create NAME --topics T1[,T2] [--group G] [--table T] [--create-table]
                         [--payload-format json|text|bytes] [--batch-max-rows N]
                         [--batch-max-bytes SIZE] [--consumer-timeout SECONDS]
+                        [--freshness-target SECONDS (0: a fixed consumer timeout)]
                         [--desired-workers N] [--writers N] [--kafka-property k=v ...]
                         [--column NAME=SOURCE[:TYPE] ...] [--write-mode insert|upsert
                         --key-columns A[,B] [--delete-on-tombstone]]
@@ -121,6 +122,7 @@ void AddFlags(ArgParser& p, CliArgs* a, const std::string& noun) {
     p.AddInt("batch-max-rows", &a->batch_max_rows, 0, kUint32Max, "");
     p.AddBytes("batch-max-bytes", &a->batch_max_bytes, "");
     AddDuration(p, "consumer-timeout", &a->consumer_timeout, "");
+    AddDuration(p, "freshness-target", &a->freshness_target, "");
     p.AddInt("desired-workers", &a->desired_workers, 0, kUint32Max, "");
     p.AddInt("writers", &a->writers, 0, kUint32Max, "");
     p.AddRepeated("kafka-property", &a->kafka_properties, "");
@@ -235,9 +237,9 @@ int main(int argc, char** argv) {
   }
   args.positional = second.positional();
   // Every flag a verb asks Given() about (where an empty or zero value can be meant).
-  for (const char* flag :
-       {"batch-max-rows", "batch-max-bytes", "consumer-timeout", "desired-workers", "writers", "in",
-        "payload", "guard-window", "key-columns", "delete-on-tombstone", "limit"}) {
+  for (const char* flag : {"batch-max-rows", "batch-max-bytes", "consumer-timeout",
+                           "freshness-target", "desired-workers", "writers", "in", "payload",
+                           "guard-window", "key-columns", "delete-on-tombstone", "limit"}) {
     if (second.WasSet(flag)) args.given.insert(flag);
   }
   if (args.controller.empty()) {

@@ -56,6 +56,14 @@ std::string ApplyFlags(const CliArgs& a, v1::PipelineConfig* config) {
     config->mutable_batch()->set_max_rows(static_cast<uint32_t>(a.batch_max_rows));
   }
   if (a.Given("batch-max-bytes")) config->mutable_batch()->set_max_bytes(a.batch_max_bytes);
+  if (a.Given("freshness-target")) {
+    if (a.freshness_target == absl::ZeroDuration()) {
+      config->mutable_batch()->clear_freshness_target();
+    } else {
+      *config->mutable_batch()->mutable_freshness_target() =
+          TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(a.freshness_target));
+    }
+  }
   if (a.Given("consumer-timeout")) {
     *config->mutable_batch()->mutable_consumer_timeout() =
         TimeUtil::MillisecondsToDuration(absl::ToInt64Milliseconds(a.consumer_timeout));
@@ -161,6 +169,10 @@ int PrintPipeline(const CliContext& ctx, const v1::Pipeline& p) {
     return kExitOk;
   }
   PrintPipelines(ctx, {&p});
+  if (p.config().batch().has_freshness_target()) {
+    ctx.out() << "\nfreshness target: " << FormatDuration(p.config().batch().freshness_target())
+              << " p99 (the consumer timeout is tuned; TIMEOUT is where it starts)\n";
+  }
   const v1::BadRowTolerance& t = p.config().bad_rows();
   if (t.mode() == v1::BadRowTolerance::MODE_NONE) {
     ctx.out() << "\nbad rows: none (the first pauses the pipeline)\n";

@@ -11,6 +11,26 @@
 
 namespace sluice::cli {
 
+namespace {
+
+// A lag status as `stats` prints it; "-" when unknown.
+std::string LagStatusName(v1::LagStatus status) {
+  switch (status) {
+    case v1::LAG_STATUS_OK:
+      return "OK";
+    case v1::LAG_STATUS_WARN:
+      return "WARN";
+    case v1::LAG_STATUS_STALL:
+      return "STALL";
+    case v1::LAG_STATUS_STOP:
+      return "STOP";
+    default:
+      return "-";
+  }
+}
+
+}  // namespace
+
 int RunStats(const CliContext& ctx) {
   if (ctx.args().positional.size() != 1) return ctx.Usage("stats takes no operands");
   v1::GetStatsRequest req;
@@ -50,28 +70,32 @@ int RunStats(const CliContext& ctx) {
   }
   // By pipeline, its dead letters now: pending (to replay or discard) and replayed.
   const bool dead_letters = by == "pipeline";
-  std::vector<std::string> columns = {header,    "ROWS/S",       "ROWS",
-                                      "BYTES",   "DEAD LETTERS", "RETRIES",
-                                      "BATCHES", "P99 WRITE MS", "P99 FRESHNESS MS",
-                                      "LAG",     "KAFKA PATH",   "LEGACY PATH"};
+  std::vector<std::string> columns = {header,       "ROWS/S",       "ROWS",
+                                      "BYTES",      "DEAD LETTERS", "RETRIES",
+                                      "BATCHES",    "P99 WRITE MS", "P99 FRESHNESS MS",
+                                      "LAG",        "LAG S",        "STATUS",
+                                      "KAFKA PATH", "LEGACY PATH"};
   if (dead_letters) {
     columns.push_back("DL PENDING");
     columns.push_back("DL REPLAYED");
   }
   TablePrinter t(columns);
   for (const v1::StatsRow& r : resp.rows()) {
-    std::vector<std::string> cells = {r.key(),
-                                      absl::StrFormat("%.1f", r.rows_per_second()),
-                                      absl::StrCat(r.rows()),
-                                      absl::StrCat(r.bytes()),
-                                      absl::StrCat(r.dead_letters()),
-                                      absl::StrCat(r.retries()),
-                                      absl::StrCat(r.batches()),
-                                      absl::StrFormat("%.1f", r.write_latency_p99_ms()),
-                                      absl::StrFormat("%.1f", r.freshness_p99_ms()),
-                                      absl::StrCat(r.consumer_lag()),
-                                      absl::StrCat(r.kafka_path_items()),
-                                      absl::StrCat(r.legacy_path_items())};
+    std::vector<std::string> cells = {
+        r.key(),
+        absl::StrFormat("%.1f", r.rows_per_second()),
+        absl::StrCat(r.rows()),
+        absl::StrCat(r.bytes()),
+        absl::StrCat(r.dead_letters()),
+        absl::StrCat(r.retries()),
+        absl::StrCat(r.batches()),
+        absl::StrFormat("%.1f", r.write_latency_p99_ms()),
+        absl::StrFormat("%.1f", r.freshness_p99_ms()),
+        absl::StrCat(r.consumer_lag()),
+        r.consumer_lag_seconds() < 0 ? "-" : absl::StrFormat("%.1f", r.consumer_lag_seconds()),
+        LagStatusName(r.lag_status()),
+        absl::StrCat(r.kafka_path_items()),
+        absl::StrCat(r.legacy_path_items())};
     if (dead_letters) {
       cells.push_back(absl::StrCat(r.dead_letters_pending()));
       cells.push_back(absl::StrCat(r.dead_letters_replayed()));

@@ -266,6 +266,7 @@ void AddDeadLetterCounts(const std::map<std::string, DeadLetterCounts>& dead,
     } else if (counts.pending > 0) {
       row = &added.emplace_back();
       row->set_key(pipeline);
+      row->set_consumer_lag_seconds(-1);
     } else {
       continue;
     }

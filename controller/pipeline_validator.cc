@@ -150,6 +150,13 @@ absl::Status ValidatePipelineConfig(const v1::PipelineConfig& c) {
                               absl::FormatDuration(absl::Milliseconds(timeout_ms)), ")"));
   }
   if (timeout_ms > 3600 * 1000) return Field("batch.consumer_timeout", "must be at most 1h");
+  if (b.has_freshness_target()) {
+    const absl::Duration target = ToAbslDuration(b.freshness_target());
+    if (target < absl::Milliseconds(100) || target > absl::Hours(1)) {
+      return Field("batch.freshness_target", absl::StrCat("must be within 100ms..1h (got ",
+                                                          absl::FormatDuration(target), ")"));
+    }
+  }
   if (b.max_rows() > kMaxRows) {
     return Field("batch.max_rows", absl::StrCat("must be at most ", kMaxRows));
   }

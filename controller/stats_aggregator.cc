@@ -100,8 +100,13 @@ bool StatsAggregator::Add(const std::string& worker_id, const std::string& build
       c.bytes += part.bytes();
       c.dead_letters += part.dead_letters();
       if (part.consumer_lag() >= 0) {
-        lag_[{worker, key.pipeline, Intern(part.topic()), part.partition()}] = {part.consumer_lag(),
-                                                                                now, version};
+        lag_[{worker, key.pipeline, Intern(part.topic()), part.partition()}] = {
+            part.consumer_lag(), now, version,
+            // Reports of workers that predate it carry 0: unknown.
+            part.consumer_lag_seconds() > 0 || part.consumer_lag() == 0
+                ? part.consumer_lag_seconds()
+                : -1,
+            part.lag_status()};
       }
     }
     c.retries = p.retries();
@@ -179,6 +184,7 @@ std::vector<v1::StatsRow> StatsAggregator::Query(v1::StatsGroupBy group_by,
     covered = ForEachInWindow(window, [&](const Key& k, const Counters& c) {
       const std::string& key = key_of(k.worker, k.pipeline, k.version);
       v1::StatsRow& row = rows[key];
+      if (row.key().empty()) row.set_consumer_lag_seconds(-1);
       row.set_key(key);
       row.set_rows(row.rows() + c.rows);
       row.set_bytes(row.bytes() + c.bytes);
@@ -195,7 +201,11 @@ std::vector<v1::StatsRow> StatsAggregator::Query(v1::StatsGroupBy group_by,
     for (const auto& [k, l] : lag_) {
       if (l.at < since) continue;
       auto row = rows.find(key_of(k.worker, k.pipeline, l.version));
-      if (row != rows.end()) row->second.set_consumer_lag(row->second.consumer_lag() + l.lag);
+      if (row == rows.end()) continue;
+      row->second.set_consumer_lag(row->second.consumer_lag() + l.lag);
+      row->second.set_consumer_lag_seconds(std::max(row->second.consumer_lag_seconds(), l.seconds));
+      // The enum is ordered from unknown to STOP: the worst is the largest.
+      row->second.set_lag_status(std::max(row->second.lag_status(), l.status));
     }
   }
   std::vector<v1::StatsRow> out;

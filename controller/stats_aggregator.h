@@ -118,6 +118,8 @@ class StatsAggregator {
     int64_t lag;
     absl::Time at;
     NameId version;
+    double seconds;  // -1 while unknown
+    v1::LagStatus status;
   };
 
   NameId Intern(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

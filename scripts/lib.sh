@@ -8,7 +8,7 @@ SLUICE_PACKAGES=(
   librdkafka-dev libpqxx-dev libpq-dev prometheus-cpp-dev libcivetweb-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev libmurmurhash-dev
   libgoogle-glog-dev
-  postgresql-15 postgresql-client-15 kcat python3 curl
+  postgresql-15 postgresql-client-15 kcat python3 python3-yaml curl
   libdigest-murmurhash3-pureperl-perl prometheus gdb
   clang-14 libclang-rt-14-dev pkg-config
 )

@@ -17,6 +17,9 @@ struct BatchLimits {
   // from when it was consumed at most one timeout earlier), less the time its
   // write is expected to take (see Batcher::set_write_allowance).
   absl::Duration consumer_timeout = absl::Milliseconds(150);
+  // Non-zero: the loop tunes consumer_timeout to keep the p99 freshness under
+  // this (AdaptiveTimeout); consumer_timeout is where it starts.
+  absl::Duration freshness_target = absl::ZeroDuration();
 };
 
 // Accumulates messages and says when the open batch must be written.
@@ -52,6 +55,8 @@ class Batcher {
   void set_limits(BatchLimits limits) { limits_ = limits; }
   const BatchLimits& limits() const { return limits_; }
 
+  // The open batch (its messages in each partition's offset order).
+  const Batch& open() const { return open_; }
   bool empty() const { return open_.messages.empty(); }
   size_t size() const { return open_.messages.size(); }
 

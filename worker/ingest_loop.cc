@@ -124,6 +124,20 @@ void IngestLoop::UpdateLimits(const BatchLimits& limits) {
   new_limits_ = limits;
 }
 
+void IngestLoop::ApplyLimits(const BatchLimits& limits) {
+  BatchLimits applied = limits;
+  if (limits.freshness_target <= absl::ZeroDuration()) {
+    adaptive_.reset();
+  } else if (!adaptive_ || adaptive_->options().target != limits.freshness_target) {
+    // A new target starts from the timeout in use (or the configured one).
+    const absl::Duration start = adaptive_ ? adaptive_->timeout() : limits.consumer_timeout;
+    adaptive_.emplace(AdaptiveTimeout::ForTarget(limits.freshness_target), start);
+  }
+  if (adaptive_) applied.consumer_timeout = adaptive_->timeout();
+  for (Lane& lane : lanes_) lane.batcher.set_limits(applied);
+  deps_.metrics->SetConsumerTimeout(applied.consumer_timeout);
+}
+
 bool IngestLoop::StopDeadlinePassed() {
   if (stop_ == nullptr || !stop_->load()) return false;
   const absl::Time now = deps_.clock->Now();
@@ -166,13 +180,14 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
   // Here, not in the constructor: a prepared replacement must not overwrite the
   // running pipeline's gauges (they share labels).
   deps_.metrics->SetWriters(static_cast<int>(lanes_.size()));
+  ApplyLimits(config_.limits);
   absl::Status status = deps_.source->Subscribe(config_.topics, this);
   if (!status.ok()) return status;
   while (!stop.load()) {
     {
       absl::MutexLock lock(&limits_mu_);
       if (new_limits_) {
-        for (Lane& lane : lanes_) lane.batcher.set_limits(*new_limits_);
+        ApplyLimits(*new_limits_);
         new_limits_.reset();
       }
     }
@@ -255,8 +270,10 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
       if (std::optional<FlushReason> due = lane.batcher.CheckTimeout()) Submit(lane, *due);
     }
     if (now >= next_lag_update_) {
-      const std::vector<PartitionLag> lag = deps_.source->Lag();
+      std::vector<PartitionLag> lag = deps_.source->Lag();
+      CompleteLag(&lag, now);
       deps_.metrics->SetLag(lag);
+      deps_.metrics->SetClientView(deps_.source->Client());
       if (deps_.stats != nullptr) deps_.stats->SetLag(lag);
       next_lag_update_ = now + kLagUpdateInterval;
     }
@@ -401,7 +418,30 @@ bool IngestLoop::Finish(Lane& lane, bool retry) {
                                 ? took
                                 : lane.write_estimate * 0.8 + took * 0.2;
       lane.batcher.set_write_allowance(lane.write_estimate);
-      deps_.metrics->BatchWritten(batch, *result, took);
+      deps_.metrics->BatchWritten(batch, *result, took, outcome.finished_at);
+      if (adaptive_) {
+        std::optional<absl::Time> oldest;
+        for (const Message& m : batch.messages) {
+          if (m.timestamp && (!oldest || *m.timestamp < *oldest)) oldest = m.timestamp;
+        }
+        const absl::Duration before = adaptive_->timeout();
+        if (oldest &&
+            adaptive_->Observe(outcome.finished_at, outcome.finished_at - *oldest) != before) {
+          BatchLimits limits = lane.batcher.limits();
+          limits.consumer_timeout = adaptive_->timeout();
+          for (Lane& l : lanes_) l.batcher.set_limits(limits);
+          deps_.metrics->SetConsumerTimeout(limits.consumer_timeout);
+        }
+      }
+      // Each partition's newest committed message, for the lag in seconds.
+      for (auto it = batch.messages.rbegin(); it != batch.messages.rend(); ++it) {
+        if (!it->timestamp) continue;
+        auto p = partitions_.find(it->topic_partition());
+        if (p == partitions_.end()) continue;
+        if (!p->second.last_committed_at || *p->second.last_committed_at < *it->timestamp) {
+          p->second.last_committed_at = it->timestamp;
+        }
+      }
       if (deps_.stats != nullptr) {
         deps_.stats->BatchCommitted(batch, *result, took, outcome.finished_at);
       }
@@ -467,6 +507,46 @@ bool IngestLoop::Finish(Lane& lane, bool retry) {
     lane.writer->Start(lane.flying, lane.plan);
     lane.in_flight = true;
   }
+}
+
+void IngestLoop::CompleteLag(std::vector<PartitionLag>* lag, absl::Time now) {
+  // The oldest message read and not yet committed, per partition: the batch in
+  // flight comes before the open one, and each holds a partition's messages in
+  // offset order, so the first with a timestamp is the one.
+  std::map<TopicPartition, absl::Time> oldest;
+  for (const Lane& lane : lanes_) {
+    for (const Batch* b : {lane.in_flight ? &lane.flying : nullptr, &lane.batcher.open()}) {
+      if (b == nullptr) continue;
+      for (const Message& m : b->messages) {
+        if (m.timestamp) oldest.emplace(m.topic_partition(), *m.timestamp);
+      }
+    }
+  }
+  std::set<TopicPartition> held;
+  for (PartitionLag& l : *lag) {
+    const std::optional<int64_t> position = fence_.Position(l.partition);
+    if (l.high_watermark >= 0 && position && !IsSymbolicOffset(*position)) {
+      l.lag = std::max<int64_t>(0, l.high_watermark - *position);
+    }
+    if (l.lag == 0) {
+      l.lag_time = absl::ZeroDuration();
+    } else if (l.lag > 0) {
+      if (auto it = oldest.find(l.partition); it != oldest.end()) {
+        l.lag_time = std::max(absl::ZeroDuration(), now - it->second);
+      } else if (auto p = partitions_.find(l.partition);
+                 p != partitions_.end() && p->second.last_committed_at) {
+        // Waiting messages not read yet: they were produced after the newest
+        // committed one, so this bounds their wait from above.
+        l.lag_time = std::max(absl::ZeroDuration(), now - *p->second.last_committed_at);
+      }
+    }
+    auto state = partitions_.find(l.partition);
+    const bool blocked = paused_ || (state != partitions_.end() && !state->second.stalled.empty() &&
+                                     state->second.stall_kind == StallKind::kNeedsOperator);
+    l.status = lag_status_.Sample(l.partition, now, l.lag, position, blocked);
+    held.insert(l.partition);
+  }
+  lag_status_.Retain(held);
 }
 
 void IngestLoop::ScheduleReclaim(const std::vector<TopicPartition>& partitions,

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,10 +13,12 @@
 #include "absl/synchronization/mutex.h"
 #include "common/backoff.h"
 #include "common/clock.h"
+#include "worker/adaptive_timeout.h"
 #include "worker/batch_sink.h"
 #include "worker/batch_writer.h"
 #include "worker/batcher.h"
 #include "worker/dead_letter_rate_guard.h"
+#include "worker/lag_status.h"
 #include "worker/message_source.h"
 #include "worker/offset_fence.h"
 #include "worker/pipeline_stats.h"
@@ -151,6 +154,9 @@ class IngestLoop : public RebalanceHandler {
     // When the partition was first held since it last routed an item: after the
     // router's hold limit, items beyond the known schedule go to dead letters.
     std::optional<absl::Time> held_since;
+    // The Kafka timestamp of the newest message committed to PostgreSQL (by this
+    // worker since it was assigned the partition).
+    std::optional<absl::Time> last_committed_at;
   };
 
   // One writer's share: its open batch and the batch it is writing.
@@ -195,6 +201,11 @@ class IngestLoop : public RebalanceHandler {
       return entry.first;
     }
   };
+
+  // Completes the client's lag figures (PartitionLag) with what the loop knows:
+  // messages not yet committed to PostgreSQL, and how long the oldest of them has
+  // waited (docs/METRICS.md, "Lag").
+  void CompleteLag(std::vector<PartitionLag>* lag, absl::Time now);
 
   // Hands the lane's open batch to its writer, after the batch in flight ended.
   // Returns false only when stopping gave up on a batch.
@@ -251,6 +262,12 @@ class IngestLoop : public RebalanceHandler {
   const std::atomic<bool>* stop_ = nullptr;
   absl::Time stop_deadline_ = absl::InfiniteFuture();
   absl::Time next_lag_update_ = absl::InfinitePast();
+  LagStatusTracker lag_status_;
+  // Set while the limits carry a freshness target: tunes the lanes' consumer
+  // timeout from their committed batches.
+  std::optional<AdaptiveTimeout> adaptive_;
+  // (Re)starts or ends the tuning for `limits` and applies them to every lane.
+  void ApplyLimits(const BatchLimits& limits);
   absl::Time next_reclaim_check_ = absl::InfinitePast();
   std::map<TopicPartition, PartitionState> partitions_;
   // Bumped whenever partitions_ changes shape, so a cached lookup is redone.

@@ -326,7 +326,8 @@ void KafkaMessageSource::HandleStats(const std::string& json) {
   if (parser.parse(json).get(doc)) return;
   simdjson::dom::object topics;
   if (doc["topics"].get(topics)) return;
-  std::map<TopicPartition, int64_t> lag;
+  std::map<TopicPartition, PartitionLag> lag;
+  ClientView client;
   for (auto [topic_name, topic] : topics) {
     simdjson::dom::object partitions;
     if (topic["partitions"].get(partitions)) continue;
@@ -339,11 +340,33 @@ void KafkaMessageSource::HandleStats(const std::string& json) {
       if (partition["consumer_lag"].get(consumer_lag)) continue;
       std::string_view fetch_state;
       if (!partition["fetch_state"].get(fetch_state) && fetch_state == "none") continue;
-      lag[{std::string(topic_name), id}] = consumer_lag;
+      PartitionLag& l = lag[{std::string(topic_name), id}];
+      l.partition = {std::string(topic_name), id};
+      l.lag = consumer_lag;
+      if (partition["hi_offset"].get(l.high_watermark)) l.high_watermark = -1;
+      ClientView::Fetched& f = client.fetched[l.partition];
+      if (partition["rxmsgs"].get(f.messages)) f.messages = 0;
+      if (partition["rxbytes"].get(f.bytes)) f.bytes = 0;
+    }
+  }
+  simdjson::dom::object brokers;
+  if (!doc["brokers"].get(brokers)) {
+    for (auto [name, broker] : brokers) {
+      // Logical brokers (the group coordinator's alias) have node id -1.
+      int64_t node = -1;
+      int64_t samples = 0;
+      int64_t avg = 0;
+      int64_t p99 = 0;
+      if (broker["nodeid"].get(node) || node < 0) continue;
+      if (broker["rtt"]["cnt"].get(samples) || samples == 0) continue;
+      if (broker["rtt"]["avg"].get(avg) || broker["rtt"]["p99"].get(p99)) continue;
+      client.brokers.push_back(
+          {std::to_string(node), absl::Microseconds(avg), absl::Microseconds(p99)});
     }
   }
   absl::MutexLock lock(&lag_mu_);
   lag_ = std::move(lag);
+  client_ = std::move(client);
 }
 
 absl::StatusOr<std::vector<Message>> KafkaMessageSource::Poll(size_t max_messages,
@@ -634,10 +657,15 @@ void KafkaMessageSource::Wake() {
   if (!wakes_ignored_) rd_kafka_queue_yield(consumer_queue_);
 }
 
+ClientView KafkaMessageSource::Client() const {
+  absl::MutexLock lock(&lag_mu_);
+  return client_;
+}
+
 std::vector<PartitionLag> KafkaMessageSource::Lag() const {
   absl::MutexLock lock(&lag_mu_);
   std::vector<PartitionLag> out;
-  for (const auto& [tp, lag] : lag_) out.push_back({tp, lag});
+  for (const auto& [tp, lag] : lag_) out.push_back(lag);
   return out;
 }
 

@@ -64,6 +64,7 @@ class KafkaMessageSource : public MessageSource {
   absl::Status Close() override;
   void Wake() override;
   std::vector<PartitionLag> Lag() const override;
+  ClientView Client() const override;
   // The value librdkafka runs with for a consumer property (Sluice's default, the
   // user's or librdkafka's own); NOT_FOUND for a name it does not know.
   absl::StatusOr<std::string> EffectiveProperty(const std::string& name) const;
@@ -122,7 +123,8 @@ class KafkaMessageSource : public MessageSource {
   std::string fatal_error_;
 
   mutable absl::Mutex lag_mu_;
-  std::map<TopicPartition, int64_t> lag_ ABSL_GUARDED_BY(lag_mu_);
+  std::map<TopicPartition, PartitionLag> lag_ ABSL_GUARDED_BY(lag_mu_);
+  ClientView client_ ABSL_GUARDED_BY(lag_mu_);
 };
 
 }  // namespace sluice::worker

@@ -192,7 +192,7 @@ int RunStandalone(const WorkerOptions& options, const std::string& version,
   // `source` goes before `postgres` (whose writer threads wake it): safe because
   // Run() returns only after waiting for every write, and a writer's Wait()
   // returns only after its wake.
-  WorkerMetrics metrics(*registry, options.pipeline_name);
+  WorkerMetrics metrics(*registry, options.pipeline_name, options.kafka.group_id);
   IngestLoop loop({source->get(), postgres->offsets(), postgres->writers(), &clock, &metrics},
                   options.loop);
   readiness.Running([&loop]() { return loop.Ready(); });

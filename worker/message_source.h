@@ -3,12 +3,15 @@
 #ifndef SLUICE_WORKER_MESSAGE_SOURCE_H_
 #define SLUICE_WORKER_MESSAGE_SOURCE_H_
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "sluice/v1/stats.pb.h"
 #include "worker/message.h"
 
 namespace sluice::worker {
@@ -49,10 +52,38 @@ class RebalanceHandler {
   virtual void OnMessagesExpired(const TopicPartition& partition, int64_t from, int64_t to) = 0;
 };
 
-// Consumer lag of one partition, as last reported by the client.
+// Consumer lag of one partition (docs/METRICS.md, "Lag").
 struct PartitionLag {
   TopicPartition partition;
-  int64_t lag = -1;  // -1 while unknown
+  // Messages not yet committed: from the client, the high watermark less the
+  // offset committed to Kafka; the ingest loop makes it the high watermark less
+  // the next offset committed to PostgreSQL. -1 while unknown.
+  int64_t lag = -1;
+  // The partition's high watermark as the client last saw it; -1 while unknown.
+  int64_t high_watermark = -1;
+  // Set by the ingest loop: how long the oldest message not yet committed to
+  // PostgreSQL has waited (sluice_consumer_lag_seconds); unset while unknown.
+  std::optional<absl::Duration> lag_time;
+  // Set by the ingest loop (LagStatusTracker).
+  v1::LagStatus status = v1::LAG_STATUS_UNSPECIFIED;
+};
+
+// What the Kafka client itself saw (librdkafka's statistics), for the metrics.
+struct ClientView {
+  struct Fetched {
+    int64_t messages = 0;
+    int64_t bytes = 0;
+  };
+  // Per partition held: messages and bytes fetched, cumulative.
+  std::map<TopicPartition, Fetched> fetched;
+  // Per broker (its node id): round-trip time of requests over the last
+  // statistics interval.
+  struct BrokerRtt {
+    std::string broker;
+    absl::Duration avg;
+    absl::Duration p99;
+  };
+  std::vector<BrokerRtt> brokers;
 };
 
 // A consumer-group member that yields messages in partition order.
@@ -103,6 +134,8 @@ class MessageSource {
 
   // Latest known lag per assigned partition. Thread-safe.
   virtual std::vector<PartitionLag> Lag() const = 0;
+  // The client's latest view of its fetching and its brokers. Thread-safe.
+  virtual ClientView Client() const = 0;
 
   // Number of partitions currently assigned. Thread-safe.
   virtual int AssignedPartitionCount() const = 0;

@@ -20,6 +20,10 @@ BatchLimits LimitsFromProto(const v1::BatchLimits& limits) {
     out.consumer_timeout =
         absl::Milliseconds(TimeUtil::DurationToMilliseconds(limits.consumer_timeout()));
   }
+  if (limits.has_freshness_target()) {
+    out.freshness_target =
+        absl::Milliseconds(TimeUtil::DurationToMilliseconds(limits.freshness_target()));
+  }
   return out;
 }
 
@@ -65,7 +69,9 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Create(
   absl::StatusOr<std::unique_ptr<KafkaMessageSource>> source = KafkaMessageSource::Create(kafka);
   if (!source.ok()) return Annotate(source.status(), context);
   r->source_ = std::move(*source);
-  r->metrics_ = std::make_unique<WorkerMetrics>(*env.registry, config.name());
+  r->metrics_ =
+      std::make_unique<WorkerMetrics>(*env.registry, config.name(), config.consumer_group());
+  r->metrics_->SetConfigVersion(version);
 
   IngestLoopConfig loop;
   absl::StatusOr<int64_t> unstored_start = StartForUnstoredPartitions(kafka.properties);
@@ -128,6 +134,7 @@ void PipelineRunner::Update(const v1::PipelineConfig& config, uint64_t version) 
   loop_->UpdateLimits(LimitsFromProto(config.batch()));
   config_ = config;
   version_ = version;
+  metrics_->SetConfigVersion(version);
   LOG(INFO) << "pipeline " << config.name() << " now at v" << version << " (batch limits live)";
 }
 

@@ -66,7 +66,7 @@ void PipelineStats::Retried() {
 void PipelineStats::SetLag(const std::vector<PartitionLag>& lag) {
   absl::MutexLock lock(&mu_);
   lag_.clear();
-  for (const PartitionLag& l : lag) lag_[l.partition] = l.lag;
+  for (const PartitionLag& l : lag) lag_[l.partition] = l;
 }
 
 v1::PipelineStats PipelineStats::Take(const std::string& pipeline, uint64_t version) {
@@ -82,6 +82,7 @@ v1::PipelineStats PipelineStats::Take(const std::string& pipeline, uint64_t vers
       p->set_topic(tp.topic);
       p->set_partition(tp.partition);
       p->set_consumer_lag(-1);
+      p->set_consumer_lag_seconds(-1);
     }
     return p;
   };
@@ -91,7 +92,12 @@ v1::PipelineStats PipelineStats::Take(const std::string& pipeline, uint64_t vers
     p->set_bytes(static_cast<uint64_t>(pw.bytes));
     p->set_dead_letters(static_cast<uint64_t>(pw.dead_letters));
   }
-  for (const auto& [tp, lag] : lag_) entry(tp)->set_consumer_lag(lag);
+  for (const auto& [tp, lag] : lag_) {
+    v1::PartitionStats* p = entry(tp);
+    p->set_consumer_lag(lag.lag);
+    if (lag.lag_time) p->set_consumer_lag_seconds(absl::ToDoubleSeconds(*lag.lag_time));
+    p->set_lag_status(lag.status);
+  }
   for (const auto& [reason, n] : batches_by_reason_) (*out.mutable_batches_by_reason())[reason] = n;
   out.set_batches(batches_);
   out.set_retries(retries_);

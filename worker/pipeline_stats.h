@@ -30,7 +30,7 @@ class PipelineStats {
  private:
   absl::Mutex mu_;
   std::map<TopicPartition, PartitionWrite> partitions_ ABSL_GUARDED_BY(mu_);
-  std::map<TopicPartition, int64_t> lag_ ABSL_GUARDED_BY(mu_);
+  std::map<TopicPartition, PartitionLag> lag_ ABSL_GUARDED_BY(mu_);
   std::map<int32_t, uint64_t> batches_by_reason_ ABSL_GUARDED_BY(mu_);
   uint64_t batches_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t retries_ ABSL_GUARDED_BY(mu_) = 0;

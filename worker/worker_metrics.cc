@@ -1,5 +1,7 @@
 #include "worker/worker_metrics.h"
 
+#include <algorithm>
+
 namespace sluice::worker {
 namespace {
 
@@ -7,11 +9,21 @@ using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
+// sluice_freshness_seconds: from tens of milliseconds (a short consumer timeout)
+// to minutes (a backlog).
+const std::vector<double>& FreshnessBuckets() {
+  static const std::vector<double> buckets = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                              2.5,  5,     10,   30,  60,   300};
+  return buckets;
+}
+
 }  // namespace
 
-WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, const std::string& pipeline)
+WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, const std::string& pipeline,
+                             const std::string& consumer_group)
     : registry_(registry),
       pipeline_(pipeline),
+      consumer_group_(consumer_group),
       consumed_(BuildCounter()
                     .Name("sluice_messages_consumed_total")
                     .Help("Kafka messages handed to the batcher.")
@@ -145,34 +157,104 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, const std::string& 
                                                            0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
       lag_(BuildGauge()
                .Name("sluice_consumer_lag_messages")
-               .Help("Messages between the partition's high watermark and the consumer position.")
+               .Help("Messages of the partition not yet committed to PostgreSQL: its high "
+                     "watermark less the next offset committed (docs/METRICS.md).")
                .Register(registry)),
+      group_lag_(BuildGauge()
+                     .Name("kafka_consumergroup_lag")
+                     .Help("kafka_exporter's name: the consumer group's lag per partition, "
+                           "clamped at 0 (the same figure as sluice_consumer_lag_messages).")
+                     .Register(registry)),
+      lag_seconds_(BuildGauge()
+                       .Name("sluice_consumer_lag_seconds")
+                       .Help("How long the oldest message of the partition not yet committed "
+                             "to PostgreSQL has waited since its Kafka timestamp; 0 when none "
+                             "waits (docs/METRICS.md).")
+                       .Register(registry)),
+      lag_status_(BuildGauge()
+                      .Name("sluice_consumer_lag_status")
+                      .Help("The partition's lag status over the last 30 s: 0 unknown, 1 OK, 2 "
+                            "WARN (growing), 3 STALL (no progress), 4 STOP (nothing will "
+                            "commit until someone acts); docs/METRICS.md.")
+                      .Register(registry)),
+      freshness_(BuildHistogram()
+                     .Name("sluice_freshness_seconds")
+                     .Help("Per message, its Kafka timestamp to the commit of its batch in "
+                           "PostgreSQL.")
+                     .Register(registry)
+                     .Add({{"pipeline", pipeline}}, FreshnessBuckets())),
       writers_(BuildGauge()
                    .Name("sluice_writers")
                    .Help("PostgreSQL connections writing the pipeline's batches, each for its "
                          "own share of the partitions, while the consumer fills the next ones.")
                    .Register(registry)
                    .Add({{"pipeline", pipeline}})),
+      config_version_(BuildGauge()
+                          .Name("sluice_pipeline_config_version")
+                          .Help("The version of the pipeline's config this worker runs (0 in "
+                                "standalone mode).")
+                          .Register(registry)
+                          .Add({{"pipeline", pipeline}})),
+      consumer_timeout_(BuildGauge()
+                            .Name("sluice_consumer_timeout_seconds")
+                            .Help("The consumer timeout in use: as configured, or as tuned to "
+                                  "keep a freshness target.")
+                            .Register(registry)
+                            .Add({{"pipeline", pipeline}})),
       writer_wait_(BuildCounter()
                        .Name("sluice_writer_wait_seconds_total")
                        .Help("Time the consumer waited for a writer to finish its batch before "
                              "handing it the next one: PostgreSQL was the slower side.")
                        .Register(registry)
-                       .Add({{"pipeline", pipeline}})) {}
+                       .Add({{"pipeline", pipeline}})),
+      fetched_messages_(BuildCounter()
+                            .Name("sluice_kafka_fetched_messages_total")
+                            .Help("Messages the Kafka client fetched, per topic (librdkafka "
+                                  "statistics; read again after a rewind counts again).")
+                            .Register(registry)),
+      fetched_bytes_(BuildCounter()
+                         .Name("sluice_kafka_fetched_bytes_total")
+                         .Help("Message bytes the Kafka client fetched, per topic (librdkafka "
+                               "statistics).")
+                         .Register(registry)),
+      broker_rtt_(BuildGauge()
+                      .Name("sluice_kafka_broker_rtt_seconds")
+                      .Help("Round-trip time of the Kafka client's requests to each broker over "
+                            "the last statistics interval: stat=\"avg\" or \"p99\".")
+                      .Register(registry)) {}
 
 void WorkerMetrics::Stopped() {
   // A stopped pipeline has no lag. Called when its loop has ended and before a
   // replacement starts (PipelineManager stops a runner first), so no other object
   // holds these gauges: prometheus-cpp hands out one object per label set.
-  for (auto& [tp, g] : lag_gauges_) lag_.Remove(g);
+  for (auto& [tp, g] : lag_gauges_) RemoveLagGauges(g);
   lag_gauges_.clear();
+  for (auto& [broker, g] : rtt_gauges_) {
+    broker_rtt_.Remove(g.first);
+    broker_rtt_.Remove(g.second);
+  }
+  rtt_gauges_.clear();
+  fetched_seen_.clear();
   stalled_.Set(0);
   paused_.Set(0);
   writers_.Set(0);
+  config_version_.Set(0);
 }
 
 void WorkerMetrics::BatchWritten(const Batch& batch, const WriteResult& result,
-                                 absl::Duration latency) {
+                                 absl::Duration latency, absl::Time committed_at) {
+  // One update of the histogram per batch.
+  const std::vector<double>& bounds = FreshnessBuckets();
+  std::vector<double> counts(bounds.size() + 1, 0);
+  double sum = 0;
+  for (const Message& m : batch.messages) {
+    if (!m.timestamp) continue;
+    const double s = std::max(0.0, absl::ToDoubleSeconds(committed_at - *m.timestamp));
+    sum += s;
+    ++counts[static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), s) -
+                                 bounds.begin())];
+  }
+  freshness_.ObserveMultiple(counts, sum);
   rows_.Increment(static_cast<double>(result.rows_written));
   bytes_.Increment(static_cast<double>(result.bytes_written));
   dead_letters_.Increment(static_cast<double>(result.dead_letters));
@@ -190,24 +272,76 @@ void WorkerMetrics::WriteRetried(const std::string& reason) {
 }
 
 void WorkerMetrics::SetLag(const std::vector<PartitionLag>& lag) {
-  std::map<TopicPartition, prometheus::Gauge*> seen;
+  std::map<TopicPartition, LagGauges> seen;
   for (const PartitionLag& l : lag) {
-    auto it = lag_gauges_.find(l.partition);
-    prometheus::Gauge* g = nullptr;
-    if (it != lag_gauges_.end()) {
+    LagGauges g;
+    if (auto it = lag_gauges_.find(l.partition); it != lag_gauges_.end()) {
       g = it->second;
       lag_gauges_.erase(it);
     } else {
-      g = &lag_.Add({{"pipeline", pipeline_},
-                     {"topic", l.partition.topic},
-                     {"partition", std::to_string(l.partition.partition)}});
+      const std::string partition = std::to_string(l.partition.partition);
+      g.messages = &lag_.Add(
+          {{"pipeline", pipeline_}, {"topic", l.partition.topic}, {"partition", partition}});
+      g.group = &group_lag_.Add({{"consumergroup", consumer_group_},
+                                 {"topic", l.partition.topic},
+                                 {"partition", partition}});
+      g.status = &lag_status_.Add(
+          {{"pipeline", pipeline_}, {"topic", l.partition.topic}, {"partition", partition}});
     }
-    g->Set(static_cast<double>(l.lag));
+    g.status->Set(static_cast<double>(l.status));
+    g.messages->Set(static_cast<double>(l.lag));
+    g.group->Set(static_cast<double>(std::max<int64_t>(0, l.lag)));
+    // Unknown: no series rather than a made-up value.
+    if (l.lag_time && g.seconds == nullptr) {
+      g.seconds = &lag_seconds_.Add({{"pipeline", pipeline_},
+                                     {"topic", l.partition.topic},
+                                     {"partition", std::to_string(l.partition.partition)}});
+    } else if (!l.lag_time && g.seconds != nullptr) {
+      lag_seconds_.Remove(g.seconds);
+      g.seconds = nullptr;
+    }
+    if (g.seconds != nullptr) g.seconds->Set(absl::ToDoubleSeconds(*l.lag_time));
     seen[l.partition] = g;
   }
   // Partitions no longer assigned stop being reported.
-  for (auto& [tp, g] : lag_gauges_) lag_.Remove(g);
+  for (auto& [tp, g] : lag_gauges_) RemoveLagGauges(g);
   lag_gauges_ = std::move(seen);
+}
+
+void WorkerMetrics::RemoveLagGauges(const LagGauges& g) {
+  lag_.Remove(g.messages);
+  group_lag_.Remove(g.group);
+  lag_status_.Remove(g.status);
+  if (g.seconds != nullptr) lag_seconds_.Remove(g.seconds);
+}
+
+void WorkerMetrics::SetClientView(const ClientView& view) {
+  std::map<TopicPartition, ClientView::Fetched> seen;
+  for (const auto& [tp, now] : view.fetched) {
+    ClientView::Fetched before;
+    if (auto it = fetched_seen_.find(tp); it != fetched_seen_.end()) before = it->second;
+    // Totals that went down started over (the client forgot the partition).
+    const int64_t messages =
+        now.messages >= before.messages ? now.messages - before.messages : now.messages;
+    const int64_t bytes = now.bytes >= before.bytes ? now.bytes - before.bytes : now.bytes;
+    if (messages > 0 || bytes > 0) {
+      fetched_messages_.Add({{"pipeline", pipeline_}, {"topic", tp.topic}})
+          .Increment(static_cast<double>(messages));
+      fetched_bytes_.Add({{"pipeline", pipeline_}, {"topic", tp.topic}})
+          .Increment(static_cast<double>(bytes));
+    }
+    seen[tp] = now;
+  }
+  fetched_seen_ = std::move(seen);
+  for (const ClientView::BrokerRtt& b : view.brokers) {
+    auto& g = rtt_gauges_[b.broker];
+    if (g.first == nullptr) {
+      g.first = &broker_rtt_.Add({{"pipeline", pipeline_}, {"broker", b.broker}, {"stat", "avg"}});
+      g.second = &broker_rtt_.Add({{"pipeline", pipeline_}, {"broker", b.broker}, {"stat", "p99"}});
+    }
+    g.first->Set(absl::ToDoubleSeconds(b.avg));
+    g.second->Set(absl::ToDoubleSeconds(b.p99));
+  }
 }
 
 void WorkerMetrics::RegisterBuildInfo(prometheus::Registry& registry, const std::string& version) {

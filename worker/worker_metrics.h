@@ -23,7 +23,9 @@ namespace sluice::worker {
 // metrics are atomic).
 class WorkerMetrics {
  public:
-  WorkerMetrics(prometheus::Registry& registry, const std::string& pipeline);
+  // `consumer_group` labels kafka_consumergroup_lag, as kafka_exporter does.
+  WorkerMetrics(prometheus::Registry& registry, const std::string& pipeline,
+                const std::string& consumer_group);
   // The pipeline's loop has ended: removes its lag series and zeroes the
   // stalled, paused and writers gauges. Call from the thread that ran the loop, after it.
   void Stopped();
@@ -39,7 +41,9 @@ class WorkerMetrics {
   void StartPositionsUnpinned(size_t n) { unpinned_.Increment(static_cast<double>(n)); }
   void SetStalledPartitions(int n) { stalled_.Set(n); }
   void SetPaused(bool paused) { paused_.Set(paused ? 1 : 0); }
-  void BatchWritten(const Batch& batch, const WriteResult& result, absl::Duration latency);
+  // A batch committed at `committed_at` after `latency` (retries included).
+  void BatchWritten(const Batch& batch, const WriteResult& result, absl::Duration latency,
+                    absl::Time committed_at);
   // reason: "unavailable", "precondition", "internal".
   void WriteRetried(const std::string& reason);
   void BatchFenced() { fenced_.Increment(); }
@@ -55,9 +59,20 @@ class WorkerMetrics {
   void SetPartitionsHeldForSchedule(int n) { held_for_schedule_.Set(n); }
   // Holds started (one per partition and item).
   void ScheduleHoldStarted() { schedule_holds_.Increment(); }
+  // Per partition: sluice_consumer_lag_messages, kafka_consumergroup_lag and (when
+  // known) sluice_consumer_lag_seconds; partitions not listed lose their series.
   void SetLag(const std::vector<PartitionLag>& lag);
+  // The Kafka client's own view: messages and bytes fetched per topic (counters
+  // fed by the growth of the client's per-partition totals) and each broker's
+  // round-trip time.
+  void SetClientView(const ClientView& view);
   // How many writers (PostgreSQL connections writing batches) the pipeline runs.
   void SetWriters(int n) { writers_.Set(n); }
+  // The version of the pipeline's config the worker runs (the controller's
+  // pipeline version; 0 in standalone mode).
+  void SetConfigVersion(uint64_t version) { config_version_.Set(static_cast<double>(version)); }
+  // The consumer timeout in use (tuned under a freshness target).
+  void SetConsumerTimeout(absl::Duration d) { consumer_timeout_.Set(absl::ToDoubleSeconds(d)); }
   // The consumer waited `d` for a writer to finish its batch before handing it
   // the next one: PostgreSQL was the slower side for that long.
   void WriterWaited(absl::Duration d) { writer_wait_.Increment(absl::ToDoubleSeconds(d)); }
@@ -68,6 +83,7 @@ class WorkerMetrics {
  private:
   prometheus::Registry& registry_;
   const std::string pipeline_;
+  const std::string consumer_group_;
   prometheus::Counter& consumed_;
   prometheus::Counter& discarded_;
   prometheus::Counter& expired_;
@@ -93,9 +109,29 @@ class WorkerMetrics {
   prometheus::Histogram& batch_rows_;
   prometheus::Histogram& write_seconds_;
   prometheus::Family<prometheus::Gauge>& lag_;
+  prometheus::Family<prometheus::Gauge>& group_lag_;
+  prometheus::Family<prometheus::Gauge>& lag_seconds_;
+  prometheus::Family<prometheus::Gauge>& lag_status_;
+  prometheus::Histogram& freshness_;
   prometheus::Gauge& writers_;
+  prometheus::Gauge& config_version_;
+  prometheus::Gauge& consumer_timeout_;
   prometheus::Counter& writer_wait_;
-  std::map<TopicPartition, prometheus::Gauge*> lag_gauges_;
+  struct LagGauges {
+    prometheus::Gauge* messages = nullptr;
+    prometheus::Gauge* group = nullptr;
+    prometheus::Gauge* seconds = nullptr;  // while the lag in time is known
+    prometheus::Gauge* status = nullptr;
+  };
+  std::map<TopicPartition, LagGauges> lag_gauges_;
+  void RemoveLagGauges(const LagGauges& g);
+  prometheus::Family<prometheus::Counter>& fetched_messages_;
+  prometheus::Family<prometheus::Counter>& fetched_bytes_;
+  prometheus::Family<prometheus::Gauge>& broker_rtt_;
+  // The client's totals last seen, per partition (SetClientView counts growth).
+  std::map<TopicPartition, ClientView::Fetched> fetched_seen_;
+  // Per broker: the avg and p99 gauges.
+  std::map<std::string, std::pair<prometheus::Gauge*, prometheus::Gauge*>> rtt_gauges_;
 };
 
 }  // namespace sluice::worker

@@ -59,6 +59,9 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   p.AddSeconds("consumer-timeout", &o.loop.limits.consumer_timeout,
                "how soon after its Kafka timestamp a message should be committed, seconds "
                "(default 0.15)");
+  p.AddSeconds("freshness-target", &o.loop.limits.freshness_target,
+               "keep the p99 freshness (Kafka timestamp to commit) under this by tuning the "
+               "consumer timeout (0, the default: a fixed --consumer-timeout)");
   p.AddInt("batch-max-rows", &max_rows, "rows per batch (default 10000)");
   p.AddBytes("batch-max-bytes", &max_bytes, "payload bytes per batch (default 16MiB)");
   p.AddInt("writers", &writers,
@@ -110,8 +113,8 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
   if (!o.controller.address.empty()) {
     // The pipeline comes from the controller; flags that define one would be ignored.
     for (const char* flag : {"kafka-topics", "kafka-group", "table", "create-table",
-                             "payload-format", "consumer-timeout", "batch-max-rows",
-                             "batch-max-bytes", "pipeline-name"}) {
+                             "payload-format", "consumer-timeout", "freshness-target",
+                             "batch-max-rows", "batch-max-bytes", "pipeline-name"}) {
       if (p.WasSet(flag)) {
         return absl::InvalidArgumentError(absl::StrCat(
             "--", flag, " cannot be combined with --controller (pipelines come from the "
@@ -201,6 +204,7 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
     bool zero_ok;
   };
   for (const Wait& w : {Wait{"consumer-timeout", o.loop.limits.consumer_timeout, false},
+                        Wait{"freshness-target", o.loop.limits.freshness_target, true},
                         Wait{"shutdown-timeout", o.loop.shutdown_timeout, true},
                         Wait{"unready-after", o.loop.unready_after, true},
                         Wait{"nack-retry-interval", o.nack_retry_interval, false}}) {
@@ -211,6 +215,11 @@ absl::StatusOr<WorkerOptions> ParseWorkerOptions(int argc, const char* const* ar
       return absl::InvalidArgumentError(absl::StrCat("--", w.flag, ": must be at most 1h"));
     }
   }
+  if (o.loop.limits.freshness_target > absl::ZeroDuration() &&
+      o.loop.limits.freshness_target < absl::Milliseconds(100)) {
+    return absl::InvalidArgumentError("--freshness-target: must be 0 or at least 100ms");
+  }
+
   if (payload_format == "json") {
     o.postgres.payload_format = ::sluice::v1::PAYLOAD_FORMAT_JSON;
   } else if (payload_format == "text") {

@@ -51,6 +51,25 @@ TEST(StatsAggregatorTest, GroupsByWorkerPipelineAndVersion) {
   EXPECT_EQ(by_worker[1].batches(), 2u);
 }
 
+// Issue 12: the lag in seconds of a row is its partitions' largest; unknown (-1,
+// or absent in a report of an older worker with messages waiting) counts as none.
+TEST(StatsAggregatorTest, LagInSecondsIsThePartitionsLargestKnown) {
+  ManualClock clock;
+  StatsAggregator stats(clock, absl::Hours(1));
+  v1::StatsReport a = Report(1, "items", 10, 5);
+  a.mutable_pipelines(0)->mutable_partitions(0)->set_consumer_lag_seconds(2.5);
+  v1::StatsReport b = Report(1, "items", 10, 3);
+  b.mutable_pipelines(0)->mutable_partitions(0)->set_consumer_lag_seconds(0.5);
+  v1::StatsReport older = Report(1, "other", 10, 3);  // no lag in seconds: unknown
+  ASSERT_TRUE(stats.Add("w1", "1.0", a));
+  ASSERT_TRUE(stats.Add("w2", "1.0", b));
+  ASSERT_TRUE(stats.Add("w3", "0.9", older));
+  auto by_pipeline = stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Seconds(100));
+  ASSERT_EQ(by_pipeline.size(), 2u);
+  EXPECT_DOUBLE_EQ(by_pipeline[0].consumer_lag_seconds(), 2.5);
+  EXPECT_DOUBLE_EQ(by_pipeline[1].consumer_lag_seconds(), -1);
+}
+
 // Sequences alone were compared per worker id: a second process with the same id
 // (or one restarted with a clock set back) had its reports dropped as "already
 // counted".

@@ -102,7 +102,11 @@ class FakeMessageSource : public worker::MessageSource {
   }
   void Wake() override { ++wakes_; }
   int wakes() const { return wakes_; }
-  std::vector<worker::PartitionLag> Lag() const override { return {}; }
+  std::vector<worker::PartitionLag> Lag() const override { return lag_; }
+  // What Lag() answers from now on (the client's view: lag and high watermark).
+  void SetLag(std::vector<worker::PartitionLag> lag) { lag_ = std::move(lag); }
+  worker::ClientView Client() const override { return client_; }
+  void SetClient(worker::ClientView client) { client_ = std::move(client); }
   int AssignedPartitionCount() const override { return 1; }
 
   worker::RebalanceHandler* handler() const { return handler_; }
@@ -123,6 +127,8 @@ class FakeMessageSource : public worker::MessageSource {
   std::function<void()> on_exhausted_;
   std::vector<std::string> subscribed_;
   std::atomic<int> wakes_{0};
+  std::vector<worker::PartitionLag> lag_;
+  worker::ClientView client_;
   worker::RebalanceHandler* handler_ = nullptr;
   std::set<worker::TopicPartition> fresh_;
   std::map<worker::TopicPartition, int64_t> starts_;

@@ -3,9 +3,12 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <fstream>
-#include <sys/stat.h>
+#include <regex>
+#include <set>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -14,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "sluice/v1/admin.grpc.pb.h"
 #include "tests/fixtures/controller_process.h"
+#include "tests/fixtures/prometheus_server.h"
 #include "tests/integration/control_plane_test_base.h"
 
 namespace sluice::testing {
@@ -51,6 +55,72 @@ TEST_F(ControlPlaneTest, PipelineCreatedWithSluicectlIsIngestedExactlyOnceByTwoW
   for (const v1::WorkerInfo& w : workers.workers()) {
     EXPECT_EQ(w.pipelines_size(), 1);
     EXPECT_FALSE(w.applied_config_version().empty());
+  }
+}
+
+// The metric names the queries of deploy/grafana/sluice.json read.
+std::set<std::string> DashboardMetrics() {
+  std::ifstream in("deploy/grafana/sluice.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string json = text.str();
+  std::set<std::string> names;
+  const std::regex expr("\"expr\": \"((?:[^\"\\\\]|\\\\.)*)\"");
+  const std::regex metric("\\b(sluice_[a-z0-9_]+|kafka_[a-z0-9_]+)");
+  for (auto e = std::sregex_iterator(json.begin(), json.end(), expr); e != std::sregex_iterator();
+       ++e) {
+    const std::string query = (*e)[1];
+    for (auto m = std::sregex_iterator(query.begin(), query.end(), metric);
+         m != std::sregex_iterator(); ++m) {
+      names.insert((*m)[1]);
+    }
+  }
+  return names;
+}
+
+// Issue 12: a real Prometheus (Debian's) scrapes the controller and two workers;
+// the rows, lag (in messages, under kafka_exporter's name and in seconds) and
+// freshness series exist for both workers, and every metric the Grafana
+// dashboard queries exists.
+TEST_F(ControlPlaneTest, PrometheusScrapesTheControllerAndTwoWorkers) {
+  auto w1 = Worker("w1");
+  auto w2 = Worker("w2");
+  ASSERT_EQ(Ctl({"flags", "create", "kafka-ingest"}).code, 0);  // for the rollout panels
+  CreateItems({"--desired-workers", "2"});
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 2); }, absl::Seconds(30)));
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 3000)).ok());
+  ExpectExactlyOnce(3000);
+  absl::StatusOr<std::unique_ptr<::sluice::testing::PrometheusServer>> prometheus =
+      ::sluice::testing::PrometheusServer::Start(
+          {absl::StrCat("127.0.0.1:", controller_->metrics_port()),
+           absl::StrCat("127.0.0.1:", w1->metrics_port()),
+           absl::StrCat("127.0.0.1:", w2->metrics_port())});
+  ASSERT_TRUE(prometheus.ok()) << prometheus.status();
+  auto query = [&](const std::string& promql) { return (*prometheus)->QueryScalar(promql); };
+  ASSERT_TRUE(WaitFor([&] { return query("count(up == 1)") == 3; }, absl::Seconds(30)))
+      << query("count(up == 1)").value_or(-1);
+  ASSERT_TRUE(
+      WaitFor([&] { return query("sum(sluice_rows_written_total)") == 3000; }, absl::Seconds(30)));
+  for (const char* series :
+       {"sluice_rows_written_total", "sluice_consumer_lag_messages", "kafka_consumergroup_lag",
+        "sluice_consumer_lag_seconds", "sluice_freshness_seconds_count"}) {
+    const std::string promql = absl::StrCat("count(count by (instance) (", series, "))");
+    EXPECT_TRUE(WaitFor([&] { return query(promql) == 2; }, absl::Seconds(30)))
+        << series << ": " << query(promql).value_or(-1);
+  }
+  // Everything is committed: no lag, in messages or in time.
+  EXPECT_TRUE(
+      WaitFor([&] { return query("sum(kafka_consumergroup_lag)") == 0; }, absl::Seconds(30)));
+  EXPECT_TRUE(
+      WaitFor([&] { return query("max(sluice_consumer_lag_seconds)") == 0; }, absl::Seconds(30)));
+  EXPECT_EQ(query("sum(sluice_freshness_seconds_count)"), 3000);
+  EXPECT_EQ(query("sluice_controller_leader"), 1);
+  const std::set<std::string> dashboard = DashboardMetrics();
+  EXPECT_GE(dashboard.size(), 15u);
+  for (const std::string& name : dashboard) {
+    EXPECT_TRUE(WaitFor([&] { return query(absl::StrCat("count(", name, ")")).value_or(0) > 0; },
+                        absl::Seconds(30)))
+        << "the dashboard queries " << name << ", which no target exports";
   }
 }
 

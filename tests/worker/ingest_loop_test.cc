@@ -47,7 +47,7 @@ std::vector<int64_t> Range(int64_t first, int64_t last) {
 
 class IngestLoopTest : public ::testing::Test {
  protected:
-  IngestLoopTest() : metrics_(registry_, "test") {
+  IngestLoopTest() : metrics_(registry_, "test", "test-group") {
     config_.topics = {"items"};
     config_.limits = {3, 1 << 20, absl::Milliseconds(150)};
     config_.retry_initial = absl::Milliseconds(100);
@@ -99,6 +99,66 @@ TEST_F(IngestLoopTest, FlushesOnRowsAndAtShutdown) {
   EXPECT_EQ(source_.commits()[2].at(kP0), 7);
   EXPECT_EQ(sink_.stored().at(kP0), 7);
   EXPECT_TRUE(source_.closed());
+}
+
+// Issue 12: the lag counts messages not yet committed to PostgreSQL (high
+// watermark less the next offset committed), and its age is that of the oldest
+// such message the loop holds; once none waits it is 0.
+TEST_F(IngestLoopTest, LagIsCountedAgainstPostgresAndAgedByTheOldestWaitingMessage) {
+  config_.limits = {100, 1 << 20, absl::Seconds(30)};
+  sink_.SetStored(kP0, 0);
+  sink_.SetStored(kP1, 5);
+  Assign();
+  std::vector<Message> first = Msgs(kP0, 0, 2);
+  for (Message& m : first) m.timestamp = clock_.Now() - absl::Seconds(3);
+  source_.AddStep({[this](RebalanceHandler*) {
+                     source_.SetLag({{kP0, 1, 10, std::nullopt}, {kP1, 0, 5, std::nullopt}});
+                   },
+                   first});
+  source_.AddStep({[this](RebalanceHandler*) { clock_.Advance(absl::Seconds(2)); }, {}});
+  source_.AddStep({nullptr, {}});  // the loop takes the lag after this poll
+  source_.AddStep({[this](RebalanceHandler*) {
+                     const std::string page = Metrics();
+                     // 10 - 0 waiting, the oldest produced 3 + 2 s ago; kP1 is caught up.
+                     EXPECT_NE(page.find("sluice_consumer_lag_messages{partition=\"0\","
+                                         "pipeline=\"test\",topic=\"items\"} 10"),
+                               std::string::npos)
+                         << page;
+                     EXPECT_NE(page.find("sluice_consumer_lag_seconds{partition=\"0\","
+                                         "pipeline=\"test\",topic=\"items\"} 5"),
+                               std::string::npos)
+                         << page;
+                     EXPECT_NE(page.find("sluice_consumer_lag_seconds{partition=\"1\","
+                                         "pipeline=\"test\",topic=\"items\"} 0"),
+                               std::string::npos)
+                         << page;
+                   },
+                   {}});
+  ASSERT_TRUE(Run().ok());
+}
+
+// Issue 12: under a freshness target the loop tunes the consumer timeout from its
+// committed batches: fresh batches (well under the target) lengthen it.
+TEST_F(IngestLoopTest, AFreshnessTargetLengthensTheTimeoutWhileItHolds) {
+  config_.limits = {1000, 1 << 20, absl::Milliseconds(150), absl::Seconds(2)};
+  sink_.SetStored(kP0, 0);
+  Assign();
+  // One message every 100 ms, produced as it is polled.
+  const absl::Time start = clock_.Now();
+  for (int i = 0; i < 100; ++i) {
+    Message m = Msg(kP0, i);
+    m.timestamp = start + absl::Milliseconds(100) * (i + 1);
+    source_.AddStep({[this](RebalanceHandler*) { clock_.Advance(absl::Milliseconds(100)); }, {m}});
+  }
+  ASSERT_TRUE(Run().ok());
+  const std::string page = Metrics();
+  const size_t at = page.find("sluice_consumer_timeout_seconds{pipeline=\"test\"} ");
+  ASSERT_NE(at, std::string::npos) << page;
+  const double timeout = std::stod(page.substr(at + 50));
+  EXPECT_GT(timeout, 0.3) << "batches stayed at the starting timeout";
+  EXPECT_LE(timeout, 1.2);
+  // Fewer, larger transactions than one per 150 ms.
+  EXPECT_LT(sink_.written().size(), 40u);
 }
 
 TEST_F(IngestLoopTest, FlushesOnConsumerTimeout) {
