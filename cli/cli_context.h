@@ -168,6 +168,7 @@ class CliContext {
 int RunPipelines(const CliContext& ctx);
 int RunWorkers(const CliContext& ctx);
 int RunStats(const CliContext& ctx);
+int RunTop(const CliContext& ctx);
 int RunOffsets(const CliContext& ctx);
 int RunDeadLetters(const CliContext& ctx);
 int RunAudit(const CliContext& ctx);

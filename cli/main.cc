@@ -38,6 +38,7 @@ constexpr char kUsage[] =
   pipelines validate NAME [any create flag]        (dry run)
   workers list | workers get|drain WORKER_ID
   stats [--by worker|pipeline|version|path] [--window 5m]
+  top                          live view of workers and pipelines (q quits)
   offsets get PIPELINE
   offsets reset PIPELINE --topic T [--partition P] (--to N | --to-earliest | --to-latest)   (paused only)
   audit list [--limit N] [--target NAME]
@@ -222,10 +223,11 @@ int main(int argc, char** argv) {
   }
   if (!parsed.ok()) return Usage(std::string(parsed.message()));
   if (first.positional().empty())
-    return Usage("missing NOUN (pipelines, workers, stats, offsets, audit, flags, deadletters)");
+    return Usage(
+        "missing NOUN (pipelines, workers, stats, top, offsets, audit, flags, deadletters)");
   const std::string noun = first.positional()[0];
-  static const std::set<std::string> kNouns = {"pipelines", "workers", "stats",      "offsets",
-                                               "audit",     "flags",   "deadletters"};
+  static const std::set<std::string> kNouns = {"pipelines", "workers",     "stats", "offsets",
+                                               "audit",     "deadletters", "flags", "top"};
   if (kNouns.count(noun) == 0) return Usage(absl::StrCat("unknown noun '", noun, "'"));
 
   CliArgs args;
@@ -274,6 +276,7 @@ int main(int argc, char** argv) {
   if (noun == "pipelines") return sluice::cli::RunPipelines(ctx);
   if (noun == "workers") return sluice::cli::RunWorkers(ctx);
   if (noun == "stats") return sluice::cli::RunStats(ctx);
+  if (noun == "top") return sluice::cli::RunTop(ctx);
   if (noun == "offsets") return sluice::cli::RunOffsets(ctx);
   if (noun == "deadletters") return sluice::cli::RunDeadLetters(ctx);
   if (noun == "flags") return sluice::cli::RunFlags(ctx);

@@ -1,6 +1,8 @@
 // sluicectl pipelines list|get|create|update|delete|validate|pause|resume|status
 #include <google/protobuf/util/time_util.h>
 
+#include <cmath>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -308,7 +310,7 @@ int RunPipelines(const CliContext& ctx) {
     }
     PrintPipelines(ctx, {&status.pipeline()});
     ctx.out() << "\n";
-    TablePrinter t({"WORKER", "CONNECTED", "APPLIED", "STATE", "ERROR"});
+    TablePrinter t({"WORKER", "CONNECTED", "APPLIED", "TIMEOUT", "STATE", "ERROR"});
     for (const v1::PipelineWorkerStatus& w : status.workers()) {
       std::string state = "pending";
       std::string error = w.nack_error();
@@ -320,8 +322,13 @@ int RunPipelines(const CliContext& ctx) {
       } else if (w.applied_version() == status.pipeline().version()) {
         state = "applied";
       }
+      // The consumer timeout in use (tuned under a freshness target).
       t.AddRow({w.worker_id(), w.connected() ? "yes" : "no",
-                w.applied_version() ? absl::StrCat(w.applied_version()) : "-", state, error});
+                w.applied_version() ? absl::StrCat(w.applied_version()) : "-",
+                w.consumer_timeout_ms() > 0
+                    ? absl::FormatDuration(absl::Milliseconds(std::round(w.consumer_timeout_ms())))
+                    : "-",
+                state, error});
     }
     if (!status.not_assigned_reason().empty()) {
       ctx.out() << status.not_assigned_reason() << "\n";

@@ -8,28 +8,9 @@
 #include "absl/strings/str_format.h"
 #include "cli/cli_context.h"
 #include "cli/table_printer.h"
+#include "cli/top_frame.h"
 
 namespace sluice::cli {
-
-namespace {
-
-// A lag status as `stats` prints it; "-" when unknown.
-std::string LagStatusName(v1::LagStatus status) {
-  switch (status) {
-    case v1::LAG_STATUS_OK:
-      return "OK";
-    case v1::LAG_STATUS_WARN:
-      return "WARN";
-    case v1::LAG_STATUS_STALL:
-      return "STALL";
-    case v1::LAG_STATUS_STOP:
-      return "STOP";
-    default:
-      return "-";
-  }
-}
-
-}  // namespace
 
 int RunStats(const CliContext& ctx) {
   if (ctx.args().positional.size() != 1) return ctx.Usage("stats takes no operands");

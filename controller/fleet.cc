@@ -457,6 +457,7 @@ int Fleet::AcceptStats(const std::string& worker_id, v1::StatsReport* report) {
                                   }),
                    pipelines->end());
   for (const v1::PipelineStats& p : *pipelines) {
+    if (p.consumer_timeout_ms() > 0) w.pipeline_timeouts[p.pipeline()] = p.consumer_timeout_ms();
     if (p.problem().empty()) {
       w.pipeline_problems.erase(p.pipeline());
     } else {
@@ -527,6 +528,8 @@ std::vector<v1::PipelineWorkerStatus> Fleet::PipelineStatus(const std::string& p
     if (error != w.pipeline_errors.end()) s.set_nack_error(error->second);
     auto problem = w.pipeline_problems.find(pipeline);
     if (problem != w.pipeline_problems.end()) s.set_problem(problem->second);
+    auto timeout = w.pipeline_timeouts.find(pipeline);
+    if (timeout != w.pipeline_timeouts.end()) s.set_consumer_timeout_ms(timeout->second);
     out.push_back(std::move(s));
   }
   return out;

@@ -197,6 +197,8 @@ class Fleet {
     std::set<std::string> assigned_during_lease;
     // From the latest stats: why a pipeline does not ingest normally there.
     std::map<std::string, std::string> pipeline_problems;
+    // Per pipeline: the consumer timeout (ms) of its latest stats.
+    std::map<std::string, double> pipeline_timeouts;
     // The version of its desired assignment, and how often it changed.
     std::string desired_version;
     uint64_t assignment_seq = 0;

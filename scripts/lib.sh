@@ -9,7 +9,7 @@ SLUICE_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev libmurmurhash-dev
   libgoogle-glog-dev
   postgresql-15 postgresql-client-15 kcat python3 python3-yaml curl
-  libdigest-murmurhash3-pureperl-perl prometheus gdb
+  libdigest-murmurhash3-pureperl-perl prometheus gdb tmux
   clang-14 libclang-rt-14-dev pkg-config
 )
 # Bazel's disk cache lives under $HOME so a fresh clone (as in CI) reuses earlier actions.

@@ -16,7 +16,9 @@ AdaptiveTimeout::Options AdaptiveTimeout::ForTarget(absl::Duration target) {
 AdaptiveTimeout::AdaptiveTimeout(Options options, absl::Duration start)
     : options_(options), timeout_(std::clamp(start, options.floor, options.ceiling)) {}
 
-absl::Duration AdaptiveTimeout::Observe(absl::Time now, absl::Duration freshness) {
+absl::Duration AdaptiveTimeout::Observe(absl::Time now, absl::Duration freshness,
+                                        absl::Time opened_at) {
+  if (opened_at != absl::InfiniteFuture() && opened_at < last_change_) return timeout_;
   samples_.emplace_back(now, freshness);
   while (!samples_.empty() && samples_.front().first < now - options_.window) {
     samples_.pop_front();
@@ -31,7 +33,10 @@ absl::Duration AdaptiveTimeout::Observe(absl::Time now, absl::Duration freshness
   const absl::Duration p99 = values[rank];
   absl::Duration next = timeout_;
   if (p99 > options_.target * kCutAt) {
-    next = std::max(options_.floor, timeout_ * kCutFactor);
+    // Cut only what the timeout can win back.
+    if (p99 - timeout_ < options_.target * kCutAt) {
+      next = std::max(options_.floor, timeout_ * kCutFactor);
+    }
   } else if (p99 < options_.target * kGrowBelow) {
     next = std::min(options_.ceiling, timeout_ * kGrowFactor);
   }

@@ -42,9 +42,14 @@ class AdaptiveTimeout {
   // Starts at `start`, clamped to [floor, ceiling].
   AdaptiveTimeout(Options options, absl::Duration start);
 
-  // A batch committed at `now` whose oldest message was `freshness` old then.
-  // Returns the timeout to use from now on.
-  absl::Duration Observe(absl::Time now, absl::Duration freshness);
+  // A batch opened at `opened_at` and committed at `now`, whose oldest message was
+  // `freshness` old then. Returns the timeout to use from now on. A batch opened
+  // before the last change was made under the old timeout: it does not count.
+  // The timeout is not cut while freshness beyond it (write time, fetch delay, a
+  // backlog) is what misses the target: a shorter timeout would only add
+  // transactions.
+  absl::Duration Observe(absl::Time now, absl::Duration freshness,
+                         absl::Time opened_at = absl::InfiniteFuture());
 
   absl::Duration timeout() const { return timeout_; }
   const Options& options() const { return options_; }

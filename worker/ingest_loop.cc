@@ -135,7 +135,12 @@ void IngestLoop::ApplyLimits(const BatchLimits& limits) {
   }
   if (adaptive_) applied.consumer_timeout = adaptive_->timeout();
   for (Lane& lane : lanes_) lane.batcher.set_limits(applied);
-  deps_.metrics->SetConsumerTimeout(applied.consumer_timeout);
+  NoteConsumerTimeout(applied.consumer_timeout);
+}
+
+void IngestLoop::NoteConsumerTimeout(absl::Duration timeout) {
+  deps_.metrics->SetConsumerTimeout(timeout);
+  if (deps_.stats != nullptr) deps_.stats->SetConsumerTimeout(timeout);
 }
 
 bool IngestLoop::StopDeadlinePassed() {
@@ -269,14 +274,7 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
       if (lane.busy()) continue;
       if (std::optional<FlushReason> due = lane.batcher.CheckTimeout()) Submit(lane, *due);
     }
-    if (now >= next_lag_update_) {
-      std::vector<PartitionLag> lag = deps_.source->Lag();
-      CompleteLag(&lag, now);
-      deps_.metrics->SetLag(lag);
-      deps_.metrics->SetClientView(deps_.source->Client());
-      if (deps_.stats != nullptr) deps_.stats->SetLag(lag);
-      next_lag_update_ = now + kLagUpdateInterval;
-    }
+    if (now >= next_lag_update_) UpdateLag(now);
   }
   // Shutting down: write what is open, then leave the group (which revokes).
   StopDeadlinePassed();  // arms the deadline
@@ -425,12 +423,12 @@ bool IngestLoop::Finish(Lane& lane, bool retry) {
           if (m.timestamp && (!oldest || *m.timestamp < *oldest)) oldest = m.timestamp;
         }
         const absl::Duration before = adaptive_->timeout();
-        if (oldest &&
-            adaptive_->Observe(outcome.finished_at, outcome.finished_at - *oldest) != before) {
+        if (oldest && adaptive_->Observe(outcome.finished_at, outcome.finished_at - *oldest,
+                                         batch.opened_at) != before) {
           BatchLimits limits = lane.batcher.limits();
           limits.consumer_timeout = adaptive_->timeout();
           for (Lane& l : lanes_) l.batcher.set_limits(limits);
-          deps_.metrics->SetConsumerTimeout(limits.consumer_timeout);
+          NoteConsumerTimeout(limits.consumer_timeout);
         }
       }
       // Each partition's newest committed message, for the lag in seconds.
@@ -497,6 +495,8 @@ bool IngestLoop::Finish(Lane& lane, bool retry) {
       DropOpenBatchContinuing(lane, batch, absl::ZeroDuration());
       return done(false);
     }
+    // While PostgreSQL refuses, the lag goes on growing: say so.
+    if (deps_.clock->Now() >= next_lag_update_) UpdateLag(deps_.clock->Now());
     deps_.metrics->WriteRetried(RetryReason(error));
     if (deps_.stats != nullptr) deps_.stats->Retried();
     const absl::Duration delay = lane.backoff.NextDelay();
@@ -509,32 +509,56 @@ bool IngestLoop::Finish(Lane& lane, bool retry) {
   }
 }
 
+void IngestLoop::UpdateLag(absl::Time now) {
+  std::vector<PartitionLag> lag = deps_.source->Lag();
+  CompleteLag(&lag, now);
+  deps_.metrics->SetLag(lag);
+  deps_.metrics->SetClientView(deps_.source->Client());
+  if (deps_.stats != nullptr) deps_.stats->SetLag(lag);
+  next_lag_update_ = now + kLagUpdateInterval;
+}
+
 void IngestLoop::CompleteLag(std::vector<PartitionLag>* lag, absl::Time now) {
-  // The oldest message read and not yet committed, per partition: the batch in
-  // flight comes before the open one, and each holds a partition's messages in
-  // offset order, so the first with a timestamp is the one.
-  std::map<TopicPartition, absl::Time> oldest;
+  // What the loop holds read and not yet committed, per partition: the oldest
+  // timestamp and the offset after the newest. The batch in flight (or being
+  // retried) comes before the open one, and each holds a partition's messages in
+  // offset order, so the first timestamp met is the oldest.
+  struct Held {
+    std::optional<absl::Time> oldest;
+    int64_t end = 0;
+  };
+  std::map<TopicPartition, Held> held;
   for (const Lane& lane : lanes_) {
-    for (const Batch* b : {lane.in_flight ? &lane.flying : nullptr, &lane.batcher.open()}) {
-      if (b == nullptr) continue;
+    for (const Batch* b : {&lane.flying, &lane.batcher.open()}) {
+      const Message* run = nullptr;  // messages come in runs per partition
+      Held* h = nullptr;
       for (const Message& m : b->messages) {
-        if (m.timestamp) oldest.emplace(m.topic_partition(), *m.timestamp);
+        if (run == nullptr || m.partition != run->partition || m.topic != run->topic) {
+          h = &held[m.topic_partition()];
+          run = &m;
+        }
+        if (!h->oldest && m.timestamp) h->oldest = m.timestamp;
+        h->end = std::max(h->end, m.offset + 1);
       }
     }
   }
-  std::set<TopicPartition> held;
+  std::set<TopicPartition> seen;
   for (PartitionLag& l : *lag) {
     const std::optional<int64_t> position = fence_.Position(l.partition);
-    if (l.high_watermark >= 0 && position && !IsSymbolicOffset(*position)) {
-      l.lag = std::max<int64_t>(0, l.high_watermark - *position);
+    auto h = held.find(l.partition);
+    // The client's statistics come every few seconds; what the loop read since
+    // is newer.
+    const int64_t end = std::max(l.high_watermark, h != held.end() ? h->second.end : int64_t{-1});
+    if (end >= 0 && position && !IsSymbolicOffset(*position)) {
+      l.lag = std::max<int64_t>(0, end - *position);
     }
-    if (l.lag == 0) {
+    if (h != held.end() && h->second.oldest) {
+      l.lag_time = std::max(absl::ZeroDuration(), now - *h->second.oldest);
+    } else if (l.lag == 0) {
       l.lag_time = absl::ZeroDuration();
     } else if (l.lag > 0) {
-      if (auto it = oldest.find(l.partition); it != oldest.end()) {
-        l.lag_time = std::max(absl::ZeroDuration(), now - it->second);
-      } else if (auto p = partitions_.find(l.partition);
-                 p != partitions_.end() && p->second.last_committed_at) {
+      if (auto p = partitions_.find(l.partition);
+          p != partitions_.end() && p->second.last_committed_at) {
         // Waiting messages not read yet: they were produced after the newest
         // committed one, so this bounds their wait from above.
         l.lag_time = std::max(absl::ZeroDuration(), now - *p->second.last_committed_at);
@@ -544,9 +568,9 @@ void IngestLoop::CompleteLag(std::vector<PartitionLag>* lag, absl::Time now) {
     const bool blocked = paused_ || (state != partitions_.end() && !state->second.stalled.empty() &&
                                      state->second.stall_kind == StallKind::kNeedsOperator);
     l.status = lag_status_.Sample(l.partition, now, l.lag, position, blocked);
-    held.insert(l.partition);
+    seen.insert(l.partition);
   }
-  lag_status_.Retain(held);
+  lag_status_.Retain(seen);
 }
 
 void IngestLoop::ScheduleReclaim(const std::vector<TopicPartition>& partitions,

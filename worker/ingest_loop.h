@@ -206,6 +206,8 @@ class IngestLoop : public RebalanceHandler {
   // messages not yet committed to PostgreSQL, and how long the oldest of them has
   // waited (docs/METRICS.md, "Lag").
   void CompleteLag(std::vector<PartitionLag>* lag, absl::Time now);
+  // Takes the client's lag, completes it and hands it to the metrics and stats.
+  void UpdateLag(absl::Time now);
 
   // Hands the lane's open batch to its writer, after the batch in flight ended.
   // Returns false only when stopping gave up on a batch.
@@ -268,6 +270,8 @@ class IngestLoop : public RebalanceHandler {
   std::optional<AdaptiveTimeout> adaptive_;
   // (Re)starts or ends the tuning for `limits` and applies them to every lane.
   void ApplyLimits(const BatchLimits& limits);
+  // The timeout in use, to the metrics and the stats stream.
+  void NoteConsumerTimeout(absl::Duration timeout);
   absl::Time next_reclaim_check_ = absl::InfinitePast();
   std::map<TopicPartition, PartitionState> partitions_;
   // Bumped whenever partitions_ changes shape, so a cached lookup is redone.

@@ -343,7 +343,11 @@ void KafkaMessageSource::HandleStats(const std::string& json) {
       PartitionLag& l = lag[{std::string(topic_name), id}];
       l.partition = {std::string(topic_name), id};
       l.lag = consumer_lag;
-      if (partition["hi_offset"].get(l.high_watermark)) l.high_watermark = -1;
+      // The last stable offset: under read_committed (librdkafka's default) the
+      // messages past it are not delivered yet. The high watermark otherwise.
+      if (partition["ls_offset"].get(l.high_watermark) || l.high_watermark < 0) {
+        if (partition["hi_offset"].get(l.high_watermark)) l.high_watermark = -1;
+      }
       ClientView::Fetched& f = client.fetched[l.partition];
       if (partition["rxmsgs"].get(f.messages)) f.messages = 0;
       if (partition["rxbytes"].get(f.bytes)) f.bytes = 0;

@@ -71,7 +71,6 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Create(
   r->source_ = std::move(*source);
   r->metrics_ =
       std::make_unique<WorkerMetrics>(*env.registry, config.name(), config.consumer_group());
-  r->metrics_->SetConfigVersion(version);
 
   IngestLoopConfig loop;
   absl::StatusOr<int64_t> unstored_start = StartForUnstoredPartitions(kafka.properties);
@@ -97,6 +96,8 @@ absl::StatusOr<std::unique_ptr<PipelineRunner>> PipelineRunner::Create(
 }
 
 void PipelineRunner::Launch() {
+  // Here, not in Create: the runner it replaces zeroes the shared gauge when it stops.
+  metrics_->SetConfigVersion(version_);
   thread_ = std::thread([this] {
     absl::Status s = loop_->Run(stop_);
     if (stop_.load()) {

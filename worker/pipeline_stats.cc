@@ -63,6 +63,11 @@ void PipelineStats::Retried() {
   ++retries_;
 }
 
+void PipelineStats::SetConsumerTimeout(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  consumer_timeout_ = timeout;
+}
+
 void PipelineStats::SetLag(const std::vector<PartitionLag>& lag) {
   absl::MutexLock lock(&mu_);
   lag_.clear();
@@ -100,6 +105,7 @@ v1::PipelineStats PipelineStats::Take(const std::string& pipeline, uint64_t vers
   }
   for (const auto& [reason, n] : batches_by_reason_) (*out.mutable_batches_by_reason())[reason] = n;
   out.set_batches(batches_);
+  out.set_consumer_timeout_ms(absl::ToDoubleMilliseconds(consumer_timeout_));
   out.set_retries(retries_);
   out.set_kafka_path_items(kafka_items_);
   out.set_legacy_path_items(legacy_items_);

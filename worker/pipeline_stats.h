@@ -23,6 +23,8 @@ class PipelineStats {
                       absl::Time now);
   void Retried();
   void SetLag(const std::vector<PartitionLag>& lag);
+  // The consumer timeout in use (a gauge: reported as the latest value).
+  void SetConsumerTimeout(absl::Duration timeout);
 
   // Everything since the previous Take(), then starts over. Lag is the latest value.
   v1::PipelineStats Take(const std::string& pipeline, uint64_t version);
@@ -33,6 +35,7 @@ class PipelineStats {
   std::map<TopicPartition, PartitionLag> lag_ ABSL_GUARDED_BY(mu_);
   std::map<int32_t, uint64_t> batches_by_reason_ ABSL_GUARDED_BY(mu_);
   uint64_t batches_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Duration consumer_timeout_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
   uint64_t retries_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t kafka_items_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t legacy_items_ ABSL_GUARDED_BY(mu_) = 0;

@@ -12,7 +12,10 @@ void MergePipelineStats(const v1::PipelineStats& from, v1::PipelineStats* into) 
   for (const v1::PartitionStats& p : into->partitions()) {
     v1::PartitionStats& e = partitions[{p.topic(), p.partition()}];
     e = p;
-    e.set_consumer_lag(-1);  // a gauge: only the later interval's value stands
+    // Gauges: only the later interval's values stand.
+    e.set_consumer_lag(-1);
+    e.set_consumer_lag_seconds(-1);
+    e.set_lag_status(v1::LAG_STATUS_UNSPECIFIED);
   }
   for (const v1::PartitionStats& p : from.partitions()) {
     v1::PartitionStats& e = partitions[{p.topic(), p.partition()}];
@@ -22,6 +25,8 @@ void MergePipelineStats(const v1::PipelineStats& from, v1::PipelineStats* into) 
     e.set_bytes(e.bytes() + p.bytes());
     e.set_dead_letters(e.dead_letters() + p.dead_letters());
     e.set_consumer_lag(p.consumer_lag());
+    e.set_consumer_lag_seconds(p.consumer_lag_seconds());
+    e.set_lag_status(p.lag_status());
   }
   into->clear_partitions();
   for (auto& [key, p] : partitions) *into->add_partitions() = std::move(p);
@@ -37,6 +42,7 @@ void MergePipelineStats(const v1::PipelineStats& from, v1::PipelineStats* into) 
   into->set_write_latency_p99_ms(std::max(into->write_latency_p99_ms(), from.write_latency_p99_ms()));
   into->set_freshness_p99_ms(std::max(into->freshness_p99_ms(), from.freshness_p99_ms()));
   into->set_problem(from.problem());  // the state at the end of the later interval
+  into->set_consumer_timeout_ms(from.consumer_timeout_ms());
 
   for (const v1::PathStats& p : from.paths()) {
     v1::PathStats* e = nullptr;

@@ -239,6 +239,7 @@ void WorkerMetrics::Stopped() {
   paused_.Set(0);
   writers_.Set(0);
   config_version_.Set(0);
+  consumer_timeout_.Set(0);
 }
 
 void WorkerMetrics::BatchWritten(const Batch& batch, const WriteResult& result,
@@ -282,15 +283,22 @@ void WorkerMetrics::SetLag(const std::vector<PartitionLag>& lag) {
       const std::string partition = std::to_string(l.partition.partition);
       g.messages = &lag_.Add(
           {{"pipeline", pipeline_}, {"topic", l.partition.topic}, {"partition", partition}});
-      g.group = &group_lag_.Add({{"consumergroup", consumer_group_},
-                                 {"topic", l.partition.topic},
-                                 {"partition", partition}});
       g.status = &lag_status_.Add(
           {{"pipeline", pipeline_}, {"topic", l.partition.topic}, {"partition", partition}});
     }
     g.status->Set(static_cast<double>(l.status));
     g.messages->Set(static_cast<double>(l.lag));
-    g.group->Set(static_cast<double>(std::max<int64_t>(0, l.lag)));
+    // kafka_exporter's series exists only while the lag is known (absent() alerts
+    // see the rest), as sluice_consumer_lag_seconds.
+    if (l.lag >= 0 && g.group == nullptr) {
+      g.group = &group_lag_.Add({{"consumergroup", consumer_group_},
+                                 {"topic", l.partition.topic},
+                                 {"partition", std::to_string(l.partition.partition)}});
+    } else if (l.lag < 0 && g.group != nullptr) {
+      group_lag_.Remove(g.group);
+      g.group = nullptr;
+    }
+    if (g.group != nullptr) g.group->Set(static_cast<double>(l.lag));
     // Unknown: no series rather than a made-up value.
     if (l.lag_time && g.seconds == nullptr) {
       g.seconds = &lag_seconds_.Add({{"pipeline", pipeline_},
@@ -310,13 +318,14 @@ void WorkerMetrics::SetLag(const std::vector<PartitionLag>& lag) {
 
 void WorkerMetrics::RemoveLagGauges(const LagGauges& g) {
   lag_.Remove(g.messages);
-  group_lag_.Remove(g.group);
+  if (g.group != nullptr) group_lag_.Remove(g.group);
   lag_status_.Remove(g.status);
   if (g.seconds != nullptr) lag_seconds_.Remove(g.seconds);
 }
 
 void WorkerMetrics::SetClientView(const ClientView& view) {
-  std::map<TopicPartition, ClientView::Fetched> seen;
+  // Partitions the client does not list now keep their totals: librdkafka's are
+  // per partition for the client's life, so one that comes back goes on counting.
   for (const auto& [tp, now] : view.fetched) {
     ClientView::Fetched before;
     if (auto it = fetched_seen_.find(tp); it != fetched_seen_.end()) before = it->second;
@@ -330,18 +339,27 @@ void WorkerMetrics::SetClientView(const ClientView& view) {
       fetched_bytes_.Add({{"pipeline", pipeline_}, {"topic", tp.topic}})
           .Increment(static_cast<double>(bytes));
     }
-    seen[tp] = now;
+    fetched_seen_[tp] = now;
   }
-  fetched_seen_ = std::move(seen);
+  // Brokers without samples in the interval lose their series (no stale value).
+  std::map<std::string, std::pair<prometheus::Gauge*, prometheus::Gauge*>> rtt;
   for (const ClientView::BrokerRtt& b : view.brokers) {
-    auto& g = rtt_gauges_[b.broker];
-    if (g.first == nullptr) {
+    auto& g = rtt[b.broker];
+    if (auto it = rtt_gauges_.find(b.broker); it != rtt_gauges_.end()) {
+      g = it->second;
+      rtt_gauges_.erase(it);
+    } else {
       g.first = &broker_rtt_.Add({{"pipeline", pipeline_}, {"broker", b.broker}, {"stat", "avg"}});
       g.second = &broker_rtt_.Add({{"pipeline", pipeline_}, {"broker", b.broker}, {"stat", "p99"}});
     }
     g.first->Set(absl::ToDoubleSeconds(b.avg));
     g.second->Set(absl::ToDoubleSeconds(b.p99));
   }
+  for (auto& [broker, g] : rtt_gauges_) {
+    broker_rtt_.Remove(g.first);
+    broker_rtt_.Remove(g.second);
+  }
+  rtt_gauges_ = std::move(rtt);
 }
 
 void WorkerMetrics::RegisterBuildInfo(prometheus::Registry& registry, const std::string& version) {

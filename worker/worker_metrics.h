@@ -119,7 +119,7 @@ class WorkerMetrics {
   prometheus::Counter& writer_wait_;
   struct LagGauges {
     prometheus::Gauge* messages = nullptr;
-    prometheus::Gauge* group = nullptr;
+    prometheus::Gauge* group = nullptr;    // while the lag is known
     prometheus::Gauge* seconds = nullptr;  // while the lag in time is known
     prometheus::Gauge* status = nullptr;
   };

@@ -36,7 +36,8 @@ def flag_default(binary, flag):
 
 
 def known_flags(binary):
-    return set(re.findall(r"--([a-z0-9-]+)", help_text(binary)))
+    """The flags --help lists, one per line."""
+    return set(re.findall(r"^\s+--([a-z0-9-]+)", help_text(binary), re.M))
 
 
 def seconds(text):
@@ -59,7 +60,7 @@ def documents():
 
 def find(kind, name):
     for _, d in documents():
-        if d["kind"] == kind and d["metadata"]["name"] == name:
+        if d["kind"] in kind.split("|") and d["metadata"]["name"] == name:
             return d
     raise AssertionError("no %s %s in deploy/k8s" % (kind, name))
 
@@ -76,7 +77,7 @@ def args_of(container):
 
 class ManifestTest(unittest.TestCase):
     def check_deployment(self, name, binary, metrics_flag="metrics-address"):
-        dep = find("Deployment", name)
+        dep = find("Deployment|StatefulSet", name)
         pod = dep["spec"]["template"]
         spec = pod["spec"]
         (container,) = spec["containers"]
@@ -100,8 +101,22 @@ class ManifestTest(unittest.TestCase):
             get = container[probe]["httpGet"]
             self.assertEqual(get["path"], path, "%s %s" % (name, probe))
             self.assertIn(get["port"], ("metrics", port))
-        # Secrets: files from secret volumes, never arguments or environment.
+        # Every $(VAR) an argument uses is set in the container's environment.
+        env_names = {e["name"] for e in container.get("env", [])}
+        for value in args.values():
+            for var in re.findall(r"\$\(([A-Z_]+)\)", value):
+                self.assertIn(var, env_names, "%s: $(%s) is not set" % (name, var))
+        # Secrets: files from secret volumes, never arguments or environment, and
+        # readable by the user the pod runs as.
         self.assertNotIn("db-password", args)
+        security = spec.get("securityContext", {})
+        if security.get("runAsUser", 0) != 0:
+            self.assertEqual(security.get("fsGroup"), security.get("runAsGroup"),
+                             "%s: a non-root user reads the secret files through fsGroup" % name)
+            for v in spec["volumes"]:
+                if "secret" in v:
+                    self.assertEqual(v["secret"].get("defaultMode", 0o644) & 0o040, 0o040,
+                                     "%s: secret %s is not group-readable" % (name, v["name"]))
         for env in container.get("env", []):
             self.assertNotIn("secretKeyRef", str(env.get("valueFrom", "")), env["name"])
         secret_mounts = {m["mountPath"] for m in container["volumeMounts"]
@@ -113,6 +128,7 @@ class ManifestTest(unittest.TestCase):
         # A PodDisruptionBudget selects these pods.
         pdb = find("PodDisruptionBudget", name)
         labels = pod["metadata"]["labels"]
+        self.assertTrue(pdb["spec"]["selector"]["matchLabels"], "%s: empty PDB selector" % name)
         for k, v in pdb["spec"]["selector"]["matchLabels"].items():
             self.assertEqual(labels.get(k), v)
         return spec, args
@@ -134,6 +150,14 @@ class ManifestTest(unittest.TestCase):
         # A network listener needs tokens and TLS (the controller refuses otherwise).
         for flag in ("auth-tokens-file", "tls-cert", "tls-key"):
             self.assertIn(flag, args)
+        self.assertFalse(args["listen"].startswith("127."), "a loopback listener in a pod")
+        # Followers redirect to the leader by its advertised name: a stable one
+        # (a StatefulSet's pod under its headless Service), as the TLS certificate
+        # names it.
+        ss = find("StatefulSet", "sluice-controller")
+        peers = find("Service", ss["spec"]["serviceName"])
+        self.assertEqual(peers["spec"].get("clusterIP"), "None")
+        self.assertIn("$(POD_NAME).%s." % ss["spec"]["serviceName"], args["advertise-address"])
         service = find("Service", "sluice-controller")
         names = {p["name"] for p in container["ports"]}
         for p in service["spec"]["ports"]:
@@ -148,8 +172,8 @@ class ManifestTest(unittest.TestCase):
 
     def test_every_document_is_a_known_kind(self):
         kinds = {d["kind"] for _, d in documents()}
-        self.assertLessEqual(kinds, {"Namespace", "Deployment", "Service", "PodDisruptionBudget",
-                                     "Secret", "ConfigMap"})
+        self.assertLessEqual(kinds, {"Namespace", "Deployment", "StatefulSet", "Service",
+                                     "PodDisruptionBudget", "Secret", "ConfigMap"})
 
 
 def dockerfile_stages():
@@ -176,7 +200,7 @@ def lib_sh_packages():
 NOT_FOR_BUILDING = {
     "postgresql-15", "postgresql-client-15", "kcat", "python3", "python3-yaml", "curl",
     "libdigest-murmurhash3-pureperl-perl", "prometheus", "gdb", "clang-14",
-    "libclang-rt-14-dev",
+    "libclang-rt-14-dev", "tmux",
 }
 # Always in debian:12-slim.
 BASE = {"libc6", "libgcc-s1", "libstdc++6"}

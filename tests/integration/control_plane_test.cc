@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <regex>
@@ -13,8 +14,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/grpc_limits.h"
 #include "gtest/gtest.h"
+#include "simdjson.h"
 #include "sluice/v1/admin.grpc.pb.h"
 #include "tests/fixtures/controller_process.h"
 #include "tests/fixtures/prometheus_server.h"
@@ -58,21 +61,26 @@ TEST_F(ControlPlaneTest, PipelineCreatedWithSluicectlIsIngestedExactlyOnceByTwoW
   }
 }
 
-// The metric names the queries of deploy/grafana/sluice.json read.
+// The metric names the queries of deploy/grafana/sluice.json read: every
+// panels[].targets[].expr, parsed as JSON.
 std::set<std::string> DashboardMetrics() {
-  std::ifstream in("deploy/grafana/sluice.json");
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string json = text.str();
   std::set<std::string> names;
-  const std::regex expr("\"expr\": \"((?:[^\"\\\\]|\\\\.)*)\"");
+  simdjson::dom::parser parser;
+  simdjson::dom::element dashboard;
+  if (parser.load("deploy/grafana/sluice.json").get(dashboard)) {
+    ADD_FAILURE() << "deploy/grafana/sluice.json is not JSON";
+    return names;
+  }
   const std::regex metric("\\b(sluice_[a-z0-9_]+|kafka_[a-z0-9_]+)");
-  for (auto e = std::sregex_iterator(json.begin(), json.end(), expr); e != std::sregex_iterator();
-       ++e) {
-    const std::string query = (*e)[1];
-    for (auto m = std::sregex_iterator(query.begin(), query.end(), metric);
-         m != std::sregex_iterator(); ++m) {
-      names.insert((*m)[1]);
+  for (simdjson::dom::element panel : dashboard["panels"].get_array()) {
+    for (simdjson::dom::element target : panel["targets"].get_array()) {
+      std::string_view expr;
+      if (target["expr"].get(expr)) continue;
+      const std::string query(expr);
+      for (auto m = std::sregex_iterator(query.begin(), query.end(), metric);
+           m != std::sregex_iterator(); ++m) {
+        names.insert((*m)[1]);
+      }
     }
   }
   return names;
@@ -116,12 +124,63 @@ TEST_F(ControlPlaneTest, PrometheusScrapesTheControllerAndTwoWorkers) {
   EXPECT_EQ(query("sum(sluice_freshness_seconds_count)"), 3000);
   EXPECT_EQ(query("sluice_controller_leader"), 1);
   const std::set<std::string> dashboard = DashboardMetrics();
-  EXPECT_GE(dashboard.size(), 15u);
+  EXPECT_EQ(dashboard.size(), 18u);  // every metric of deploy/grafana/sluice.json
   for (const std::string& name : dashboard) {
     EXPECT_TRUE(WaitFor([&] { return query(absl::StrCat("count(", name, ")")).value_or(0) > 0; },
                         absl::Seconds(30)))
         << "the dashboard queries " << name << ", which no target exports";
   }
+}
+
+// Runs tmux with `args`; returns what it printed (the log file's text).
+std::string Tmux(const std::vector<std::string>& args) {
+  // Its socket under a short path: a Unix socket's path has at most 107 bytes,
+  // less than the test's own directory can take.
+  static const std::string dir = [] {
+    char path[] = "/tmp/sluice-tmux-XXXXXX";
+    return std::string(mkdtemp(path) != nullptr ? path : "/tmp");
+  }();
+  std::vector<std::string> argv = {"env", absl::StrCat("TMUX_TMPDIR=", dir), "tmux", "-L",
+                                   absl::StrCat("t", getpid())};
+  argv.insert(argv.end(), args.begin(), args.end());
+  static int calls = 0;  // a log per call: RunCommand appends
+  const std::string log = absl::StrCat(::sluice::testing::TestTempDir(), "/tmux-", ++calls, ".log");
+  absl::StatusOr<int> rc = ::sluice::testing::RunCommand(argv, log, absl::Seconds(10));
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  return rc.ok() && *rc == 0 ? text.str() : absl::StrCat("exit ", rc.ok() ? *rc : -1);
+}
+
+// Issue 12: sluicectl top, driven in a real terminal (tmux, 80 columns): it shows
+// the worker and the pipeline with their figures, fits the width, and quits on q.
+TEST_F(ControlPlaneTest, TopShowsWorkersAndPipelinesInEightyColumnsAndQuitsOnQ) {
+  auto w = Worker("w1");
+  CreateItems();
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 1, 1); }, absl::Seconds(30)));
+  ASSERT_TRUE(kafka_->Produce("items", Items(0, 500)).ok());
+  ExpectExactlyOnce(500);
+  const std::string command = absl::StrCat("SLUICE_CONTROLLER=", controller_->address(), " ",
+                                           ::sluice::testing::RunfilePath("cli/sluicectl"), " top");
+  ASSERT_EQ(Tmux({"new-session", "-d", "-s", "top", "-x", "80", "-y", "30", command}), "");
+  std::string screen;
+  const bool shown = WaitFor(
+      [&] {
+        screen = Tmux({"capture-pane", "-p", "-t", "top"});
+        return absl::StrContains(screen, "PIPELINES (1)") && absl::StrContains(screen, "w1") &&
+               absl::StrContains(screen, "items");
+      },
+      absl::Seconds(30));
+  EXPECT_TRUE(shown) << screen;
+  for (absl::string_view line : absl::StrSplit(screen, '\n')) {
+    size_t columns = 0;
+    for (unsigned char c : line) columns += (c & 0xC0) != 0x80;
+    EXPECT_LE(columns, 80u) << line;
+  }
+  ASSERT_EQ(Tmux({"send-keys", "-t", "top", "q"}), "");
+  // The command ended, so tmux ended its only session (and its server).
+  EXPECT_TRUE(WaitFor([&] { return Tmux({"has-session", "-t", "top"}) != ""; }, absl::Seconds(10)));
+  Tmux({"kill-server"});
 }
 
 TEST_F(ControlPlaneTest, ConsumerTimeoutChangeIsAckedAndFollowedWithoutRestart) {
@@ -145,6 +204,36 @@ TEST_F(ControlPlaneTest, ConsumerTimeoutChangeIsAckedAndFollowedWithoutRestart) 
   // The same process, never restarted.
   EXPECT_TRUE(w->process().Running());
   EXPECT_TRUE(absl::StrContains(w->process().ReadLog(), "now at v2 (batch limits live)"));
+
+  // Issue 12: a freshness target instead; the worker tunes the timeout itself (a
+  // steady trickle of fresh messages lengthens it no further than 0.6 × 2 s) and
+  // pipelines status shows the timeout in use.
+  r = Ctl({"pipelines", "update", "items", "--expected-version", "2", "--freshness-target", "2s",
+           "--consumer-timeout", "0.1"});
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(absl::StrContains(r.output, "freshness target: 2s p99")) << r.output;
+  ASSERT_TRUE(WaitFor([&] { return AppliedEverywhere("items", 3, 1); }, absl::Seconds(30)));
+  auto timeout = [&] { return w->Metric("sluice_consumer_timeout_seconds{pipeline=\"items\"}"); };
+  // It starts at the new consumer timeout (0.1 s), then grows.
+  ASSERT_TRUE(WaitFor([&] { return timeout() < 0.3; }, absl::Seconds(30))) << timeout();
+  int seq = 1;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        EXPECT_TRUE(kafka_->Produce("items", Items(seq++, 1)).ok());
+        return timeout() > 0.3;
+      },
+      absl::Seconds(60), absl::Milliseconds(200)))
+      << timeout();
+  EXPECT_LE(timeout(), 1.2);
+  v1::PipelineStatus status;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        status = CtlJson<v1::PipelineStatus>({"pipelines", "status", "items"});
+        return status.workers_size() == 1 && status.workers(0).consumer_timeout_ms() > 300;
+      },
+      absl::Seconds(30)))
+      << status.DebugString();
+  EXPECT_TRUE(absl::StrContains(Ctl({"pipelines", "status", "items"}).output, "TIMEOUT"));
 }
 
 TEST_F(ControlPlaneTest, MissingTableIsNackedAndOtherPipelinesKeepRunning) {

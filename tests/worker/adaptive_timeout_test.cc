@@ -19,10 +19,11 @@ class Plant {
     absl::Duration worst = absl::ZeroDuration();
     while (now_ < end) {
       const absl::Duration freshness = a_->timeout() + write;
+      const absl::Time opened = now_;
       now_ += freshness;
       batches_++;
       if (now_ > end - tail) worst = std::max(worst, freshness);
-      a_->Observe(now_, freshness);
+      a_->Observe(now_, freshness, opened);
     }
     return worst;
   }
@@ -73,13 +74,34 @@ TEST(AdaptiveTimeoutTest, ConvergesWithinThirtySecondsOfAStepChange) {
   EXPECT_GE(a.timeout(), absl::Milliseconds(900));
 }
 
+// A target the timeout cannot reach (each write alone takes longer) is not chased
+// down to the floor: that would only add transactions.
+TEST(AdaptiveTimeoutTest, AnUnreachableTargetLeavesTheTimeoutAlone) {
+  AdaptiveTimeout a(AdaptiveTimeout::ForTarget(absl::Seconds(1)), absl::Milliseconds(300));
+  Plant plant(&a);
+  plant.Run(absl::Seconds(30), absl::Seconds(2), absl::Seconds(1));
+  EXPECT_EQ(a.timeout(), absl::Milliseconds(300));
+}
+
+// Batches opened before a change do not count against the new timeout.
+TEST(AdaptiveTimeoutTest, BatchesOfTheOldTimeoutDoNotCount) {
+  AdaptiveTimeout a(AdaptiveTimeout::ForTarget(absl::Seconds(2)), absl::Milliseconds(1000));
+  absl::Time now = absl::FromUnixSeconds(1700000000);
+  a.Observe(now, absl::Milliseconds(1700), now - absl::Milliseconds(1700));  // cut
+  ASSERT_EQ(a.timeout(), absl::Milliseconds(500));
+  // Later: a batch that was opened before the cut commits, as late.
+  now += absl::Seconds(2);
+  a.Observe(now, absl::Milliseconds(1700), now - absl::Seconds(3));
+  EXPECT_EQ(a.timeout(), absl::Milliseconds(500));
+}
+
 TEST(AdaptiveTimeoutTest, NeverLeavesItsBounds) {
   AdaptiveTimeout a(AdaptiveTimeout::ForTarget(absl::Milliseconds(200)), absl::Seconds(5));
   EXPECT_EQ(a.timeout(), absl::Milliseconds(120));  // clamped start
   absl::Time now = absl::FromUnixSeconds(1700000000);
   for (int i = 0; i < 100; ++i) {
     now += absl::Seconds(1);
-    a.Observe(now, absl::Seconds(10));  // hopeless: the floor, no lower
+    a.Observe(now, absl::Milliseconds(170));  // too late for a 200 ms target
   }
   EXPECT_EQ(a.timeout(), absl::Milliseconds(10));
 }

@@ -152,9 +152,10 @@ TEST_F(IngestLoopTest, AFreshnessTargetLengthensTheTimeoutWhileItHolds) {
   }
   ASSERT_TRUE(Run().ok());
   const std::string page = Metrics();
-  const size_t at = page.find("sluice_consumer_timeout_seconds{pipeline=\"test\"} ");
+  const std::string series = "sluice_consumer_timeout_seconds{pipeline=\"test\"} ";
+  const size_t at = page.find(series);
   ASSERT_NE(at, std::string::npos) << page;
-  const double timeout = std::stod(page.substr(at + 50));
+  const double timeout = std::stod(page.substr(at + series.size()));
   EXPECT_GT(timeout, 0.3) << "batches stayed at the starting timeout";
   EXPECT_LE(timeout, 1.2);
   // Fewer, larger transactions than one per 150 ms.

@@ -18,6 +18,8 @@ v1::PipelineStats Interval(const std::string& name, uint64_t version, uint64_t r
   p->set_bytes(rows * 10);
   p->set_dead_letters(1);
   p->set_consumer_lag(lag);
+  p->set_consumer_lag_seconds(lag * 0.5);
+  p->set_lag_status(lag > 0 ? v1::LAG_STATUS_WARN : v1::LAG_STATUS_OK);
   (*s.mutable_batches_by_reason())[v1::FLUSH_REASON_ROWS] = 1;
   s.set_batches(1);
   s.set_retries(2);
@@ -51,6 +53,8 @@ TEST(StatsOutboxTest, ManyIntervalsUnsentFoldIntoOneEntryPerPipelineVersion) {
   EXPECT_EQ(a.partitions(0).bytes(), sum * 10);
   EXPECT_EQ(a.partitions(0).dead_letters(), uint64_t{kIntervals});
   EXPECT_EQ(a.partitions(0).consumer_lag(), kIntervals);  // the latest
+  EXPECT_DOUBLE_EQ(a.partitions(0).consumer_lag_seconds(), kIntervals * 0.5);
+  EXPECT_EQ(a.partitions(0).lag_status(), v1::LAG_STATUS_WARN);
   EXPECT_EQ(a.batches(), uint64_t{kIntervals});
   EXPECT_EQ(a.batches_by_reason().at(v1::FLUSH_REASON_ROWS), uint64_t{kIntervals});
   EXPECT_EQ(a.retries(), 2u * kIntervals);
