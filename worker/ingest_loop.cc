@@ -138,6 +138,15 @@ void IngestLoop::ApplyLimits(const BatchLimits& limits) {
   NoteConsumerTimeout(applied.consumer_timeout);
 }
 
+void IngestLoop::UseConsumerTimeout(absl::Duration timeout) {
+  for (Lane& lane : lanes_) {
+    BatchLimits limits = lane.batcher.limits();
+    limits.consumer_timeout = timeout;
+    lane.batcher.set_limits(limits);
+  }
+  NoteConsumerTimeout(timeout);
+}
+
 void IngestLoop::NoteConsumerTimeout(absl::Duration timeout) {
   deps_.metrics->SetConsumerTimeout(timeout);
   if (deps_.stats != nullptr) deps_.stats->SetConsumerTimeout(timeout);
@@ -417,27 +426,30 @@ bool IngestLoop::Finish(Lane& lane, bool retry) {
                                 : lane.write_estimate * 0.8 + took * 0.2;
       lane.batcher.set_write_allowance(lane.write_estimate);
       deps_.metrics->BatchWritten(batch, *result, took, outcome.finished_at);
-      if (adaptive_) {
-        std::optional<absl::Time> oldest;
-        for (const Message& m : batch.messages) {
-          if (m.timestamp && (!oldest || *m.timestamp < *oldest)) oldest = m.timestamp;
+      // One pass: the batch's oldest timestamp (for the adaptive timeout) and each
+      // partition's newest committed one (for the lag in seconds). Messages come
+      // in runs per partition: look each run's partition up once.
+      std::optional<absl::Time> oldest;
+      const Message* run = nullptr;
+      PartitionState* state = nullptr;
+      for (const Message& m : batch.messages) {
+        if (!m.timestamp) continue;
+        if (!oldest || *m.timestamp < *oldest) oldest = m.timestamp;
+        if (run == nullptr || m.partition != run->partition || m.topic != run->topic) {
+          auto p = partitions_.find(m.topic_partition());
+          state = p == partitions_.end() ? nullptr : &p->second;
+          run = &m;
         }
-        const absl::Duration before = adaptive_->timeout();
-        if (oldest && adaptive_->Observe(outcome.finished_at, outcome.finished_at - *oldest,
-                                         batch.opened_at) != before) {
-          BatchLimits limits = lane.batcher.limits();
-          limits.consumer_timeout = adaptive_->timeout();
-          for (Lane& l : lanes_) l.batcher.set_limits(limits);
-          NoteConsumerTimeout(limits.consumer_timeout);
+        if (state != nullptr &&
+            (!state->last_committed_at || *state->last_committed_at < *m.timestamp)) {
+          state->last_committed_at = m.timestamp;
         }
       }
-      // Each partition's newest committed message, for the lag in seconds.
-      for (auto it = batch.messages.rbegin(); it != batch.messages.rend(); ++it) {
-        if (!it->timestamp) continue;
-        auto p = partitions_.find(it->topic_partition());
-        if (p == partitions_.end()) continue;
-        if (!p->second.last_committed_at || *p->second.last_committed_at < *it->timestamp) {
-          p->second.last_committed_at = it->timestamp;
+      if (adaptive_ && oldest) {
+        const absl::Duration before = adaptive_->timeout();
+        if (adaptive_->Observe(outcome.finished_at, outcome.finished_at - *oldest,
+                               batch.opened_at) != before) {
+          UseConsumerTimeout(adaptive_->timeout());
         }
       }
       if (deps_.stats != nullptr) {

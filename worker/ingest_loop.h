@@ -270,6 +270,8 @@ class IngestLoop : public RebalanceHandler {
   std::optional<AdaptiveTimeout> adaptive_;
   // (Re)starts or ends the tuning for `limits` and applies them to every lane.
   void ApplyLimits(const BatchLimits& limits);
+  // The tuned timeout, to every lane (their other limits kept) and noted.
+  void UseConsumerTimeout(absl::Duration timeout);
   // The timeout in use, to the metrics and the stats stream.
   void NoteConsumerTimeout(absl::Duration timeout);
   absl::Time next_reclaim_check_ = absl::InfinitePast();
