@@ -25,12 +25,19 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                  .Register(registry)
                  .Add({})),
       known_until_(prometheus::BuildGauge()
-                       .Name("sluice_controller_schedule_known_until_seconds")
+                       .Name("sluice_controller_schedule_known_until_timestamp_seconds")
                        .Help("Unix time up to which the flag schedules sent to workers are "
                              "known complete (the last schedule barrier + the propagation "
                              "lead - the write allowance); items later than it wait.")
                        .Register(registry)
                        .Add({})),
+      known_until_deprecated_(
+          prometheus::BuildGauge()
+              .Name("sluice_controller_schedule_known_until_seconds")
+              .Help("Deprecated: sluice_controller_schedule_known_until_timestamp_seconds "
+                    "(the same value; this name goes in a later release).")
+              .Register(registry)
+              .Add({})),
       horizon_failures_(prometheus::BuildCounter()
                             .Name("sluice_controller_schedule_horizon_failures_total")
                             .Help("Rounds that could not advance the schedule horizon (the "
@@ -58,7 +65,8 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                                                                              0.5, 1, 5, 10, 30})),
       rows_per_second_(prometheus::BuildGauge()
                            .Name("sluice_controller_rows_per_second")
-                           .Help("Rows/s over the last minute from worker stats, by pipeline "
+                           .Help("Deprecated: rate(sluice_controller_rows_reported_total[1m]). "
+                                 "Rows/s over the last minute from worker stats, by pipeline "
                                  "and build version.")
                            .Register(registry)),
       dead_letters_(prometheus::BuildGauge()
@@ -69,11 +77,24 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                         .Register(registry)),
       dead_letters_counted_at_(
           prometheus::BuildGauge()
-              .Name("sluice_controller_dead_letters_counted_at_seconds")
+              .Name("sluice_controller_dead_letters_counted_at_timestamp_seconds")
               .Help("Unix time of the last successful count behind "
                     "sluice_controller_dead_letters (a failed count keeps the last values).")
               .Register(registry)
               .Add({})),
+      dead_letters_counted_at_deprecated_(
+          prometheus::BuildGauge()
+              .Name("sluice_controller_dead_letters_counted_at_seconds")
+              .Help("Deprecated: sluice_controller_dead_letters_counted_at_timestamp_seconds "
+                    "(the same value; this name goes in a later release).")
+              .Register(registry)
+              .Add({})),
+      rows_reported_(prometheus::BuildCounter()
+                         .Name("sluice_controller_rows_reported_total")
+                         .Help("Rows the workers reported to this replica in their stats "
+                               "while it led, by pipeline and build version (after a "
+                               "failover the new leader counts on; sum the rates).")
+                         .Register(registry)),
       flag_percent_(prometheus::BuildGauge()
                         .Name("sluice_controller_flag_percent")
                         .Help("Percentage of keys in each flag's rollout, in effect now.")
@@ -124,10 +145,25 @@ void ControllerMetrics::SetRowsPerSecond(
   }
 }
 
+void ControllerMetrics::SetRowsReported(
+    const std::map<std::pair<std::string, std::string>, uint64_t>& totals) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [key, total] : totals) {
+    prometheus::Counter*& c = rows_reported_counters_[key];
+    if (c == nullptr) {
+      c = &rows_reported_.Add({{"pipeline", key.first}, {"version", key.second}});
+    }
+    // The totals only grow; a counter only takes increments.
+    const double delta = static_cast<double>(total) - c->Value();
+    if (delta > 0) c->Increment(delta);
+  }
+}
+
 void ControllerMetrics::SetDeadLetters(const std::map<std::string, DeadLetterCounts>& by_pipeline,
                                        absl::Time counted_at) {
   absl::MutexLock lock(&mu_);
   dead_letters_counted_at_.Set(absl::ToDoubleSeconds(counted_at - absl::UnixEpoch()));
+  dead_letters_counted_at_deprecated_.Set(absl::ToDoubleSeconds(counted_at - absl::UnixEpoch()));
   for (auto it = dead_letter_gauges_.begin(); it != dead_letter_gauges_.end();) {
     if (by_pipeline.count(it->first) > 0) {
       ++it;

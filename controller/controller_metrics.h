@@ -32,7 +32,10 @@ class ControllerMetrics {
   void NackReceived() { nacks_.Increment(); }
   // The schedule horizon the workers are sent (ScheduleHorizonKeeper), and its
   // failed rounds (a barrier or reload that did not complete: the horizon stays).
-  void SetScheduleKnownUntil(absl::Time t) { known_until_.Set(absl::ToUnixMicros(t) / 1e6); }
+  void SetScheduleKnownUntil(absl::Time t) {
+    known_until_.Set(absl::ToUnixMicros(t) / 1e6);
+    known_until_deprecated_.Set(absl::ToUnixMicros(t) / 1e6);
+  }
   void ScheduleHorizonFailed() { horizon_failures_.Increment(); }
   // This replica leads (1) or follows (0); each time it starts or stops leading.
   void SetLeader(bool leader) { leader_.Set(leader ? 1 : 0); }
@@ -42,8 +45,13 @@ class ControllerMetrics {
   // state of running/done/halted, 0 for the others).
   void SetFlags(const v1::FlagSnapshot& flags, absl::Time now);
 
-  // Aggregated rows/s over the last minute by (pipeline, version).
+  // Aggregated rows/s over the last minute by (pipeline, version). Deprecated (a
+  // rate as a gauge; an old leader's lingers after a failover): see
+  // SetRowsReported.
   void SetRowsPerSecond(const std::map<std::pair<std::string, std::string>, double>& rates);
+  // Rows the workers reported to this replica, by (pipeline, version), from
+  // StatsAggregator::RowsReported (totals that only grow).
+  void SetRowsReported(const std::map<std::pair<std::string, std::string>, uint64_t>& totals);
   // Each pipeline's dead letters by state (StateStore::CountDeadLetters), counted
   // at `counted_at`; a pipeline no longer listed loses its series.
   void SetDeadLetters(const std::map<std::string, DeadLetterCounts>& by_pipeline,
@@ -57,6 +65,7 @@ class ControllerMetrics {
   prometheus::Counter& pushes_;
   prometheus::Counter& nacks_;
   prometheus::Gauge& known_until_;
+  prometheus::Gauge& known_until_deprecated_;
   prometheus::Counter& horizon_failures_;
   prometheus::Gauge& leader_;
   prometheus::Family<prometheus::Counter>& leadership_changes_;
@@ -68,6 +77,10 @@ class ControllerMetrics {
       ABSL_GUARDED_BY(mu_);
   prometheus::Family<prometheus::Gauge>& dead_letters_;
   prometheus::Gauge& dead_letters_counted_at_;
+  prometheus::Gauge& dead_letters_counted_at_deprecated_;
+  prometheus::Family<prometheus::Counter>& rows_reported_;
+  std::map<std::pair<std::string, std::string>, prometheus::Counter*> rows_reported_counters_
+      ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::array<prometheus::Gauge*, 3>> dead_letter_gauges_ ABSL_GUARDED_BY(mu_);
   prometheus::Family<prometheus::Gauge>& flag_percent_;
   prometheus::Family<prometheus::Gauge>& ramp_state_;

@@ -261,7 +261,7 @@ int main(int argc, char** argv) {
       {o.worker_lease, o.stats_interval, 3 * o.stats_interval, o.schedule_hold_limit, o.flag_lead},
       &metrics);
   const absl::Duration stats_retention = absl::Hours(1);
-  StatsAggregator stats(clock, stats_retention);
+  StatsAggregator stats(clock, stats_retention, /*silent_after=*/3 * o.stats_interval);
   StatsRollupWriter rollups(&stats, store.get(), clock, stats_retention);
   CallAuthorizer auth({tokens, o.allow_unauthenticated,
                        /*require_worker_certificate=*/!o.tls_client_ca.empty()});
@@ -433,6 +433,7 @@ int main(int argc, char** argv) {
     fleet.PublishGauges();
     metrics.SetFlags(fleet.FlagSnapshot(), clock.Now());
     metrics.SetRowsPerSecond(stats.RowsPerSecond(absl::Minutes(1)));
+    metrics.SetRowsReported(stats.RowsReported());
     if (clock.Now() >= next_dead_letter_count) {
       // A count by state of a table the workers write: every 10 s, not every tick.
       next_dead_letter_count = clock.Now() + absl::Seconds(10);

@@ -31,8 +31,9 @@ void StatsCounters::Merge(const StatsCounters& o) {
   }
 }
 
-StatsAggregator::StatsAggregator(const Clock& clock, absl::Duration retention)
-    : clock_(clock), retention_(retention) {}
+StatsAggregator::StatsAggregator(const Clock& clock, absl::Duration retention,
+                                 absl::Duration silent_after)
+    : clock_(clock), retention_(retention), silent_after_(silent_after) {}
 
 StatsAggregator::NameId StatsAggregator::Intern(const std::string& name) {
   auto [it, inserted] = name_ids_.try_emplace(name, static_cast<NameId>(names_.size()));
@@ -66,6 +67,13 @@ void StatsAggregator::TrimLocked(absl::Time now) {
       ++it;
     }
   }
+  for (auto it = worker_seen_.begin(); it != worker_seen_.end();) {
+    if (it->second < now - retention_) {
+      worker_seen_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
   // A report is re-sent within moments, never after the retention: the memory of
   // incarnations that stopped reporting is bounded by it.
   for (auto it = last_report_.begin(); it != last_report_.end();) {
@@ -92,6 +100,7 @@ bool StatsAggregator::Add(const std::string& worker_id, const std::string& build
   last.at = now;
   const NameId worker = Intern(worker_id);
   const NameId version = Intern(build_version);
+  worker_seen_[worker] = now;
   for (const v1::PipelineStats& p : report.pipelines()) {
     const Key key{worker, Intern(p.pipeline()), version};
     Counters c;
@@ -109,6 +118,7 @@ bool StatsAggregator::Add(const std::string& worker_id, const std::string& build
             part.lag_status()};
       }
     }
+    rows_reported_[{key.pipeline, version}] += c.rows;
     c.retries = p.retries();
     c.batches = p.batches();
     c.kafka_path_items = p.kafka_path_items();
@@ -196,16 +206,38 @@ std::vector<v1::StatsRow> StatsAggregator::Query(v1::StatsGroupBy group_by,
       row.set_write_latency_p99_ms(std::max(row.write_latency_p99_ms(), c.write_latency_p99_ms));
       row.set_freshness_p99_ms(std::max(row.freshness_p99_ms(), c.freshness_p99_ms));
     });
-    // The latest lag of each partition reported within the window.
-    const absl::Time since = clock_.Now() - window;
+    // The latest lag of each partition, from the worker that reported it last.
+    const absl::Time now = clock_.Now();
+    const absl::Time since = now - window;
+    absl::flat_hash_map<std::tuple<NameId, NameId, int32_t>, absl::Time> latest;
     for (const auto& [k, l] : lag_) {
-      if (l.at < since) continue;
-      auto row = rows.find(key_of(k.worker, k.pipeline, l.version));
-      if (row == rows.end()) continue;
-      row->second.set_consumer_lag(row->second.consumer_lag() + l.lag);
-      row->second.set_consumer_lag_seconds(std::max(row->second.consumer_lag_seconds(), l.seconds));
+      absl::Time& t = latest[{k.pipeline, k.topic, k.partition}];
+      t = std::max(t, l.at);
+    }
+    for (const auto& [k, l] : lag_) {
+      if (l.at < latest[{k.pipeline, k.topic, k.partition}]) continue;  // moved on
+      auto seen = worker_seen_.find(k.worker);
+      const absl::Time worker_seen = seen == worker_seen_.end() ? l.at : seen->second;
+      if (worker_seen - l.at > silent_after_) continue;  // the worker let it go
+      const bool silent = now - worker_seen > silent_after_;
+      if (!silent && l.at < since) continue;
+      const std::string& key = key_of(k.worker, k.pipeline, l.version);
+      v1::StatsRow& row = rows[key];
+      if (row.key().empty()) {
+        row.set_key(key);
+        row.set_consumer_lag_seconds(-1);
+      }
+      row.set_consumer_lag(row.consumer_lag() + l.lag);
+      double seconds = l.seconds;
+      v1::LagStatus status = l.status;
+      if (silent) {
+        status = v1::LAG_STATUS_STOP;
+        // Nothing was committed since: what was waiting then waited this long more.
+        if (seconds > 0) seconds += absl::ToDoubleSeconds(now - l.at);
+      }
+      row.set_consumer_lag_seconds(std::max(row.consumer_lag_seconds(), seconds));
       // The enum is ordered from unknown to STOP: the worst is the largest.
-      row->second.set_lag_status(std::max(row->second.lag_status(), l.status));
+      row.set_lag_status(std::max(row.lag_status(), status));
     }
   }
   std::vector<v1::StatsRow> out;
@@ -250,6 +282,14 @@ std::map<std::pair<std::string, std::string>, double> StatsAggregator::RowsPerSe
   return rates;
 }
 
+std::map<std::pair<std::string, std::string>, uint64_t> StatsAggregator::RowsReported() const {
+  absl::MutexLock lock(&mu_);
+  std::map<std::pair<std::string, std::string>, uint64_t> out;
+  for (const auto& [key, rows] : rows_reported_)
+    out[{names_[key.first], names_[key.second]}] = rows;
+  return out;
+}
+
 std::vector<MinuteRollup> StatsAggregator::TakeChangedMinutes() {
   absl::MutexLock lock(&mu_);
   std::vector<MinuteRollup> out;
@@ -288,6 +328,7 @@ void StatsAggregator::Clear() {
   fine_.clear();
   coarse_.clear();
   lag_.clear();
+  worker_seen_.clear();
   last_report_.clear();
   fine_complete_since_ = clock_.Now();
 }

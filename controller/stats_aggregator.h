@@ -33,14 +33,25 @@ namespace sluice::controller {
 // kept for the retention, under its (worker, pipeline, build version) key, summed
 // over partitions; windows up to kFineSpan are answered from 1 s buckets, longer
 // ones from 1 min buckets (to the minute). Lag is a gauge: the latest per
-// partition.
+// partition, from the worker that reported it last (after a rebalance the old
+// owner's figure no longer counts).
+//
+// STOP is judged here too, for what a worker cannot say itself: the partitions of
+// a worker silent for `silent_after` (crashed, hung, cut off) that no other worker
+// reports since commit nothing, so they show STOP in every window, with the
+// silence added to their lag in seconds, until another worker reports them or the
+// retention forgets them. A worker that still reports but no longer holds a
+// partition let it go: the partition is not shown once its window passes.
 class StatsAggregator {
  public:
   static constexpr absl::Duration kFineWidth = absl::Seconds(1);
   static constexpr absl::Duration kFineSpan = absl::Minutes(5);
   static constexpr absl::Duration kCoarseWidth = absl::Minutes(1);
 
-  StatsAggregator(const Clock& clock, absl::Duration retention);
+  // A worker that has not reported for `silent_after` (the controller passes 3 ×
+  // the stats interval) is silent: its partitions show STOP.
+  StatsAggregator(const Clock& clock, absl::Duration retention,
+                  absl::Duration silent_after = absl::Seconds(15));
 
   // Returns false (and keeps nothing) for a report already counted.
   bool Add(const std::string& worker_id, const std::string& build_version,
@@ -61,6 +72,10 @@ class StatsAggregator {
 
   // rows/s over `window` by (pipeline, build version), for the controller's metrics.
   std::map<std::pair<std::string, std::string>, double> RowsPerSecond(absl::Duration window) const;
+
+  // Rows reported since this aggregator was made, by (pipeline, build version):
+  // only ever grows (Clear() keeps it), for a Prometheus counter.
+  std::map<std::pair<std::string, std::string>, uint64_t> RowsReported() const;
 
   // Buckets' entries held now (for the memory benchmark and tests).
   size_t entries() const;
@@ -134,6 +149,7 @@ class StatsAggregator {
 
   const Clock& clock_;
   const absl::Duration retention_;
+  const absl::Duration silent_after_;
   mutable absl::Mutex mu_;
   std::vector<std::string> names_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, NameId> name_ids_ ABSL_GUARDED_BY(mu_);
@@ -144,6 +160,10 @@ class StatsAggregator {
   // Hash maps, not trees: with 5,000 workers they hold 120,000 partitions, walked
   // whole once a second to forget what is older than the retention.
   absl::flat_hash_map<LagKey, Lag> lag_ ABSL_GUARDED_BY(mu_);
+  // RowsReported(): (pipeline, version) → rows.
+  absl::flat_hash_map<std::pair<NameId, NameId>, uint64_t> rows_reported_ ABSL_GUARDED_BY(mu_);
+  // Each worker's latest report (any incarnation), for silence.
+  absl::flat_hash_map<NameId, absl::Time> worker_seen_ ABSL_GUARDED_BY(mu_);
   absl::Time next_map_trim_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   struct LastReport {
     uint64_t sequence = 0;

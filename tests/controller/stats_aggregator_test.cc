@@ -70,6 +70,88 @@ TEST(StatsAggregatorTest, LagInSecondsIsThePartitionsLargestKnown) {
   EXPECT_DOUBLE_EQ(by_pipeline[1].consumer_lag_seconds(), -1);
 }
 
+// Issue 12: STOP judged by the controller. A worker that stopped reporting
+// commits nothing; its partitions, unless another worker reports them since, show
+// STOP, whatever the window, with the silence added to their lag in seconds.
+TEST(StatsAggregatorTest, PartitionsOfASilentWorkerShowStop) {
+  ManualClock clock;
+  StatsAggregator stats(clock, absl::Hours(1), /*silent_after=*/absl::Seconds(15));
+  v1::StatsReport r = Report(1, "items", 10, 5);
+  r.mutable_pipelines(0)->mutable_partitions(0)->set_consumer_lag_seconds(2);
+  r.mutable_pipelines(0)->mutable_partitions(0)->set_lag_status(v1::LAG_STATUS_OK);
+  ASSERT_TRUE(stats.Add("w1", "1.0", r));
+  clock.Advance(absl::Seconds(10));
+  auto rows = stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Seconds(60));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].lag_status(), v1::LAG_STATUS_OK);  // not silent yet
+  clock.Advance(absl::Seconds(10));
+  rows = stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Seconds(60));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].lag_status(), v1::LAG_STATUS_STOP);
+  EXPECT_EQ(rows[0].consumer_lag(), 5);
+  EXPECT_DOUBLE_EQ(rows[0].consumer_lag_seconds(), 22);
+  // A window that no longer holds its rows still shows the stopped partition.
+  clock.Advance(absl::Minutes(2));
+  rows = stats.Query(v1::STATS_GROUP_BY_WORKER, absl::Seconds(60));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].key(), "w1");
+  EXPECT_EQ(rows[0].rows(), 0u);
+  EXPECT_EQ(rows[0].lag_status(), v1::LAG_STATUS_STOP);
+}
+
+// A partition another worker reports since (a rebalance) is that worker's: the
+// old owner's last figure neither adds to the lag nor turns it STOP.
+TEST(StatsAggregatorTest, APartitionReportedByAnotherWorkerSinceIsNotTheSilentOnes) {
+  ManualClock clock;
+  StatsAggregator stats(clock, absl::Hours(1), /*silent_after=*/absl::Seconds(15));
+  ASSERT_TRUE(stats.Add("w1", "1.0", Report(1, "items", 10, 50)));
+  clock.Advance(absl::Seconds(5));
+  ASSERT_TRUE(stats.Add("w2", "1.0", Report(1, "items", 10, 3)));
+  auto rows = stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Seconds(60));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].consumer_lag(), 3);  // not 53
+  clock.Advance(absl::Seconds(20));
+  ASSERT_TRUE(stats.Add("w2", "1.0", Report(2, "items", 10, 2)));
+  rows = stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Seconds(60));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].consumer_lag(), 2);
+  EXPECT_NE(rows[0].lag_status(), v1::LAG_STATUS_STOP);
+}
+
+// A worker that still reports but no longer holds a partition (the pipeline moved
+// away or was deleted) let it go: nothing of it is shown once the window passes.
+TEST(StatsAggregatorTest, APartitionAWorkerNoLongerReportsIsNotStopped) {
+  ManualClock clock;
+  StatsAggregator stats(clock, absl::Hours(1), /*silent_after=*/absl::Seconds(15));
+  ASSERT_TRUE(stats.Add("w1", "1.0", Report(1, "old", 10, 5)));
+  for (int i = 2; i < 10; ++i) {
+    clock.Advance(absl::Seconds(5));
+    ASSERT_TRUE(stats.Add("w1", "1.0", Report(i, "items", 10, 0)));
+  }
+  auto rows = stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Seconds(60));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].key(), "old");  // its rows are still in the window
+  EXPECT_EQ(rows[1].consumer_lag(), 0);
+  EXPECT_NE(rows[1].lag_status(), v1::LAG_STATUS_STOP);
+  EXPECT_NE(rows[0].lag_status(), v1::LAG_STATUS_STOP);
+}
+
+// The totals behind sluice_controller_rows_reported_total only grow: a Clear()
+// (another replica led meanwhile) forgets the buckets, not the totals.
+TEST(StatsAggregatorTest, RowsReportedOnlyGrow) {
+  ManualClock clock;
+  StatsAggregator stats(clock, absl::Hours(1));
+  ASSERT_TRUE(stats.Add("w1", "1.0", Report(1, "items", 100)));
+  ASSERT_TRUE(stats.Add("w2", "1.0", Report(1, "items", 20)));
+  ASSERT_FALSE(stats.Add("w2", "1.0", Report(1, "items", 20)));  // counted once
+  stats.Clear();
+  ASSERT_TRUE(stats.Add("w1", "1.1", Report(2, "items", 5)));
+  const auto totals = stats.RowsReported();
+  ASSERT_EQ(totals.size(), 2u);
+  EXPECT_EQ(totals.at({"items", "1.0"}), 120u);
+  EXPECT_EQ(totals.at({"items", "1.1"}), 5u);
+}
+
 // Sequences alone were compared per worker id: a second process with the same id
 // (or one restarted with a clock set back) had its reports dropped as "already
 // counted".

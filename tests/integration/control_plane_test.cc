@@ -61,26 +61,33 @@ TEST_F(ControlPlaneTest, PipelineCreatedWithSluicectlIsIngestedExactlyOnceByTwoW
   }
 }
 
-// The metric names the queries of deploy/grafana/sluice.json read: every
-// panels[].targets[].expr, parsed as JSON.
-std::set<std::string> DashboardMetrics() {
-  std::set<std::string> names;
+// The queries of deploy/grafana/sluice.json: every panels[].targets[].expr,
+// parsed as JSON.
+std::vector<std::string> DashboardQueries() {
+  std::vector<std::string> queries;
   simdjson::dom::parser parser;
   simdjson::dom::element dashboard;
   if (parser.load("deploy/grafana/sluice.json").get(dashboard)) {
     ADD_FAILURE() << "deploy/grafana/sluice.json is not JSON";
-    return names;
+    return queries;
   }
-  const std::regex metric("\\b(sluice_[a-z0-9_]+|kafka_[a-z0-9_]+)");
   for (simdjson::dom::element panel : dashboard["panels"].get_array()) {
     for (simdjson::dom::element target : panel["targets"].get_array()) {
       std::string_view expr;
-      if (target["expr"].get(expr)) continue;
-      const std::string query(expr);
-      for (auto m = std::sregex_iterator(query.begin(), query.end(), metric);
-           m != std::sregex_iterator(); ++m) {
-        names.insert((*m)[1]);
-      }
+      if (!target["expr"].get(expr)) queries.emplace_back(expr);
+    }
+  }
+  return queries;
+}
+
+// The metric names those queries read.
+std::set<std::string> DashboardMetrics() {
+  std::set<std::string> names;
+  const std::regex metric("\\b(sluice_[a-z0-9_]+|kafka_[a-z0-9_]+)");
+  for (const std::string& query : DashboardQueries()) {
+    for (auto m = std::sregex_iterator(query.begin(), query.end(), metric);
+         m != std::sregex_iterator(); ++m) {
+      names.insert((*m)[1]);
     }
   }
   return names;
@@ -124,12 +131,25 @@ TEST_F(ControlPlaneTest, PrometheusScrapesTheControllerAndTwoWorkers) {
   EXPECT_EQ(query("sum(sluice_freshness_seconds_count)"), 3000);
   EXPECT_EQ(query("sluice_controller_leader"), 1);
   const std::set<std::string> dashboard = DashboardMetrics();
-  EXPECT_EQ(dashboard.size(), 18u);  // every metric of deploy/grafana/sluice.json
+  EXPECT_EQ(dashboard.size(), 19u);  // every metric of deploy/grafana/sluice.json
   for (const std::string& name : dashboard) {
     EXPECT_TRUE(WaitFor([&] { return query(absl::StrCat("count(", name, ")")).value_or(0) > 0; },
                         absl::Seconds(30)))
         << "the dashboard queries " << name << ", which no target exports";
   }
+  // And every query of the dashboard answers something (a join that matches
+  // nothing, or a typo in a label, would leave its panel empty).
+  const std::vector<std::string> queries = DashboardQueries();
+  EXPECT_EQ(queries.size(), 19u);
+  for (const std::string& q : queries) {
+    EXPECT_TRUE(WaitFor([&] { return query(absl::StrCat("count(", q, ")")).value_or(0) > 0; },
+                        absl::Seconds(30)))
+        << "the dashboard's query " << q << " answers nothing";
+  }
+  // The versions panel joins each worker's config version to its build.
+  EXPECT_EQ(query("count(sluice_pipeline_config_version * on (instance) group_left (version) "
+                  "sluice_build_info)"),
+            2);
 }
 
 // Runs tmux with `args`; returns what it printed (the log file's text).
