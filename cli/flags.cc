@@ -1,7 +1,6 @@
 // sluicectl flags list|get|create|set|history|eval|rollback|kill|ramp|status|holders
 #include <google/protobuf/util/time_util.h>
 
-#include "common/proto_time.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -10,6 +9,8 @@
 #include "absl/time/clock.h"
 #include "cli/cli_context.h"
 #include "cli/table_printer.h"
+#include "common/proto_time.h"
+#include "flags/flagd_configuration.h"
 #include "flags/routing_key.h"
 
 namespace sluice::cli {
@@ -100,9 +101,27 @@ int RunFlags(const CliContext& ctx) {
   const CliArgs& a = ctx.args();
   if (pos.size() < 2) {
     return ctx.Usage(
-        "flags needs a verb: list|get|create|set|history|eval|rollback|kill|ramp|status|holders");
+        "flags needs a verb: "
+        "list|get|create|set|history|eval|rollback|kill|ramp|status|holders|flagd-config");
   }
   const std::string& verb = pos[1];
+  if (verb == "flagd-config") {
+    // What the controller's flagd sync listener serves (docs/OPENFEATURE.md): every
+    // flag in flagd's flag-configuration JSON, for a flagd file source or a look.
+    if (pos.size() != 2) return ctx.Usage("flags flagd-config takes no operand");
+    v1::ListFlagsResponse resp;
+    grpc::Status s = ctx.Read(&v1::Admin::Stub::ListFlags, {}, &resp);
+    if (!s.ok()) return ctx.Refused(s);
+    v1::FlagSnapshot snapshot;
+    uint64_t revision = 0;  // as the controller counts it: the sum of the versions
+    for (const v1::Flag& f : resp.flags()) {
+      *snapshot.add_flags() = f;
+      revision += f.version();
+    }
+    snapshot.set_revision(revision);
+    ctx.out() << flags::FlagdConfiguration(snapshot) << "\n";
+    return kExitOk;
+  }
   if (verb == "list") {
     v1::ListFlagsResponse resp;
     grpc::Status s = ctx.Read(&v1::Admin::Stub::ListFlags, {}, &resp);

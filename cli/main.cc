@@ -59,6 +59,8 @@ constexpr char kUsage[] =
              [--guard-window 5m] [--rollback-on-breach] [--min-items 1000] [--min-batches 10]
   flags status NAME                             (the ramp, its guards, why it halted or waits)
   flags holders NAME                            (which workers and watchers hold which version)
+  flags flagd-config                            (every flag as OpenFeature flagd JSON, as served
+                                                 on --flagd-sync-address; docs/OPENFEATURE.md)
 
 Rollouts: pipelines create|update take --rollout-flag F --routing-key kafka-key|json:FIELD
 --legacy skip|table:NAME.

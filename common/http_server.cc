@@ -29,9 +29,87 @@ class HttpServer::Handler : public CivetHandler {
   Respond respond_;
 };
 
+namespace {
+
+const char* ReasonPhrase(int code) {
+  switch (code) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return code < 500 ? "Client Error" : "Server Error";
+  }
+}
+
+}  // namespace
+
+// Any method: the handler decides what it accepts.
+class HttpServer::ApiHandler : public CivetHandler {
+ public:
+  explicit ApiHandler(Handle handle) : handle_(std::move(handle)) {}
+
+  bool handleGet(CivetServer* s, struct mg_connection* conn) override { return Serve(conn); }
+  bool handlePost(CivetServer* s, struct mg_connection* conn) override { return Serve(conn); }
+  bool handlePut(CivetServer* s, struct mg_connection* conn) override { return Serve(conn); }
+  bool handleDelete(CivetServer* s, struct mg_connection* conn) override { return Serve(conn); }
+
+ private:
+  bool Serve(struct mg_connection* conn) {
+    const mg_request_info* info = mg_get_request_info(conn);
+    Request req;
+    req.method = info->request_method != nullptr ? info->request_method : "";
+    req.path = info->local_uri != nullptr ? info->local_uri : "";
+    if (const char* auth = mg_get_header(conn, "Authorization")) req.authorization = auth;
+    const std::string addr = info->remote_addr;
+    req.peer = addr.find(':') == std::string::npos
+                   ? absl::StrCat("ipv4:", addr, ":", info->remote_port)
+                   : absl::StrCat("ipv6:%5B", addr, "%5D:", info->remote_port);
+    Response resp;
+    if (info->content_length > static_cast<long long>(kMaxRequestBody)) {
+      resp = {413, "application/json", R"({"errorDetails":"request body over 64 KiB"})"};
+    } else {
+      char buf[8192];
+      int n;
+      while ((n = mg_read(conn, buf, sizeof(buf))) > 0 && req.body.size() <= kMaxRequestBody) {
+        req.body.append(buf, n);
+      }
+      resp =
+          req.body.size() > kMaxRequestBody
+              ? Response{413, "application/json", R"({"errorDetails":"request body over 64 KiB"})"}
+              : handle_(req);
+    }
+    std::string head =
+        absl::StrCat("HTTP/1.1 ", resp.code, " ", ReasonPhrase(resp.code),
+                     "\r\nContent-Type: ", resp.content_type,
+                     "\r\nContent-Length: ", resp.body.size(), "\r\nConnection: close\r\n");
+    for (const auto& [name, value] : resp.headers)
+      absl::StrAppend(&head, name, ": ", value, "\r\n");
+    head += "\r\n";
+    mg_write(conn, head.data(), head.size());
+    mg_write(conn, resp.body.data(), resp.body.size());
+    return true;
+  }
+
+  Handle handle_;
+};
+
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& address, std::shared_ptr<prometheus::Registry> registry,
-    ReadinessCheck readiness, std::vector<std::pair<std::string, Respond>> extra) {
+    ReadinessCheck readiness, std::vector<std::pair<std::string, Respond>> extra,
+    std::vector<std::pair<std::string, Handle>> api) {
   std::unique_ptr<HttpServer> server(new HttpServer());
   try {
     server->server_ = std::make_unique<CivetServer>(std::vector<std::string>{
@@ -59,6 +137,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   for (auto& [path, respond] : extra) {
     server->extra_.push_back(std::make_unique<Handler>("text/plain", std::move(respond)));
     server->server_->addHandler(path, server->extra_.back().get());
+  }
+  for (auto& [path, handle] : api) {
+    server->api_.push_back(std::make_unique<ApiHandler>(std::move(handle)));
+    server->server_->addHandler(path, server->api_.back().get());
   }
   std::vector<int> ports = server->server_->getListeningPorts();
   server->port_ = ports.empty() ? 0 : ports[0];

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,11 +27,35 @@ class HttpServer {
   // Another plain-text endpoint: the HTTP status (200 or 503) and body of a GET.
   using Respond = std::function<std::pair<int, std::string>()>;
 
+  // A request to an API endpoint (any method), and its answer.
+  struct Request {
+    std::string method;
+    // URL-decoded, from the endpoint's prefix on ("/ofrep/v1/evaluate/flags/f").
+    std::string path;
+    // The Authorization header, if sent.
+    std::optional<std::string> authorization;
+    // The caller as gRPC writes a peer ("ipv4:127.0.0.1:5555", "ipv6:%5B::1%5D:5555"),
+    // so the controller's CallAuthorizer judges both alike.
+    std::string peer;
+    std::string body;
+  };
+  struct Response {
+    int code = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    // More headers (e.g. Retry-After).
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+  using Handle = std::function<Response(const Request&)>;
+  // Bodies larger than this are refused (413) before a handler sees them.
+  static constexpr size_t kMaxRequestBody = 64 * 1024;
+
   // Starts listening on `address` ("0.0.0.0:9187"; port 0 picks a free port).
   // Returns UNAVAILABLE if the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       const std::string& address, std::shared_ptr<prometheus::Registry> registry,
-      ReadinessCheck readiness, std::vector<std::pair<std::string, Respond>> extra = {});
+      ReadinessCheck readiness, std::vector<std::pair<std::string, Respond>> extra = {},
+      std::vector<std::pair<std::string, Handle>> api = {});
   ~HttpServer();
 
   // The port actually bound.
@@ -38,6 +63,7 @@ class HttpServer {
 
  private:
   class Handler;
+  class ApiHandler;
   HttpServer() = default;
 
   std::unique_ptr<CivetServer> server_;
@@ -45,6 +71,7 @@ class HttpServer {
   std::unique_ptr<Handler> healthz_;
   std::unique_ptr<Handler> ready_;
   std::vector<std::unique_ptr<Handler>> extra_;
+  std::vector<std::unique_ptr<ApiHandler>> api_;
   int port_ = 0;
 };
 

@@ -4,6 +4,7 @@
 #include "common/admin_limits.h"
 #include "common/identifiers.h"
 #include "common/status_macros.h"
+#include "flags/flagd_configuration.h"
 
 namespace sluice::controller {
 namespace {
@@ -34,7 +35,9 @@ absl::Status CheckCreateFlagRequest(const v1::CreateFlagRequest& req) {
   RETURN_IF_ERROR(CheckMaxBytes("description", req.description(), kMaxDescriptionBytes));
   RETURN_IF_ERROR(CheckNoNul("description", req.description()));
   RETURN_IF_ERROR(CheckMaxBytes("salt", req.salt(), kMaxSaltBytes));
-  return CheckNoNul("salt", req.salt());
+  RETURN_IF_ERROR(CheckNoNul("salt", req.salt()));
+  // Every OpenFeature evaluator must hash it as the workers do.
+  return Prefixed("salt", flags::CheckPortableSalt(req.salt()));
 }
 
 absl::Status CheckListAuditRequest(const v1::ListAuditRequest& req) {

@@ -95,6 +95,17 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                                "while it led, by pipeline and build version (after a "
                                "failover the new leader counts on; sum the rates).")
                          .Register(registry)),
+      flagd_sync_streams_(prometheus::BuildGauge()
+                              .Name("sluice_controller_flagd_sync_streams")
+                              .Help("OpenFeature flagd providers holding a sync stream "
+                                    "(flagd.sync.v1 SyncFlags) on --flagd-sync-address.")
+                              .Register(registry)
+                              .Add({})),
+      ofrep_requests_(prometheus::BuildCounter()
+                          .Name("sluice_controller_ofrep_requests_total")
+                          .Help("OFREP evaluation requests answered, by HTTP status (200, 400 "
+                                "bad context, 401/403 refused, 404 unknown flag, ...).")
+                          .Register(registry)),
       flag_percent_(prometheus::BuildGauge()
                         .Name("sluice_controller_flag_percent")
                         .Help("Percentage of keys in each flag's rollout, in effect now.")
@@ -143,6 +154,11 @@ void ControllerMetrics::SetRowsPerSecond(
     if (g == nullptr) g = &rows_per_second_.Add({{"pipeline", key.first}, {"version", key.second}});
     g->Set(rate);
   }
+}
+
+void ControllerMetrics::OfrepAnswered(int code) {
+  // Family::Add returns the existing series for known labels; the codes are few.
+  ofrep_requests_.Add({{"code", std::to_string(code)}}).Increment();
 }
 
 void ControllerMetrics::SetRowsReported(

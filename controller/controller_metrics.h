@@ -52,6 +52,9 @@ class ControllerMetrics {
   // Rows the workers reported to this replica, by (pipeline, version), from
   // StatsAggregator::RowsReported (totals that only grow).
   void SetRowsReported(const std::map<std::pair<std::string, std::string>, uint64_t>& totals);
+  // OpenFeature: the flagd sync streams open now; each OFREP answer by HTTP status.
+  void SetFlagdSyncStreams(int n) { flagd_sync_streams_.Set(n); }
+  void OfrepAnswered(int code);
   // Each pipeline's dead letters by state (StateStore::CountDeadLetters), counted
   // at `counted_at`; a pipeline no longer listed loses its series.
   void SetDeadLetters(const std::map<std::string, DeadLetterCounts>& by_pipeline,
@@ -82,6 +85,8 @@ class ControllerMetrics {
   std::map<std::pair<std::string, std::string>, prometheus::Counter*> rows_reported_counters_
       ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::array<prometheus::Gauge*, 3>> dead_letter_gauges_ ABSL_GUARDED_BY(mu_);
+  prometheus::Gauge& flagd_sync_streams_;
+  prometheus::Family<prometheus::Counter>& ofrep_requests_;
   prometheus::Family<prometheus::Gauge>& flag_percent_;
   prometheus::Family<prometheus::Gauge>& ramp_state_;
 };

@@ -30,9 +30,11 @@
 #include "controller/admin_service.h"
 #include "controller/call_authorizer.h"
 #include "controller/controller_metrics.h"
+#include "controller/flagd_sync_service.h"
 #include "controller/flags_service.h"
 #include "controller/fleet.h"
 #include "controller/leader_election.h"
+#include "controller/ofrep_service.h"
 #include "controller/ramp_scheduler.h"
 #include "controller/schedule_horizon_keeper.h"
 #include "controller/server_credentials.h"
@@ -64,6 +66,8 @@ struct ControllerOptions {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
+  std::string flagd_sync_address;
+  std::string flagd_sync_client_ca;
   std::string db_host = "localhost";
   int64_t db_port = 5432;
   std::string db_user;
@@ -124,6 +128,13 @@ int main(int argc, char** argv) {
   p.AddString("tls-key", &o.tls_key, "PEM private key of --tls-cert");
   p.AddString("tls-client-ca", &o.tls_client_ca,
               "PEM CA of worker client certificates: workers must present one (mutual TLS)");
+  p.AddString("flagd-sync-address", &o.flagd_sync_address,
+              "HOST:PORT serving the flags to OpenFeature flagd providers (flagd.sync.v1, "
+              "read-only, no token): a loopback address, or with --tls-cert, --tls-key and "
+              "--flagd-sync-client-ca any address (default: not served)");
+  p.AddString("flagd-sync-client-ca", &o.flagd_sync_client_ca,
+              "PEM CA of the client certificates flagd providers must present on a "
+              "non-loopback --flagd-sync-address (mutual TLS)");
   p.AddString("db-host", &o.db_host, "PostgreSQL host (default localhost)");
   p.AddInt("db-port", &o.db_port, "PostgreSQL port (default 5432)");
   p.AddString("db-user", &o.db_user, "PostgreSQL user");
@@ -183,6 +194,20 @@ int main(int argc, char** argv) {
         " is not a loopback address: tokens would cross the network in clear text; give "
         "--tls-cert and --tls-key, or accept that with --allow-plaintext-tokens"));
   }
+  // The stock flagd providers send no token: who may read the flags is decided by
+  // where the listener is, or by a client certificate.
+  if (parsed.ok() && !p.help_requested() && !o.flagd_sync_address.empty() &&
+      !sluice::IsLoopbackAddress(o.flagd_sync_address) &&
+      (o.tls_cert.empty() || o.flagd_sync_client_ca.empty())) {
+    parsed = absl::InvalidArgumentError(absl::StrCat(
+        "--flagd-sync-address ", o.flagd_sync_address,
+        " is not a loopback address: flagd providers present no token, so give --tls-cert, "
+        "--tls-key and --flagd-sync-client-ca (they must present a client certificate), or "
+        "serve it on loopback"));
+  }
+  if (parsed.ok() && !o.flagd_sync_client_ca.empty() && o.flagd_sync_address.empty()) {
+    parsed = absl::InvalidArgumentError("--flagd-sync-client-ca needs --flagd-sync-address");
+  }
   if (parsed.ok() && !o.auth_tokens_file.empty() && o.allow_unauthenticated) {
     parsed = absl::InvalidArgumentError(
         "--allow-unauthenticated contradicts --auth-tokens-file: choose one");
@@ -200,6 +225,17 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       MakeServerCredentials({o.tls_cert, o.tls_key, o.tls_client_ca});
   if (parsed.ok() && !p.help_requested() && !credentials.ok()) parsed = credentials.status();
+  // Loopback: plaintext (a sidecar on this host); otherwise TLS requiring a client
+  // certificate from --flagd-sync-client-ca.
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> flagd_credentials =
+      sluice::IsLoopbackAddress(o.flagd_sync_address) || o.flagd_sync_address.empty()
+          ? MakeServerCredentials({})
+          : MakeServerCredentials({o.tls_cert, o.tls_key, o.flagd_sync_client_ca,
+                                   /*require_client_certificate=*/true});
+  if (parsed.ok() && !p.help_requested() && !flagd_credentials.ok()) {
+    parsed = absl::InvalidArgumentError(
+        absl::StrCat("--flagd-sync-client-ca: ", flagd_credentials.status().message()));
+  }
   if (!parsed.ok()) {
     std::fprintf(stderr, "sluice-controller: %s (see --help)\n",
                  std::string(parsed.message()).c_str());
@@ -338,6 +374,9 @@ int main(int argc, char** argv) {
                      &replayer, &table_checker);
   WorkerControlService control(&fleet, &stats, store.get(), auth, election, clock, o.hello_timeout);
   FlagsService flags_service(&fleet, clock, auth, election);
+  FlagdSyncService flagd_sync(&fleet);
+  OfrepService ofrep(&fleet, clock, auth, {o.allow_plaintext_tokens},
+                     [&metrics](int code) { metrics.OfrepAnswered(code); });
   streams = &control;
   RampScheduler ramps(store.get(), &fleet, &stats, clock, flag_timing,
                       [&sync] { return sync.Reload(); });
@@ -361,20 +400,45 @@ int main(int argc, char** argv) {
   }
   absl::StatusOr<std::unique_ptr<sluice::HttpServer>> http = sluice::HttpServer::Start(
       o.metrics_address, registry, [&sync] { return sync.Ready(); },
-      {{"/leader", [&election]() {
+      {{"/leader",
+        [&election]() {
           if (election.IsLeader()) {
             return std::make_pair(200, absl::StrCat("leader ", election.OwnAddress(), "\n"));
           }
           const std::string leader = election.LeaderAddress();
           return std::make_pair(503, absl::StrCat("follower; the leader is ",
                                                   leader.empty() ? "unknown" : leader, "\n"));
-        }}});
+        }}},
+      {{OfrepService::kPath,
+        [&ofrep](const sluice::HttpServer::Request& req) { return ofrep.Handle(req); }}});
   if (!http.ok()) {
     LOG(ERROR) << http.status().message();
     control.Shutdown();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
     election.Resign();
     return 1;
+  }
+  // OpenFeature flagd providers, on a listener of their own (no token: loopback or
+  // mutual TLS).
+  std::unique_ptr<grpc::Server> flagd_server;
+  if (!o.flagd_sync_address.empty()) {
+    grpc::ServerBuilder flagd_builder;
+    int flagd_port = 0;
+    flagd_builder.AddListeningPort(o.flagd_sync_address, *flagd_credentials, &flagd_port);
+    sluice::ApplySluiceServerArguments(&flagd_builder);
+    flagd_builder.RegisterService(&flagd_sync);
+    flagd_server = flagd_builder.BuildAndStart();
+    if (!flagd_server || flagd_port == 0) {
+      LOG(ERROR) << "cannot listen on --flagd-sync-address " << o.flagd_sync_address;
+      control.Shutdown();
+      server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
+      election.Resign();
+      return 1;
+    }
+    LOG(INFO) << "flagd sync (OpenFeature) on " << o.flagd_sync_address << " (port " << flagd_port
+              << (sluice::IsLoopbackAddress(o.flagd_sync_address)
+                      ? "; loopback, no credentials)"
+                      : "; TLS, client certificates required)");
   }
   if (tokens) {
     LOG(INFO) << "authentication: " << tokens->size() << " tokens from " << o.auth_tokens_file;
@@ -434,6 +498,7 @@ int main(int argc, char** argv) {
     metrics.SetFlags(fleet.FlagSnapshot(), clock.Now());
     metrics.SetRowsPerSecond(stats.RowsPerSecond(absl::Minutes(1)));
     metrics.SetRowsReported(stats.RowsReported());
+    metrics.SetFlagdSyncStreams(flagd_sync.open_streams());
     if (clock.Now() >= next_dead_letter_count) {
       // A count by state of a table the workers write: every 10 s, not every tick.
       next_dead_letter_count = clock.Now() + absl::Seconds(10);
@@ -452,6 +517,9 @@ int main(int argc, char** argv) {
   election_thread.join();
   control.Shutdown();
   flags_service.Shutdown();
+  flagd_sync.Shutdown();
+  if (flagd_server)
+    flagd_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   horizon_thread.join();
   rollup_thread.join();

@@ -20,6 +20,9 @@ struct ServerTlsFiles {
   // certificate must chain to it; whether one is required is the authoriser's
   // decision (workers need one, sluicectl does not).
   std::string client_ca_file;
+  // Refuse a client without a certificate at the handshake (the flagd sync
+  // listener, whose callers present no token).
+  bool require_client_certificate = false;
 };
 
 // Insecure credentials when no certificate is given. INVALID_ARGUMENT naming the

@@ -13,7 +13,9 @@
 #include "common/proto_time.h"
 #include "flags/bucketing.h"
 #include "flags/flag_schedule.h"
+#include "flags/flagd_configuration.h"
 #include "fuzz/fuzz_check.h"
+#include "simdjson.h"
 
 namespace {
 
@@ -47,6 +49,44 @@ std::string Where(absl::string_view key, absl::Time t) {
   return absl::StrCat("key \"", key.substr(0, 60), "\" at ", absl::FormatTime(t));
 }
 
+// The percentage flagd's form of the flag (flags/flagd_configuration) gives an item
+// at millisecond `ms`, read off the compiled rule: the first `<` segment the item
+// is before, else the last decision; "legacy" 0, "kafka" 10000, a fractional its
+// kafka weight (whose salt must be the flag's, escaping and all).
+uint32_t FlagdBasisPoints(simdjson::dom::element by_time, int64_t ms, const std::string& salt) {
+  auto decision = [&](simdjson::dom::element d) -> uint32_t {
+    std::string_view variant;
+    if (!d.get(variant)) {
+      FUZZ_CHECK(variant == "legacy" || variant == "kafka", "a variant other than the two");
+      return variant == "kafka" ? sluice::flags::kFullRollout : 0;
+    }
+    simdjson::dom::array fractional;
+    FUZZ_CHECK(!d["fractional"].get(fractional), "a decision that is not a variant or fractional");
+    std::string_view got_salt, kafka, legacy;
+    int64_t kafka_weight = 0, legacy_weight = 0;
+    FUZZ_CHECK(!fractional.at(0)["cat"].at(0).get(got_salt) && got_salt == salt,
+               "the fractional hashes another salt");
+    FUZZ_CHECK(!fractional.at(1).at(0).get(kafka) && kafka == "kafka" &&
+                   !fractional.at(1).at(1).get(kafka_weight) &&
+                   !fractional.at(2).at(0).get(legacy) && legacy == "legacy" &&
+                   !fractional.at(2).at(1).get(legacy_weight),
+               "fractional weights are not [kafka, bp], [legacy, 10000 - bp]");
+    FUZZ_CHECK(kafka_weight > 0 && legacy_weight > 0 &&
+                   kafka_weight + legacy_weight == sluice::flags::kFullRollout,
+               "fractional weights do not add up to 10000");
+    return static_cast<uint32_t>(kafka_weight);
+  };
+  simdjson::dom::array steps;
+  if (by_time["if"].get(steps)) return decision(by_time);
+  FUZZ_CHECK(steps.size() % 2 == 1, "an if without a final decision");
+  for (size_t i = 0; i + 1 < steps.size(); i += 2) {
+    int64_t end = 0;
+    FUZZ_CHECK(!steps.at(i)["<"].at(1).get(end), "a step that is not `item < end`");
+    if (ms < end) return decision(steps.at(i + 1));
+  }
+  return decision(steps.at(steps.size() - 1));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -77,6 +117,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (absl::string_view line : absl::StrSplit(flag.description(), '\n')) {
     keys.emplace_back(line);
     if (keys.size() > 16) break;
+  }
+
+  // flagd's form decides as the schedule for every item millisecond near a change.
+  if (all_valid) {
+    const std::string json = sluice::flags::FlagdTargeting(flag);
+    simdjson::dom::parser parser;
+    simdjson::dom::element targeting;
+    FUZZ_CHECK(!parser.parse(json).get(targeting), "flagd targeting is not JSON: " + json);
+    simdjson::dom::element by_time;
+    FUZZ_CHECK(!targeting["if"].at(2).get(by_time), "no routing-key guard in " + json);
+    for (absl::Time t : times) {
+      if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) continue;
+      const int64_t ms = absl::ToUnixMillis(t);
+      const uint32_t expected = schedule.BasisPointsAt(absl::FromUnixMillis(ms));
+      FUZZ_CHECK(FlagdBasisPoints(by_time, ms, flag.salt()) == expected,
+                 absl::StrCat("flagd's form at ", ms, " ms: not ", expected, " basis points"));
+    }
   }
 
   for (const std::string& key : keys) {

@@ -32,6 +32,31 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The OpenFeature JavaScript SDK and providers the tests check Sluice against
+# (tests/openfeature/package.json, exact versions in its package-lock.json), from
+# the npm registry into a cache under $HOME; tests find them through
+# SLUICE_NODE_MODULES. Installed again only when the lock file changes.
+SLUICE_NPM_DIR="${HOME}/.cache/sluice-npm"
+ensure_npm_clients() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    log "installing Node.js and npm (Debian's)"
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null || return 1
+  fi
+  local src="$SLUICE_ROOT/tests/openfeature"
+  if [ -d "$SLUICE_NPM_DIR/node_modules/@openfeature/server-sdk" ] &&
+    cmp -s "$src/package-lock.json" "$SLUICE_NPM_DIR/package-lock.json"; then
+    return 0
+  fi
+  log "installing the OpenFeature JavaScript SDK and providers (npm ci) into $SLUICE_NPM_DIR"
+  mkdir -p "$SLUICE_NPM_DIR"
+  cp "$src/package.json" "$src/package-lock.json" "$SLUICE_NPM_DIR/"
+  # No install scripts: none of these packages needs one to run.
+  (cd "$SLUICE_NPM_DIR" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null) || return 1
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -123,6 +148,7 @@ bazel_test_and_count() {
     --test_env=SLUICE_TEST_PGHOST=127.0.0.1 \
     --test_env=SLUICE_TEST_PGPORT="$SLUICE_PG_PORT" \
     --test_env=SLUICE_TEST_PGUSER=postgres \
+    --test_env=SLUICE_NODE_MODULES="$SLUICE_NPM_DIR/node_modules" \
     "${targets[@]}"
   SLUICE_BAZEL_RC=$?
   local query="tests(set(${targets[*]}))"

@@ -80,6 +80,20 @@ TEST(AdminRequestChecksTest, CreateFlagRefusesNulBytes) {
   });
 }
 
+// Issue 13: flagd's JavaScript evaluator hashes UTF-16 code units where Sluice
+// hashes UTF-8 bytes; they agree on ASCII only, so a salt is printable ASCII.
+TEST(AdminRequestChecksTest, CreateFlagSaltIsPrintableAscii) {
+  const std::string refused =
+      "salt: must be printable ASCII: OpenFeature evaluators hash non-ASCII text differently "
+      "(docs/OPENFEATURE.md)";
+  ExpectAll({
+      {[] { return CheckCreateFlagRequest(Flag("f", "", "kafka ingest:2026 ~!")); }, ""},
+      {[] { return CheckCreateFlagRequest(Flag("f", "", "caf\xc3\xa9")); }, refused},
+      {[] { return CheckCreateFlagRequest(Flag("f", "", "tab\there")); }, refused},
+      {[] { return CheckCreateFlagRequest(Flag("f", "", "del\x7f")); }, refused},
+  });
+}
+
 TEST(AdminRequestChecksTest, AuditTargetIsBounded) {
   auto audit = [](std::string target) {
     v1::ListAuditRequest r;

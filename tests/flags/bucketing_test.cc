@@ -10,20 +10,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/runfiles.h"
 
 namespace sluice::flags {
 namespace {
 
-std::string Runfile(const std::string& path) {
-  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"), "/", path);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using ::sluice::testing::ReadFile;
+using ::sluice::testing::Runfile;
 
 TEST(BucketingTest, MatchesTheIndependentVectorsBitForBit) {
   std::ifstream in(Runfile("flags/testdata/bucketing_vectors.tsv"));

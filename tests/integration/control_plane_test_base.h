@@ -45,14 +45,29 @@ class ControlPlaneTest : public WorkerExactlyOnceTest {
         "--worker-lease",        "3s",
         "--flag-lead",           absl::FormatDuration(flag_lead_),
         "--schedule-hold-limit", absl::FormatDuration(schedule_hold_limit_)};
+    for (std::string& a : ExtraControllerArgs()) args.push_back(std::move(a));
     return args;
   }
+  // What a test adds to every controller it starts.
+  virtual std::vector<std::string> ExtraControllerArgs() const { return {}; }
 
   std::unique_ptr<WorkerProcess> Worker(const std::string& id, std::vector<std::string> extra = {}) {
     absl::StatusOr<std::unique_ptr<WorkerProcess>> w = WorkerProcess::StartControlled(
         {kafka_->bootstrap(), controller_->address(), id, db_, std::move(extra)});
     EXPECT_TRUE(w.ok()) << w.status();
     return w.ok() ? std::move(*w) : nullptr;
+  }
+
+  // Sets flag `flag` to `percent` `in` from now (sluicectl flags set); returns the
+  // flag as it then is.
+  v1::Flag SetFlag(const std::string& flag, const std::string& percent, const std::string& in,
+                   uint64_t expected_version) {
+    CtlResult r = Ctl({"--json", "flags", "set", flag, "--percent", percent, "--in", in,
+                       "--expected-version", absl::StrCat(expected_version)});
+    EXPECT_EQ(r.code, 0) << r.output;
+    v1::Flag f;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(r.output, &f).ok()) << r.output;
+    return f;
   }
 
   CtlResult Ctl(const std::vector<std::string>& args) {

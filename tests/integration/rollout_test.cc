@@ -40,12 +40,7 @@ class RolloutTest : public ControlPlaneTest {
 
   // Sets the flag `in` from now; returns the flag's new version.
   v1::Flag Set(const std::string& percent, const std::string& in, uint64_t expected) {
-    CtlResult r = Ctl({"--json", "flags", "set", "kafka-ingest", "--percent", percent, "--in", in,
-                       "--expected-version", absl::StrCat(expected)});
-    EXPECT_EQ(r.code, 0) << r.output;
-    v1::Flag f;
-    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(r.output, &f).ok()) << r.output;
-    return f;
+    return SetFlag("kafka-ingest", percent, in, expected);
   }
 
   // Both workers route with flag version `version`.

@@ -3,16 +3,17 @@
 // workers, against real workers, sluicectl and raw gRPC clients.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-
 #include <signal.h>
 
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/grpc_limits.h"
+#include "flagd/sync/v1/sync.grpc.pb.h"
 #include "flags/flag_client.h"
 #include "gtest/gtest.h"
 #include "sluice/v1/admin.grpc.pb.h"
@@ -40,6 +41,13 @@ std::string WriteFile(const std::string& name, const std::string& contents) {
   return path;
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 class SecurityTest : public WorkerExactlyOnceTest {
  protected:
   void SetUp() override {
@@ -62,7 +70,9 @@ class SecurityTest : public WorkerExactlyOnceTest {
         db_,
         {"--auth-tokens-file", tokens_file_, "--tls-cert", certs_.server_cert, "--tls-key",
          certs_.server_key, "--tls-client-ca", certs_.ca, "--db-password-file", db_password_file_,
-         "--stats-interval", "1s", "--worker-lease", "3s", "--flag-lead", "2s"},
+         // Not loopback: flagd providers must present a client certificate.
+         "--flagd-sync-address", absl::StrCat("0.0.0.0:", flagd_port_), "--flagd-sync-client-ca",
+         certs_.ca, "--stats-interval", "1s", "--worker-lease", "3s", "--flag-lead", "2s"},
         {"--tls-ca", certs_.ca, "--token-file", read_token_file_});
     ASSERT_TRUE(c.ok()) << c.status();
     controller_ = std::move(*c);
@@ -117,6 +127,7 @@ class SecurityTest : public WorkerExactlyOnceTest {
   }
 
   TestCertificates certs_;
+  const int flagd_port_ = PickFreePort();
   std::string tokens_file_, admin_token_file_, read_token_file_, worker_token_file_,
       db_password_file_;
   std::unique_ptr<ControllerProcess> controller_;
@@ -320,6 +331,46 @@ TEST_F(SecurityTest, FlagClientUsesItsTokenAndTlsAndSaysWhyItWasRefused) {
                 .status()
                 .message(),
             "--tls-ca: cannot read /nonexistent/ca.pem");
+}
+
+// Issue 13: the flagd sync listener serves the flags without a token (the stock
+// providers cannot send one), so off loopback it takes only callers with a client
+// certificate from --flagd-sync-client-ca; and a controller asked to serve it off
+// loopback without one does not start.
+TEST_F(SecurityTest, FlagdSyncOffLoopbackNeedsAClientCertificate) {
+  ASSERT_EQ(Ctl(admin_token_file_, {"flags", "create", "kafka-ingest"}).code, 0);
+  auto fetch = [&](const std::string& cert, const std::string& key) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = ReadFile(certs_.ca);
+    if (!cert.empty()) {
+      tls.pem_cert_chain = ReadFile(cert);
+      tls.pem_private_key = ReadFile(key);
+    }
+    auto stub = ::flagd::sync::v1::FlagSyncService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", flagd_port_), grpc::SslCredentials(tls)));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    ::flagd::sync::v1::FetchAllFlagsRequest req;
+    ::flagd::sync::v1::FetchAllFlagsResponse resp;
+    const grpc::Status s = stub->FetchAllFlags(&ctx, req, &resp);
+    return s.ok() ? resp.flag_configuration() : absl::StrCat("refused: ", s.error_message());
+  };
+  const std::string config = fetch(certs_.worker_cert, certs_.worker_key);
+  EXPECT_TRUE(absl::StrContains(config, R"("kafka-ingest":{"state":"ENABLED")")) << config;
+  EXPECT_TRUE(absl::StartsWith(fetch("", ""), "refused: ")) << "no client certificate";
+  EXPECT_TRUE(absl::StartsWith(fetch(certs_.rogue_cert, certs_.rogue_key), "refused: "))
+      << "a certificate of another CA";
+
+  const std::string log = absl::StrCat(TestTempDir(), "/flagd-refused.log");
+  absl::StatusOr<int> rc = RunCommand({RunfilePath("controller/sluice-controller"), "--db-name",
+                                       "unused", "--flagd-sync-address", "0.0.0.0:1"},
+                                      log, absl::Seconds(10));
+  ASSERT_TRUE(rc.ok()) << rc.status();
+  EXPECT_NE(*rc, 0);
+  EXPECT_TRUE(absl::StrContains(ReadFile(log),
+                                "--flagd-sync-address 0.0.0.0:1 is not a loopback "
+                                "address: flagd providers present no token"))
+      << ReadFile(log);
 }
 
 // Tokens are rotated and revoked by editing the file and sending SIGHUP; a worker

@@ -46,6 +46,8 @@ TEST(MetricsDocTest, EveryExportedMetricIsDocumented) {
   c.SetWorkersConnected({{"v1", 1}});
   c.SetRowsPerSecond({{{"p", "v1"}, 1.0}});
   c.SetRowsReported({{{"p", "v1"}, 1}});
+  c.SetFlagdSyncStreams(1);
+  c.OfrepAnswered(200);
   c.SetDeadLetters({{"p", {1, 0, 0}}}, absl::Now());
   ::sluice::v1::FlagSnapshot flags;
   ::sluice::v1::Flag* f = flags.add_flags();

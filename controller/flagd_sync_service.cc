@@ -1,0 +1,51 @@
+#include "controller/flagd_sync_service.h"
+
+#include <optional>
+#include <string>
+
+#include "flags/flagd_configuration.h"
+
+namespace sluice::controller {
+
+void FlagdSyncService::Shutdown() {
+  shutting_down_ = true;
+  fleet_->Notify();
+}
+
+grpc::Status FlagdSyncService::SyncFlags(
+    grpc::ServerContext* ctx, const ::flagd::sync::v1::SyncFlagsRequest*,
+    grpc::ServerWriter<::flagd::sync::v1::SyncFlagsResponse>* writer) {
+  // Selectors (the flagd-selector header) name flag sources; Sluice has one.
+  ++open_streams_;
+  struct Closed {
+    std::atomic<int>* n;
+    ~Closed() { --*n; }
+  } closed{&open_streams_};
+  std::optional<uint64_t> sent_revision;
+  std::string sent;
+  uint64_t seen = fleet_->generation();
+  while (!ctx->IsCancelled() && !shutting_down_) {
+    const v1::FlagSnapshot snapshot = fleet_->FlagSnapshot();
+    // The horizon moves without the flags changing: compile only on a new revision.
+    if (snapshot.revision() != sent_revision) {
+      ::flagd::sync::v1::SyncFlagsResponse resp;
+      resp.set_flag_configuration(flags::FlagdConfiguration(snapshot));
+      if (resp.flag_configuration() != sent) {
+        if (!writer->Write(resp)) return grpc::Status(grpc::StatusCode::CANCELLED, "gone");
+        sent = resp.flag_configuration();
+      }
+      sent_revision = snapshot.revision();
+    }
+    seen = fleet_->WaitForChange(seen, fleet_->stream_recheck_interval());
+  }
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the controller is shutting down");
+}
+
+grpc::Status FlagdSyncService::FetchAllFlags(grpc::ServerContext*,
+                                             const ::flagd::sync::v1::FetchAllFlagsRequest*,
+                                             ::flagd::sync::v1::FetchAllFlagsResponse* resp) {
+  resp->set_flag_configuration(flags::FlagdConfiguration(fleet_->FlagSnapshot()));
+  return grpc::Status::OK;
+}
+
+}  // namespace sluice::controller
