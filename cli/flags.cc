@@ -1,6 +1,8 @@
 // sluicectl flags list|get|create|set|history|eval|rollback|kill|ramp|status|holders
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -112,11 +114,16 @@ int RunFlags(const CliContext& ctx) {
     v1::ListFlagsResponse resp;
     grpc::Status s = ctx.Read(&v1::Admin::Stub::ListFlags, {}, &resp);
     if (!s.ok()) return ctx.Refused(s);
+    // In the controller's order (by name, bytewise), whatever the database's collation.
+    std::vector<const v1::Flag*> sorted;
+    for (const v1::Flag& f : resp.flags()) sorted.push_back(&f);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const v1::Flag* a, const v1::Flag* b) { return a->name() < b->name(); });
     v1::FlagSnapshot snapshot;
     uint64_t revision = 0;  // as the controller counts it: the sum of the versions
-    for (const v1::Flag& f : resp.flags()) {
-      *snapshot.add_flags() = f;
-      revision += f.version();
+    for (const v1::Flag* f : sorted) {
+      *snapshot.add_flags() = *f;
+      revision += f->version();
     }
     snapshot.set_revision(revision);
     ctx.out() << flags::FlagdConfiguration(snapshot) << "\n";

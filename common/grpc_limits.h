@@ -57,6 +57,10 @@ inline void ApplySluiceServerArguments(grpc::ServerBuilder* builder) {
   // Half the clients' interval: a client's pings are never "too many".
   builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                               kKeepaliveTimeMs / 2);
+  // gRPC binds with SO_REUSEPORT by default: a second server on a port already
+  // taken (another listener of this process, another controller) would start and
+  // split the connections with the first. Binding fails instead.
+  builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
 }
 
 }  // namespace sluice

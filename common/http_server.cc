@@ -4,6 +4,7 @@
 
 #include "CivetServer.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "prometheus/text_serializer.h"
 
 namespace sluice {
@@ -45,6 +46,10 @@ const char* ReasonPhrase(int code) {
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 411:
+      return "Length Required";
     case 413:
       return "Payload Too Large";
     case 503:
@@ -56,18 +61,22 @@ const char* ReasonPhrase(int code) {
 
 }  // namespace
 
-// Any method: the handler decides what it accepts.
+// Any method: the endpoint decides what it accepts.
 class HttpServer::ApiHandler : public CivetHandler {
  public:
-  explicit ApiHandler(Handle handle) : handle_(std::move(handle)) {}
+  explicit ApiHandler(Endpoint endpoint) : endpoint_(std::move(endpoint)) {}
 
-  bool handleGet(CivetServer* s, struct mg_connection* conn) override { return Serve(conn); }
-  bool handlePost(CivetServer* s, struct mg_connection* conn) override { return Serve(conn); }
-  bool handlePut(CivetServer* s, struct mg_connection* conn) override { return Serve(conn); }
-  bool handleDelete(CivetServer* s, struct mg_connection* conn) override { return Serve(conn); }
+  bool handleGet(CivetServer*, struct mg_connection* conn) override { return Serve(conn); }
+  bool handlePost(CivetServer*, struct mg_connection* conn) override { return Serve(conn); }
+  bool handlePut(CivetServer*, struct mg_connection* conn) override { return Serve(conn); }
+  bool handleDelete(CivetServer*, struct mg_connection* conn) override { return Serve(conn); }
 
  private:
-  bool Serve(struct mg_connection* conn) {
+  static Response Refusal(int code, absl::string_view details) {
+    return {code, "application/json", absl::StrCat(R"({"errorDetails":")", details, "\"}"), {}};
+  }
+
+  Response Answer(struct mg_connection* conn) {
     const mg_request_info* info = mg_get_request_info(conn);
     Request req;
     req.method = info->request_method != nullptr ? info->request_method : "";
@@ -77,43 +86,59 @@ class HttpServer::ApiHandler : public CivetHandler {
     req.peer = addr.find(':') == std::string::npos
                    ? absl::StrCat("ipv4:", addr, ":", info->remote_port)
                    : absl::StrCat("ipv6:%5B", addr, "%5D:", info->remote_port);
-    Response resp;
-    if (info->content_length > static_cast<long long>(kMaxRequestBody)) {
-      resp = {413, "application/json", R"({"errorDetails":"request body over 64 KiB"})"};
-    } else {
-      char buf[8192];
-      int n;
-      while ((n = mg_read(conn, buf, sizeof(buf))) > 0 && req.body.size() <= kMaxRequestBody) {
-        req.body.append(buf, n);
-      }
-      resp =
-          req.body.size() > kMaxRequestBody
-              ? Response{413, "application/json", R"({"errorDetails":"request body over 64 KiB"})"}
-              : handle_(req);
+    // Judged before a byte of the body is read.
+    if (endpoint_.admit) {
+      if (std::optional<Response> refused = endpoint_.admit(req)) return *refused;
     }
+    if (req.method == "POST" || req.method == "PUT") {
+      if (info->content_length < 0) return Refusal(411, "a body needs a Content-Length");
+      if (info->content_length > static_cast<long long>(kMaxRequestBody)) {
+        return Refusal(413, "request body over 64 KiB");
+      }
+      const size_t length = static_cast<size_t>(info->content_length);
+      req.body.resize(length);
+      const absl::Time deadline = absl::Now() + kBodyDeadline;
+      size_t got = 0;
+      while (got < length) {
+        if (absl::Now() > deadline) return Refusal(408, "the body took too long");
+        const int n = mg_read(conn, req.body.data() + got, length - got);
+        if (n <= 0) return Refusal(400, "the body ended before its Content-Length");
+        got += static_cast<size_t>(n);
+      }
+    }
+    return endpoint_.handle(req);
+  }
+
+  bool Serve(struct mg_connection* conn) {
+    const Response resp = Answer(conn);
+    if (endpoint_.answered) endpoint_.answered(resp.code);
     std::string head =
         absl::StrCat("HTTP/1.1 ", resp.code, " ", ReasonPhrase(resp.code),
                      "\r\nContent-Type: ", resp.content_type,
                      "\r\nContent-Length: ", resp.body.size(), "\r\nConnection: close\r\n");
-    for (const auto& [name, value] : resp.headers)
+    for (const auto& [name, value] : resp.headers) {
       absl::StrAppend(&head, name, ": ", value, "\r\n");
+    }
     head += "\r\n";
     mg_write(conn, head.data(), head.size());
     mg_write(conn, resp.body.data(), resp.body.size());
     return true;
   }
 
-  Handle handle_;
+  Endpoint endpoint_;
 };
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& address, std::shared_ptr<prometheus::Registry> registry,
     ReadinessCheck readiness, std::vector<std::pair<std::string, Respond>> extra,
-    std::vector<std::pair<std::string, Handle>> api) {
+    std::vector<std::pair<std::string, Endpoint>> api) {
   std::unique_ptr<HttpServer> server(new HttpServer());
   try {
+    // Probes and scrapes share the threads with any API endpoint: enough of them,
+    // and a bound on how long a connection may sit in a read.
     server->server_ = std::make_unique<CivetServer>(std::vector<std::string>{
-        "listening_ports", address, "num_threads", "4", "enable_keep_alive", "no"});
+        "listening_ports", address, "num_threads", api.empty() ? "4" : "16", "enable_keep_alive",
+        "no", "request_timeout_ms", "10000"});
   } catch (const std::exception& e) {
     return absl::UnavailableError(
         absl::StrCat("cannot serve HTTP on ", address, ": ", e.what()));
@@ -138,8 +163,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     server->extra_.push_back(std::make_unique<Handler>("text/plain", std::move(respond)));
     server->server_->addHandler(path, server->extra_.back().get());
   }
-  for (auto& [path, handle] : api) {
-    server->api_.push_back(std::make_unique<ApiHandler>(std::move(handle)));
+  for (auto& [path, endpoint] : api) {
+    server->api_.push_back(std::make_unique<ApiHandler>(std::move(endpoint)));
     server->server_->addHandler(path, server->api_.back().get());
   }
   std::vector<int> ports = server->server_->getListeningPorts();

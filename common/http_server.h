@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "prometheus/registry.h"
 
 class CivetServer;
@@ -47,15 +48,27 @@ class HttpServer {
     std::vector<std::pair<std::string, std::string>> headers;
   };
   using Handle = std::function<Response(const Request&)>;
-  // Bodies larger than this are refused (413) before a handler sees them.
+  // An API endpoint: `admit` sees the request before its body is read (method,
+  // authorization, peer; `body` empty) and returns a refusal, or nullopt to go on;
+  // then `handle` answers the whole request. `answered` (may be null) is told the
+  // status of every answer, the server's own refusals (411, 413) included.
+  struct Endpoint {
+    std::function<std::optional<Response>(const Request&)> admit;
+    Handle handle;
+    std::function<void(int)> answered;
+  };
+  // Bodies larger than this are refused (413) before a handler sees them; a body
+  // must say its length (411 otherwise) and arrive within kBodyDeadline, so a slow
+  // or endless sender cannot hold one of the server's threads.
   static constexpr size_t kMaxRequestBody = 64 * 1024;
+  static constexpr absl::Duration kBodyDeadline = absl::Seconds(5);
 
   // Starts listening on `address` ("0.0.0.0:9187"; port 0 picks a free port).
   // Returns UNAVAILABLE if the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       const std::string& address, std::shared_ptr<prometheus::Registry> registry,
       ReadinessCheck readiness, std::vector<std::pair<std::string, Respond>> extra = {},
-      std::vector<std::pair<std::string, Handle>> api = {});
+      std::vector<std::pair<std::string, Endpoint>> api = {});
   ~HttpServer();
 
   // The port actually bound.

@@ -58,4 +58,15 @@ absl::Status CheckTopicName(absl::string_view topic) {
   return absl::OkStatus();
 }
 
+absl::Status CheckPortableSalt(absl::string_view salt) {
+  for (const char c : salt) {
+    if (c < 0x20 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          "must be printable ASCII: OpenFeature evaluators hash non-ASCII text differently "
+          "(docs/OPENFEATURE.md)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace sluice

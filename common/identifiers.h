@@ -19,6 +19,12 @@ absl::Status CheckTopicName(absl::string_view topic);
 // with a letter or digit.
 absl::Status CheckObjectName(absl::string_view name);
 
+// A flag's salt as every rollout evaluator hashes it the same: printable ASCII.
+// flagd's JavaScript evaluator (imurmurhash) hashes UTF-16 code units where Sluice
+// hashes UTF-8 bytes; the two agree on ASCII only (docs/OPENFEATURE.md).
+// INVALID_ARGUMENT otherwise.
+absl::Status CheckPortableSalt(absl::string_view salt);
+
 }  // namespace sluice
 
 #endif  // SLUICE_COMMON_IDENTIFIERS_H_

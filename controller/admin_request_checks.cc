@@ -4,7 +4,6 @@
 #include "common/admin_limits.h"
 #include "common/identifiers.h"
 #include "common/status_macros.h"
-#include "flags/flagd_configuration.h"
 
 namespace sluice::controller {
 namespace {
@@ -37,7 +36,7 @@ absl::Status CheckCreateFlagRequest(const v1::CreateFlagRequest& req) {
   RETURN_IF_ERROR(CheckMaxBytes("salt", req.salt(), kMaxSaltBytes));
   RETURN_IF_ERROR(CheckNoNul("salt", req.salt()));
   // Every OpenFeature evaluator must hash it as the workers do.
-  return Prefixed("salt", flags::CheckPortableSalt(req.salt()));
+  return Prefixed("salt", CheckPortableSalt(req.salt()));
 }
 
 absl::Status CheckListAuditRequest(const v1::ListAuditRequest& req) {

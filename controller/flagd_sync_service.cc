@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "flags/flagd_configuration.h"
 
 namespace sluice::controller {
@@ -25,6 +26,13 @@ grpc::Status FlagdSyncService::SyncFlags(
   std::string sent;
   uint64_t seen = fleet_->generation();
   while (!ctx->IsCancelled() && !shutting_down_) {
+    if (fresh_) {
+      if (absl::Status fresh = fresh_(); !fresh.ok()) {
+        return grpc::Status(
+            grpc::StatusCode::UNAVAILABLE,
+            absl::StrCat("this controller's flags may be stale: ", fresh.message()));
+      }
+    }
     const v1::FlagSnapshot snapshot = fleet_->FlagSnapshot();
     // The horizon moves without the flags changing: compile only on a new revision.
     if (snapshot.revision() != sent_revision) {
@@ -44,6 +52,12 @@ grpc::Status FlagdSyncService::SyncFlags(
 grpc::Status FlagdSyncService::FetchAllFlags(grpc::ServerContext*,
                                              const ::flagd::sync::v1::FetchAllFlagsRequest*,
                                              ::flagd::sync::v1::FetchAllFlagsResponse* resp) {
+  if (fresh_) {
+    if (absl::Status fresh = fresh_(); !fresh.ok()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          absl::StrCat("this controller's flags may be stale: ", fresh.message()));
+    }
+  }
   resp->set_flag_configuration(flags::FlagdConfiguration(fleet_->FlagSnapshot()));
   return grpc::Status::OK;
 }

@@ -6,6 +6,7 @@
 #define SLUICE_CONTROLLER_FLAGD_SYNC_SERVICE_H_
 
 #include <atomic>
+#include <functional>
 
 #include "controller/fleet.h"
 #include "flagd/sync/v1/sync.grpc.pb.h"
@@ -19,7 +20,11 @@ namespace sluice::controller {
 // flags it holds (a follower polls the stored state every 5 s).
 class FlagdSyncService final : public ::flagd::sync::v1::FlagSyncService::Service {
  public:
-  explicit FlagdSyncService(Fleet* fleet) : fleet_(fleet) {}
+  // `fresh`: OK while the flags held are current enough to serve (main: the stored
+  // state readable within half a flag lead). Otherwise a stream ends UNAVAILABLE:
+  // the provider keeps its copy, reconnects, and says it is stale.
+  FlagdSyncService(Fleet* fleet, std::function<absl::Status()> fresh)
+      : fleet_(fleet), fresh_(std::move(fresh)) {}
 
   // Sends the whole configuration at once (a provider is ready on its first
   // message) and again whenever it changes. The stream never ends OK: the
@@ -38,6 +43,7 @@ class FlagdSyncService final : public ::flagd::sync::v1::FlagSyncService::Servic
 
  private:
   Fleet* fleet_;
+  std::function<absl::Status()> fresh_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<int> open_streams_{0};
 };

@@ -95,6 +95,12 @@ std::string DefaultAdvertiseAddress(const std::string& listen) {
   return listen;
 }
 
+// The port of HOST:PORT ("" without one).
+std::string PortOf(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  return colon == std::string::npos ? "" : address.substr(colon + 1);
+}
+
 absl::StatusOr<sluice::controller::TokenTable> ReadTokenFile(const std::string& path) {
   absl::StatusOr<std::string> contents = sluice::ReadSecretFile(path);
   if (!contents.ok()) return contents.status();
@@ -205,8 +211,21 @@ int main(int argc, char** argv) {
         "--tls-key and --flagd-sync-client-ca (they must present a client certificate), or "
         "serve it on loopback"));
   }
-  if (parsed.ok() && !o.flagd_sync_client_ca.empty() && o.flagd_sync_address.empty()) {
-    parsed = absl::InvalidArgumentError("--flagd-sync-client-ca needs --flagd-sync-address");
+  if (parsed.ok() && !o.flagd_sync_client_ca.empty() &&
+      (o.flagd_sync_address.empty() || sluice::IsLoopbackAddress(o.flagd_sync_address))) {
+    parsed = absl::InvalidArgumentError(
+        "--flagd-sync-client-ca is for a non-loopback --flagd-sync-address (on loopback the "
+        "listener is plaintext)");
+  }
+  // A port shared with another listener would split its connections, or fail late.
+  if (parsed.ok() && !o.flagd_sync_address.empty()) {
+    const std::string port = PortOf(o.flagd_sync_address);
+    for (const std::string* other : {&o.listen, &o.metrics_address}) {
+      if (!port.empty() && port != "0" && port == PortOf(*other)) {
+        parsed = absl::InvalidArgumentError(absl::StrCat(
+            "--flagd-sync-address ", o.flagd_sync_address, " shares its port with ", *other));
+      }
+    }
   }
   if (parsed.ok() && !o.auth_tokens_file.empty() && o.allow_unauthenticated) {
     parsed = absl::InvalidArgumentError(
@@ -234,7 +253,7 @@ int main(int argc, char** argv) {
                                    /*require_client_certificate=*/true});
   if (parsed.ok() && !p.help_requested() && !flagd_credentials.ok()) {
     parsed = absl::InvalidArgumentError(
-        absl::StrCat("--flagd-sync-client-ca: ", flagd_credentials.status().message()));
+        absl::StrCat("--flagd-sync-address: ", flagd_credentials.status().message()));
   }
   if (!parsed.ok()) {
     std::fprintf(stderr, "sluice-controller: %s (see --help)\n",
@@ -374,9 +393,11 @@ int main(int argc, char** argv) {
                      &replayer, &table_checker);
   WorkerControlService control(&fleet, &stats, store.get(), auth, election, clock, o.hello_timeout);
   FlagsService flags_service(&fleet, clock, auth, election);
-  FlagdSyncService flagd_sync(&fleet);
-  OfrepService ofrep(&fleet, clock, auth, {o.allow_plaintext_tokens},
-                     [&metrics](int code) { metrics.OfrepAnswered(code); });
+  // Evaluators that acknowledge nothing are served while the stored state was
+  // readable within half a lead: changes take effect a lead after they are made.
+  auto flags_fresh = [&sync, lead = o.flag_lead] { return sync.ReadyWithin(lead / 2); };
+  FlagdSyncService flagd_sync(&fleet, flags_fresh);
+  OfrepService ofrep(&fleet, clock, auth, {o.allow_plaintext_tokens}, flags_fresh);
   streams = &control;
   RampScheduler ramps(store.get(), &fleet, &stats, clock, flag_timing,
                       [&sync] { return sync.Reload(); });
@@ -410,7 +431,7 @@ int main(int argc, char** argv) {
                                                   leader.empty() ? "unknown" : leader, "\n"));
         }}},
       {{OfrepService::kPath,
-        [&ofrep](const sluice::HttpServer::Request& req) { return ofrep.Handle(req); }}});
+        ofrep.Endpoint([&metrics](int code) { metrics.OfrepAnswered(code); })}});
   if (!http.ok()) {
     LOG(ERROR) << http.status().message();
     control.Shutdown();

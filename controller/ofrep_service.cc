@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/identifiers.h"
 #include "common/json_string.h"
 #include "common/proto_time.h"
 #include "controller/ofrep_context.h"
@@ -38,13 +39,7 @@ std::string Evaluated(const v1::Flag& flag, const OfrepSubject& s) {
 
 }  // namespace
 
-Response OfrepService::Handle(const HttpServer::Request& req) const {
-  Response resp = Answer(req);
-  if (observe_) observe_(resp.code);
-  return resp;
-}
-
-Response OfrepService::Answer(const HttpServer::Request& req) const {
+std::optional<Response> OfrepService::Admit(const HttpServer::Request& req) const {
   if (req.method != "POST") {
     Response r = Error(405, "", "", "OFREP evaluations are POST requests");
     r.headers.emplace_back("Allow", "POST");
@@ -63,6 +58,26 @@ Response OfrepService::Answer(const HttpServer::Request& req) const {
     return Error(caller.status().code() == absl::StatusCode::kPermissionDenied ? 403 : 401, "", "",
                  caller.status().message());
   }
+  return std::nullopt;
+}
+
+Response OfrepService::Handle(const HttpServer::Request& req) const {
+  if (std::optional<Response> refused = Admit(req)) return *refused;
+  return Evaluate(req);
+}
+
+HttpServer::Endpoint OfrepService::Endpoint(std::function<void(int)> answered) const {
+  return {[this](const HttpServer::Request& req) { return Admit(req); },
+          [this](const HttpServer::Request& req) { return Evaluate(req); }, std::move(answered)};
+}
+
+Response OfrepService::Evaluate(const HttpServer::Request& req) const {
+  if (fresh_) {
+    if (absl::Status fresh = fresh_(); !fresh.ok()) {
+      return Error(503, "", "GENERAL",
+                   absl::StrCat("this controller's flags may be stale: ", fresh.message()));
+    }
+  }
   std::string key;  // empty: bulk
   if (req.path != kPath) {
     if (!absl::StartsWith(req.path, absl::StrCat(kPath, "/"))) {
@@ -70,6 +85,9 @@ Response OfrepService::Answer(const HttpServer::Request& req) const {
     }
     key = req.path.substr(sizeof(kPath));
     if (key.empty()) return Error(404, "", "FLAG_NOT_FOUND", "no flag key in the path");
+    // Flag names are [a-z0-9_-]; anything else is no flag, and is not echoed (the
+    // path may hold any bytes, JSON may not).
+    if (!CheckObjectName(key).ok()) return Error(404, "", "FLAG_NOT_FOUND", "no such flag");
   }
   std::variant<OfrepSubject, OfrepContextError> context = ReadOfrepContext(req.body, clock_.Now());
   if (const OfrepContextError* e = std::get_if<OfrepContextError>(&context)) {

@@ -6,6 +6,7 @@
 #define SLUICE_CONTROLLER_OFREP_SERVICE_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "common/clock.h"
@@ -34,33 +35,39 @@ namespace sluice::controller {
 // role). The port is plaintext: a token from another machine crosses the network
 // in clear text, so remote callers are refused (403) unless
 // `allow_plaintext_tokens` (put TLS in front, docs/OPENFEATURE.md).
+//
+// A replica whose stored state has been unreadable for longer than `fresh`
+// allows (the controller passes half the flag lead: changes take effect a lead
+// after they are made, so a copy younger than that still decides current items
+// right) answers 503 instead of deciding on a stale copy.
 class OfrepService {
  public:
   struct Options {
     bool allow_plaintext_tokens = false;
   };
-  // `observe` is told each answer's HTTP status (for metrics); may be null.
+  // `fresh`: OK while the flags held are current enough to decide with.
   OfrepService(Fleet* fleet, const Clock& clock, const CallAuthorizer& auth, Options options,
-               std::function<void(int)> observe = nullptr)
-      : fleet_(fleet),
-        clock_(clock),
-        auth_(auth),
-        options_(options),
-        observe_(std::move(observe)) {}
+               std::function<absl::Status()> fresh)
+      : fleet_(fleet), clock_(clock), auth_(auth), options_(options), fresh_(std::move(fresh)) {}
 
   // The prefix it serves, for HttpServer::Start.
   static constexpr char kPath[] = "/ofrep/v1/evaluate/flags";
 
+  // Before the body is read: the method, the peer and the token.
+  std::optional<HttpServer::Response> Admit(const HttpServer::Request& req) const;
+  // Admit, then the evaluation (what HttpServer does in two steps).
   HttpServer::Response Handle(const HttpServer::Request& req) const;
+  // The endpoint for HttpServer::Start; `answered` is told every answer's status.
+  HttpServer::Endpoint Endpoint(std::function<void(int)> answered) const;
 
  private:
-  HttpServer::Response Answer(const HttpServer::Request& req) const;
+  HttpServer::Response Evaluate(const HttpServer::Request& req) const;
 
   Fleet* fleet_;
   const Clock& clock_;
   const CallAuthorizer& auth_;
   const Options options_;
-  std::function<void(int)> observe_;
+  std::function<absl::Status()> fresh_;
 };
 
 }  // namespace sluice::controller

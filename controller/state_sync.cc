@@ -76,6 +76,16 @@ void StateSync::Tick() {
   if (moved) Reload().IgnoreError();
 }
 
+absl::Status StateSync::ReadyWithin(absl::Duration grace) const {
+  {
+    absl::MutexLock lock(&mu_);
+    if (loaded_ && (failure_.empty() || clock_.Now() - failing_since_ < grace)) {
+      return absl::OkStatus();
+    }
+  }
+  return Ready();
+}
+
 absl::Status StateSync::Ready() const {
   absl::MutexLock lock(&mu_);
   if (!failure_.empty()) {

@@ -43,6 +43,10 @@ class StateSync {
   // OK once a load succeeded and the database answered the latest check;
   // UNAVAILABLE naming the failure and since when otherwise.
   absl::Status Ready() const;
+  // OK once loaded, and while any failure began less than `grace` ago: a copy that
+  // recent still decides as the stored state (what serving flags to evaluators
+  // that do not acknowledge needs; a blip of the database does not stop them).
+  absl::Status ReadyWithin(absl::Duration grace) const;
 
  private:
   void Failed(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);

@@ -108,14 +108,20 @@ bool StatsAggregator::Add(const std::string& worker_id, const std::string& build
       c.rows += part.rows();
       c.bytes += part.bytes();
       c.dead_letters += part.dead_letters();
+      const LagKey lag_key{worker, key.pipeline, Intern(part.topic()), part.partition()};
       if (part.consumer_lag() >= 0) {
-        lag_[{worker, key.pipeline, Intern(part.topic()), part.partition()}] = {
-            part.consumer_lag(), now, version,
-            // Reports of workers that predate it carry 0: unknown.
-            part.consumer_lag_seconds() > 0 || part.consumer_lag() == 0
-                ? part.consumer_lag_seconds()
-                : -1,
-            part.lag_status()};
+        lag_[lag_key] = {part.consumer_lag(), now, version,
+                         // Reports of workers that predate it carry 0: unknown.
+                         part.consumer_lag_seconds() > 0 || part.consumer_lag() == 0
+                             ? part.consumer_lag_seconds()
+                             : -1,
+                         part.lag_status()};
+      } else if (auto held = lag_.find(lag_key); held != lag_.end()) {
+        // Still held, its lag unknown for now: the last figure stands, and the
+        // partition is not taken for let go.
+        held->second.at = now;
+        held->second.version = version;
+        held->second.status = part.lag_status();
       }
     }
     rows_reported_[{key.pipeline, version}] += c.rows;
@@ -209,13 +215,18 @@ std::vector<v1::StatsRow> StatsAggregator::Query(v1::StatsGroupBy group_by,
     // The latest lag of each partition, from the worker that reported it last.
     const absl::Time now = clock_.Now();
     const absl::Time since = now - window;
-    absl::flat_hash_map<std::tuple<NameId, NameId, int32_t>, absl::Time> latest;
+    // Of two workers reporting a partition in the same instant, the one interned
+    // last counts: one figure per partition, never two.
+    absl::flat_hash_map<std::tuple<NameId, NameId, int32_t>, std::pair<absl::Time, NameId>> latest;
     for (const auto& [k, l] : lag_) {
-      absl::Time& t = latest[{k.pipeline, k.topic, k.partition}];
-      t = std::max(t, l.at);
+      auto [it, inserted] = latest.try_emplace({k.pipeline, k.topic, k.partition}, l.at, k.worker);
+      if (!inserted) it->second = std::max(it->second, std::make_pair(l.at, k.worker));
     }
     for (const auto& [k, l] : lag_) {
-      if (l.at < latest[{k.pipeline, k.topic, k.partition}]) continue;  // moved on
+      if (l.at < now - retention_) continue;  // forgotten at the next trim
+      if (std::make_pair(l.at, k.worker) != latest[{k.pipeline, k.topic, k.partition}]) {
+        continue;  // another worker reported it since: the partition moved on
+      }
       auto seen = worker_seen_.find(k.worker);
       const absl::Time worker_seen = seen == worker_seen_.end() ? l.at : seen->second;
       if (worker_seen - l.at > silent_after_) continue;  // the worker let it go

@@ -50,10 +50,8 @@ std::string FlagdTargeting(const v1::Flag& flag) {
   if (segments.empty()) {
     by_time = Decision(flag, current);
   } else {
-    const std::string item_ms =
-        absl::StrCat(R"({"if":[{"missing":[")", kFlagdItemTimestampField,
-                     R"("]},{"*":[{"var":"$flagd.timestamp"},1000]},{"var":")",
-                     kFlagdItemTimestampField, R"("}]})");
+    // The item-time expression, shared through flagd's $evaluators.
+    const std::string item_ms = absl::StrCat(R"({"$ref":")", kFlagdItemMsEvaluator, R"("})");
     by_time = R"({"if":[)";
     for (const auto& [end, basis_points] : segments) {
       absl::StrAppend(&by_time, R"({"<":[)", item_ms, ",", end, "]},", Decision(flag, basis_points),
@@ -61,12 +59,22 @@ std::string FlagdTargeting(const v1::Flag& flag) {
     }
     absl::StrAppend(&by_time, Decision(flag, current), "]}");
   }
-  return absl::StrCat(R"({"if":[{"missing":[")", kFlagdRoutingKeyField, R"("]},null,)", by_time,
-                      "]}");
+  // `== null`, not `missing`: JSONLogic's reference `missing` also counts "" as
+  // missing, and "" is a routing key (an item whose JSON field is absent).
+  return absl::StrCat(R"({"if":[{"==":[{"var":")", kFlagdRoutingKeyField, R"("},null]},null,)",
+                      by_time, "]}");
+}
+
+std::string FlagdItemMsRule() {
+  return absl::StrCat(R"({"if":[{"==":[{"var":")", kFlagdItemTimestampField,
+                      R"("},null]},{"*":[{"var":"$flagd.timestamp"},1000]},{"var":")",
+                      kFlagdItemTimestampField, R"("}]})");
 }
 
 std::string FlagdConfiguration(const v1::FlagSnapshot& snapshot) {
-  std::string out = R"({"$schema":"https://flagd.dev/schema/v0/flags.json","flags":{)";
+  std::string out =
+      absl::StrCat(R"({"$schema":"https://flagd.dev/schema/v0/flags.json",)", R"("$evaluators":{")",
+                   kFlagdItemMsEvaluator, R"(":)", FlagdItemMsRule(), R"(},"flags":{)");
   bool first = true;
   for (const v1::Flag& flag : snapshot.flags()) {
     if (!first) out += ",";
@@ -78,17 +86,6 @@ std::string FlagdConfiguration(const v1::FlagSnapshot& snapshot) {
   }
   absl::StrAppend(&out, R"(},"metadata":{"sluiceRevision":)", snapshot.revision(), "}}");
   return out;
-}
-
-absl::Status CheckPortableSalt(absl::string_view salt) {
-  for (const char c : salt) {
-    if (c < 0x20 || c > 0x7e) {
-      return absl::InvalidArgumentError(
-          "must be printable ASCII: OpenFeature evaluators hash non-ASCII text differently "
-          "(docs/OPENFEATURE.md)");
-    }
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace sluice::flags

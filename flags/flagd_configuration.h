@@ -15,10 +15,14 @@ namespace sluice::flags {
 // The evaluation context fields the compiled targeting reads.
 inline constexpr absl::string_view kFlagdRoutingKeyField = "routing_key";
 inline constexpr absl::string_view kFlagdItemTimestampField = "item_ts_ms";
+// The shared evaluator ($evaluators) that reads an item's time: item_ts_ms, or
+// without it the evaluator's clock in milliseconds.
+inline constexpr absl::string_view kFlagdItemMsEvaluator = "sluiceItemMs";
 
 // Every flag of `snapshot` as one flagd flag: variants "kafka" and "legacy",
 // default "legacy", and a targeting that
-//  - answers the default (reason DEFAULT) without a routing key;
+//  - answers the default (reason DEFAULT) without a routing key (a missing or
+//    null `routing_key`; "" is a key);
 //  - takes the item's time from `item_ts_ms` (Unix milliseconds, a number), or
 //    without it the evaluator's clock (`$flagd.timestamp`, whole seconds): flagd
 //    overwrites `$flagd.timestamp`, so the schedule cannot use it for the item;
@@ -33,13 +37,13 @@ inline constexpr absl::string_view kFlagdItemTimestampField = "item_ts_ms";
 // and per flag `sluiceVersion`.
 std::string FlagdConfiguration(const v1::FlagSnapshot& snapshot);
 
-// The targeting rule of one flag (the JSON object), as above.
+// The targeting rule of one flag (the JSON object), as above; it refers to the
+// item-time rule as {"$ref":"sluiceItemMs"}, which the document defines once in
+// `$evaluators` (flagd substitutes it): a schedule of many changes stays small.
 std::string FlagdTargeting(const v1::Flag& flag);
-
-// Whether every evaluator hashes `salt` as Sluice does: printable ASCII. flagd's
-// JavaScript evaluator (imurmurhash) hashes UTF-16 code units where Sluice
-// hashes UTF-8 bytes; the two agree on ASCII only. INVALID_ARGUMENT otherwise.
-absl::Status CheckPortableSalt(absl::string_view salt);
+// The item-time rule: {"if":[{"==":[{"var":"item_ts_ms"},null]},
+// {"*":[{"var":"$flagd.timestamp"},1000]},{"var":"item_ts_ms"}]}.
+std::string FlagdItemMsRule();
 
 }  // namespace sluice::flags
 

@@ -50,9 +50,8 @@ class OfrepServiceTest : public ::testing::Test {
   std::shared_ptr<const TokenTable> tokens_ = std::make_shared<const TokenTable>(
       *TokenTable::Parse("reader read r-0123456789abcdef\nworker-a worker w-0123456789abcdef\n"));
   CallAuthorizer auth_{{tokens_}};
-  std::vector<int> observed_;
-  OfrepService service_{
-      &fleet_, clock_, auth_, {}, [this](int code) { observed_.push_back(code); }};
+  absl::Status fresh_ = absl::OkStatus();
+  OfrepService service_{&fleet_, clock_, auth_, {}, [this] { return fresh_; }};
   v1::Flag flag_;
 };
 
@@ -152,9 +151,30 @@ TEST_F(OfrepServiceTest, CallersNeedAReadTokenAndRemoteTokensNeedConsent) {
   EXPECT_EQ(Post(f, body, kWorker).code, 403);
   EXPECT_EQ(Post(f, body, kReader, "ipv4:10.0.0.5:4000").code, 403);
   EXPECT_EQ(Post(f, body, kReader, "ipv6:%5B::1%5D:4000").code, 200);
-  OfrepService consenting(&fleet_, clock_, auth_, {/*allow_plaintext_tokens=*/true});
+  OfrepService consenting(&fleet_, clock_, auth_, {/*allow_plaintext_tokens=*/true}, nullptr);
   EXPECT_EQ(consenting.Handle({"POST", f, kReader, "ipv4:10.0.0.5:4000", body}).code, 200);
-  EXPECT_EQ(observed_, (std::vector<int>{401, 401, 403, 403, 200}));
+  // Refusals come before the body is read (HttpServer calls Admit first).
+  EXPECT_TRUE(service_.Admit({"POST", f, std::nullopt, "ipv4:127.0.0.1:1", ""}).has_value());
+  EXPECT_FALSE(service_.Admit({"POST", f, kReader, "ipv4:127.0.0.1:1", ""}).has_value());
+}
+
+// A replica that cannot read the stored state for longer than allowed does not
+// decide on its stale copy: 503, and the SDK falls back to its default.
+TEST_F(OfrepServiceTest, AStaleReplicaAnswers503) {
+  fresh_ = absl::UnavailableError("controller state may be stale since ...");
+  HttpServer::Response r =
+      Post("/ofrep/v1/evaluate/flags/kafka-ingest", R"({"context":{"targetingKey":"k"}})");
+  EXPECT_EQ(r.code, 503);
+  EXPECT_NE(r.body.find("may be stale"), std::string::npos) << r.body;
+}
+
+// A flag key that is no flag name is not echoed (the path may hold any bytes).
+TEST_F(OfrepServiceTest, AKeyThatIsNoNameIsNotEchoed) {
+  HttpServer::Response r =
+      Post("/ofrep/v1/evaluate/flags/\xff\x01x", R"({"context":{"targetingKey":"k"}})");
+  EXPECT_EQ(r.code, 404);
+  EXPECT_EQ(r.body.find('\xff'), std::string::npos);
+  EXPECT_NE(r.body.find("FLAG_NOT_FOUND"), std::string::npos) << r.body;
 }
 
 }  // namespace

@@ -31,7 +31,9 @@ TEST(StatsAggregatorTest, GroupsByWorkerPipelineAndVersion) {
   ManualClock clock;
   StatsAggregator stats(clock, absl::Hours(1));
   ASSERT_TRUE(stats.Add("w1", "1.0", Report(1, "items", 100)));
-  ASSERT_TRUE(stats.Add("w2", "1.1", Report(1, "items", 50, 7, 30)));
+  v1::StatsReport w2 = Report(1, "items", 50, 7, 30);
+  w2.mutable_pipelines(0)->mutable_partitions(0)->set_partition(1);  // the group splits them
+  ASSERT_TRUE(stats.Add("w2", "1.1", w2));
   ASSERT_TRUE(stats.Add("w2", "1.1", Report(2, "other", 25)));
   auto by_version = stats.Query(v1::STATS_GROUP_BY_VERSION, absl::Seconds(100));
   ASSERT_EQ(by_version.size(), 2u);
@@ -60,6 +62,7 @@ TEST(StatsAggregatorTest, LagInSecondsIsThePartitionsLargestKnown) {
   a.mutable_pipelines(0)->mutable_partitions(0)->set_consumer_lag_seconds(2.5);
   v1::StatsReport b = Report(1, "items", 10, 3);
   b.mutable_pipelines(0)->mutable_partitions(0)->set_consumer_lag_seconds(0.5);
+  b.mutable_pipelines(0)->mutable_partitions(0)->set_partition(1);
   v1::StatsReport older = Report(1, "other", 10, 3);  // no lag in seconds: unknown
   ASSERT_TRUE(stats.Add("w1", "1.0", a));
   ASSERT_TRUE(stats.Add("w2", "1.0", b));
@@ -134,6 +137,28 @@ TEST(StatsAggregatorTest, APartitionAWorkerNoLongerReportsIsNotStopped) {
   EXPECT_EQ(rows[1].consumer_lag(), 0);
   EXPECT_NE(rows[1].lag_status(), v1::LAG_STATUS_STOP);
   EXPECT_NE(rows[0].lag_status(), v1::LAG_STATUS_STOP);
+}
+
+// Review finds: a worker whose lag turns unknown still holds the partition; two
+// reports of one partition in the same instant count once; past the retention a
+// silent worker's partitions are forgotten even if nobody reports anything.
+TEST(StatsAggregatorTest, SilentWorkerEdges) {
+  ManualClock clock;
+  StatsAggregator stats(clock, absl::Minutes(10), /*silent_after=*/absl::Seconds(15));
+  ASSERT_TRUE(stats.Add("w1", "1.0", Report(1, "items", 10, 5)));
+  ASSERT_TRUE(stats.Add("w2", "1.0", Report(1, "items", 10, 7)));  // same instant
+  auto rows = stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Seconds(60));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].consumer_lag(), 7);  // one figure (the worker interned last), not 12
+  for (int i = 2; i < 8; ++i) {
+    clock.Advance(absl::Seconds(5));
+    ASSERT_TRUE(stats.Add("w2", "1.0", Report(i, "items", 0, /*lag=*/-1)));  // unknown now
+  }
+  rows = stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Seconds(60));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].consumer_lag(), 7);  // the last known figure; not let go
+  clock.Advance(absl::Minutes(11));
+  EXPECT_TRUE(stats.Query(v1::STATS_GROUP_BY_PIPELINE, absl::Seconds(60)).empty());
 }
 
 // The totals behind sluice_controller_rows_reported_total only grow: a Clear()

@@ -33,11 +33,11 @@ v1::Flag Flag(const std::string& salt, std::vector<std::pair<absl::Time, uint32_
   return f;
 }
 
-constexpr char kItemMs[] =
-    R"({"if":[{"missing":["item_ts_ms"]},{"*":[{"var":"$flagd.timestamp"},1000]},{"var":"item_ts_ms"}]})";
+constexpr char kItemMs[] = R"({"$ref":"sluiceItemMs"})";
 
 TEST(FlagdConfigurationTest, AFlagWithoutScheduleIsLegacyForEveryKeyedItem) {
-  EXPECT_EQ(FlagdTargeting(Flag("s", {})), R"({"if":[{"missing":["routing_key"]},null,"legacy"]})");
+  EXPECT_EQ(FlagdTargeting(Flag("s", {})),
+            R"({"if":[{"==":[{"var":"routing_key"},null]},null,"legacy"]})");
 }
 
 // Before each change's instant (rounded up to the millisecond) the percentage
@@ -49,7 +49,7 @@ TEST(FlagdConfigurationTest, TheScheduleBecomesNestedIfsOnTheItemsMillisecond) {
   EXPECT_EQ(
       got,
       absl::StrCat(
-          R"({"if":[{"missing":["routing_key"]},null,{"if":[{"<":[)", kItemMs,
+          R"({"if":[{"==":[{"var":"routing_key"},null]},null,{"if":[{"<":[)", kItemMs,
           R"(,1700000000001]},"legacy",{"<":[)", kItemMs,
           R"(,1700000100000]},{"fractional":[{"cat":["kafka-ingest",":",{"var":"routing_key"}]},["kafka",3750],["legacy",6250]]},"kafka"]}]})"));
 }
@@ -65,7 +65,7 @@ TEST(FlagdConfigurationTest, ChangesWithinOneMillisecondAndEqualNeighboursMerge)
   EXPECT_EQ(
       got,
       absl::StrCat(
-          R"({"if":[{"missing":["routing_key"]},null,{"if":[{"<":[)", kItemMs,
+          R"({"if":[{"==":[{"var":"routing_key"},null]},null,{"if":[{"<":[)", kItemMs,
           R"(,1001]},"legacy",{"<":[)", kItemMs,
           R"(,3000]},{"fractional":[{"cat":["s",":",{"var":"routing_key"}]},["kafka",2500],["legacy",7500]]},"legacy"]}]})"));
 }
@@ -106,6 +106,13 @@ TEST(FlagdConfigurationTest, TheDocumentIsJsonWithEveryFlag) {
   int64_t version = 0;
   ASSERT_EQ(doc["flags"]["other"]["metadata"]["sluiceVersion"].get(version), simdjson::SUCCESS);
   EXPECT_EQ(version, 7);
+  // The item-time rule, defined once for every flag's {"$ref":"sluiceItemMs"}.
+  simdjson::dom::element item_ms;
+  ASSERT_EQ(doc["$evaluators"]["sluiceItemMs"].get(item_ms), simdjson::SUCCESS);
+  EXPECT_EQ(simdjson::minify(item_ms), FlagdItemMsRule());
+  EXPECT_EQ(FlagdItemMsRule(),
+            R"({"if":[{"==":[{"var":"item_ts_ms"},null]},{"*":[{"var":"$flagd.timestamp"},1000]},)"
+            R"({"var":"item_ts_ms"}]})");
 }
 
 using ::sluice::testing::ReadFile;
