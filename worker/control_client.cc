@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -260,7 +261,14 @@ absl::Status ControlClient::RunStream(const std::atomic<bool>& stop, const std::
     if (a.has_stats_interval()) {
       absl::MutexLock lock(&mu_);
       const int64_t ms = TimeUtil::DurationToMilliseconds(a.stats_interval());
-      if (ms > 0) stats_interval_ = absl::Milliseconds(ms);
+      if (ms > 0) {
+        stats_interval_ = absl::Milliseconds(ms);
+        // The next report is due within the interval the controller counts its
+        // silence limit in, not the default one the wait began with: a new
+        // worker's first report came after 5 s, and a controller with a 1 s
+        // interval ended its stream for silence after 3 s.
+        next_stats_collection_ = std::min(next_stats_collection_, absl::Now() + stats_interval_);
+      }
     }
     v1::WorkerMessage answer;
     {

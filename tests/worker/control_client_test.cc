@@ -1,10 +1,14 @@
 #include "worker/control_client.h"
 
+#include <grpcpp/grpcpp.h>
+
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+#include "sluice/v1/control.grpc.pb.h"
 
 namespace sluice::worker {
 namespace {
@@ -72,6 +76,75 @@ TEST(ControlClientTest, StatsFoldIntoOneEntryPerPipelineWhileTheControllerIsUnre
   EXPECT_EQ(pending[0].partitions(0).rows(), static_cast<uint64_t>(takes));
   EXPECT_EQ(pending[1].pipeline(), "b");
   EXPECT_EQ(pending[1].partitions(0).rows(), 2u * takes);
+}
+
+// A controller that assigns a stats interval and notes when the first report
+// arrives.
+class IntervalController final : public v1::WorkerControl::Service {
+ public:
+  explicit IntervalController(absl::Duration interval) : interval_(interval) {}
+  grpc::Status Connect(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<v1::ControllerMessage, v1::WorkerMessage>* stream) override {
+    v1::WorkerMessage in;
+    if (!stream->Read(&in) || !in.has_hello()) return grpc::Status::CANCELLED;
+    // What a Sluice controller sends once it has taken the Hello.
+    ctx->AddInitialMetadata("x-sluice-controller", "test");
+    stream->SendInitialMetadata();
+    v1::ControllerMessage out;
+    out.mutable_assignment()->set_config_version("v1");
+    out.mutable_assignment()->set_nonce("1");
+    out.mutable_assignment()->mutable_stats_interval()->set_nanos(
+        static_cast<int32_t>(absl::ToInt64Nanoseconds(interval_)));
+    const absl::Time assigned = absl::Now();
+    if (!stream->Write(out)) return grpc::Status::CANCELLED;
+    while (!ctx->IsCancelled() && stream->Read(&in)) {
+      if (!in.has_stats()) continue;
+      absl::MutexLock lock(&mu_);
+      if (!first_stats_after_) first_stats_after_ = absl::Now() - assigned;
+    }
+    return grpc::Status::OK;
+  }
+  std::optional<absl::Duration> WaitForFirstStats(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto got = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return first_stats_after_.has_value(); };
+    mu_.AwaitWithTimeout(absl::Condition(&got), timeout);
+    return first_stats_after_;
+  }
+
+ private:
+  const absl::Duration interval_;
+  absl::Mutex mu_;
+  std::optional<absl::Duration> first_stats_after_ ABSL_GUARDED_BY(mu_);
+};
+
+// Found by running the demo: the first report was due a default interval (5 s)
+// after start even when the assignment asked for 1 s, and a controller whose
+// silence limit is 3 intervals ended every new worker's stream after 3 s. An
+// assigned interval shorter than the wait left applies at once.
+TEST(ControlClientTest, TheAssignedStatsIntervalAppliesToTheFirstReport) {
+  IntervalController controller(absl::Milliseconds(200));
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&controller);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(port, 0);
+  CountingHandler handler;
+  ControlClientConfig config;
+  config.controller.address = absl::StrCat("127.0.0.1:", port);
+  config.hello.set_worker_id("w1");
+  config.default_stats_interval = absl::Seconds(30);
+  ControlClient client(config, &handler);
+  std::atomic<bool> stop{false};
+  std::thread run([&] { client.Run(stop); });
+  // Well within the 30 s default; a loaded machine still makes it in seconds.
+  const std::optional<absl::Duration> first = controller.WaitForFirstStats(absl::Seconds(20));
+  stop = true;
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  run.join();
+  ASSERT_TRUE(first.has_value()) << "no stats report within 20 s of an assigned 200 ms interval";
+  EXPECT_LT(*first, absl::Seconds(10));
 }
 
 }  // namespace
