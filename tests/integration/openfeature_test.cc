@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "simdjson.h"
 #include "sluice/v1/flags.grpc.pb.h"
+#include "tests/fixtures/subprocess.h"
 #include "tests/integration/control_plane_test_base.h"
 
 namespace sluice::testing {
@@ -284,6 +285,34 @@ TEST_F(OpenFeatureTest, TheFlagdProviderInProcessDecidesAsSluiceForEveryItem) {
   // No routing key: the SDK's default, with OFREP's error code.
   EXPECT_EQ(ofrep.back().variant, "unresolved");
   EXPECT_EQ(ofrep.back().error, "TARGETING_KEY_MISSING");
+}
+
+// A provider holding its sync stream gets a flag change without reconnecting:
+// the decision for an item after the change's instant turns within moments.
+TEST_F(OpenFeatureTest, AFlagChangeReachesAProviderHoldingItsStream) {
+  const char* modules = std::getenv("SLUICE_NODE_MODULES");
+  ASSERT_NE(modules, nullptr) << "SLUICE_NODE_MODULES is not set: run scripts/test";
+  ASSERT_EQ(Ctl({"flags", "create", "kafka-ingest"}).code, 0);
+  const std::string dir = TestTempDir();
+  const std::string ready = absl::StrCat(dir, "/watch-ready");
+  const std::string out = absl::StrCat(dir, "/watch.json");
+  // An item a minute ahead: after any change made now, at 0% until then.
+  const int64_t ts = absl::ToUnixMillis(absl::Now() + absl::Minutes(1));
+  absl::StatusOr<Subprocess> node =
+      Subprocess::Start({"/usr/bin/env", absl::StrCat("NODE_PATH=", modules), "node",
+                         RunfilePath("tests/openfeature/openfeature_eval.js"), "flagd-watch",
+                         "127.0.0.1", absl::StrCat(flagd_port_), "kafka-ingest", "project-7",
+                         absl::StrCat(ts), ready, out, "30000"},
+                        absl::StrCat(dir, "/watch.log"));
+  ASSERT_TRUE(node.ok()) << node.status();
+  ASSERT_TRUE(WaitFor([&] { return !ReadFileText(ready).empty(); }, absl::Seconds(30)))
+      << node->ReadLog();
+  EXPECT_EQ(ReadFileText(ready), "legacy");
+  SetFlag("kafka-ingest", "100", "2s", 1);
+  const std::optional<int> rc = node->Wait(absl::Seconds(40));
+  ASSERT_EQ(rc, 0) << node->ReadLog();
+  const std::string result = ReadFileText(out);
+  EXPECT_NE(result.find(R"("before":"legacy","after":"kafka")"), std::string::npos) << result;
 }
 
 // OFREP needs a token with the read role (the OFREP provider sends it as a header);

@@ -5,6 +5,7 @@
 //     the flagd provider in in-process mode, synced from the controller's flagd
 //     sync listener (flagd.sync.v1), evaluating locally;
 //   node openfeature_eval.js ofrep BASE_URL FLAG CASES_JSON OUT_JSON
+//   node openfeature_eval.js flagd-watch ... (below: a change reaching a held stream)
 //     the OFREP provider, each evaluation a POST to the controller's HTTP port,
 //     with "Authorization: Bearer $SLUICE_OFREP_TOKEN" when that is set.
 //
@@ -36,8 +37,30 @@ function provider(mode, args) {
   throw new Error(`unknown mode ${mode}`);
 }
 
+// flagd-watch HOST PORT FLAG KEY TS_MS READY_FILE OUT_JSON TIMEOUT_MS: holds one
+// provider, evaluates KEY at TS_MS, writes READY_FILE, then evaluates again every
+// 50 ms until the variant changes (a flag change reached the provider's held
+// stream) or TIMEOUT_MS pass; OUT_JSON gets {"before", "after", "ms"}.
+async function watch(args) {
+  const [host, port, flag, key, ts, readyPath, outPath, timeoutMs] = args;
+  await OpenFeature.setProviderAndWait(provider('flagd', [host, port]));
+  const client = OpenFeature.getClient('sluice-openfeature-watch');
+  const context = { routing_key: key, item_ts_ms: Number(ts) };
+  const before = await client.getStringValue(flag, 'unresolved', context);
+  fs.writeFileSync(readyPath, before);
+  const started = Date.now();
+  let after = before;
+  while (after === before && Date.now() - started < Number(timeoutMs)) {
+    await new Promise((r) => setTimeout(r, 50));
+    after = await client.getStringValue(flag, 'unresolved', context);
+  }
+  fs.writeFileSync(outPath, JSON.stringify({ before, after, ms: Date.now() - started }));
+  await OpenFeature.close();
+}
+
 async function main() {
   const mode = process.argv[2];
+  if (mode === 'flagd-watch') return watch(process.argv.slice(3));
   const rest = process.argv.slice(3);
   const target = mode === 'flagd' ? rest.splice(0, 2) : rest.splice(0, 1);
   const [flag, casesPath, outPath] = rest;
