@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "common/json_string.h"
 #include "common/proto_time.h"
 #include "flags/bucketing.h"
