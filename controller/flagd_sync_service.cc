@@ -8,6 +8,14 @@
 
 namespace sluice::controller {
 
+grpc::Status FlagdSyncService::Stale() const {
+  if (!fresh_) return grpc::Status::OK;
+  const absl::Status fresh = fresh_();
+  if (fresh.ok()) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      absl::StrCat("this controller's flags may be stale: ", fresh.message()));
+}
+
 void FlagdSyncService::Shutdown() {
   shutting_down_ = true;
   fleet_->Notify();
@@ -26,13 +34,7 @@ grpc::Status FlagdSyncService::SyncFlags(
   std::string sent;
   uint64_t seen = fleet_->generation();
   while (!ctx->IsCancelled() && !shutting_down_) {
-    if (fresh_) {
-      if (absl::Status fresh = fresh_(); !fresh.ok()) {
-        return grpc::Status(
-            grpc::StatusCode::UNAVAILABLE,
-            absl::StrCat("this controller's flags may be stale: ", fresh.message()));
-      }
-    }
+    if (grpc::Status stale = Stale(); !stale.ok()) return stale;
     const v1::FlagSnapshot snapshot = fleet_->FlagSnapshot();
     // The horizon moves without the flags changing: compile only on a new revision.
     if (snapshot.revision() != sent_revision) {
@@ -52,12 +54,7 @@ grpc::Status FlagdSyncService::SyncFlags(
 grpc::Status FlagdSyncService::FetchAllFlags(grpc::ServerContext*,
                                              const ::flagd::sync::v1::FetchAllFlagsRequest*,
                                              ::flagd::sync::v1::FetchAllFlagsResponse* resp) {
-  if (fresh_) {
-    if (absl::Status fresh = fresh_(); !fresh.ok()) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          absl::StrCat("this controller's flags may be stale: ", fresh.message()));
-    }
-  }
+  if (grpc::Status stale = Stale(); !stale.ok()) return stale;
   resp->set_flag_configuration(flags::FlagdConfiguration(fleet_->FlagSnapshot()));
   return grpc::Status::OK;
 }

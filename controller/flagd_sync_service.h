@@ -42,6 +42,9 @@ class FlagdSyncService final : public ::flagd::sync::v1::FlagSyncService::Servic
   int open_streams() const { return open_streams_; }
 
  private:
+  // UNAVAILABLE while `fresh_` says the flags may be stale; OK otherwise.
+  grpc::Status Stale() const;
+
   Fleet* fleet_;
   std::function<absl::Status()> fresh_;
   std::atomic<bool> shutting_down_{false};

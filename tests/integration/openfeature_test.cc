@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "simdjson.h"
 #include "sluice/v1/flags.grpc.pb.h"
+#include "tests/fakes/runfiles.h"
 #include "tests/fixtures/subprocess.h"
 #include "tests/integration/control_plane_test_base.h"
 
@@ -92,10 +93,7 @@ class OpenFeatureTest : public ControlPlaneTest {
     for (const std::string& a : {std::string("kafka-ingest"), in, out}) argv.push_back(a);
     absl::StatusOr<int> rc = RunCommand(argv, absl::StrCat(dir, "/node.log"), absl::Seconds(180));
     if (!rc.ok() || *rc != 0) {
-      std::ifstream log(absl::StrCat(dir, "/node.log"));
-      std::stringstream text;
-      text << log.rdbuf();
-      ADD_FAILURE() << "node failed: " << text.str();
+      ADD_FAILURE() << "node failed: " << ReadFile(absl::StrCat(dir, "/node.log"));
       return {};
     }
     std::vector<Decision> decisions;
@@ -122,12 +120,7 @@ class OpenFeatureTest : public ControlPlaneTest {
 
 std::string Variant(bool kafka) { return kafka ? "kafka" : "legacy"; }
 
-std::string ReadFileText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using ::sluice::testing::ReadFile;
 
 TEST_F(OpenFeatureTest, TheFlagdProviderInProcessDecidesAsSluiceForEveryItem) {
   ASSERT_EQ(Ctl({"flags", "create", "kafka-ingest"}).code, 0);
@@ -305,13 +298,13 @@ TEST_F(OpenFeatureTest, AFlagChangeReachesAProviderHoldingItsStream) {
                          absl::StrCat(ts), ready, out, "30000"},
                         absl::StrCat(dir, "/watch.log"));
   ASSERT_TRUE(node.ok()) << node.status();
-  ASSERT_TRUE(WaitFor([&] { return !ReadFileText(ready).empty(); }, absl::Seconds(30)))
+  ASSERT_TRUE(WaitFor([&] { return !ReadFile(ready).empty(); }, absl::Seconds(30)))
       << node->ReadLog();
-  EXPECT_EQ(ReadFileText(ready), "legacy");
+  EXPECT_EQ(ReadFile(ready), "legacy");
   SetFlag("kafka-ingest", "100", "2s", 1);
   const std::optional<int> rc = node->Wait(absl::Seconds(40));
   ASSERT_EQ(rc, 0) << node->ReadLog();
-  const std::string result = ReadFileText(out);
+  const std::string result = ReadFile(out);
   EXPECT_NE(result.find(R"("before":"legacy","after":"kafka")"), std::string::npos) << result;
 }
 
@@ -372,7 +365,7 @@ TEST_F(OpenFeatureTest, OfrepNeedsAReadToken) {
                              absl::StrCat("http://127.0.0.1:", (*tokened)->metrics_port(),
                                           "/ofrep/v1/evaluate/flags/kafka-ingest")},
                             log, absl::Seconds(5));
-           return ReadFileText(log);
+           return ReadFile(log);
          }();
   for (const std::string& token : {std::string("worker-tok-2b8e41d07a6c93f5"),
                                    std::string("wrong-tok-0000000000000000"), std::string()}) {

@@ -7,7 +7,6 @@
 
 #include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +18,7 @@
 #include "sluice/v1/admin.grpc.pb.h"
 #include "sluice/v1/control.grpc.pb.h"
 #include "sluice/v1/flags.pb.h"
+#include "tests/fakes/runfiles.h"
 #include "tests/fixtures/controller_process.h"
 #include "tests/fixtures/test_certificates.h"
 #include "tests/fixtures/wait.h"
@@ -41,12 +41,7 @@ std::string WriteFile(const std::string& name, const std::string& contents) {
   return path;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using ::sluice::testing::ReadFile;
 
 class SecurityTest : public WorkerExactlyOnceTest {
  protected:
@@ -90,18 +85,13 @@ class SecurityTest : public WorkerExactlyOnceTest {
 
   std::shared_ptr<grpc::Channel> TlsChannel(bool with_client_certificate) {
     grpc::SslCredentialsOptions options;
-    options.pem_root_certs = Read(certs_.ca);
+    options.pem_root_certs = ReadFile(certs_.ca);
     if (with_client_certificate) {
-      options.pem_cert_chain = Read(certs_.worker_cert);
-      options.pem_private_key = Read(certs_.worker_key);
+      options.pem_cert_chain = ReadFile(certs_.worker_cert);
+      options.pem_private_key = ReadFile(certs_.worker_key);
     }
     return grpc::CreateCustomChannel(controller_->address(), grpc::SslCredentials(options),
                                      SluiceChannelArguments());
-  }
-
-  static std::string Read(const std::string& path) {
-    std::ifstream in(path);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   }
 
   std::unique_ptr<WorkerProcess> Worker(const std::string& id, std::vector<std::string> extra) {
@@ -239,7 +229,7 @@ TEST_F(SecurityTest, SluicectlTakesItsTokenFromAFileOrTheEnvironment) {
        "--controller", controller_->address(), "--tls-ca", certs_.ca, "flags", "create", "f1"},
       out, absl::Seconds(30));
   ASSERT_TRUE(code.ok());
-  EXPECT_EQ(*code, 0) << Read(out);
+  EXPECT_EQ(*code, 0) << ReadFile(out);
   // The audit log names the token holder, whatever the client claims.
   {
     auto stub = v1::Admin::NewStub(TlsChannel(/*with_client_certificate=*/false));
