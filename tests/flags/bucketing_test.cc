@@ -63,7 +63,9 @@ TEST(BucketingTest, RaisingOnlyAddsKeys) {
     const uint32_t b = RolloutBucket("s", absl::StrCat("k", i));
     ASSERT_LT(b, kFullRollout);
     for (uint32_t bp = 0; bp < kFullRollout; bp += 250) {
-      if (InRollout(b, bp)) ASSERT_TRUE(InRollout(b, bp + 250));
+      if (InRollout(b, bp)) {
+        ASSERT_TRUE(InRollout(b, bp + 250));
+      }
     }
     EXPECT_FALSE(InRollout(b, 0));
     EXPECT_TRUE(InRollout(b, kFullRollout));

@@ -62,7 +62,7 @@ TEST(ControlClientTest, StatsFoldIntoOneEntryPerPipelineWhileTheControllerIsUnre
   config.default_stats_interval = absl::Milliseconds(1);
   ControlClient client(config, &handler);
   std::atomic<bool> stop{false};
-  std::thread run([&] { client.Run(stop); });
+  std::thread run([&] { client.Run(stop).IgnoreError(); });
   const int kIntervals = 200;
   const bool reached = handler.WaitForTakes(kIntervals, absl::Seconds(30));
   stop = true;
@@ -137,7 +137,7 @@ TEST(ControlClientTest, TheAssignedStatsIntervalAppliesToTheFirstReport) {
   config.default_stats_interval = absl::Seconds(30);
   ControlClient client(config, &handler);
   std::atomic<bool> stop{false};
-  std::thread run([&] { client.Run(stop); });
+  std::thread run([&] { client.Run(stop).IgnoreError(); });
   // Well within the 30 s default; a loaded machine still makes it in seconds.
   const std::optional<absl::Duration> first = controller.WaitForFirstStats(absl::Seconds(20));
   stop = true;
