@@ -145,6 +145,7 @@ absl::StatusOr<std::unique_ptr<KafkaMessageSource>> KafkaMessageSource::Create(
   props["group.id"] = config.group_id;
   props["client.id"] = config.client_id;
   for (const auto& [k, v] : config.properties) props[k] = v;
+  BoundFetchResponse(&props);
   if (absl::StatusOr<int64_t> start = StartForUnstoredPartitions(props); !start.ok()) {
     return start.status();
   }

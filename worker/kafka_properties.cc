@@ -2,11 +2,14 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace sluice::worker {
@@ -32,12 +35,43 @@ std::map<std::string, std::string> SluiceConsumerDefaults() {
       {"auto.offset.reset", "earliest"},
       {"statistics.interval.ms", "5000"},
       // Prefetched payload bytes, all partitions together (the high-level
-      // consumer's one queue): at ~25 MiB/s of ingestion, 16 MiB is over half a
-      // second of work. librdkafka also lowers fetch.max.bytes (one fetch response
-      // per broker; 50 MiB by default) to it unless that is set, keeping it at
-      // least message.max.bytes, so it is deliberately not set here.
-      {"queued.max.messages.kbytes", "16384"},
+      // consumer's one queue), librdkafka's own default. Not lower: once the
+      // queue reaches it, librdkafka 2.0.2 stops fetching and looks again only
+      // when something wakes its broker thread, at the latest after a second
+      // (2.3 made that wait `fetch.queue.backoff.ms`). A worker that drains the
+      // queue faster than that idles: at 16 MiB a 50 MB backlog drained at
+      // 64,000 rows/s instead of 99,000 over three dev brokers
+      // (docs/BENCHMARKS.md, "The prefetch bound"). The bound should hold over a
+      // second of the worker's peak rate. Each fetch response is bounded apart
+      // (BoundFetchResponse).
+      {"queued.max.messages.kbytes", "65536"},
   };
+}
+
+namespace {
+
+std::optional<int64_t> NumberProperty(const std::map<std::string, std::string>& properties,
+                                      const std::string& name, int64_t unset) {
+  auto it = properties.find(name);
+  if (it == properties.end()) return unset;
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(it->second, &value)) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+void BoundFetchResponse(std::map<std::string, std::string>* properties) {
+  if (properties->count("fetch.max.bytes") > 0) return;
+  // librdkafka 2.0.2's defaults for the two it derives fetch.max.bytes from.
+  const std::optional<int64_t> queue_kbytes =
+      NumberProperty(*properties, "queued.max.messages.kbytes", 65536);
+  const std::optional<int64_t> message_bytes =
+      NumberProperty(*properties, "message.max.bytes", 1000000);
+  if (!queue_kbytes.has_value() || !message_bytes.has_value()) return;
+  const int64_t bound =
+      std::max(std::min(kFetchResponseBytes, *queue_kbytes * 1024), *message_bytes);
+  (*properties)["fetch.max.bytes"] = absl::StrCat(bound);
 }
 
 bool IsSecretKafkaProperty(const std::string& name) {

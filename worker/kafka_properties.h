@@ -2,6 +2,7 @@
 #ifndef SLUICE_WORKER_KAFKA_PROPERTIES_H_
 #define SLUICE_WORKER_KAFKA_PROPERTIES_H_
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -18,12 +19,22 @@ absl::Status CheckKafkaProperties(const std::map<std::string, std::string>& prop
 
 // The consumer properties Sluice sets before the user's, which override them:
 // the group protocol and offset handling the exactly-once path relies on, and
-// bounds on what librdkafka prefetches. librdkafka 2.0.2's defaults let the
-// consumer queue grow to 64 MiB plus a fetch response of up to 50 MiB per
-// broker; the worker's batches already hold up to writers x 2 x batch-max-bytes,
-// so the prefetch only needs to cover the time one batch takes to write (README
-// "Memory", docs/BENCHMARKS.md "Memory").
+// the prefetch queue's bound (README "Memory", docs/BENCHMARKS.md "Memory").
 std::map<std::string, std::string> SluiceConsumerDefaults();
+
+// The most one fetch response may add to the prefetch queue, per broker, when
+// the user sets neither it nor a smaller queue: librdkafka's own default is
+// 50 MiB.
+inline constexpr int64_t kFetchResponseBytes = 16 << 20;
+
+// Bounds one fetch response (`fetch.max.bytes`) in `properties` (Sluice's
+// defaults merged with the user's) unless the user set it: the queue bound is
+// checked before each fetch, so each broker's response comes on top of it.
+// librdkafka derives the value itself as max(min(50 MiB, queue bound), message
+// size limit) only while the property is unset, and refuses a value below
+// `message.max.bytes`; this keeps that rule with kFetchResponseBytes in place of
+// 50 MiB. Values that are not numbers are left for librdkafka to refuse.
+void BoundFetchResponse(std::map<std::string, std::string>* properties);
 
 // Properties whose value is a secret: they may come from a file or the
 // environment, never from argv.

@@ -5,19 +5,24 @@
 
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "worker/kafka_properties.h"
 
 namespace sluice::worker {
 namespace {
 
-std::unique_ptr<KafkaMessageSource> Consumer(std::map<std::string, std::string> properties) {
+KafkaSourceConfig ConsumerConfig(std::map<std::string, std::string> properties) {
   KafkaSourceConfig config;
   config.brokers = "127.0.0.1:1";
   config.group_id = "kafka-message-source-test";
   config.properties = std::move(properties);
+  return config;
+}
+
+std::unique_ptr<KafkaMessageSource> Consumer(std::map<std::string, std::string> properties) {
   absl::StatusOr<std::unique_ptr<KafkaMessageSource>> source =
-      KafkaMessageSource::Create(std::move(config));
+      KafkaMessageSource::Create(ConsumerConfig(std::move(properties)));
   EXPECT_TRUE(source.ok()) << source.status();
   return source.ok() ? std::move(*source) : nullptr;
 }
@@ -25,9 +30,9 @@ std::unique_ptr<KafkaMessageSource> Consumer(std::map<std::string, std::string> 
 TEST(KafkaMessageSourceTest, BoundsWhatLibrdkafkaPrefetches) {
   std::unique_ptr<KafkaMessageSource> source = Consumer({});
   ASSERT_NE(source, nullptr);
-  // librdkafka 2.0.2's own defaults are 65536 KiB queued and 52428800 B per fetch;
-  // it lowers the fetch to the queue bound when fetch.max.bytes is not set.
-  EXPECT_EQ(source->EffectiveProperty("queued.max.messages.kbytes").value_or(""), "16384");
+  // librdkafka 2.0.2's own defaults are 65536 KiB queued and 52428800 B per
+  // fetch response; Sluice keeps the queue and bounds the response to 16 MiB.
+  EXPECT_EQ(source->EffectiveProperty("queued.max.messages.kbytes").value_or(""), "65536");
   EXPECT_EQ(source->EffectiveProperty("fetch.max.bytes").value_or(""), "16777216");
   for (const auto& [name, value] : SluiceConsumerDefaults()) {
     if (name == "auto.offset.reset") continue;  // resolved by Sluice, below
@@ -51,6 +56,24 @@ TEST(KafkaMessageSourceTest, ALargerMessageMaxBytesStillStarts) {
   std::unique_ptr<KafkaMessageSource> source = Consumer({{"message.max.bytes", "20971520"}});
   ASSERT_NE(source, nullptr);
   EXPECT_EQ(source->EffectiveProperty("fetch.max.bytes").value_or(""), "20971520");
+}
+
+// A smaller queue than the response bound: the response is no larger than the
+// queue, as librdkafka itself would derive it.
+TEST(KafkaMessageSourceTest, ASmallerQueueBoundsTheFetchResponse) {
+  std::unique_ptr<KafkaMessageSource> source = Consumer({{"queued.max.messages.kbytes", "4096"}});
+  ASSERT_NE(source, nullptr);
+  EXPECT_EQ(source->EffectiveProperty("fetch.max.bytes").value_or(""), "4194304");
+}
+
+// A value that is not a number is librdkafka's to refuse, with its own reason.
+TEST(KafkaMessageSourceTest, ANonNumericQueueBoundIsRefusedByLibrdkafka) {
+  absl::StatusOr<std::unique_ptr<KafkaMessageSource>> source =
+      KafkaMessageSource::Create(ConsumerConfig({{"queued.max.messages.kbytes", "lots"}}));
+  ASSERT_FALSE(source.ok());
+  EXPECT_EQ(source.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(source.status().message(), "queued.max.messages.kbytes"))
+      << source.status();
 }
 
 TEST(KafkaMessageSourceTest, AnUnknownPropertyIsNotFound) {
