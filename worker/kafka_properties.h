@@ -33,7 +33,8 @@ inline constexpr int64_t kFetchResponseBytes = 16 << 20;
 // librdkafka derives the value itself as max(min(50 MiB, queue bound), message
 // size limit) only while the property is unset, and refuses a value below
 // `message.max.bytes`; this keeps that rule with kFetchResponseBytes in place of
-// 50 MiB. Values that are not numbers are left for librdkafka to refuse.
+// 50 MiB. Values that are not decimal numbers (librdkafka also reads hex) or
+// lie outside librdkafka's ranges leave the property to librdkafka.
 void BoundFetchResponse(std::map<std::string, std::string>* properties);
 
 // Properties whose value is a secret: they may come from a file or the

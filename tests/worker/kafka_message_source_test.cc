@@ -4,6 +4,9 @@
 #include "worker/kafka_message_source.h"
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
@@ -64,6 +67,21 @@ TEST(KafkaMessageSourceTest, ASmallerQueueBoundsTheFetchResponse) {
   std::unique_ptr<KafkaMessageSource> source = Consumer({{"queued.max.messages.kbytes", "4096"}});
   ASSERT_NE(source, nullptr);
   EXPECT_EQ(source->EffectiveProperty("fetch.max.bytes").value_or(""), "4194304");
+}
+
+// A value out of librdkafka's range is refused under its own name, not as a
+// derived fetch.max.bytes (and 2^60 KiB does not overflow the derivation).
+TEST(KafkaMessageSourceTest, AnOutOfRangeValueIsRefusedUnderItsOwnName) {
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"message.max.bytes", "3000000000"},
+           {"queued.max.messages.kbytes", "1152921504606846976"}}) {
+    absl::StatusOr<std::unique_ptr<KafkaMessageSource>> source =
+        KafkaMessageSource::Create(ConsumerConfig({{name, value}}));
+    ASSERT_FALSE(source.ok()) << name;
+    EXPECT_TRUE(absl::StrContains(source.status().message(), name)) << source.status();
+    EXPECT_FALSE(absl::StrContains(source.status().message(), "fetch.max.bytes"))
+        << source.status();
+  }
 }
 
 // A value that is not a number is librdkafka's to refuse, with its own reason.

@@ -6,7 +6,14 @@
 //
 //   sluice-produce --brokers HOST:PORT --topic items [--projects 100] [--rate 1000]
 //                  [--count N | --duration 30s] [--invalid-every N]
-//                  [--controller HOST:PORT --flag NAME]
+//                  [--items-file PATH] [--controller HOST:PORT --flag NAME]
+//
+// With --items-file it produces that file's lines (KEY<TAB>VALUE, e.g.
+// bench/realistic_items.py's) in turn, cycling, instead of generated items; each
+// is still stamped with the time it is produced. The benchmarks use it as their
+// rate-limited producer: librdkafka in C++ costs a fraction of a core at rates a
+// Python producer needs a whole core for, on a machine the producer shares with
+// the system it measures.
 //
 // Prints a summary line on exit: "produced N items (K kafka path, L legacy path)",
 // and the same as JSON on the last line.
@@ -15,11 +22,16 @@
 
 #include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <random>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/arg_parser.h"
@@ -48,7 +60,28 @@ struct ProduceOptions {
   std::string tls_ca;
   bool allow_plaintext_token = false;
   std::string flag;
+  std::string items_file;
 };
+
+// KEY<TAB>VALUE lines; a line without a tab is a value without a key.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ReadItems(
+    const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("--items-file: cannot read ", path));
+  std::vector<std::pair<std::string, std::string>> items;
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t tab = line.find('\t');
+    if (tab == std::string::npos) {
+      items.emplace_back("", line);
+    } else {
+      items.emplace_back(line.substr(0, tab), line.substr(tab + 1));
+    }
+  }
+  if (items.empty())
+    return absl::InvalidArgumentError(absl::StrCat("--items-file: ", path, " is empty"));
+  return items;
+}
 
 }  // namespace
 
@@ -64,6 +97,8 @@ int main(int argc, char** argv) {
   p.AddInt("invalid-every", &o.invalid_every, "make every Nth item malformed JSON");
   p.AddString("controller", &o.controller, "controller, to evaluate --flag per item");
   p.AddString("flag", &o.flag, "rollout flag to report paths for");
+  p.AddString("items-file", &o.items_file,
+              "produce this file's KEY<TAB>VALUE lines in turn instead of generated items");
   p.AddString("token-file", &o.token_file,
               "file holding a controller token with the read role (or set SLUICE_TOKEN)");
   p.AddString("tls-ca", &o.tls_ca, "PEM CA of the controller's certificate: connect with TLS");
@@ -83,6 +118,14 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::string> token =
         sluice::ReadClientToken(o.token_file, "--token-file", sluice::SluiceTokenFromEnvironment());
     if (token.ok()) controller.token = *token; else parsed = token.status();
+  }
+  std::vector<std::pair<std::string, std::string>> items;
+  if (parsed.ok() && !p.help_requested() && !o.items_file.empty()) {
+    absl::StatusOr<std::vector<std::pair<std::string, std::string>>> read = ReadItems(o.items_file);
+    if (read.ok())
+      items = std::move(*read);
+    else
+      parsed = read.status();
   }
   if (!parsed.ok()) {
     std::fprintf(stderr, "sluice-produce: %s (see --help)\n", std::string(parsed.message()).c_str());
@@ -139,15 +182,23 @@ int main(int argc, char** argv) {
       absl::SleepFor(std::min(due - absl::Now(), absl::Milliseconds(5)));
       continue;
     }
-    const int64_t project = static_cast<int64_t>(rng() % o.projects) + 1;
     const absl::Time now = absl::Now();
-    std::string value = absl::StrCat(
-        "{\"project_id\":", project, ",\"item_id\":\"it-", produced, "\",\"event\":\"",
-        events[rng() % 5], "\",\"ts_ms\":", absl::ToUnixMillis(now), "}");
+    std::string value;
+    std::string key;
+    if (items.empty()) {
+      const int64_t project = static_cast<int64_t>(rng() % o.projects) + 1;
+      value = absl::StrCat("{\"project_id\":", project, ",\"item_id\":\"it-", produced,
+                           "\",\"event\":\"", events[rng() % 5],
+                           "\",\"ts_ms\":", absl::ToUnixMillis(now), "}");
+      key = absl::StrCat(project);
+    } else {
+      const auto& item = items[static_cast<size_t>(produced) % items.size()];
+      key = item.first;
+      value = item.second;
+    }
     if (o.invalid_every > 0 && produced % o.invalid_every == o.invalid_every - 1) {
       value.resize(value.size() / 2);
     }
-    const std::string key = absl::StrCat(project);
     if (flags) {
       // The same decision the workers make: key and timestamp as they will see them.
       absl::StatusOr<sluice::flags::Evaluation> e =
@@ -175,8 +226,8 @@ int main(int argc, char** argv) {
     }
     RdKafka::ErrorCode err = producer->produce(
         o.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-        const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
-        absl::ToUnixMillis(now), nullptr);
+        const_cast<char*>(value.data()), value.size(), key.empty() ? nullptr : key.data(),
+        key.size(), absl::ToUnixMillis(now), nullptr);
     if (err == RdKafka::ERR__QUEUE_FULL) {
       producer->poll(10);
       continue;
