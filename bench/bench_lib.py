@@ -5,6 +5,7 @@ SLUICE_PG_PORT (and SLUICE_PG_DIR for postgres_cpu) before its Python part
 imports this module.
 """
 import os
+import random
 import socket
 import subprocess
 import urllib.request
@@ -26,11 +27,19 @@ def fresh_database(db):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A TCP port free on 127.0.0.1 now, by scripts/lib.sh's free_port rule: a
+    random one below Linux's ephemeral range, since the kernel's own pick can
+    hand a just-closed port out again (bench/scaleout asks for several in a row)."""
+    for port in random.sample(range(20000, 32000), 12000):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        return port
+    raise RuntimeError("no free port in 20000-31999")
 
 
 def get(url):

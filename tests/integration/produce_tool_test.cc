@@ -12,16 +12,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/fakes/runfiles.h"
 #include "tests/fixtures/dev_kafka.h"
 #include "tests/fixtures/subprocess.h"
 
 namespace sluice::testing {
 namespace {
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 // The topic's messages as "KEYLEN|KEY|VALUE" (KEYLEN -1: no key), sorted, and
 // their Kafka timestamps in milliseconds.
@@ -32,7 +28,7 @@ void ConsumeWithKcat(const DevKafka& kafka, const std::string& topic,
       {"kcat", "-C", "-b", kafka.bootstrap(), "-t", topic, "-e", "-q", "-f", "%T|%K|%k|%s\n"}, out,
       absl::Seconds(60));
   ASSERT_TRUE(rc.ok()) << rc.status();
-  ASSERT_EQ(*rc, 0) << ReadAll(out);
+  ASSERT_EQ(*rc, 0) << ReadFile(out);
   std::ifstream in(out);
   for (std::string line; std::getline(in, line);) {
     std::vector<std::string> fields = absl::StrSplit(line, absl::MaxSplits('|', 1));
@@ -63,9 +59,9 @@ TEST(ProduceToolTest, TheItemsFilesLinesAreProducedInTurnWithTheirKeys) {
                  out, absl::Seconds(60));
   const int64_t after = absl::ToUnixMillis(absl::Now());
   ASSERT_TRUE(rc.ok()) << rc.status();
-  ASSERT_EQ(*rc, 0) << ReadAll(out);
-  EXPECT_TRUE(absl::StartsWith(ReadAll(out), "produced 7 items")) << ReadAll(out);
-  EXPECT_TRUE(absl::StrContains(ReadAll(out), ",\"late\":")) << ReadAll(out);
+  ASSERT_EQ(*rc, 0) << ReadFile(out);
+  EXPECT_TRUE(absl::StartsWith(ReadFile(out), "produced 7 items")) << ReadFile(out);
+  EXPECT_TRUE(absl::StrContains(ReadFile(out), ",\"late\":")) << ReadFile(out);
   std::vector<std::string> got;
   std::vector<int64_t> timestamps;
   ConsumeWithKcat(**kafka, "items", &got, &timestamps);
@@ -95,7 +91,7 @@ TEST(ProduceToolTest, AMissingOrEmptyItemsFileIsAUsageError) {
                                         out, absl::Seconds(30));
     ASSERT_TRUE(rc.ok()) << rc.status();
     EXPECT_EQ(*rc, 2) << path;
-    EXPECT_TRUE(absl::StrContains(ReadAll(out), reason)) << ReadAll(out);
+    EXPECT_TRUE(absl::StrContains(ReadFile(out), reason)) << ReadFile(out);
   }
 }
 
