@@ -5,10 +5,12 @@ SLUICE_PG_PORT (and SLUICE_PG_DIR for postgres_cpu) before its Python part
 imports this module.
 """
 import os
-import random
-import socket
 import subprocess
+import sys
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from free_port import free_port  # noqa: E402,F401  (re-exported for the benches)
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -26,20 +28,6 @@ def fresh_database(db):
     psql("postgres", f"DROP DATABASE IF EXISTS {db}", f"CREATE DATABASE {db}")
 
 
-def free_port():
-    """A TCP port free on 127.0.0.1 now, by scripts/lib.sh's free_port rule: a
-    random one below Linux's ephemeral range, since the kernel's own pick can
-    hand a just-closed port out again (bench/scaleout asks for several in a row)."""
-    for port in random.sample(range(20000, 32000), 12000):
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            s.close()
-        return port
-    raise RuntimeError("no free port in 20000-31999")
 
 
 def get(url):

@@ -57,24 +57,9 @@ ensure_npm_clients() {
   (cd "$SLUICE_NPM_DIR" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null) || return 1
 }
 
-# A TCP port free on 127.0.0.1 now: a random one below Linux's ephemeral range
-# (32768-60999), as tests/fixtures/subprocess.cc's PickFreePort. The kernel's own
-# pick (bind to port 0) can hand a just-closed port out again, so two calls in a
-# row (a controller's gRPC and HTTP ports) could get the same port.
+# A TCP port free on 127.0.0.1 now (scripts/free_port.py says which and why).
 free_port() {
-  python3 -c '
-import random, socket
-for port in random.sample(range(20000, 32000), 12000):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(port)
-    break
-'
+  python3 "$SLUICE_ROOT/scripts/free_port.py"
 }
 
 # Starts a throwaway PostgreSQL 15 cluster in a temp dir on a free port, as the
